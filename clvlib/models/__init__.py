@@ -1,0 +1,34 @@
+"""The model registry: one dict of models, one lookup that fails with the valid names."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import arviz as az
+
+from clvlib.models.base import CLVModel, FitSettings, PurchaseModel
+from clvlib.models.beta_geo import BetaGeoModel
+from clvlib.models.gamma_gamma import GammaGammaModel
+
+MODELS: dict[str, type[CLVModel]] = {m.name: m for m in (BetaGeoModel, GammaGammaModel)}
+
+
+def get_model(name: str) -> type[CLVModel]:
+    """The model class registered as ``name`` (``"bg_nbd"``, ``"gamma_gamma"``)."""
+    if name not in MODELS:
+        raise KeyError(f"unknown model {name!r}; valid names: {', '.join(MODELS)}")
+    return MODELS[name]
+
+
+def load_model(path: str | Path, data) -> CLVModel:
+    """Rebuild a fitted model from a file written by :meth:`CLVModel.save` and its data."""
+    config = json.loads(az.from_netcdf(str(path)).attrs["clvlib"])
+    model = get_model(config["model"])(data, priors=config["priors"])
+    return model.load_fit(path)
+
+
+__all__ = [
+    "MODELS", "BetaGeoModel", "CLVModel", "FitSettings", "GammaGammaModel", "PurchaseModel",
+    "get_model", "load_model",
+]

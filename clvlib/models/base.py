@@ -1,0 +1,340 @@
+"""What every clvlib model shares: priors as data, a PyMC model, fitting, saving, diagnostics.
+
+A model class declares its parameters, the summary columns its likelihood reads, its default
+priors, and how to call its likelihood from :mod:`clvlib.likelihoods`; everything else is here.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import json
+import os
+import time
+import warnings
+from abc import ABC, abstractmethod
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import ClassVar, Literal
+
+import arviz as az
+import numpy as np
+import pandas as pd
+import pymc as pm
+
+from clvlib.compression import CompressedRows
+from clvlib.diagnostics import Diagnostics
+from clvlib.predict import Prediction, posterior_predict
+from clvlib.priors import Prior
+from clvlib.summary import CustomerSummary, check_summary
+from clvlib.timeunits import TimeUnit
+
+Method = Literal["nuts", "map"]
+Sampler = Literal["auto", "nutpie", "pymc"]
+
+
+@dataclass(frozen=True)
+class FitSettings:
+    """How a model was fitted; stored with the fit so it can be reproduced.
+
+    Attributes
+    ----------
+    method : {"nuts", "map"}
+    draws, tune, chains : int
+        Posterior draws and tuning steps per chain, and the number of chains (NUTS only).
+    sampler : {"nutpie", "pymc"}
+        The NUTS implementation used.
+    target_accept : float
+        NUTS target acceptance rate.
+    random_seed : int
+    """
+
+    method: str = "nuts"
+    draws: int = 1000
+    tune: int = 1000
+    chains: int = 4
+    sampler: str = "auto"
+    target_accept: float = 0.8
+    random_seed: int = 20240101
+
+    def resolved(self) -> FitSettings:
+        """The settings with ``sampler="auto"`` replaced by the sampler that will run."""
+        if self.sampler != "auto":
+            return self
+        has_nutpie = importlib.util.find_spec("nutpie") is not None
+        return FitSettings(**{**asdict(self), "sampler": "nutpie" if has_nutpie else "pymc"})
+
+
+class CLVModel(ABC):
+    """Base class of the clvlib models; use a subclass such as :class:`BetaGeoModel`.
+
+    Parameters
+    ----------
+    data : CustomerSummary or pandas.DataFrame
+        The customers to fit, with the columns the model's likelihood reads.
+    priors : dict, optional
+        Priors for some or all parameters, as :class:`~clvlib.priors.Prior` or
+        ``{"dist": ..., **params}`` dicts; the rest keep :attr:`default_priors`.
+    """
+
+    name: ClassVar[str]
+    title: ClassVar[str]
+    params: ClassVar[tuple[str, ...]]
+    columns: ClassVar[tuple[str, ...]]
+    default_priors: ClassVar[dict[str, Prior]]
+
+    def __init__(self, data: CustomerSummary | pd.DataFrame, priors: dict | None = None):
+        if isinstance(data, CustomerSummary):
+            self.summary: CustomerSummary | None = data
+            customers, source, self.time_unit = data.customers, data.source, data.time_unit
+        else:
+            self.summary, customers, source = None, data, "DataFrame"
+            self.time_unit = TimeUnit.parse(data.attrs.get("time_unit", "week"))
+        self.customers = check_summary(customers, source)
+        unknown = set(priors or {}) - set(self.params)
+        if unknown:
+            raise ValueError(
+                f"{self.title}: priors given for unknown parameter(s) {sorted(unknown)}; "
+                f"its parameters are {list(self.params)}"
+            )
+        self.priors = {
+            **self.default_priors,
+            **{k: Prior.from_dict(v) for k, v in (priors or {}).items()},
+        }
+        self.rows = CompressedRows.from_frame(self.likelihood_frame(self.customers), self.columns)
+        self.idata: az.InferenceData | None = None
+        self.settings: FitSettings | None = None
+        self.timings: dict[str, float] = {}
+
+    # -- what subclasses provide --------------------------------------------------------------
+
+    def likelihood_frame(self, customers: pd.DataFrame) -> pd.DataFrame:
+        """The rows and columns the likelihood reads (override to filter or rename)."""
+        return customers
+
+    @abstractmethod
+    def loglike(self, params: dict, rows: CompressedRows):
+        """Total log-likelihood (a PyTensor scalar) of weighted rows."""
+
+    # -- building and fitting -----------------------------------------------------------------
+
+    def build(self) -> pm.Model:
+        """The PyMC model: the priors, and the likelihood as one weighted potential."""
+        with pm.Model() as model:
+            params = {name: self.priors[name].create(name) for name in self.params}
+            pm.Potential("loglike", self.loglike(params, self.rows))
+        return model
+
+    def fit(
+        self,
+        method: Method = "nuts",
+        *,
+        draws: int = 1000,
+        tune: int = 1000,
+        chains: int = 4,
+        sampler: Sampler = "auto",
+        target_accept: float = 0.8,
+        random_seed: int = 20240101,
+        progressbar: bool = True,
+    ) -> az.InferenceData:
+        """Fit the model by NUTS (posterior draws) or MAP (the posterior mode).
+
+        Parameters
+        ----------
+        method : {"nuts", "map"}
+            NUTS gives the posterior; MAP a point estimate for quick iteration (with flat
+            priors it is the maximum-likelihood estimate).
+        draws, tune, chains : int
+            Posterior draws and tuning steps per chain, and the number of chains.
+        sampler : {"auto", "nutpie", "pymc"}
+            NUTS implementation; ``"auto"`` uses nutpie when it is installed.
+        target_accept : float
+            NUTS target acceptance rate; raise it (0.9, 0.95) if there are divergences.
+        random_seed : int
+            Same data, settings and seed give the same draws.
+        progressbar : bool
+            Show the sampler's progress.
+
+        Returns
+        -------
+        arviz.InferenceData
+            Also kept as :attr:`idata`, with the model config in ``idata.attrs``.
+        """
+        if method not in ("nuts", "map"):
+            raise ValueError(f"method={method!r}; choose 'nuts' or 'map'")
+        settings = FitSettings(
+            method, draws, tune, chains, sampler, target_accept, random_seed
+        ).resolved()
+        model = self.build()
+        start = time.perf_counter()
+        if method == "map":
+            idata = self._fit_map(model, settings, progressbar)
+        elif settings.sampler == "nutpie":
+            idata = self._fit_nutpie(model, settings, progressbar)
+        else:
+            idata = self._fit_pymc(model, settings, progressbar)
+        self.timings["fit_seconds"] = time.perf_counter() - start
+        idata.attrs["clvlib"] = json.dumps(self.config(settings))
+        self.idata, self.settings = idata, settings
+        return idata
+
+    def _fit_map(self, model: pm.Model, settings: FitSettings, progressbar: bool):
+        with model:
+            point = pm.find_MAP(progressbar=progressbar, seed=settings.random_seed)
+        posterior = {name: np.asarray(point[name]).reshape(1, 1) for name in self.params}
+        return az.from_dict(posterior=posterior)
+
+    def _fit_nutpie(self, model: pm.Model, settings: FitSettings, progressbar: bool):
+        import nutpie
+
+        t0 = time.perf_counter()
+        compiled = nutpie.compile_pymc_model(model)
+        self.timings["compile_seconds"] = time.perf_counter() - t0
+        idata = nutpie.sample(
+            compiled,
+            draws=settings.draws,
+            tune=settings.tune,
+            chains=settings.chains,
+            cores=min(settings.chains, os.cpu_count() or 1),
+            seed=settings.random_seed,
+            target_accept=settings.target_accept,
+            progress_bar=progressbar,
+            # Adapts a mass matrix that captures the strong correlation of (r, alpha) and (a, b)
+            # in log space: fewer leapfrog steps per draw than a diagonal one.
+            low_rank_modified_mass_matrix=True,
+        )
+        # Keep the parameters; nutpie also returns their unconstrained versions (*_log__).
+        return az.InferenceData(
+            posterior=idata.posterior[list(self.params)], sample_stats=idata.sample_stats
+        )
+
+    def _fit_pymc(self, model: pm.Model, settings: FitSettings, progressbar: bool):
+        with model, warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message=".*Potential.*")
+            idata = pm.sample(
+                draws=settings.draws,
+                tune=settings.tune,
+                chains=settings.chains,
+                cores=min(settings.chains, os.cpu_count() or 1),
+                random_seed=settings.random_seed,
+                target_accept=settings.target_accept,
+                progressbar=progressbar,
+                compute_convergence_checks=False,
+            )
+        return az.InferenceData(posterior=idata.posterior, sample_stats=idata.sample_stats)
+
+    # -- reading a fit ------------------------------------------------------------------------
+
+    def _require_fit(self) -> az.InferenceData:
+        if self.idata is None:
+            raise RuntimeError(f"{self.title} is not fitted yet: call .fit() or load a saved fit")
+        return self.idata
+
+    def posterior_draws(self, n: int | None = None, seed: int = 0) -> dict[str, np.ndarray]:
+        """Posterior draws of each parameter, chains stacked; a random subset of ``n`` if given.
+
+        The same ``seed`` picks the same draws for every parameter (they stay paired).
+        """
+        post = self._require_fit().posterior
+        flat = {k: post[k].to_numpy().reshape(-1) for k in self.params}
+        total = len(next(iter(flat.values())))
+        if n is not None and n < total:
+            pick = np.sort(np.random.default_rng(seed).choice(total, size=n, replace=False))
+            flat = {k: v[pick] for k, v in flat.items()}
+        return flat
+
+    def point_estimate(self) -> dict[str, float]:
+        """Posterior means (for MAP fits: the mode)."""
+        return {k: float(v.mean()) for k, v in self.posterior_draws().items()}
+
+    def diagnostics(self) -> Diagnostics:
+        """R-hat, bulk and tail ESS, divergences, and a verdict in words."""
+        method = self.settings.method if self.settings else "nuts"
+        return Diagnostics.from_idata(self._require_fit(), list(self.params), method)
+
+    def config(self, settings: FitSettings | None = None) -> dict:
+        """Everything needed to rebuild and refit this model, as JSON-ready data."""
+        settings = settings or self.settings
+        return {
+            "model": self.name,
+            "priors": {k: v.to_dict() for k, v in self.priors.items()},
+            "fit": asdict(settings) if settings else None,
+            "time_unit": {"name": self.time_unit.name, "days": self.time_unit.days},
+            "data": {
+                "customers": int(self.rows.n_original),
+                "distinct_rows": len(self.rows),
+                "sha256": self.data_hash(),
+            },
+        }
+
+    def data_hash(self) -> str:
+        """sha256 of the (compressed) likelihood data: equal data give equal hashes."""
+        h = hashlib.sha256()
+        for c in self.columns:
+            h.update(np.ascontiguousarray(self.rows[c]).tobytes())
+        h.update(np.ascontiguousarray(self.rows.weights).tobytes())
+        return h.hexdigest()
+
+    def save(self, path: str | Path) -> Path:
+        """Write the fit (posterior, sampler stats, config) to a netCDF file."""
+        path = Path(path)
+        self._require_fit().to_netcdf(str(path))
+        return path
+
+    def load_fit(self, path: str | Path) -> CLVModel:
+        """Attach a fit saved by :meth:`save`; its priors and settings replace this model's.
+
+        Raises
+        ------
+        ValueError
+            When the file holds another model or a fit to different data.
+        """
+        idata = az.from_netcdf(str(path))
+        config = json.loads(idata.attrs["clvlib"])
+        if config["model"] != self.name:
+            raise ValueError(f"{path}: holds a {config['model']} fit, not {self.name}")
+        if config["data"]["sha256"] != self.data_hash():
+            raise ValueError(f"{path}: was fitted to different data than this model's")
+        self.priors = {k: Prior.from_dict(v) for k, v in config["priors"].items()}
+        self.settings = FitSettings(**config["fit"])
+        self.idata = idata
+        return self
+
+    def __str__(self) -> str:
+        priors = ", ".join(f"{k} ~ {v}" for k, v in self.priors.items())
+        state = "not fitted"
+        if self.idata is not None:
+            est = ", ".join(f"{k}={v:.4g}" for k, v in self.point_estimate().items())
+            state = f"fitted by {self.settings.method} ({est})"
+        return (
+            f"{self.title} on {self.rows.n_original:,.0f} customers ({len(self.rows):,} distinct "
+            f"rows), time unit {self.time_unit}; priors: {priors}; {state}"
+        )
+
+
+class PurchaseModel(CLVModel):
+    """A model of repeat purchases (and dropout) with per-customer predictions.
+
+    Subclasses provide the closed forms; this class turns them into posterior predictions with
+    credible intervals, computed in chunks (see :func:`clvlib.predict.posterior_predict`).
+    """
+
+    columns = ("x", "t_x", "T")
+
+    def _predict(self, fn, name: str, customers, n_draws: int | None, seed: int,
+                 interval: float) -> Prediction:
+        frame = self.customers if customers is None else _customer_frame(customers)
+        rows = CompressedRows.from_frame(frame, self.columns)
+        return posterior_predict(
+            fn, self.posterior_draws(n_draws, seed), rows, frame.index, name=name,
+            interval=interval,
+        )
+
+    def _horizon_name(self, what: str, t: float) -> str:
+        return f"{what} in the next {t:g} {self.time_unit.plural}"
+
+
+def _customer_frame(customers: CustomerSummary | pd.DataFrame) -> pd.DataFrame:
+    if isinstance(customers, CustomerSummary):
+        return check_summary(customers.customers, customers.source)
+    return check_summary(customers, "customers")

@@ -1,0 +1,69 @@
+"""Gamma-Gamma spend model of Fader & Hardie (2013)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from clvlib import expectations as ex
+from clvlib.errors import CLVDataError, describe_rows
+from clvlib.likelihoods import gamma_gamma_loglike
+from clvlib.models.base import CLVModel, _customer_frame
+from clvlib.compression import CompressedRows
+from clvlib.predict import Prediction, posterior_predict
+from clvlib.priors import Prior
+
+
+class GammaGammaModel(CLVModel):
+    """Gamma-Gamma model of the value of each customer's transactions.
+
+    A transaction is worth ``Gamma(p, nu)``; the rate ``nu ~ Gamma(q, gamma)`` differs across
+    customers. The model is fitted to customers with at least one repeat purchase, using their
+    mean repeat spend (``monetary``), and assumes spend is independent of purchase frequency:
+    :func:`clvlib.plots.plot_spend_frequency` shows the data on that.
+
+    Default priors are wide: ``LogNormal(0, 3)`` on each of ``p``, ``q`` and ``gamma``
+    (``gamma`` is in the currency of the amounts).
+    """
+
+    name = "gamma_gamma"
+    title = "Gamma-Gamma"
+    params = ("p", "q", "gamma")
+    columns = ("x", "m")
+    default_priors = {
+        "p": Prior("LogNormal", mu=0, sigma=3),
+        "q": Prior("LogNormal", mu=0, sigma=3),
+        "gamma": Prior("LogNormal", mu=0, sigma=3),
+    }
+
+    def likelihood_frame(self, customers: pd.DataFrame) -> pd.DataFrame:
+        if "monetary" not in customers.columns:
+            raise CLVDataError(
+                "Gamma-Gamma needs a 'monetary' column (mean spend per repeat purchase); the "
+                f"summary has {list(customers.columns)}"
+            )
+        repeat = customers[customers["x"] > 0]
+        bad = ~(repeat["monetary"] > 0) | ~np.isfinite(repeat["monetary"])
+        if bad.any():
+            raise CLVDataError(
+                f"Gamma-Gamma: 'monetary' must be positive for customers with x > 0; "
+                f"{int(bad.sum()):,} are not, the first:\n"
+                + describe_rows(repeat.loc[bad, ["x", "monetary"]])
+            )
+        if repeat.empty:
+            raise CLVDataError("Gamma-Gamma: no customer has a repeat purchase to learn from")
+        return repeat.assign(m=repeat["monetary"])[["x", "m"]]
+
+    def loglike(self, params, rows):
+        return gamma_gamma_loglike(params["p"], params["q"], params["gamma"], rows)
+
+    def expected_spend(self, customers=None, *, n_draws: int | None = 1000, seed: int = 0,
+                       interval: float = 0.9) -> Prediction:
+        """Posterior expected spend per transaction of each customer (population mean if x = 0)."""
+        frame = self.customers if customers is None else _customer_frame(customers)
+        data = pd.DataFrame({"x": frame["x"], "m": frame["monetary"].fillna(0.0)})
+        rows = CompressedRows.from_frame(data, ("x", "m"))
+        return posterior_predict(
+            ex.gamma_gamma_expected_spend, self.posterior_draws(n_draws, seed), rows,
+            frame.index, name="expected spend per purchase", interval=interval,
+        )

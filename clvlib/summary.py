@@ -1,0 +1,329 @@
+"""Customer summaries from a transaction log, computed by DuckDB.
+
+One row per customer: frequency ``x`` (repeat purchases), recency ``t_x`` (time of the last
+purchase since the first), age ``T`` (time from the first purchase to the end of calibration),
+mean repeat spend ``monetary``, first purchase and cohort; with a holdout period, also the
+holdout repeat purchases ``x_holdout`` and spend ``spend_holdout``. Purchases on the same day
+are merged into one, as in Fader, Hardie & Lee (2005).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from clvlib.errors import CLVDataError, describe_rows
+from clvlib.timeunits import TimeUnit
+from clvlib.transactions import TransactionLog
+
+COHORT_FORMATS = {
+    "month": "strftime(first_day, '%Y-%m')",
+    "quarter": "CAST(year(first_day) AS VARCHAR) || '-Q' || CAST(quarter(first_day) AS VARCHAR)",
+    "year": "CAST(year(first_day) AS VARCHAR)",
+}
+SUMMARY_COLUMNS = ("x", "t_x", "T")
+
+
+@dataclass(frozen=True)
+class CustomerSummary:
+    """Per-customer summary statistics, in a stated time unit.
+
+    Attributes
+    ----------
+    customers : pandas.DataFrame
+        Indexed by ``customer_id``; columns ``x``, ``t_x``, ``T``, ``monetary``,
+        ``first_purchase``, ``cohort``, and with a holdout ``x_holdout`` and ``spend_holdout``;
+        plus any covariates (the value at each customer's first purchase).
+    time_unit : TimeUnit
+        The unit of ``t_x``, ``T`` and ``holdout_length``.
+    calibration_end : pandas.Timestamp
+        The last day of the calibration period (inclusive).
+    observation_end : pandas.Timestamp or None
+        The last day of the holdout period (inclusive); None when there is no holdout.
+    source : str
+        Where the transactions came from.
+    notes : tuple of str
+        What was excluded or adjusted on the way (late first purchases, returns, duplicates).
+    """
+
+    customers: pd.DataFrame
+    time_unit: TimeUnit
+    calibration_end: pd.Timestamp
+    observation_end: pd.Timestamp | None = None
+    source: str = ""
+    notes: tuple[str, ...] = field(default_factory=tuple)
+
+    @property
+    def has_holdout(self) -> bool:
+        return self.observation_end is not None
+
+    @property
+    def holdout_length(self) -> float | None:
+        """Length of the holdout period in :attr:`time_unit` (None without a holdout)."""
+        if self.observation_end is None:
+            return None
+        return self.time_unit.from_days((self.observation_end - self.calibration_end).days)
+
+    @property
+    def n_customers(self) -> int:
+        return len(self.customers)
+
+    def __len__(self) -> int:
+        return len(self.customers)
+
+    def describe(self) -> dict:
+        """The headline numbers of the summary, for tables and narrative."""
+        c = self.customers
+        out = {
+            "customers": len(c),
+            "time unit": str(self.time_unit),
+            "calibration end": f"{self.calibration_end:%Y-%m-%d}",
+            "calibration repeat purchases": int(c["x"].sum()),
+            "share with no repeat purchase": float((c["x"] == 0).mean()),
+            "mean repeat purchases": float(c["x"].mean()),
+            "mean repeat spend": float(c["monetary"].mean()),
+        }
+        if self.has_holdout:
+            out["observation end"] = f"{self.observation_end:%Y-%m-%d}"
+            out["holdout length"] = f"{self.holdout_length:g} {self.time_unit.plural}"
+            out["holdout repeat purchases"] = int(c["x_holdout"].sum())
+        return out
+
+    def __str__(self) -> str:
+        lines = [f"CustomerSummary of {self.source or 'transactions'}"]
+        lines += [f"  {k}: {v:,.4g}" if isinstance(v, float) else f"  {k}: {v:,}"
+                  if isinstance(v, int) else f"  {k}: {v}" for k, v in self.describe().items()]
+        lines += [f"  note: {n}" for n in self.notes]
+        return "\n".join(lines)
+
+    def with_customers(self, customers: pd.DataFrame) -> CustomerSummary:
+        """The same summary metadata over another set of rows (e.g. a subset)."""
+        return replace(self, customers=customers)
+
+    def to_parquet(self, path: str | Path) -> None:
+        """Write the table with its metadata (time unit, dates, notes) to a Parquet file."""
+        table = pa.Table.from_pandas(self.customers)
+        meta = {
+            "time_unit": self.time_unit.name,
+            "time_unit_days": self.time_unit.days,
+            "calibration_end": str(self.calibration_end.date()),
+            "observation_end": None if self.observation_end is None
+            else str(self.observation_end.date()),
+            "source": self.source,
+            "notes": list(self.notes),
+        }
+        schema_meta = {**(table.schema.metadata or {}), b"clvlib": json.dumps(meta).encode()}
+        pq.write_table(table.replace_schema_metadata(schema_meta), path)
+
+    @classmethod
+    def from_parquet(cls, path: str | Path) -> CustomerSummary:
+        """Read a summary written by :meth:`to_parquet`."""
+        table = pq.read_table(path)
+        meta = json.loads(table.schema.metadata[b"clvlib"])
+        obs = meta["observation_end"]
+        return cls(
+            customers=table.to_pandas(),
+            time_unit=TimeUnit(meta["time_unit"], meta["time_unit_days"]),
+            calibration_end=pd.Timestamp(meta["calibration_end"]),
+            observation_end=None if obs is None else pd.Timestamp(obs),
+            source=meta["source"],
+            notes=tuple(meta["notes"]),
+        )
+
+
+def summarize(
+    log: TransactionLog,
+    *,
+    time_unit: str | TimeUnit = "week",
+    calibration_end: str | pd.Timestamp | None = None,
+    observation_end: str | pd.Timestamp | None = None,
+    cohort: str = "month",
+) -> CustomerSummary:
+    """Summarize a transaction log per customer, with an optional holdout period.
+
+    Parameters
+    ----------
+    log : TransactionLog
+        From :func:`clvlib.read_transactions`.
+    time_unit : str or TimeUnit
+        ``"day"``, ``"week"`` (default), ``"month"`` (365.25/12 days) or ``"year"``.
+    calibration_end : date-like, optional
+        Last day (inclusive) of the calibration period; default the last day in the log.
+        Customers whose first purchase is later are left out (and counted in the notes).
+    observation_end : date-like, optional
+        Last day (inclusive) of the holdout period. Without it there is no holdout: the
+        summary covers everything up to ``calibration_end``.
+    cohort : {"month", "quarter", "year"}
+        How to label the first-purchase cohort.
+
+    Returns
+    -------
+    CustomerSummary
+
+    Raises
+    ------
+    CLVDataError
+        When a date lies outside the log's range or the holdout ends before calibration.
+
+    Examples
+    --------
+    >>> log = read_transactions("cdnow_sample")  # doctest: +SKIP
+    >>> s = summarize(log, calibration_end="1997-09-30", observation_end="1998-06-30")
+    ... # doctest: +SKIP
+    >>> int(s.customers["x"].sum()), int(s.customers["x_holdout"].sum())  # doctest: +SKIP
+    (2457, 1882)
+    """
+    unit = TimeUnit.parse(time_unit)
+    if cohort not in COHORT_FORMATS:
+        raise ValueError(f"cohort={cohort!r}; choose one of {', '.join(COHORT_FORMATS)}")
+    overview = log.overview()
+    first, last = overview["first_date"], overview["last_date"]
+    cal_end = last if calibration_end is None else _as_day(calibration_end, "calibration_end")
+    obs_end = None if observation_end is None else _as_day(observation_end, "observation_end")
+    span = f"the log runs from {first:%Y-%m-%d} to {last:%Y-%m-%d}"
+    if not first <= cal_end <= last:
+        raise CLVDataError(
+            f"{log.source}: calibration_end {cal_end:%Y-%m-%d} is outside the data; {span}"
+        )
+    if obs_end is not None and obs_end <= cal_end:
+        raise CLVDataError(
+            f"{log.source}: observation_end {obs_end:%Y-%m-%d} must come after calibration_end "
+            f"{cal_end:%Y-%m-%d}"
+        )
+    notes = list(log.notes)
+    if obs_end is not None and obs_end > last:
+        notes.append(
+            f"observation_end {obs_end:%Y-%m-%d} is after the last transaction "
+            f"({last:%Y-%m-%d}); the holdout assumes no purchases were made in between"
+        )
+    end = obs_end if obs_end is not None else cal_end
+    customers = log.con.execute(
+        _summary_sql(log.extra_columns, cohort, with_holdout=obs_end is not None),
+        {"cal_end": cal_end.date(), "end": end.date(), "unit_days": unit.days},
+    ).df()
+    customers = customers.set_index("customer_id")
+    customers["first_purchase"] = pd.to_datetime(customers["first_purchase"])
+    late, after = log.con.execute(
+        """
+        SELECT count(DISTINCT customer_id) FILTER (WHERE first_day > $cal_end),
+               count(*) FILTER (WHERE day > $end)
+        FROM (SELECT customer_id, timestamp::DATE AS day,
+                     min(timestamp::DATE) OVER (PARTITION BY customer_id) AS first_day
+              FROM transactions)
+        """,
+        {"cal_end": cal_end.date(), "end": end.date()},
+    ).fetchone()
+    if late:
+        notes.append(
+            f"{late:,} customer(s) first bought after calibration_end {cal_end:%Y-%m-%d} and are "
+            "not in the summary"
+        )
+    if after:
+        notes.append(f"{after:,} transaction row(s) after {end:%Y-%m-%d} ignored")
+    if customers.empty:
+        raise CLVDataError(f"{log.source}: no customer bought by {cal_end:%Y-%m-%d}; {span}")
+    return CustomerSummary(customers, unit, cal_end, obs_end, log.source, tuple(notes))
+
+
+def _as_day(value, name: str) -> pd.Timestamp:
+    try:
+        return pd.Timestamp(value).normalize()
+    except (ValueError, TypeError) as err:
+        raise ValueError(f"{name}={value!r} is not a date") from err
+
+
+def _summary_sql(extra_columns: tuple[str, ...], cohort: str, with_holdout: bool) -> str:
+    # A day is a purchase if it has a non-negative row; returns (negative rows, present only
+    # when read with returns="net") lower that day's spend.
+    extras_first = "".join(
+        f', arg_min("{c}", timestamp) AS "{c}"' for c in extra_columns
+    )
+    extras_select = "".join(f', f."{c}"' for c in extra_columns)
+    holdout_cte = """,
+        hold AS (
+            SELECT customer_id, count(*) AS x_holdout, sum(spend) AS spend_holdout
+            FROM days WHERE day > $cal_end GROUP BY customer_id
+        )""" if with_holdout else ""
+    holdout_select = (
+        ", coalesce(h.x_holdout, 0) AS x_holdout, coalesce(h.spend_holdout, 0.0) AS spend_holdout"
+        if with_holdout else ""
+    )
+    holdout_join = "LEFT JOIN hold h USING (customer_id)" if with_holdout else ""
+    return f"""
+        WITH days AS (
+            SELECT customer_id, timestamp::DATE AS day, sum(amount) AS spend
+            FROM transactions
+            WHERE timestamp::DATE <= $end
+            GROUP BY customer_id, day
+            HAVING bool_or(amount >= 0)
+        ),
+        firsts AS (
+            SELECT customer_id, min(timestamp::DATE) AS first_day{extras_first}
+            FROM transactions WHERE timestamp::DATE <= $end AND amount >= 0
+            GROUP BY customer_id
+        ),
+        cal AS (
+            SELECT d.customer_id,
+                   count(*) - 1 AS x,
+                   date_diff('day', min(d.day), max(d.day)) AS recency_days,
+                   sum(d.spend) FILTER (WHERE d.day > f.first_day) AS repeat_spend
+            FROM days d JOIN firsts f USING (customer_id)
+            WHERE d.day <= $cal_end
+            GROUP BY d.customer_id
+        ){holdout_cte}
+        SELECT c.customer_id,
+               c.x::BIGINT AS x,
+               c.recency_days / $unit_days AS t_x,
+               date_diff('day', f.first_day, $cal_end) / $unit_days AS T,
+               c.repeat_spend / nullif(c.x, 0) AS monetary,
+               f.first_day AS first_purchase,
+               {COHORT_FORMATS[cohort].replace("first_day", "f.first_day")} AS cohort
+               {holdout_select}{extras_select}
+        FROM cal c JOIN firsts f USING (customer_id) {holdout_join}
+        ORDER BY c.customer_id
+    """
+
+
+def check_summary(customers: pd.DataFrame, source: str = "summary") -> pd.DataFrame:
+    """Validate a per-customer table with columns ``x``, ``t_x`` and ``T``.
+
+    Models call this on entry, so a summary made elsewhere gets the same checks: the columns
+    exist, are finite and non-negative, ``x`` is a whole number, ``t_x <= T``, and ``t_x = 0``
+    when ``x = 0``.
+
+    Raises
+    ------
+    CLVDataError
+        Naming the column and the first offending customers.
+    """
+    missing = [c for c in SUMMARY_COLUMNS if c not in customers.columns]
+    if missing:
+        raise CLVDataError(
+            f"{source}: missing column(s) {missing}; a customer summary needs x (repeat "
+            f"purchases), t_x (recency) and T (age); it has {list(customers.columns)}"
+        )
+    if len(customers) == 0:
+        raise CLVDataError(f"{source}: the customer summary is empty")
+    values = customers[list(SUMMARY_COLUMNS)].apply(pd.to_numeric, errors="coerce")
+    problems = {
+        "x, t_x, T: missing or non-numeric values": values.isna().any(axis=1),
+        "x, t_x, T: negative or infinite values": (values < 0).any(axis=1)
+        | ~np.isfinite(values.fillna(0)).all(axis=1),
+        "x: not a whole number": values["x"] != np.round(values["x"]),
+        "t_x > T (a last purchase after the end of calibration)": values["t_x"] > values["T"] + 1e-9,
+        "x = 0 but t_x > 0": (values["x"] == 0) & (values["t_x"] > 0),
+    }
+    for what, bad in problems.items():
+        if bad.any():
+            rows = customers.loc[bad, list(SUMMARY_COLUMNS)]
+            raise CLVDataError(
+                f"{source}: {what}: {int(bad.sum()):,} customer(s); the first:\n"
+                + describe_rows(rows)
+            )
+    return customers

@@ -1,1 +1,64 @@
-"""clvlib."""
+"""clvlib: Bayesian customer-lifetime-value models in PyMC, from transaction log to report.
+
+The public surface is this file's ``__all__``. The flow is one call per arrow::
+
+    log = clvlib.read_transactions("cdnow_sample")                  # validated transactions
+    summary = clvlib.summarize(log, calibration_end="1997-09-30")   # x, t_x, T, monetary
+    purchases = clvlib.BetaGeoModel(summary); purchases.fit()       # posterior draws
+    spend = clvlib.GammaGammaModel(summary); spend.fit()
+    clv = clvlib.customer_lifetime_value(purchases, spend, horizon=52)
+"""
+
+from clvlib.compression import CompressedRows
+from clvlib.config import smoke_mode
+from clvlib.datasets import DATASETS, load_dataset
+from clvlib.diagnostics import Diagnostics
+from clvlib.errors import CLVDataError
+from clvlib.models import (
+    MODELS,
+    BetaGeoModel,
+    CLVModel,
+    FitSettings,
+    GammaGammaModel,
+    get_model,
+    load_model,
+)
+from clvlib.predict import Prediction
+from clvlib.priors import Prior
+from clvlib.simulate import simulate_transactions
+from clvlib.summary import CustomerSummary, check_summary, summarize
+from clvlib.timeunits import TimeUnit
+from clvlib.transactions import TransactionLog, read_transactions
+from clvlib.value import customer_lifetime_value, decile_table, gini, lorenz_curve, top_share
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "DATASETS",
+    "MODELS",
+    "BetaGeoModel",
+    "CLVDataError",
+    "CLVModel",
+    "CompressedRows",
+    "CustomerSummary",
+    "Diagnostics",
+    "FitSettings",
+    "GammaGammaModel",
+    "Prediction",
+    "Prior",
+    "TimeUnit",
+    "TransactionLog",
+    "check_summary",
+    "customer_lifetime_value",
+    "decile_table",
+    "get_model",
+    "gini",
+    "load_dataset",
+    "load_model",
+    "lorenz_curve",
+    "read_transactions",
+    "simulate_transactions",
+    "smoke_mode",
+    "summarize",
+    "top_share",
+]

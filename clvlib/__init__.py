@@ -23,7 +23,7 @@ from clvlib.models import (
     get_model,
     load_model,
 )
-from clvlib.predict import Prediction
+from clvlib.predict import Prediction, prediction_table
 from clvlib.priors import Prior
 from clvlib.simulate import simulate_transactions
 from clvlib.summary import CustomerSummary, check_summary, summarize
@@ -56,6 +56,7 @@ __all__ = [
     "load_dataset",
     "load_model",
     "lorenz_curve",
+    "prediction_table",
     "read_transactions",
     "simulate_transactions",
     "smoke_mode",

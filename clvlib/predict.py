@@ -107,3 +107,16 @@ def posterior_predict(
         index=index,
     )
     return Prediction(name, per_customer, total, interval)
+
+
+def prediction_table(customers: pd.DataFrame, **predictions: Prediction) -> pd.DataFrame:
+    """Customer columns joined with each prediction's ``<name>_mean``, ``_lower``, ``_upper``.
+
+    Examples
+    --------
+    >>> table = prediction_table(summary.customers[["x", "T"]], clv=value)  # doctest: +SKIP
+    >>> list(table.columns)  # doctest: +SKIP
+    ['x', 'T', 'clv_mean', 'clv_lower', 'clv_upper']
+    """
+    parts = [p.per_customer.add_prefix(f"{name}_") for name, p in predictions.items()]
+    return customers.join(parts)

@@ -218,7 +218,7 @@ def summarize(
               FROM transactions)
         """,
         {"cal_end": cal_end.date(), "end": end.date()},
-    ).fetchone()
+    ).fetchall()[0]
     if late:
         notes.append(
             f"{late:,} customer(s) first bought after calibration_end {cal_end:%Y-%m-%d} and are "

@@ -17,6 +17,7 @@ from typing import Literal
 import duckdb
 import pandas as pd
 
+from clvlib.config import PROJECT_ROOT
 from clvlib.datasets import DATASETS, get_dataset, load_dataset
 from clvlib.errors import CLVDataError, describe_rows
 
@@ -67,7 +68,7 @@ class TransactionLog:
                    max(timestamp)::DATE, sum(amount)
             FROM transactions
             """
-        ).fetchone()
+        ).fetchall()[0]
         keys = ("rows", "customers", "first_date", "last_date", "total_amount")
         out = dict(zip(keys, row, strict=True))
         out["first_date"] = pd.Timestamp(out["first_date"])
@@ -157,7 +158,7 @@ def read_transactions(
         dataset = get_dataset(source)
         if not dataset.is_transaction_log:
             raise ValueError(f"data set {source!r} is not a transaction log")
-        name, dataset_files = f"{source} ({dataset.path})", [dataset.path]
+        name, dataset_files = f"{source} ({_display_path(dataset.path)})", [dataset.path]
         source = load_dataset(source)
     con = duckdb.connect()
     label, files = _register_raw(con, source, csv_options or {}, name)
@@ -170,6 +171,14 @@ def read_transactions(
     _check_values(log, customer_id, date, amount, date_format, returns)
     _apply_policies(log, returns, duplicates, amount)
     return log
+
+
+def _display_path(path: Path) -> str:
+    """A path relative to the project root when it lies inside it (shorter, machine-neutral)."""
+    try:
+        return str(path.relative_to(PROJECT_ROOT))
+    except ValueError:
+        return str(path)
 
 
 def _register_raw(
@@ -200,7 +209,7 @@ def _register_raw(
             rel = con.read_csv(text, **options)
             con.register("raw_csv", rel)
             con.execute("CREATE VIEW raw_input AS SELECT * FROM raw_csv")
-        n = con.execute("SELECT count(*) FROM raw_input").fetchone()[0]
+        n = con.execute("SELECT count(*) FROM raw_input").fetchall()[0][0]
     except duckdb.Error as err:
         raise CLVDataError(f"{text}: could not be read as a transaction table: {err}") from err
     if n == 0:
@@ -227,7 +236,7 @@ def _parsed_date_sql(con, date: str, date_format: str | None) -> str:
     col = _ident(date)
     kind = con.execute(
         "SELECT column_type FROM (DESCRIBE raw_input) WHERE column_name = ?", [date]
-    ).fetchone()[0]
+    ).fetchall()[0][0]
     if kind.startswith(("DATE", "TIMESTAMP")):
         return f"CAST({col} AS TIMESTAMP)"
     if date_format:
@@ -276,7 +285,7 @@ def _check_values(log: TransactionLog, customer_id, date, amount, date_format, r
     counts = log.con.execute(
         "SELECT " + ", ".join(f"count(*) FILTER (WHERE {cond})" for cond, _ in checks.values())
         + " FROM typed"
-    ).fetchone()
+    ).fetchall()[0]
     for (cond, message), n in zip(checks.values(), counts, strict=True):
         if n:
             rows = log.con.execute(
@@ -298,7 +307,7 @@ def _apply_policies(log: TransactionLog, returns: str, duplicates: str, amount: 
     cols = ["customer_id", "timestamp", "amount", *map(_ident, log.extra_columns)]
     select = ", ".join(cols)
     where = ""
-    n_returns = con.execute("SELECT count(*) FROM typed WHERE amount < 0").fetchone()[0]
+    n_returns = con.execute("SELECT count(*) FROM typed WHERE amount < 0").fetchall()[0][0]
     if returns == "drop":
         where = "WHERE amount >= 0"
         if n_returns:
@@ -341,5 +350,5 @@ def _duplicate_count(con, select: str, where: str) -> int:
     total, distinct = con.execute(
         f"SELECT count(*), (SELECT count(*) FROM (SELECT DISTINCT {select} FROM typed {where})) "
         f"FROM typed {where}"
-    ).fetchone()
+    ).fetchall()[0]
     return total - distinct

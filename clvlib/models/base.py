@@ -330,6 +330,11 @@ class PurchaseModel(CLVModel):
             interval=interval,
         )
 
+    def _draws_for(self, ndim: int, n_draws: int | None, seed: int) -> dict[str, np.ndarray]:
+        """Posterior draws shaped ``(S, 1, ..., 1)`` to broadcast against ``ndim``-d data."""
+        shape = (-1,) + (1,) * ndim
+        return {k: v.reshape(shape) for k, v in self.posterior_draws(n_draws, seed).items()}
+
     def _horizon_name(self, what: str, t: float) -> str:
         return f"{what} in the next {t:g} {self.time_unit.plural}"
 

@@ -49,6 +49,11 @@ class BetaGeoModel(PurchaseModel):
         """Posterior probability that each customer is still alive at the end of calibration."""
         return self._predict(ex.bg_nbd_p_alive, "P(alive)", customers, n_draws, seed, interval)
 
+    def p_alive_draws(self, x, t_x, T, *, n_draws: int | None = 1000, seed: int = 0):
+        """P(alive) per posterior draw for arrays of ``x, t_x, T``: shape ``(draws, *shape)``."""
+        x, t_x, T = np.broadcast_arrays(*(np.asarray(v, dtype=float) for v in (x, t_x, T)))
+        return ex.bg_nbd_p_alive(**self._draws_for(x.ndim, n_draws, seed), x=x, t_x=t_x, T=T)
+
     def expected_purchases(self, t: float, customers=None, *, n_draws: int | None = 1000,
                            seed: int = 0, interval: float = 0.9) -> Prediction:
         """Expected repeat purchases of each customer in the next ``t`` time units."""
@@ -57,17 +62,11 @@ class BetaGeoModel(PurchaseModel):
         return self._predict(fn, name, customers, n_draws, seed, interval)
 
     def expected_purchases_new(self, t, *, n_draws: int | None = 1000, seed: int = 0):
-        """E[X(t)] for a new customer, per posterior draw: shape ``(draws, len(t))``."""
-        d = self.posterior_draws(n_draws, seed)
-        t = np.atleast_1d(np.asarray(t, dtype=float))
-        return ex.bg_nbd_expected_purchases_new(
-            d["r"][:, None], d["alpha"][:, None], d["a"][:, None], d["b"][:, None], t
-        )
+        """E[X(t)] for a new customer, per posterior draw: shape ``(draws, *t.shape)``."""
+        t = np.asarray(t, dtype=float)
+        return ex.bg_nbd_expected_purchases_new(**self._draws_for(t.ndim, n_draws, seed), t=t)
 
     def prob_purchases(self, n, t, *, n_draws: int | None = 1000, seed: int = 0):
-        """P(X(t) = n) for a new customer, per posterior draw: shape ``(draws, len(n))``."""
-        d = self.posterior_draws(n_draws, seed)
-        n = np.atleast_1d(np.asarray(n, dtype=float))
-        return ex.bg_nbd_prob_purchases(
-            d["r"][:, None], d["alpha"][:, None], d["a"][:, None], d["b"][:, None], t, n
-        )
+        """P(X(t) = n) for a new customer, per draw: shape ``(draws, *broadcast(n, t).shape)``."""
+        n, t = np.broadcast_arrays(np.asarray(n, dtype=float), np.asarray(t, dtype=float))
+        return ex.bg_nbd_prob_purchases(**self._draws_for(n.ndim, n_draws, seed), t=t, n=n)

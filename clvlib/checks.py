@@ -1,0 +1,183 @@
+"""Checks of a fitted purchase model against data: tables that :mod:`clvlib.plots` draws.
+
+Each function returns a DataFrame with the actual numbers and the model's posterior mean and
+credible interval, so a report can both plot and quote them.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from clvlib.models.beta_geo import BetaGeoModel
+from clvlib.summary import CustomerSummary
+from clvlib.transactions import TransactionLog
+
+
+def _interval(draws: np.ndarray, interval: float, axis: int = 0):
+    q = [(1 - interval) / 2, (1 + interval) / 2]
+    lo, hi = np.quantile(draws, q, axis=axis)
+    return draws.mean(axis=axis), lo, hi
+
+
+def frequency_check(
+    model: BetaGeoModel, customers: pd.DataFrame | None = None, *, max_x: int = 7,
+    n_draws: int = 500, interval: float = 0.9,
+) -> pd.DataFrame:
+    """Customers by number of calibration repeat purchases: actual vs posterior predictive.
+
+    The prediction for ``x = k`` is ``sum_i P(X(T_i) = k)`` over the customers' ages ``T_i``,
+    for each posterior draw; the last row counts ``max_x`` or more.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Indexed by ``repeat purchases`` (``"0"`` ... ``"7+"``): ``actual``, ``mean``,
+        ``lower``, ``upper``.
+    """
+    customers = model.customers if customers is None else customers
+    ages, counts = np.unique(customers["T"].to_numpy(), return_counts=True)
+    k = np.arange(max_x)
+    # (draws, ages, k): probabilities of exactly k purchases by each age.
+    prob = model.prob_purchases(k[None, :], ages[:, None], n_draws=n_draws)
+    expected = np.einsum("sak,a->sk", prob, counts)
+    expected = np.concatenate([expected, counts.sum() - expected.sum(axis=1, keepdims=True)], 1)
+    mean, lo, hi = _interval(expected, interval)
+    x = np.minimum(customers["x"].to_numpy(), max_x)
+    labels = [str(i) for i in k] + [f"{max_x}+"]
+    return pd.DataFrame(
+        {"actual": np.bincount(x, minlength=max_x + 1), "mean": mean, "lower": lo, "upper": hi},
+        index=pd.Index(labels, name="repeat purchases"),
+    )
+
+
+def repeat_purchases_by_period(log: TransactionLog, summary: CustomerSummary) -> pd.DataFrame:
+    """Actual repeat purchases of the summary's customers in each time unit since the start.
+
+    Periods count whole time units from the first purchase in the log; same-day purchases are
+    one purchase, and first purchases are not repeat purchases.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``period`` (0, 1, ...), ``period_start`` (date), ``repeat_purchases``.
+    """
+    end = summary.observation_end or summary.calibration_end
+    ids = pd.DataFrame({"customer_id": summary.customers.index.astype(str)})
+    log.con.register("summary_ids", ids)
+    table = log.query(
+        """
+        WITH days AS (
+            SELECT t.customer_id, t.timestamp::DATE AS day
+            FROM transactions t JOIN summary_ids USING (customer_id)
+            WHERE t.timestamp::DATE <= $end
+            GROUP BY t.customer_id, day HAVING bool_or(t.amount >= 0)
+        ),
+        repeats AS (
+            SELECT day FROM (
+                SELECT day, row_number() OVER (PARTITION BY customer_id ORDER BY day) AS n
+                FROM days) WHERE n > 1
+        )
+        SELECT floor(date_diff('day', (SELECT min(day) FROM days), day) / $unit_days)::BIGINT
+                   AS period,
+               count(*) AS repeat_purchases
+        FROM repeats GROUP BY period ORDER BY period
+        """,
+        {"end": end.date(), "unit_days": summary.time_unit.days},
+    )
+    log.con.unregister("summary_ids")
+    start = summary.customers["first_purchase"].min()
+    n_periods = int(np.floor(summary.time_unit.from_days((end - start).days))) + 1
+    full = pd.DataFrame({"period": np.arange(n_periods)})
+    full = full.merge(table, on="period", how="left").fillna({"repeat_purchases": 0})
+    full["repeat_purchases"] = full["repeat_purchases"].astype(int)
+    full.insert(1, "period_start", start + pd.to_timedelta(full["period"] * summary.time_unit.days,
+                                                          unit="D"))
+    return full
+
+
+def tracking_check(
+    model: BetaGeoModel, summary: CustomerSummary, actual: pd.DataFrame, *,
+    n_draws: int = 200, interval: float = 0.9,
+) -> pd.DataFrame:
+    """Cumulative repeat purchases per period, actual vs predicted, through calibration and holdout.
+
+    The prediction at time ``tau`` is ``sum_i E[X(tau - s_i)]`` over customers who first bought
+    at ``s_i``, per posterior draw (new-customer expectations: it uses nothing of each customer's
+    history, so the holdout part is a genuine forecast).
+
+    Parameters
+    ----------
+    actual : pandas.DataFrame
+        From :func:`repeat_purchases_by_period`.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Per period: ``period``, ``period_start``, ``actual``, ``actual_cumulative``, ``mean``,
+        ``lower``, ``upper`` (cumulative predictions, at the end of each period) and
+        ``incremental_mean`` (predicted purchases within the period).
+    """
+    unit = summary.time_unit
+    start = summary.customers["first_purchase"].min()
+    offsets = unit.from_days((summary.customers["first_purchase"] - start).dt.days.to_numpy())
+    first, counts = np.unique(offsets, return_counts=True)
+    ends = actual["period"].to_numpy() + 1.0
+    elapsed = np.clip(ends[:, None] - first[None, :], 0, None)  # (periods, cohorts)
+    flat = model.expected_purchases_new(elapsed.reshape(-1), n_draws=n_draws)
+    cumulative = (flat.reshape(-1, *elapsed.shape) * counts).sum(axis=2)  # (draws, periods)
+    mean, lo, hi = _interval(cumulative, interval)
+    out = actual.rename(columns={"repeat_purchases": "actual"}).copy()
+    out["actual_cumulative"] = out["actual"].cumsum()
+    out["mean"], out["lower"], out["upper"] = mean, lo, hi
+    out["incremental_mean"] = np.diff(mean, prepend=0.0)
+    cal_end = unit.from_days((summary.calibration_end - start).days)
+    out["in_holdout"] = out["period"] + 1 > cal_end + 1e-9
+    return out
+
+
+def holdout_check(
+    model: BetaGeoModel, summary: CustomerSummary, *, max_x: int = 7, n_draws: int = 500,
+    interval: float = 0.9,
+) -> pd.DataFrame:
+    """Mean holdout repeat purchases by calibration frequency: actual vs conditional expectation.
+
+    Raises
+    ------
+    ValueError
+        When the summary has no holdout period.
+    """
+    if not summary.has_holdout:
+        raise ValueError("holdout_check needs a summary with a holdout period (observation_end)")
+    c = summary.customers
+    group = np.minimum(c["x"], max_x)
+    labels = [str(i) for i in range(max_x)] + [f"{max_x}+"]
+    rows = []
+    for g, label in enumerate(labels):
+        members = c[group == g]
+        if members.empty:
+            continue
+        pred = model.expected_purchases(summary.holdout_length, members, n_draws=n_draws,
+                                        interval=interval)
+        mean, lo, hi = _interval(pred.total_draws / len(members), interval)
+        rows.append({"repeat purchases": label, "customers": len(members),
+                     "actual": members["x_holdout"].mean(), "mean": mean, "lower": lo,
+                     "upper": hi})
+    return pd.DataFrame(rows).set_index("repeat purchases")
+
+
+def p_alive_grid(
+    model: BetaGeoModel, T: float, *, max_x: int = 20, n_recency: int = 40, n_draws: int = 300,
+) -> pd.DataFrame:
+    """Posterior mean P(alive) over a grid of frequency and recency, for customers of age ``T``.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Rows ``x`` = 0..max_x, columns recency ``t_x`` from 0 to ``T``.
+    """
+    x = np.arange(max_x + 1)[:, None]
+    t_x = np.linspace(0, T, n_recency)[None, :]
+    prob = model.p_alive_draws(x, t_x, T, n_draws=n_draws)
+    return pd.DataFrame(prob.mean(axis=0), index=pd.Index(x[:, 0], name="x"),
+                        columns=pd.Index(np.round(t_x[0], 3), name="t_x"))

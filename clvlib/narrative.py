@@ -1,0 +1,136 @@
+"""The report's sentences, written from the run's own numbers.
+
+Each function returns Markdown; the pipeline notebooks display it, so the HTML and PDF reports
+read as prose a manager can follow without the code.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from clvlib.diagnostics import Diagnostics
+from clvlib.predict import Prediction
+from clvlib.summary import CustomerSummary
+from clvlib.value import gini, top_share
+
+
+def _n(value: float) -> str:
+    return f"{value:,.0f}"
+
+
+def data_overview(overview: dict, summary: CustomerSummary) -> str:
+    """What data the report is about: rows, customers, periods, and what was left out."""
+    c = summary.customers
+    unit = summary.time_unit
+    text = (
+        f"The transaction log ({summary.source}) holds **{_n(overview['rows'])} transactions** "
+        f"by **{_n(overview['customers'])} customers**, from {overview['first_date']:%d %B %Y} "
+        f"to {overview['last_date']:%d %B %Y}. Purchases on the same day count as one. "
+        f"Time is measured in {unit.plural} ({unit.days:g} days each). "
+    )
+    if summary.has_holdout:
+        text += (
+            f"The models learn from the **calibration period** up to "
+            f"{summary.calibration_end:%d %B %Y}; the following {summary.holdout_length:g} "
+            f"{unit.plural}, to {summary.observation_end:%d %B %Y}, are held out to test the "
+            "forecasts against what customers actually did. "
+        )
+    else:
+        text += (
+            f"There is no holdout period: the models learn from everything up to "
+            f"{summary.calibration_end:%d %B %Y} and predict forward from there. "
+        )
+    text += (
+        f"\n\nOf the {_n(len(c))} customers, **{(c['x'] == 0).mean():.0%} made no repeat purchase** "
+        f"in the calibration period, while the busiest 10% made "
+        f"{np.quantile(c['x'], 0.9):.0f} or more; together the customers made "
+        f"{_n(c['x'].sum())} repeat purchases worth {c['monetary'].mean():,.2f} on average."
+    )
+    if summary.notes:
+        text += "\n\nData notes:\n" + "\n".join(f"- {n}" for n in summary.notes)
+    return text
+
+
+def fit_overview(models: dict[str, Diagnostics]) -> str:
+    """One verdict per fitted model, in words, with a warning when a fit is not to be trusted."""
+    lines = []
+    for title, diag in models.items():
+        mark = "" if diag.ok else "**Warning:** "
+        lines.append(f"- **{title}**: {mark}{diag.verdict()}")
+    return "\n".join(lines)
+
+
+def frequency_fit(table: pd.DataFrame) -> str:
+    """How well the model reproduces the distribution of repeat purchases."""
+    inside = ((table["actual"] >= table["lower"]) & (table["actual"] <= table["upper"])).sum()
+    error = (table["mean"] - table["actual"]).abs().sum() / table["actual"].sum() / 2
+    return (
+        f"The model reproduces how many customers made 0, 1, 2, ... repeat purchases: "
+        f"{inside} of the {len(table)} actual counts fall inside the model's 90% intervals, and "
+        f"reallocating {error:.1%} of customers between the bars would make the two agree."
+    )
+
+
+def holdout_fit(holdout: pd.DataFrame | None, summary: CustomerSummary) -> str:
+    """Forecast accuracy in the holdout period, or why it cannot be judged."""
+    if holdout is None:
+        return (
+            "*This run has no holdout period (no `observation_end`), so the forecasts cannot be "
+            "checked against later purchases here. Run with a holdout to see this check.*"
+        )
+    actual = (holdout["actual"] * holdout["customers"]).sum()
+    predicted = (holdout["mean"] * holdout["customers"]).sum()
+    inside = ((holdout["actual"] >= holdout["lower"]) & (holdout["actual"] <= holdout["upper"]))
+    return (
+        f"In the {summary.holdout_length:g} held-out {summary.time_unit.plural} the customers "
+        f"made **{_n(actual)} repeat purchases**; the model, which never saw them, forecast "
+        f"**{_n(predicted)}** ({(predicted - actual) / actual:+.1%}) from each customer's "
+        f"calibration history. Grouped by how often customers bought during calibration, the "
+        f"actual holdout mean falls inside the model's 90% interval in {inside.sum()} of "
+        f"{len(holdout)} groups."
+    )
+
+
+def heterogeneity(purchase_model) -> str:
+    """The 'average customer' against the spread of the fitted mixing distributions."""
+    d = purchase_model.point_estimate()
+    per_year = purchase_model.time_unit.per_year
+    r, alpha, a, b = d["r"], d["alpha"], d["a"], d["b"]
+    mean_rate = r / alpha
+    below = stats.gamma.cdf(mean_rate, r, scale=1 / alpha)
+    q10, q50, q90 = stats.gamma.ppf([0.1, 0.5, 0.9], r, scale=1 / alpha) * per_year
+    mean_p = a / (a + b)
+    loyal = stats.beta.cdf(mean_p, a, b)
+    p10, p90 = stats.beta.ppf([0.1, 0.9], a, b)
+    return (
+        f"If every customer were the **average customer**, each would buy "
+        f"{mean_rate * per_year:.1f} times a year while active and leave with probability "
+        f"{mean_p:.0%} after each purchase. The fitted distributions show that almost nobody is "
+        f"like that. **{below:.0%} of customers buy less often than the average rate**: the "
+        f"median customer buys {q50:.2g} times a year, one in ten fewer than {q10:.2g} times, "
+        f"and the most active tenth more than {q90:.1f} times. Loyalty varies just as much: "
+        f"a tenth of customers leave after a purchase with probability below {p10:.0%}, another "
+        f"tenth with probability above {p90:.0%}, and {loyal:.0%} are more loyal than the "
+        "average. Decisions based on the average customer fit very few real ones."
+    )
+
+
+def value_summary(clv: Prediction, p_alive: Prediction, interval: float = 0.9) -> str:
+    """Total value, its concentration, and how many customers are still active."""
+    values = clv.per_customer["mean"]
+    total = clv.total()
+    alive = p_alive.per_customer["mean"]
+    return (
+        f"The {clv.name} of these {_n(len(values))} customers is **{_n(total['mean'])}** "
+        f"({interval:.0%} interval {_n(total['lower'])} to {_n(total['upper'])}). "
+        f"Value is concentrated: **the top 10% of customers hold {top_share(values, 0.1):.0%} "
+        f"of it** and the top 1% hold {top_share(values, 0.01):.0%} (Gini {gini(values):.2f}). "
+        f"The average customer is worth {values.mean():,.2f}, yet "
+        f"{(values < values.mean()).mean():.0%} of customers are worth less than that, and the "
+        f"median customer only {values.median():,.2f}. "
+        f"**{_n((alive > 0.5).sum())} customers ({(alive > 0.5).mean():.0%}) are more likely "
+        f"than not still active**; on average a customer is alive with probability "
+        f"{alive.mean():.0%}."
+    )

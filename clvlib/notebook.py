@@ -1,0 +1,51 @@
+"""What every pipeline and teaching notebook does first, kept out of the notebooks."""
+
+from __future__ import annotations
+
+import logging
+import warnings
+
+import matplotlib as mpl
+import pandas as pd
+
+from clvlib.config import smoke_mode
+
+# Smoke mode: enough draws to exercise every cell, few enough to run the suite in minutes.
+SMOKE_SAMPLING = {"draws": 100, "tune": 150, "chains": 2}
+
+
+def setup_notebook() -> None:
+    """Figure defaults legible in the PDF report, quiet libraries, readable tables."""
+    mpl.rcParams.update({
+        "figure.dpi": 110, "savefig.dpi": 110, "figure.figsize": (7.5, 4.0),
+        "axes.spines.top": False, "axes.spines.right": False, "font.size": 10,
+    })
+    try:
+        from IPython import get_ipython
+
+        shell = get_ipython()
+        if shell is not None:
+            shell.run_line_magic("matplotlib", "inline")
+            shell.run_line_magic("config", "InlineBackend.figure_formats = ['png']")
+    except ImportError:  # running as a plain script
+        pass
+    for category in (FutureWarning, DeprecationWarning, UserWarning, RuntimeWarning):
+        warnings.filterwarnings("ignore", category=category)
+    for name in ("pymc", "pytensor", "arviz", "numba"):
+        logging.getLogger(name).setLevel(logging.ERROR)
+    pd.set_option("display.precision", 3)
+    pd.set_option("display.max_columns", 20)
+
+
+def sampling_settings(draws: int, tune: int, chains: int, smoke: bool) -> dict:
+    """The NUTS settings to use: as given, or the smoke settings when ``smoke`` or CLVLIB_SMOKE."""
+    if smoke or smoke_mode():
+        return dict(SMOKE_SAMPLING)
+    return {"draws": draws, "tune": tune, "chains": chains}
+
+
+def show(markdown: str) -> None:
+    """Display Markdown text as a notebook output (it becomes prose in the report)."""
+    from IPython.display import Markdown, display
+
+    display(Markdown(markdown))

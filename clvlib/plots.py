@@ -1,0 +1,205 @@
+"""Figures that teach: each takes ``ax=None`` and returns the Axes, so they compose and test.
+
+Data are drawn in dark grey, the model in blue with its credible band; the "average customer"
+is marked wherever a distribution is drawn, to show how few customers resemble it.
+"""
+
+from __future__ import annotations
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+from matplotlib.ticker import FuncFormatter, PercentFormatter
+from scipy import stats
+
+from clvlib.value import gini, lorenz_curve, top_share
+
+ACTUAL = "#333333"
+MODEL = "#1f6fb4"
+ACCENT = "#d9622b"
+FIGSIZE = (7.5, 4.0)
+
+
+def _axes(ax):
+    if ax is None:
+        _, ax = plt.subplots(figsize=FIGSIZE, layout="constrained")
+    return ax
+
+
+def _band_label(table: pd.DataFrame, interval: float) -> str:
+    return f"model, mean and {interval:.0%} interval"
+
+
+def plot_frequency_check(table: pd.DataFrame, *, interval: float = 0.9, ax=None):
+    """Bars of customers by repeat purchases in calibration, actual vs posterior predictive."""
+    ax = _axes(ax)
+    pos = np.arange(len(table))
+    width = 0.4
+    ax.bar(pos - width / 2, table["actual"], width, color=ACTUAL, label="actual")
+    ax.bar(pos + width / 2, table["mean"], width, color=MODEL, alpha=0.8,
+           label=_band_label(table, interval))
+    ax.errorbar(pos + width / 2, table["mean"],
+                yerr=[table["mean"] - table["lower"], table["upper"] - table["mean"]],
+                fmt="none", ecolor="black", capsize=3, lw=1)
+    ax.set_xticks(pos, table.index)
+    ax.set_xlabel("repeat purchases in the calibration period")
+    ax.set_ylabel("customers")
+    ax.set_title("How many customers made 0, 1, 2, ... repeat purchases")
+    ax.legend(frameon=False)
+    return ax
+
+
+def plot_tracking(table: pd.DataFrame, *, time_unit: str = "week", cumulative: bool = True,
+                  interval: float = 0.9, ax=None):
+    """Repeat purchases over time, actual vs model, with the calibration/holdout boundary."""
+    ax = _axes(ax)
+    t = table["period"] + 1
+    if cumulative:
+        ax.plot(t, table["actual_cumulative"], color=ACTUAL, lw=2, label="actual")
+        ax.plot(t, table["mean"], color=MODEL, lw=2, ls="--", label="model (mean)")
+        ax.fill_between(t, table["lower"], table["upper"], color=MODEL, alpha=0.2,
+                        label=f"model {interval:.0%} interval")
+        ax.set_ylabel("cumulative repeat purchases")
+    else:
+        ax.plot(t, table["actual"], color=ACTUAL, lw=1.5, label="actual")
+        ax.plot(t, table["incremental_mean"], color=MODEL, lw=2, ls="--", label="model (mean)")
+        ax.set_ylabel(f"repeat purchases per {time_unit}")
+    if table["in_holdout"].any():
+        boundary = t[~table["in_holdout"]].max()
+        ax.axvline(boundary, color="grey", lw=1, ls=":")
+        ax.text(boundary, ax.get_ylim()[1] * 0.97, "  holdout  →", va="top", color="grey")
+    ax.set_xlabel(f"{time_unit}s since the first purchase in the data")
+    ax.set_title("Tracking: " + ("cumulative " if cumulative else "") + "repeat purchases")
+    ax.legend(frameon=False, loc="upper left" if cumulative else "upper right")
+    return ax
+
+
+def plot_holdout_check(table: pd.DataFrame, *, interval: float = 0.9, ax=None):
+    """Mean holdout repeat purchases by calibration frequency, actual vs conditional expectation."""
+    ax = _axes(ax)
+    pos = np.arange(len(table))
+    ax.plot(pos, table["actual"], "o-", color=ACTUAL, label="actual")
+    ax.plot(pos, table["mean"], "s--", color=MODEL, label="model (mean)")
+    ax.fill_between(pos, table["lower"], table["upper"], color=MODEL, alpha=0.2,
+                    label=f"model {interval:.0%} interval")
+    ax.set_xticks(pos, table.index)
+    ax.set_xlabel("repeat purchases in the calibration period")
+    ax.set_ylabel("mean repeat purchases in the holdout")
+    ax.set_title("Holdout check: the model's forecast for each group of customers")
+    ax.legend(frameon=False, loc="upper left")
+    return ax
+
+
+def plot_purchase_rates(model, *, n_draws: int = 200, interval: float = 0.9, ax=None):
+    """The fitted distribution of purchase rates across customers (per year, log scale).
+
+    Draws the density of ``log10`` of the yearly purchase rate, ``lambda ~ Gamma(r, alpha)``,
+    with its posterior band, and marks the average customer's rate ``r / alpha``.
+    """
+    ax = _axes(ax)
+    d = model.posterior_draws(n_draws)
+    per_year = model.time_unit.per_year
+    grid = np.logspace(-3, 2, 300)  # purchases per year
+    lam = grid / per_year
+    dens = stats.gamma.pdf(lam[None, :], d["r"][:, None], scale=1 / d["alpha"][:, None])
+    dens = dens * lam * np.log(10)  # density of log10(rate)
+    lo, hi = np.quantile(dens, [(1 - interval) / 2, (1 + interval) / 2], axis=0)
+    ax.fill_between(grid, lo, hi, color=MODEL, alpha=0.25, label=f"{interval:.0%} interval")
+    ax.plot(grid, dens.mean(axis=0), color=MODEL, lw=2, label="posterior mean")
+    r, alpha = d["r"].mean(), d["alpha"].mean()
+    mean_rate = r / alpha * per_year
+    below = stats.gamma.cdf(r / alpha, r, scale=1 / alpha)
+    ax.axvline(mean_rate, color=ACCENT, lw=2)
+    ax.text(mean_rate, ax.get_ylim()[1] * 0.95,
+            f" average customer: {mean_rate:.2g} a year\n {below:.0%} of customers buy less often",
+            color=ACCENT, va="top")
+    ax.set_xscale("log")
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+    ax.set_xlabel("purchases per year while active (log scale)")
+    ax.set_ylabel("density (per log10 unit)")
+    ax.set_title("Customers differ in how often they buy")
+    ax.legend(frameon=False, loc="upper left")
+    return ax
+
+
+def plot_dropout_probabilities(model, *, n_draws: int = 200, interval: float = 0.9, ax=None):
+    """The fitted distribution of the dropout probability after each purchase, Beta(a, b)."""
+    ax = _axes(ax)
+    d = model.posterior_draws(n_draws)
+    grid = np.linspace(0.001, 0.999, 300)
+    dens = stats.beta.pdf(grid[None, :], d["a"][:, None], d["b"][:, None])
+    lo, hi = np.quantile(dens, [(1 - interval) / 2, (1 + interval) / 2], axis=0)
+    ax.fill_between(grid, lo, hi, color=MODEL, alpha=0.25, label=f"{interval:.0%} interval")
+    ax.plot(grid, dens.mean(axis=0), color=MODEL, lw=2, label="posterior mean")
+    a, b = d["a"].mean(), d["b"].mean()
+    mean_p = a / (a + b)
+    below = stats.beta.cdf(mean_p, a, b)
+    ax.axvline(mean_p, color=ACCENT, lw=2)
+    ax.text(mean_p, np.quantile(hi, 0.9),
+            f" average customer: {mean_p:.0%} chance\n of leaving after a purchase;\n"
+            f" {below:.0%} of customers are more loyal", color=ACCENT, va="top")
+    ax.set_ylim(0, np.quantile(hi, 0.95) * 1.1)
+    ax.xaxis.set_major_formatter(PercentFormatter(1.0))
+    ax.set_xlabel("probability of dropping out after a purchase")
+    ax.set_ylabel("density")
+    ax.set_title("Customers differ in how long they stay")
+    ax.legend(frameon=False, loc="upper right")
+    return ax
+
+
+def plot_p_alive_grid(grid: pd.DataFrame, *, time_unit: str = "week", ax=None):
+    """Heat map of P(alive) by frequency (rows) and recency (columns)."""
+    ax = _axes(ax)
+    t_x = grid.columns.to_numpy(dtype=float)
+    x = grid.index.to_numpy()
+    mesh = ax.pcolormesh(t_x, x, grid.to_numpy(), cmap="RdYlGn", vmin=0, vmax=1, shading="auto")
+    plt.colorbar(mesh, ax=ax, label="P(alive)", format=PercentFormatter(1.0))
+    ax.set_xlabel(f"recency: {time_unit}s from first to last purchase (t_x)")
+    ax.set_ylabel("repeat purchases (x)")
+    ax.set_title(f"P(alive) at the end of calibration, for customers of age {t_x.max():g} "
+                 f"{time_unit}s")
+    return ax
+
+
+def plot_value_distribution(values, *, label: str = "CLV", ax=None):
+    """Histogram of customer value (log scale), with the mean and the median marked."""
+    ax = _axes(ax)
+    v = np.asarray(values, dtype=float)
+    positive = v[v > 0]
+    bins = np.logspace(np.log10(np.quantile(positive, 0.001)), np.log10(positive.max()), 50)
+    ax.hist(positive, bins=bins, color=MODEL, alpha=0.8)
+    ax.set_xscale("log")
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda val, _: f"{val:,.0f}" if val >= 1
+                                               else f"{val:.2g}"))
+    mean, median = v.mean(), np.median(v)
+    for value, name, style in ((mean, "mean (the 'average customer')", "-"),
+                               (median, "median", "--")):
+        ax.axvline(value, color=ACCENT, ls=style, lw=2, label=f"{name}: {value:,.0f}")
+    ax.set_xlabel(f"{label} (log scale)")
+    ax.set_ylabel("customers")
+    ax.set_title(f"Distribution of {label} across customers")
+    ax.legend(frameon=False)
+    return ax
+
+
+def plot_lorenz(values, *, label: str = "CLV", ax=None):
+    """Lorenz curve of value: the share of value held by the most valuable customers."""
+    ax = _axes(ax)
+    curve = lorenz_curve(values)
+    # Most valuable first reads more naturally: share of customers from the top.
+    x = 1 - curve["customer_share"][::-1].to_numpy()
+    y = 1 - curve["value_share"][::-1].to_numpy()
+    ax.plot(x, y, color=MODEL, lw=2, label=f"customers ranked by {label}")
+    ax.plot([0, 1], [0, 1], color="grey", ls=":", label="if every customer were worth the same")
+    share = top_share(values, 0.1)
+    ax.plot([0.1, 0.1, 0], [0, share, share], color=ACCENT, lw=1)
+    ax.annotate(f"top 10% of customers hold {share:.0%} of {label}", (0.1, share),
+                xytext=(0.25, share - 0.15), color=ACCENT, arrowprops={"arrowstyle": "->",
+                                                                       "color": ACCENT})
+    ax.xaxis.set_major_formatter(PercentFormatter(1.0))
+    ax.yaxis.set_major_formatter(PercentFormatter(1.0))
+    ax.set_xlabel("share of customers, most valuable first")
+    ax.set_ylabel(f"share of total {label}")
+    ax.set_title(f"Concentration of value (Gini {gini(values):.2f})")
+    ax.legend(frameon=False, loc="lower right")
+    return ax

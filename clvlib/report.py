@@ -1,0 +1,815 @@
+"""Run the report pipeline: parameterized notebooks -> executed notebooks, HTML, PDF, manifest.
+
+The pipeline is the ``*.ipynb`` files of ``notebooks/pipeline`` in name order. Each declares its
+parameters in a cell tagged ``parameters`` (typed, commented literals); :func:`run_report` reads
+them with :func:`papermill.inspect_notebook`, rejects unknown keys in the params file, executes
+every notebook from a clean kernel with papermill in a temporary build folder, renders one
+self-contained ``report.html`` (nbconvert, code hidden) and ``report.pdf`` (weasyprint), writes
+``manifest.json`` (parameters, data checksums, package versions, seed, timings) and only then
+moves the build into place. A failure leaves the earlier report untouched.
+
+Cells tagged ``remove-cell`` are left out of the report; cells tagged ``remove-output`` show no
+output (their notebooks keep everything).
+"""
+
+from __future__ import annotations
+
+import ast
+import copy
+import datetime as dt
+import difflib
+import glob
+import importlib.metadata
+import json
+import logging
+import os
+import platform
+import re
+import shutil
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from html.parser import HTMLParser
+from pathlib import Path
+from typing import Any
+
+import nbformat
+import papermill
+import yaml
+from nbconvert import HTMLExporter
+from papermill.exceptions import PapermillExecutionError
+from traitlets.config import Config
+
+from clvlib.config import PIPELINE_DIR, PROJECT_ROOT, TEMPLATES_DIR
+from clvlib.datasets import DATASETS, file_sha256
+
+__all__ = ["ReportError", "build_html", "build_pdf", "run_report"]
+
+KERNEL_NAME = "python3"
+DEFAULT_TITLE = "Customer lifetime value report"
+MANIFEST_VERSION = 1
+# Distributions whose versions every manifest records (None when one is not installed).
+VERSIONED_PACKAGES = (
+    "clvlib", "pymc", "pytensor", "arviz", "numpy", "pandas", "duckdb", "nutpie",
+    "papermill", "nbconvert", "weasyprint",
+)
+# Environment variables that change what the notebooks do, recorded in the manifest.
+RECORDED_ENVIRONMENT = ("CLVLIB_SMOKE",)
+WIDGET_MIMETYPES = (
+    "application/vnd.jupyter.widget-view+json",
+    "application/vnd.jupyter.widget-state+json",
+)
+# The type annotations of parameters cells that run_report checks values against.
+_PARAMETER_TYPES: dict[str, tuple[type, ...]] = {
+    "str": (str,),
+    "int": (int,),
+    "float": (int, float),
+    "bool": (bool,),
+}
+
+
+class ReportError(RuntimeError):
+    """A report run that could not finish; the message says what failed and where."""
+
+
+@dataclass(frozen=True)
+class PipelineStep:
+    """One notebook of the pipeline and the parameters its ``parameters`` cell declares.
+
+    Attributes
+    ----------
+    path : Path
+        The source notebook.
+    declared : dict
+        papermill's description of each parameter: ``inferred_type_name``, ``default`` (the
+        source text of the default) and ``help`` (the comment).
+    """
+
+    path: Path
+    declared: dict[str, dict[str, str]]
+
+    @property
+    def name(self) -> str:
+        return self.path.stem
+
+    def defaults(self) -> dict[str, Any]:
+        """The default of each declared parameter, as a Python value where it is a literal."""
+        return {key: _literal(spec.get("default", "")) for key, spec in self.declared.items()}
+
+
+# --------------------------------------------------------------------------------------------
+# The entry point
+# --------------------------------------------------------------------------------------------
+
+
+def run_report(
+    params: Mapping[str, Any] | str | os.PathLike,
+    out_dir: str | os.PathLike,
+    *,
+    notebooks_dir: str | os.PathLike = PIPELINE_DIR,
+    progress: Callable[[str], Any] = print,
+) -> Path:
+    """Execute the pipeline notebooks and write a report folder.
+
+    Parameters
+    ----------
+    params : dict or path
+        The parameters, or a YAML file holding them. Every key must be declared by the
+        ``parameters`` cell of at least one notebook; each notebook receives only the keys it
+        declares. Dates written unquoted in YAML are passed as ISO strings to ``str`` parameters.
+        A ``data`` value that is not a registered data set name is a path or glob, relative to
+        the current directory.
+    out_dir : path
+        The report folder. It is replaced as a whole, and only once everything succeeded.
+    notebooks_dir : path
+        Folder of the pipeline notebooks, run in name order.
+    progress : callable
+        Called with one line of text per finished step.
+
+    Returns
+    -------
+    Path
+        The report folder, holding the executed notebooks, ``report.html``, ``report.pdf``,
+        ``manifest.json`` and the notebooks' ``artifacts/``.
+
+    Raises
+    ------
+    ReportError
+        Bad parameters (before anything runs), a failing notebook (naming the notebook, the cell
+        and the exception; the executed notebook is kept in ``<out_dir>.failed/``) or a failed
+        rendering. The earlier content of ``out_dir`` is then left as it was.
+
+    Examples
+    --------
+    >>> run_report("clvlib/params/cdnow_smoke.yaml", "reports/smoke")  # doctest: +SKIP
+    [1/5] 01_prepare ... 9.8 s
+    ...
+    """
+    started = _now()
+    params_file, values = load_params(params)
+    steps = pipeline_steps(notebooks_dir)
+    values = validate_params(values, steps, source=params_file)
+    effective = _effective_parameters(values, steps)
+    data = _data_provenance(effective.get("data"))
+    if data is not None:
+        effective["data"] = values["data"] = data["value"]
+    out_dir = _check_out_dir(out_dir)
+    build = _new_build_dir(out_dir)
+    try:
+        timings = _execute_all(steps, values, build, out_dir, progress)
+        timings |= _render(steps, build, effective, started, progress)
+        timings["total"] = round(time.perf_counter() - started["perf"], 3)
+        manifest = _manifest(params_file, effective, steps, data, timings, started)
+        _write_json(build / "manifest.json", manifest)
+        _replace_dir(build, out_dir)
+    finally:
+        shutil.rmtree(build, ignore_errors=True)
+    shutil.rmtree(_failed_dir(out_dir), ignore_errors=True)
+    return out_dir
+
+
+# --------------------------------------------------------------------------------------------
+# Parameters
+# --------------------------------------------------------------------------------------------
+
+
+def load_params(params: Mapping[str, Any] | str | os.PathLike) -> tuple[Path | None, dict]:
+    """Return ``(params file or None, parameter dict)`` from a mapping or a YAML file."""
+    if isinstance(params, Mapping):
+        return None, dict(params)
+    path = Path(params)
+    if not path.is_file():
+        raise ReportError(f"params file {path} does not exist")
+    try:
+        loaded = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        raise ReportError(f"params file {path} is not valid YAML: {exc}") from None
+    if loaded is None:
+        return path, {}
+    if not isinstance(loaded, dict):
+        raise ReportError(
+            f"params file {path} must hold a mapping of parameter names to values, "
+            f"not a {type(loaded).__name__}"
+        )
+    return path, loaded
+
+
+def pipeline_steps(notebooks_dir: str | os.PathLike = PIPELINE_DIR) -> list[PipelineStep]:
+    """The pipeline notebooks in name order, each with its declared parameters."""
+    folder = Path(notebooks_dir)
+    paths = sorted(folder.glob("*.ipynb"))
+    if not paths:
+        raise ReportError(f"no notebooks (*.ipynb) in {folder}: there is no pipeline to run")
+    steps = []
+    for path in paths:
+        try:
+            declared = papermill.inspect_notebook(str(path))
+        except Exception as exc:
+            raise ReportError(f"cannot read the parameters of {path}: {exc}") from exc
+        _check_parameters_cell(path, declared)
+        steps.append(PipelineStep(path=path, declared=dict(declared)))
+    return steps
+
+
+def _check_parameters_cell(path: Path, declared: Mapping[str, Any]) -> None:
+    """Fail when the ``parameters`` cell assigns a name that papermill could not read.
+
+    papermill skips, with only a log warning, any line holding more than one ``=`` (an ``=``
+    in a comment or a string counts); such a parameter would then look unknown to the runner.
+    """
+    nb = nbformat.read(str(path), as_version=4)
+    cell = next((c for c in nb.cells if "parameters" in c.metadata.get("tags", [])), None)
+    if cell is None:
+        return
+    try:
+        tree = ast.parse(cell.source)
+    except SyntaxError as exc:
+        raise ReportError(f"{path}: the parameters cell is not valid Python: {exc}") from None
+    assigned = []
+    for node in tree.body:
+        targets = node.targets if isinstance(node, ast.Assign) else [getattr(node, "target", None)]
+        assigned += [t.id for t in targets if isinstance(t, ast.Name)]
+    unread = [name for name in assigned if name not in declared]
+    if unread:
+        raise ReportError(
+            f"{path}: papermill cannot read the parameter{'s' if len(unread) > 1 else ''} "
+            f"{', '.join(unread)} in the parameters cell. It skips every line with more than one "
+            "'=' (an '=' in the comment or in a string counts): keep one '=' per line"
+        )
+
+
+def validate_params(
+    values: Mapping[str, Any], steps: list[PipelineStep], *, source: Path | None = None
+) -> dict[str, Any]:
+    """Check parameter names and types against the notebooks' declarations.
+
+    Unknown names are rejected with the list of valid ones; a value whose type does not match
+    the annotation in a ``parameters`` cell (``str``, ``int``, ``float``, ``bool``) is rejected
+    too. Dates are turned into ISO strings for ``str`` parameters.
+    """
+    where = f"params file {source}" if source else "parameters"
+    declared = _declared_types(steps)
+    unknown = sorted(set(values) - set(declared))
+    if unknown:
+        raise ReportError(_unknown_message(where, unknown, sorted(declared)))
+    checked = {}
+    for key, value in values.items():
+        checked[key] = _check_type(where, key, value, declared[key])
+    _check_default_conflicts(checked, steps)
+    return checked
+
+
+def _declared_types(steps: list[PipelineStep]) -> dict[str, str]:
+    types: dict[str, str] = {}
+    for step in steps:
+        for key, spec in step.declared.items():
+            types.setdefault(key, spec.get("inferred_type_name", "None"))
+    return types
+
+
+def _unknown_message(where: str, unknown: list[str], valid: list[str]) -> str:
+    hints = []
+    for key in unknown:
+        close = difflib.get_close_matches(key, valid, n=1)
+        hints.append(f"{key!r}" + (f" (did you mean {close[0]!r}?)" if close else ""))
+    return (
+        f"{where}: unknown parameter{'s' if len(unknown) > 1 else ''} {', '.join(hints)}. "
+        f"Valid parameters (declared by the pipeline notebooks): {', '.join(valid)}"
+    )
+
+
+def _check_type(where: str, key: str, value: Any, type_name: str) -> Any:
+    expected = _PARAMETER_TYPES.get(type_name)
+    if expected is None:
+        return value
+    if type_name == "str" and isinstance(value, dt.date):
+        return value.isoformat()
+    is_bool = isinstance(value, bool)
+    if isinstance(value, expected) and (type_name == "bool" or not is_bool):
+        return float(value) if type_name == "float" else value
+    raise ReportError(
+        f"{where}: parameter {key!r} must be {type_name}, got {type(value).__name__} {value!r}"
+    )
+
+
+def _check_default_conflicts(values: Mapping[str, Any], steps: list[PipelineStep]) -> None:
+    """Refuse to run when two notebooks default a parameter differently and it is not set."""
+    seen: dict[str, tuple[str, str]] = {}
+    for step in steps:
+        for key, spec in step.declared.items():
+            default = spec.get("default", "")
+            if key in values:
+                continue
+            if key in seen and seen[key][1] != default:
+                raise ReportError(
+                    f"parameter {key!r} defaults to {seen[key][1]} in {seen[key][0]} but to "
+                    f"{default} in {step.path.name}; set it in the params file"
+                )
+            seen.setdefault(key, (step.path.name, default))
+
+
+def _effective_parameters(values: Mapping[str, Any], steps: list[PipelineStep]) -> dict:
+    """The notebooks' defaults with the given values on top, as the manifest records them."""
+    effective: dict[str, Any] = {}
+    for step in steps:
+        for key, default in step.defaults().items():
+            effective.setdefault(key, default)
+    effective.update(values)
+    return dict(sorted(effective.items()))
+
+
+def _literal(text: str) -> Any:
+    try:
+        return ast.literal_eval(text)
+    except (ValueError, SyntaxError):
+        return text
+
+
+# --------------------------------------------------------------------------------------------
+# Executing the notebooks
+# --------------------------------------------------------------------------------------------
+
+
+def _execute_all(
+    steps: list[PipelineStep],
+    values: Mapping[str, Any],
+    build: Path,
+    out_dir: Path,
+    progress: Callable[[str], Any],
+) -> dict[str, float]:
+    timings = {}
+    total = len(steps) + 2
+    for number, step in enumerate(steps, start=1):
+        seconds = _execute_step(step, values, build, out_dir)
+        timings[step.name] = seconds
+        progress(f"[{number}/{total}] {step.name} ... {seconds:.1f} s")
+    return timings
+
+
+def _execute_step(step: PipelineStep, values: Mapping[str, Any], build: Path, out_dir: Path):
+    """Run one notebook from a clean kernel in the build folder; return its wall time."""
+    passed = {key: value for key, value in values.items() if key in step.declared}
+    output = build / step.path.name
+    start = time.perf_counter()
+    try:
+        papermill.execute_notebook(
+            str(step.path),
+            str(output),
+            parameters=passed,
+            kernel_name=KERNEL_NAME,
+            cwd=str(build),
+            progress_bar=False,
+            log_output=False,
+            config=_kernel_config(),
+        )
+    except PapermillExecutionError as exc:
+        kept = _keep_failed(build, out_dir)
+        raise ReportError(_cell_failure_message(step, exc, kept / output.name, out_dir)) from None
+    except Exception as exc:
+        kept = _keep_failed(build, out_dir)
+        raise ReportError(
+            f"notebook {step.path.name} did not run: {type(exc).__name__}: {exc}\n"
+            f"  what it produced is kept in {kept}\n"
+            f"  {_untouched(out_dir)}"
+        ) from exc
+    return round(time.perf_counter() - start, 3)
+
+
+def _kernel_config() -> Config:
+    """Kernel manager settings: CurveZMQ-encrypted transport where the kernel supports it.
+
+    This also keeps ipykernel's warning about plain TCP transport off the terminal.
+    """
+    import zmq
+
+    config = Config()
+    if zmq.has("curve"):
+        config.KernelManager.transport_encryption = "auto"
+    return config
+
+
+def _cell_failure_message(
+    step: PipelineStep, exc: PapermillExecutionError, kept: Path, out_dir: Path
+) -> str:
+    first_line = next((ln.strip() for ln in (exc.source or "").splitlines() if ln.strip()), "")
+    if len(first_line) > 80:
+        first_line = first_line[:77] + "..."
+    return (
+        f"notebook {step.path.name} failed at {_cell_position(step.path, exc)} "
+        f"(execution count {exc.exec_count}): {exc.ename}: {exc.evalue}\n"
+        f"  the cell starts: {first_line}\n"
+        f"  the executed notebook, with the full traceback, is kept at {kept}\n"
+        f"  {_untouched(out_dir)}"
+    )
+
+
+def _cell_position(path: Path, exc: PapermillExecutionError) -> str:
+    """'cell N of M' counted from 1 in the source notebook, as its author sees it.
+
+    papermill's index counts the cell it injects; matching the failing source finds the cell in
+    the notebook as written, and papermill's index is the fallback.
+    """
+    cells = nbformat.read(str(path), as_version=4).cells
+    for position, cell in enumerate(cells, start=1):
+        if cell.cell_type == "code" and cell.source == exc.source:
+            return f"cell {position} of {len(cells)}"
+    return f"cell index {exc.cell_index} of the executed notebook"
+
+
+def _untouched(out_dir: Path) -> str:
+    if out_dir.exists():
+        return f"the earlier report in {out_dir} is untouched"
+    return f"no report was written to {out_dir}"
+
+
+def _keep_failed(build: Path, out_dir: Path) -> Path:
+    """Move the partial build (executed notebooks so far, artifacts) to ``<out_dir>.failed``."""
+    failed = _failed_dir(out_dir)
+    shutil.rmtree(failed, ignore_errors=True)
+    build.rename(failed)
+    return failed
+
+
+def _failed_dir(out_dir: Path) -> Path:
+    return out_dir.with_name(out_dir.name + ".failed")
+
+
+# --------------------------------------------------------------------------------------------
+# Rendering: HTML and PDF
+# --------------------------------------------------------------------------------------------
+
+
+def _render(
+    steps: list[PipelineStep],
+    build: Path,
+    effective: Mapping[str, Any],
+    started: dict,
+    progress: Callable[[str], Any],
+) -> dict[str, float]:
+    total = len(steps) + 2
+    executed = [build / step.path.name for step in steps]
+    title = str(effective.get("title") or DEFAULT_TITLE)
+    run_date = started["local"].strftime("%Y-%m-%d %H:%M %Z").strip()
+    subtitle = _data_label(effective.get("data"))
+    timings = {}
+
+    start = time.perf_counter()
+    try:
+        html = build_html(executed, title=title, run_date=run_date, subtitle=subtitle)
+    except ReportError:
+        raise
+    except Exception as exc:
+        raise ReportError(f"could not render report.html: {type(exc).__name__}: {exc}") from exc
+    (build / "report.html").write_text(html, encoding="utf-8")
+    timings["report.html"] = round(time.perf_counter() - start, 3)
+    progress(f"[{total - 1}/{total}] report.html ... {timings['report.html']:.1f} s")
+
+    start = time.perf_counter()
+    try:
+        build_pdf(html, build / "report.pdf", base_url=build)
+    except Exception as exc:
+        raise ReportError(f"could not render report.pdf: {type(exc).__name__}: {exc}") from exc
+    timings["report.pdf"] = round(time.perf_counter() - start, 3)
+    progress(f"[{total}/{total}] report.pdf ... {timings['report.pdf']:.1f} s")
+    return timings
+
+
+def build_html(
+    notebooks: list[str | os.PathLike],
+    *,
+    title: str = DEFAULT_TITLE,
+    run_date: str = "",
+    subtitle: str = "",
+) -> str:
+    """One self-contained HTML document from executed notebooks, in the given order.
+
+    Code and prompts are hidden, stderr and widget outputs dropped, figures stay inline as
+    base64 images, ``text/markdown`` outputs are rendered and the page carries the print CSS of
+    ``clvlib/templates/report.css``. No script or external resource is referenced.
+
+    Parameters
+    ----------
+    notebooks : list of path
+        Executed notebooks.
+    title, run_date, subtitle : str
+        Shown in the header of the report.
+    """
+    merged = merge_notebooks([nbformat.read(str(p), as_version=4) for p in notebooks])
+    exporter = HTMLExporter(config=_exporter_config())
+    resources = {
+        "clvlib": {
+            "title": title,
+            "run_date": run_date,
+            "subtitle": subtitle,
+            "version": _version("clvlib") or "",
+            "notebooks": [Path(p).name for p in notebooks],
+        }
+    }
+    html, _ = exporter.from_notebook_node(merged, resources=resources)
+    external = external_resources(html)
+    if external:
+        raise ReportError(
+            "report.html would load external resources, so it would not be self-contained: "
+            + ", ".join(sorted(set(external))[:5])
+        )
+    return html
+
+
+def _exporter_config() -> Config:
+    config = Config()
+    config.HTMLExporter.template_name = "basic"
+    config.HTMLExporter.template_file = "report.html.j2"
+    config.HTMLExporter.extra_template_paths = [str(TEMPLATES_DIR)]
+    config.HTMLExporter.exclude_input = True
+    config.HTMLExporter.exclude_input_prompt = True
+    config.HTMLExporter.exclude_output_prompt = True
+    config.HTMLExporter.embed_images = True
+    config.TagRemovePreprocessor.enabled = True
+    config.TagRemovePreprocessor.remove_cell_tags = {"remove-cell"}
+    config.TagRemovePreprocessor.remove_all_outputs_tags = {"remove-output"}
+    return config
+
+
+def merge_notebooks(notebooks: list[nbformat.NotebookNode]) -> nbformat.NotebookNode:
+    """Concatenate notebooks into one, keeping only what a reader of the report should see.
+
+    Stderr streams and widget outputs are dropped, and code cells left without output are
+    removed (their input is hidden in the report anyway).
+    """
+    if not notebooks:
+        raise ReportError("no executed notebooks to render")
+    merged = nbformat.v4.new_notebook(metadata=copy.deepcopy(notebooks[0].metadata))
+    merged.metadata.pop("widgets", None)
+    for nb in notebooks:
+        for cell in nb.cells:
+            kept = _reader_view(cell)
+            if kept is not None:
+                kept["id"] = f"cell-{len(merged.cells) + 1}"  # unique and stable across runs
+                merged.cells.append(kept)
+    return merged
+
+
+def _reader_view(cell: nbformat.NotebookNode) -> nbformat.NotebookNode | None:
+    cell = copy.deepcopy(cell)
+    if cell.cell_type != "code":
+        return cell
+    outputs = []
+    for output in cell.get("outputs", []):
+        if output.output_type == "stream" and output.get("name") == "stderr":
+            continue
+        if "data" in output:
+            for mimetype in WIDGET_MIMETYPES:
+                output.data.pop(mimetype, None)
+            if not output.data:
+                continue
+        outputs.append(output)
+    cell.outputs = outputs
+    return cell if outputs else None
+
+
+def external_resources(html: str) -> list[str]:
+    """URLs an HTML document would fetch when displayed: ``src``, stylesheet links, CSS urls.
+
+    Hyperlinks (``<a href>``) are not resources and are not listed; ``data:`` URIs are inline.
+    """
+    finder = _ResourceFinder()
+    finder.feed(html)
+    finder.close()
+    return [url for url in finder.urls if not url.strip().lower().startswith("data:")]
+
+
+class _ResourceFinder(HTMLParser):
+    """Collect the URLs of resources an HTML page loads (not its hyperlinks)."""
+
+    LOADING_TAGS = ("link", "script", "iframe", "object", "embed")
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.urls: list[str] = []
+        self._in_style = False
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        attributes = {key: value or "" for key, value in attrs}
+        if attributes.get("src"):
+            self.urls.append(attributes["src"])
+        if tag in self.LOADING_TAGS:
+            self.urls.extend(attributes[a] for a in ("href", "data") if attributes.get(a))
+        if attributes.get("style"):
+            self.urls.extend(_css_urls(attributes["style"]))
+        self._in_style = tag == "style"
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "style":
+            self._in_style = False
+
+    def handle_data(self, data: str) -> None:
+        if self._in_style:
+            self.urls.extend(_css_urls(data))
+
+
+def _css_urls(css: str) -> list[str]:
+    urls = re.findall(r"url\(\s*['\"]?([^'\")]+)", css)
+    urls += re.findall(r"@import\s+['\"]([^'\"]+)", css)
+    return urls
+
+
+def build_pdf(html: str, target: str | os.PathLike, *, base_url: str | os.PathLike = ".") -> Path:
+    """Render HTML to an A4 PDF with weasyprint, fetching nothing but ``data:`` URIs.
+
+    Parameters
+    ----------
+    html : str
+        A self-contained document, as made by :func:`build_html`.
+    target : path
+        The PDF file to write.
+    base_url : path
+        Base for relative URLs (there should be none).
+    """
+    import weasyprint
+    from weasyprint.urls import URLFetcher
+
+    fetcher = URLFetcher(allowed_protocols={"data"})
+    logger = logging.getLogger("weasyprint")
+    level = logger.level
+    logger.setLevel(logging.ERROR)  # unsupported-CSS notices from pandas/nbconvert styles
+    try:
+        document = weasyprint.HTML(string=html, base_url=str(base_url), url_fetcher=fetcher)
+        document.write_pdf(str(target))
+    finally:
+        logger.setLevel(level)
+    return Path(target)
+
+
+# --------------------------------------------------------------------------------------------
+# Provenance: data checksums, versions, manifest
+# --------------------------------------------------------------------------------------------
+
+
+def _data_provenance(data: Any) -> dict | None:
+    """Resolve the ``data`` parameter and checksum its files.
+
+    A registered data set name maps to its bundled file; anything else is a path or glob,
+    made absolute against the current directory (the notebooks run in the build folder).
+    """
+    if data is None:
+        return None
+    if not isinstance(data, str) or not data:
+        raise ReportError(f"parameter 'data' must be a data set name or a path, got {data!r}")
+    if data in DATASETS:
+        files = [DATASETS[data].path]
+        value = data
+        kind = "dataset"
+    else:
+        value = str(Path(data).expanduser().absolute())
+        files = [Path(p) for p in sorted(glob.glob(value))]
+        kind = "files"
+        if not files:
+            raise ReportError(
+                f"parameter 'data': no file matches {value}; give a CSV/Parquet path or glob, "
+                f"or a registered data set ({', '.join(DATASETS)})"
+            )
+    return {
+        "value": value,
+        "kind": kind,
+        "files": [{"path": str(f), "sha256": _sha256(f)} for f in files],
+    }
+
+
+def _sha256(path: Path) -> str:
+    if not path.is_file():
+        raise ReportError(f"parameter 'data': {path} is not a file")
+    return file_sha256(path)
+
+
+def _data_label(data: Any) -> str:
+    if not isinstance(data, str) or not data:
+        return ""
+    return f"data: {data}" if data in DATASETS else f"data: {Path(data).name}"
+
+
+def _manifest(
+    params_file: Path | None,
+    effective: Mapping[str, Any],
+    steps: list[PipelineStep],
+    data: dict | None,
+    timings: Mapping[str, float],
+    started: dict,
+) -> dict:
+    finished = _now()
+    return {
+        "manifest_version": MANIFEST_VERSION,
+        "params_file": str(params_file.resolve()) if params_file else None,
+        "parameters": dict(effective),
+        "seed": effective.get("random_seed"),
+        "data": data,
+        "notebooks": [
+            {
+                "notebook": step.path.name,
+                "source": str(step.path.resolve()),
+                "parameters": sorted(step.declared),
+                "seconds": timings.get(step.name),
+            }
+            for step in steps
+        ],
+        "timings": dict(timings),
+        "started_at": started["local"].isoformat(timespec="seconds"),
+        "finished_at": finished["local"].isoformat(timespec="seconds"),
+        "versions": package_versions(),
+        "git": _git_state(),
+        "platform": _platform(),
+        "environment": {key: os.environ.get(key) for key in RECORDED_ENVIRONMENT},
+        "kernel": {"name": KERNEL_NAME, "python": sys.executable},
+    }
+
+
+def package_versions() -> dict[str, str | None]:
+    """Versions of Python and of the packages a report depends on (None: not installed)."""
+    versions: dict[str, str | None] = {"python": platform.python_version()}
+    for name in VERSIONED_PACKAGES:
+        versions[name] = _version(name)
+    return versions
+
+
+def _version(name: str) -> str | None:
+    try:
+        return importlib.metadata.version(name)
+    except importlib.metadata.PackageNotFoundError:
+        return None
+
+
+def _git_state() -> dict | None:
+    """The project's commit and whether tracked files differ from it; None outside git."""
+
+    def git(*args: str) -> str:
+        return subprocess.run(
+            ["git", "-C", str(PROJECT_ROOT), *args],
+            capture_output=True, text=True, check=True, timeout=10,
+        ).stdout.strip()
+
+    try:
+        commit = git("rev-parse", "HEAD")
+        dirty = bool(git("status", "--porcelain", "--untracked-files=no"))
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return {"commit": commit, "dirty": dirty}
+
+
+def _platform() -> dict:
+    return {
+        "system": platform.system(),
+        "release": platform.release(),
+        "machine": platform.machine(),
+        "platform": platform.platform(),
+        "python_implementation": platform.python_implementation(),
+        "cpu_count": os.cpu_count(),
+    }
+
+
+# --------------------------------------------------------------------------------------------
+# Folders and small helpers
+# --------------------------------------------------------------------------------------------
+
+
+def _check_out_dir(out_dir: str | os.PathLike) -> Path:
+    out = Path(out_dir).expanduser().absolute()
+    if out.exists() and not out.is_dir():
+        raise ReportError(f"--out {out} exists and is not a folder")
+    if out == out.parent:
+        raise ReportError(f"--out {out} cannot be a file system root")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    return out
+
+
+def _new_build_dir(out_dir: Path) -> Path:
+    """A fresh folder beside ``out_dir`` (same file system, so the final move is a rename)."""
+    build = out_dir.with_name(f".{out_dir.name}.build-{uuid.uuid4().hex[:8]}")
+    build.mkdir()
+    return build
+
+
+def _replace_dir(new: Path, target: Path) -> None:
+    """Put ``new`` in place of ``target``: rename the old aside, the new in, delete the old."""
+    old = None
+    if target.exists():
+        old = target.with_name(f".{target.name}.old-{uuid.uuid4().hex[:8]}")
+        target.rename(old)
+    try:
+        new.rename(target)
+    except OSError:
+        if old is not None:
+            old.rename(target)
+        raise
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
+
+
+def _write_json(path: Path, payload: Mapping) -> None:
+    path.write_text(json.dumps(payload, indent=2, default=str) + "\n", encoding="utf-8")
+
+
+def _now() -> dict:
+    return {"local": dt.datetime.now().astimezone(), "perf": time.perf_counter()}
+

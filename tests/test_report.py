@@ -1,0 +1,307 @@
+"""The report runner: stand-in notebooks for the mechanics, the real pipeline for the contents."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import re
+import shutil
+from pathlib import Path
+
+import pytest
+from conftest import SECRET_CODE, make_notebook
+from pypdf import PdfReader
+
+from clvlib.config import PARAMS_DIR, PIPELINE_DIR
+from clvlib.datasets import DATASETS
+from clvlib.report import (
+    ReportError,
+    _data_provenance,
+    _replace_dir,
+    external_resources,
+    load_params,
+    pipeline_steps,
+    run_report,
+    validate_params,
+)
+
+REPORT_SECTIONS = [
+    "Data overview",
+    "Model fit and diagnostics",
+    "Repeat purchases: model vs data",
+    "Tracking",
+    "Holdout check",
+    "Heterogeneity",
+    "P(alive)",
+    "Customer lifetime value",
+    "Top customers",
+]
+
+
+def snapshot(folder: Path) -> dict[str, str]:
+    """Relative path -> sha256 of every file under ``folder``."""
+    return {
+        str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(folder.rglob("*"))
+        if p.is_file()
+    }
+
+
+def pdf_text(path: Path) -> str:
+    return "\n".join(page.extract_text() or "" for page in PdfReader(path).pages)
+
+
+def leftovers(parent: Path) -> list[str]:
+    """Temporary build or swap folders left beside the reports."""
+    return [p.name for p in parent.iterdir() if ".build-" in p.name or ".old-" in p.name]
+
+
+# --------------------------------------------------------------------------------------------
+# A successful stand-in run, shared by the tests below
+# --------------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def stand_in(make_pipeline, tmp_path_factory):
+    """Run the two stand-in notebooks into a folder that already holds a stale file."""
+    pipeline = make_pipeline()
+    out = tmp_path_factory.mktemp("reports") / "stand-in"
+    out.mkdir()
+    (out / "stale.txt").write_text("from an earlier run")
+    lines: list[str] = []
+    result = run_report(
+        {"n_points": 30, "horizon": 26}, out, notebooks_dir=pipeline, progress=lines.append
+    )
+    return {"out": result, "lines": lines, "pipeline": pipeline}
+
+
+def test_report_folder_is_replaced_with_the_new_run(stand_in):
+    out = stand_in["out"]
+    names = {p.name for p in out.iterdir()}
+    assert {"01_first.ipynb", "02_second.ipynb", "report.html", "report.pdf",
+            "manifest.json"} <= names
+    assert "stale.txt" not in names
+    assert leftovers(out.parent) == []
+
+
+def test_one_progress_line_per_step(stand_in):
+    lines = stand_in["lines"]
+    assert len(lines) == 4
+    assert re.fullmatch(r"\[1/4\] 01_first \.\.\. \d+\.\d s", lines[0])
+    assert re.fullmatch(r"\[2/4\] 02_second \.\.\. \d+\.\d s", lines[1])
+    assert lines[2].startswith("[3/4] report.html") and lines[3].startswith("[4/4] report.pdf")
+
+
+def test_each_notebook_gets_only_the_parameters_it_declares(stand_in):
+    import nbformat
+
+    second = nbformat.read(stand_in["out"] / "02_second.ipynb", as_version=4)
+    injected = [c for c in second.cells if "injected-parameters" in c.metadata.get("tags", [])]
+    assert len(injected) == 1
+    assert "horizon = 26.0" in injected[0].source
+    assert "n_points" not in injected[0].source
+
+
+def test_html_is_self_contained(stand_in):
+    html = (stand_in["out"] / "report.html").read_text()
+    assert external_resources(html) == []
+    assert "<script" not in html
+    assert "<link" not in html
+    assert not re.search(r"""(src|href)\s*=\s*["']?(https?:)?//""", html)
+    images = re.findall(r"<img[^>]*\ssrc=\"([^\"]{0,30})", html)
+    assert images and all(src.startswith("data:image/png;base64,") for src in images)
+
+
+def test_html_hides_code_prompts_and_stderr(stand_in):
+    html = (stand_in["out"] / "report.html").read_text()
+    assert SECRET_CODE not in html
+    assert "stand_in_marker_in_code" not in html
+    assert "plt.subplots" not in html
+    assert "In&nbsp;[" not in html and "Out[" not in html
+    assert "must not reach the report" not in html
+
+
+def test_html_renders_narrative_figures_and_tables_in_order(stand_in):
+    html = (stand_in["out"] / "report.html").read_text()
+    assert "<title>Stand-in report</title>" in html
+    assert "<strong>30 points</strong>" in html
+    assert 'class="dataframe"' in html
+    assert "break-inside: avoid" in html and "size: A4" in html
+    first, second = html.index("Stand-in overview"), html.index("Stand-in value")
+    assert first < second
+    assert "The horizon is 26 weeks." in html
+
+
+def test_pdf_holds_the_headings(stand_in):
+    text = pdf_text(stand_in["out"] / "report.pdf")
+    for heading in ("Stand-in report", "Stand-in part one", "Stand-in overview", "Stand-in value"):
+        assert heading in text
+    assert SECRET_CODE not in text
+
+
+def test_manifest_records_provenance(stand_in):
+    manifest = json.loads((stand_in["out"] / "manifest.json").read_text())
+    assert {
+        "parameters", "seed", "data", "versions", "timings", "started_at", "finished_at",
+        "git", "platform", "notebooks",
+    } <= set(manifest)
+    # given values on top of the notebooks' defaults
+    assert manifest["parameters"] == {
+        "data": "cdnow_sample", "horizon": 26.0, "n_points": 30, "random_seed": 7,
+        "title": "Stand-in report",
+    }
+    assert manifest["seed"] == 7
+    [data_file] = manifest["data"]["files"]
+    assert data_file["sha256"] == DATASETS["cdnow_sample"].sha256
+    for package in ("python", "clvlib", "pymc", "pytensor", "arviz", "numpy", "pandas",
+                    "duckdb", "nutpie", "papermill", "nbconvert", "weasyprint"):
+        assert package in manifest["versions"]
+    assert manifest["versions"]["papermill"]
+    timings = manifest["timings"]
+    assert {"01_first", "02_second", "report.html", "report.pdf", "total"} <= set(timings)
+    assert timings["total"] >= timings["01_first"] + timings["02_second"]
+    started = dt.datetime.fromisoformat(manifest["started_at"])
+    assert started <= dt.datetime.fromisoformat(manifest["finished_at"])
+    assert manifest["platform"]["machine"]
+
+
+# --------------------------------------------------------------------------------------------
+# Failures
+# --------------------------------------------------------------------------------------------
+
+
+def test_failing_notebook_names_the_cell_and_keeps_the_earlier_report(
+    stand_in, make_pipeline, tmp_path
+):
+    out = tmp_path / "report"
+    shutil.copytree(stand_in["out"], out)
+    before = snapshot(out)
+
+    with pytest.raises(ReportError) as caught:
+        run_report({}, out, notebooks_dir=make_pipeline(failing=True), progress=lambda _: None)
+
+    message = str(caught.value)
+    assert "02_second.ipynb" in message
+    assert "cell 2 of 3" in message
+    assert "execution count" in message
+    assert "ValueError: stand-in failure in the second cell" in message
+    assert "untouched" in message
+    assert snapshot(out) == before
+    failed = tmp_path / "report.failed"
+    assert str(failed) in message
+    assert (failed / "02_second.ipynb").is_file()
+    assert (failed / "01_first.ipynb").is_file()
+    assert leftovers(tmp_path) == []
+
+
+def test_failure_without_an_earlier_report_writes_nothing(make_pipeline, tmp_path):
+    out = tmp_path / "new"
+    with pytest.raises(ReportError, match="no report was written"):
+        run_report({}, out, notebooks_dir=make_pipeline(failing=True), progress=lambda _: None)
+    assert not out.exists()
+    assert leftovers(tmp_path) == []
+
+
+def test_unknown_parameters_are_rejected_before_anything_runs(make_pipeline, tmp_path):
+    out = tmp_path / "report"
+    with pytest.raises(ReportError) as caught:
+        run_report({"n_pointz": 3, "colour": "red"}, out, notebooks_dir=make_pipeline())
+    message = str(caught.value)
+    assert "'n_pointz' (did you mean 'n_points'?)" in message
+    assert "'colour'" in message
+    assert "data, horizon, n_points, random_seed, title" in message
+    assert not out.exists()
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_wrongly_typed_parameters_are_rejected(make_pipeline, tmp_path):
+    with pytest.raises(ReportError, match="'n_points' must be int, got str 'many'"):
+        run_report({"n_points": "many"}, tmp_path / "r", notebooks_dir=make_pipeline())
+    with pytest.raises(ReportError, match="'n_points' must be int, got bool"):
+        run_report({"n_points": True}, tmp_path / "r", notebooks_dir=make_pipeline())
+
+
+def test_yaml_dates_become_iso_strings_and_ints_floats(make_pipeline, tmp_path):
+    params = tmp_path / "p.yaml"
+    params.write_text("title: 1997-09-30\nhorizon: 52\n")
+    source, values = load_params(params)
+    checked = validate_params(values, pipeline_steps(make_pipeline()), source=source)
+    assert checked == {"title": "1997-09-30", "horizon": 52.0}
+
+
+def test_bad_params_files_are_named(tmp_path):
+    with pytest.raises(ReportError, match="does not exist"):
+        load_params(tmp_path / "missing.yaml")
+    broken = tmp_path / "broken.yaml"
+    broken.write_text("draws: [1000\n")
+    with pytest.raises(ReportError, match="broken.yaml is not valid YAML"):
+        load_params(broken)
+    listing = tmp_path / "list.yaml"
+    listing.write_text("- draws\n- tune\n")
+    with pytest.raises(ReportError, match="must hold a mapping"):
+        load_params(listing)
+
+
+def test_parameters_papermill_cannot_read_are_reported(tmp_path):
+    make_notebook(
+        tmp_path / "01_only.ipynb",
+        [("parameters", "draws: int = 10  # CLVLIB_SMOKE=1 cuts it\nchains: int = 2  # chains")],
+    )
+    with pytest.raises(ReportError, match="cannot read the parameter draws"):
+        pipeline_steps(tmp_path)
+
+
+def test_an_empty_pipeline_folder_is_an_error(tmp_path):
+    with pytest.raises(ReportError, match="no notebooks"):
+        pipeline_steps(tmp_path)
+
+
+def test_data_paths_are_made_absolute_and_hashed(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "logs").mkdir()
+    for name in ("a.csv", "b.csv"):
+        (tmp_path / "logs" / name).write_text(f"customer_id,date,amount\n{name},2024-01-01,1\n")
+    data = _data_provenance("logs/*.csv")
+    assert data["value"] == str(tmp_path / "logs" / "*.csv")
+    assert [Path(f["path"]).name for f in data["files"]] == ["a.csv", "b.csv"]
+    expected = hashlib.sha256((tmp_path / "logs" / "a.csv").read_bytes()).hexdigest()
+    assert data["files"][0]["sha256"] == expected
+    with pytest.raises(ReportError, match="no file matches"):
+        _data_provenance("missing/*.parquet")
+
+
+def test_replace_dir_swaps_whole_folders(tmp_path):
+    old, new = tmp_path / "report", tmp_path / "build"
+    old.mkdir()
+    (old / "old.txt").write_text("old")
+    new.mkdir()
+    (new / "new.txt").write_text("new")
+    _replace_dir(new, old)
+    assert [p.name for p in old.iterdir()] == ["new.txt"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["report"]
+
+
+# --------------------------------------------------------------------------------------------
+# The real pipeline, smoke parameters
+# --------------------------------------------------------------------------------------------
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(
+    not any(PIPELINE_DIR.glob("*.ipynb")),
+    reason=f"no pipeline notebooks in {PIPELINE_DIR} yet",
+)
+def test_smoke_report_end_to_end(tmp_path):
+    out = run_report(PARAMS_DIR / "cdnow_smoke.yaml", tmp_path / "smoke", progress=print)
+    html = (out / "report.html").read_text()
+    text = pdf_text(out / "report.pdf")
+    flat_text = " ".join(text.split())
+    for section in REPORT_SECTIONS:
+        assert section in html, section
+        assert section in flat_text, section
+    assert external_resources(html) == []
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["parameters"]["smoke"] is True
+    assert manifest["data"]["files"][0]["sha256"] == DATASETS["cdnow_sample"].sha256
+    assert {p.name for p in PIPELINE_DIR.glob("*.ipynb")} <= {p.name for p in out.iterdir()}

@@ -1,0 +1,65 @@
+# clvlib workbench. `make help` lists the targets.
+# Every target that needs Python creates .venv (python3 -m venv) and installs the project into it
+# the first time, and again whenever pyproject.toml changes (stamp files in .venv/).
+
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.stamp
+PANGO_PACKAGES := libpango-1.0-0 libpangoft2-1.0-0 fonts-dejavu-core
+REPORT_PARAMS ?= clvlib/params/cdnow.yaml
+REPORT_OUT ?= reports/cdnow
+
+.PHONY: help report test lab clean system-deps
+
+help: ## list the targets with what they do
+	@echo "make <target>:"
+	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) \
+		| awk 'BEGIN {FS = ":.*## "}; {printf "  %-12s %s\n", $$1, $$2}'
+
+report: system-deps $(STAMP)-base ## run the default CDNOW report into reports/cdnow (HTML, PDF, manifest)
+	$(BIN)/clvlib report --params $(REPORT_PARAMS) --out $(REPORT_OUT)
+
+test: system-deps $(STAMP)-dev ## run the tests (pytest tests/) and every notebook under nbval in smoke mode
+	$(BIN)/pytest tests
+	CLVLIB_SMOKE=1 $(BIN)/pytest --nbval-lax notebooks/
+
+lab: $(STAMP)-lab ## start JupyterLab in notebooks/ (installs the lab extra the first time)
+	cd notebooks && $(CURDIR)/$(BIN)/jupyter lab
+
+clean: ## remove caches and rebuildable intermediates (keeps .venv, data/raw and reports/)
+	find . -path ./$(VENV) -prune -o -type d -name __pycache__ -print0 | xargs -0 rm -rf
+	rm -rf .pytest_cache .ruff_cache build dist
+	find notebooks -type d -name artifacts -prune -exec rm -rf {} +
+	find data/processed -mindepth 1 ! -name .gitkeep -delete
+
+system-deps: ## check for the Pango library the PDF needs; install it with apt-get when root
+	@if { ldconfig -p 2>/dev/null || /sbin/ldconfig -p; } | grep libpango-1.0 >/dev/null; then \
+		exit 0; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		echo "Installing Pango and fonts for the PDF report: $(PANGO_PACKAGES)"; \
+		apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends $(PANGO_PACKAGES); \
+	else \
+		echo "The PDF report needs the Pango library. Install it with:"; \
+		echo "  sudo apt-get update && sudo apt-get install -y $(PANGO_PACKAGES)"; \
+		exit 1; \
+	fi
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+$(STAMP)-base: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install -e .
+	touch $@
+
+$(STAMP)-dev: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install -e ".[dev]"
+	touch $@ $(STAMP)-base
+
+$(STAMP)-lab: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install -e ".[lab]"
+	touch $@ $(STAMP)-base

@@ -247,6 +247,12 @@ class CLVModel(ABC):
         """Posterior means (for MAP fits: the mode)."""
         return {k: float(v.mean()) for k, v in self.posterior_draws().items()}
 
+    def log_likelihood(self, params: dict[str, float] | None = None) -> float:
+        """Total log-likelihood of the data at ``params`` (default: the point estimate)."""
+        params = params or self.point_estimate()
+        value = self.loglike({k: np.float64(params[k]) for k in self.params}, self.rows)
+        return float(value.eval())
+
     def diagnostics(self) -> Diagnostics:
         """R-hat, bulk and tail ESS, divergences, and a verdict in words."""
         method = self.settings.method if self.settings else "nuts"

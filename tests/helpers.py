@@ -1,0 +1,90 @@
+"""Shared, cached inputs for the fast library tests (not fixtures: plain cached functions).
+
+Published numbers are from Fader, Hardie & Lee (2005), "Counting your customers the easy
+way", Marketing Science 24(2), as quoted in ../shared/DESIGN.md section 5.
+"""
+
+from __future__ import annotations
+
+import warnings
+from functools import cache
+
+import numpy as np
+import pytensor
+import pytensor.tensor as pt
+
+import clvlib
+from clvlib import likelihoods
+
+# FHL (2005) BG/NBD maximum-likelihood estimates on the CDNOW sample, weeks, 39-week calibration.
+FHL_BG_NBD = {"r": 0.2426, "alpha": 4.4136, "a": 0.7929, "b": 2.4259}
+FHL_BG_NBD_LL = -9582.43
+# Fader & Hardie (2013) Gamma-Gamma estimates on the same customers (x > 0).
+FH_GAMMA_GAMMA = {"p": 6.25, "q": 3.74, "gamma": 15.44}
+
+CALIBRATION_END = "1997-09-30"
+OBSERVATION_END = "1998-06-30"
+
+
+@cache
+def cdnow_summary(name: str = "cdnow_sample", holdout: bool = True) -> clvlib.CustomerSummary:
+    """The FHL-convention summary (weeks, calibration to 1997-09-30, holdout to 1998-06-30).
+
+    Cached for the session: callers must not modify the returned table.
+    """
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # the CDNOW files hold exact duplicates
+        log = clvlib.read_transactions(name)
+    return clvlib.summarize(
+        log,
+        time_unit="week",
+        calibration_end=CALIBRATION_END,
+        observation_end=OBSERVATION_END if holdout else None,
+    )
+
+
+@cache
+def bg_nbd_logp_function():
+    """Compiled per-customer BG/NBD log-likelihood: f(r, alpha, a, b, x, t_x, T) -> array."""
+    r, alpha, a, b = pt.dscalars("r", "alpha", "a", "b")
+    x, t_x, T = pt.dvectors("x", "t_x", "T")
+    return pytensor.function(
+        [r, alpha, a, b, x, t_x, T], likelihoods.bg_nbd_logp(r, alpha, a, b, x, t_x, T)
+    )
+
+
+@cache
+def gamma_gamma_logp_function():
+    """Compiled per-customer Gamma-Gamma log-likelihood: f(p, q, gamma, x, m) -> array."""
+    p, q, gamma = pt.dscalars("p", "q", "gamma")
+    x, m = pt.dvectors("x", "m")
+    return pytensor.function([p, q, gamma, x, m], likelihoods.gamma_gamma_logp(p, q, gamma, x, m))
+
+
+def xtT(frame) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The (x, t_x, T) columns of a summary table as float arrays."""
+    return (
+        frame["x"].to_numpy(dtype=float),
+        frame["t_x"].to_numpy(dtype=float),
+        frame["T"].to_numpy(dtype=float),
+    )
+
+
+def lifetimes_beta_geo(params: dict):
+    """A lifetimes BetaGeoFitter carrying the given parameters (no fitting)."""
+    import pandas as pd
+    from lifetimes import BetaGeoFitter
+
+    fitter = BetaGeoFitter()
+    fitter.params_ = pd.Series(params)[["r", "alpha", "a", "b"]]
+    return fitter
+
+
+def lifetimes_gamma_gamma(params: dict):
+    """A lifetimes GammaGammaFitter carrying p, q, gamma (lifetimes calls gamma ``v``)."""
+    import pandas as pd
+    from lifetimes import GammaGammaFitter
+
+    fitter = GammaGammaFitter()
+    fitter.params_ = pd.Series({"p": params["p"], "q": params["q"], "v": params["gamma"]})
+    return fitter

@@ -24,9 +24,14 @@ help: ## list the targets with what they do
 report: system-deps $(STAMP)-base ## run the default CDNOW report into reports/cdnow (HTML, PDF, manifest)
 	$(BIN)/clvlib report --params $(REPORT_PARAMS) --out $(REPORT_OUT)
 
+# Both suites always run; the target fails if either fails (pytest's 5, "no tests collected", too).
 test: system-deps $(STAMP)-dev ## run the tests (pytest tests/) and every notebook under nbval in smoke mode
-	$(BIN)/pytest tests
-	CLVLIB_SMOKE=1 $(BIN)/pytest --nbval-lax notebooks/
+	@status=0; \
+	echo "$(BIN)/pytest tests"; \
+	$(BIN)/pytest tests || status=$$?; \
+	echo "CLVLIB_SMOKE=1 $(BIN)/pytest --nbval-lax notebooks/"; \
+	CLVLIB_SMOKE=1 $(BIN)/pytest --nbval-lax notebooks/ || status=$$?; \
+	exit $$status
 
 lab: $(STAMP)-lab ## start JupyterLab in notebooks/ (installs the lab extra the first time)
 	cd notebooks && $(CURDIR)/$(BIN)/jupyter lab

@@ -123,7 +123,8 @@ def run_report(
         A ``data`` value that is not a registered data set name is a path or glob, relative to
         the current directory.
     out_dir : path
-        The report folder. It is replaced as a whole, and only once everything succeeded.
+        The report folder. It is replaced as a whole, and only once everything succeeded; an
+        existing folder must be empty or an earlier report (holding ``manifest.json``).
     notebooks_dir : path
         Folder of the pipeline notebooks, run in name order.
     progress : callable
@@ -156,7 +157,8 @@ def run_report(
     data = _data_provenance(effective.get("data"))
     if data is not None:
         effective["data"] = values["data"] = data["value"]
-    out_dir = _check_out_dir(out_dir)
+    protected = [Path.cwd(), PROJECT_ROOT, Path(notebooks_dir)]
+    out_dir = _check_out_dir(out_dir, protected + ([params_file] if params_file else []))
     build = _new_build_dir(out_dir)
     try:
         timings = _execute_all(steps, values, build, out_dir, progress)
@@ -773,12 +775,27 @@ def _platform() -> dict:
 # --------------------------------------------------------------------------------------------
 
 
-def _check_out_dir(out_dir: str | os.PathLike) -> Path:
+def _check_out_dir(out_dir: str | os.PathLike, protected: list[Path]) -> Path:
+    """The report folder as an absolute path, refused where replacing it could lose work.
+
+    It must not contain any of ``protected`` (the current folder, the project, the notebooks,
+    the params file), and an existing folder must be empty or an earlier report (one with a
+    ``manifest.json``), since the whole folder is replaced.
+    """
     out = Path(out_dir).expanduser().absolute()
     if out.exists() and not out.is_dir():
         raise ReportError(f"--out {out} exists and is not a folder")
-    if out == out.parent:
-        raise ReportError(f"--out {out} cannot be a file system root")
+    for path in protected:
+        if path.resolve().is_relative_to(out.resolve()):
+            raise ReportError(
+                f"--out {out} contains {path}; the report folder is replaced as a whole, so "
+                "choose a folder of its own (such as reports/<run>)"
+            )
+    if out.is_dir() and any(out.iterdir()) and not (out / "manifest.json").is_file():
+        raise ReportError(
+            f"--out {out} exists and does not hold an earlier report (no manifest.json); the "
+            "report folder is replaced as a whole, so choose a new or empty folder"
+        )
     out.parent.mkdir(parents=True, exist_ok=True)
     return out
 

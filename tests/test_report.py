@@ -64,10 +64,11 @@ def leftovers(parent: Path) -> list[str]:
 
 @pytest.fixture(scope="module")
 def stand_in(make_pipeline, tmp_path_factory):
-    """Run the two stand-in notebooks into a folder that already holds a stale file."""
+    """Run the two stand-in notebooks into a folder that holds an earlier report."""
     pipeline = make_pipeline()
     out = tmp_path_factory.mktemp("reports") / "stand-in"
     out.mkdir()
+    (out / "manifest.json").write_text("{}")
     (out / "stale.txt").write_text("from an earlier run")
     lines: list[str] = []
     result = run_report(
@@ -269,6 +270,21 @@ def test_data_paths_are_made_absolute_and_hashed(tmp_path, monkeypatch):
     assert data["files"][0]["sha256"] == expected
     with pytest.raises(ReportError, match="no file matches"):
         _data_provenance("missing/*.parquet")
+
+
+def test_out_folders_that_are_not_reports_are_refused(make_pipeline, tmp_path, monkeypatch):
+    pipeline = make_pipeline()
+    precious = tmp_path / "precious"
+    precious.mkdir()
+    (precious / "thesis.tex").write_text("years of work")
+    with pytest.raises(ReportError, match="does not hold an earlier report"):
+        run_report({}, precious, notebooks_dir=pipeline)
+    monkeypatch.chdir(precious)
+    with pytest.raises(ReportError, match="contains"):
+        run_report({}, ".", notebooks_dir=pipeline)
+    with pytest.raises(ReportError, match="contains"):
+        run_report({}, pipeline.parent, notebooks_dir=pipeline)
+    assert [p.name for p in precious.iterdir()] == ["thesis.tex"]
 
 
 def test_replace_dir_swaps_whole_folders(tmp_path):

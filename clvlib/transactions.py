@@ -203,7 +203,8 @@ def _register_raw(
     suffix = files[0].suffix.lower()
     try:
         if suffix in {".parquet", ".pq"}:
-            con.execute("CREATE VIEW raw_input AS SELECT * FROM read_parquet(?)", [text])
+            literal = "'" + text.replace("'", "''") + "'"  # views cannot take parameters
+            con.execute(f"CREATE VIEW raw_input AS SELECT * FROM read_parquet({literal})")
         else:
             options = {"all_varchar": True, "header": True, **csv_options}
             rel = con.read_csv(text, **options)

@@ -247,3 +247,30 @@ def test_gamma_gamma_gradient_is_finite_for_extremes():
             numeric.append((lifetimes_gamma_gamma(up, x, m).sum()
                             - lifetimes_gamma_gamma(down, x, m).sum()) / (2 * h))
         np.testing.assert_allclose(grad, numeric, rtol=1e-5)
+
+
+# --------------------------------------------------------------------------------------------
+# Precision of parameters given as plain numbers
+# --------------------------------------------------------------------------------------------
+
+
+def test_python_float_parameters_are_float64():
+    """The module promises parameters "may be PyTensor variables or NumPy values"; a user (or a
+    teaching notebook) naturally passes plain numbers such as 1.0 or 10.0. Those must give the
+    float64 result: the same value as np.float64 parameters, to 1e-13 relative. (PyTensor's
+    'custom' cast policy turns Python floats that fit float32 exactly into float32 constants,
+    so pt.log(10.0) and pt.gammaln(1.0) are computed in single precision.)"""
+    x, t_x, T = xtT(cdnow_summary().customers)
+    plain = (1.0, 2.0, 0.5, 3.0)
+    as_f64 = tuple(np.float64(v) for v in plain)
+    reference = bg_nbd_logp_function()(*plain, x, t_x, T)
+    np.testing.assert_allclose(likelihoods.bg_nbd_logp(*as_f64, x, t_x, T).eval(), reference,
+                               rtol=1e-13)
+    np.testing.assert_allclose(likelihoods.bg_nbd_logp(*plain, x, t_x, T).eval(), reference,
+                               rtol=1e-13)
+    xs, m = repeat_buyers()
+    plain = (2.0, 3.0, 10.0)
+    reference = gamma_gamma_logp_function()(*plain, xs, m)
+    np.testing.assert_allclose(likelihoods.gamma_gamma_logp(*plain, xs, m).eval(), reference,
+                               rtol=1e-13)
+

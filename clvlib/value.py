@@ -7,8 +7,7 @@ import pandas as pd
 
 from clvlib import expectations as ex
 from clvlib.compression import CompressedRows
-from clvlib.models.base import _customer_frame
-from clvlib.models.beta_geo import BetaGeoModel
+from clvlib.models.base import PurchaseModel, _customer_frame
 from clvlib.models.gamma_gamma import GammaGammaModel
 from clvlib.predict import Prediction, posterior_predict
 from clvlib.timeunits import DAYS_PER_YEAR
@@ -30,7 +29,7 @@ def discount_schedule(horizon: float, unit_days: float, annual_discount_rate: fl
 
 
 def customer_lifetime_value(
-    purchase_model: BetaGeoModel,
+    purchase_model: PurchaseModel,
     spend_model: GammaGammaModel,
     customers=None,
     *,
@@ -43,14 +42,14 @@ def customer_lifetime_value(
     """Discounted value of each customer's future purchases, with credible intervals.
 
     For each posterior draw, CLV is the customer's expected spend per purchase (Gamma-Gamma)
-    times their expected purchases in each month of the horizon (BG/NBD), each month
+    times their expected purchases in each month of the horizon (the purchase model), each month
     discounted to today. Both models' draws are used, so the interval carries the
     uncertainty of purchases and of spend.
 
     Parameters
     ----------
-    purchase_model : BetaGeoModel
-        Fitted purchase model; ``horizon`` is in its time unit.
+    purchase_model : PurchaseModel
+        Fitted purchase model (BG/NBD, MBG/NBD, Pareto/NBD); ``horizon`` is in its time unit.
     spend_model : GammaGammaModel
         Fitted spend model.
     customers : CustomerSummary or DataFrame, optional
@@ -79,12 +78,16 @@ def customer_lifetime_value(
         spend_model.posterior_draws(n_draws, seed + 1),
     )
 
-    def clv(r, alpha, a, b, p, q, gamma, x, t_x, T, m):
-        spend = ex.gamma_gamma_expected_spend(p, q, gamma, x, m)
+    expected_purchases = purchase_model.expectations.expected_purchases
+    purchase_params = purchase_model.params
+
+    def clv(x, t_x, T, m, **draws):
+        params = {k: draws[k] for k in purchase_params}
+        spend = ex.gamma_gamma_expected_spend(draws["p"], draws["q"], draws["gamma"], x, m)
         purchases = 0.0
         previous = 0.0
         for end, factor in zip(ends, factors, strict=True):
-            cumulative = ex.bg_nbd_expected_purchases(r, alpha, a, b, x, t_x, T, end)
+            cumulative = expected_purchases(**params, x=x, t_x=t_x, T=T, t=end)
             purchases = purchases + factor * (cumulative - previous)
             previous = cumulative
         return spend * purchases

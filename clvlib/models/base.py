@@ -12,7 +12,8 @@ import json
 import os
 import time
 import warnings
-from abc import ABC, abstractmethod
+from functools import partial
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import ClassVar, Literal
@@ -30,6 +31,29 @@ from clvlib.summary import CustomerSummary, check_summary
 from clvlib.timeunits import TimeUnit
 
 Method = Literal["nuts", "map"]
+
+
+@dataclass(frozen=True)
+class Likelihood:
+    """A model's likelihood from :mod:`clvlib.likelihoods`: per row, and weighted total."""
+
+    pointwise: Callable
+    total: Callable
+
+
+@dataclass(frozen=True)
+class PurchaseExpectations:
+    """A purchase model's closed forms from :mod:`clvlib.expectations` (NumPy, broadcasting).
+
+    Each takes the model's parameters by name plus data: ``p_alive(x, t_x, T)``,
+    ``expected_purchases(x, t_x, T, t)``, ``expected_purchases_new(t)`` and
+    ``prob_purchases(t, n)``.
+    """
+
+    p_alive: Callable
+    expected_purchases: Callable
+    expected_purchases_new: Callable
+    prob_purchases: Callable
 Sampler = Literal["auto", "nutpie", "pymc"]
 
 
@@ -65,7 +89,7 @@ class FitSettings:
         return FitSettings(**{**asdict(self), "sampler": "nutpie" if has_nutpie else "pymc"})
 
 
-class CLVModel(ABC):
+class CLVModel:
     """Base class of the clvlib models; use a subclass such as :class:`BetaGeoModel`.
 
     Parameters
@@ -79,6 +103,7 @@ class CLVModel(ABC):
 
     name: ClassVar[str]
     title: ClassVar[str]
+    likelihood: ClassVar[Likelihood]
     params: ClassVar[tuple[str, ...]]
     columns: ClassVar[tuple[str, ...]]
     default_priors: ClassVar[dict[str, Prior]]
@@ -112,9 +137,9 @@ class CLVModel(ABC):
         """The rows and columns the likelihood reads (override to filter or rename)."""
         return customers
 
-    @abstractmethod
     def loglike(self, params: dict, rows: CompressedRows):
         """Total log-likelihood (a PyTensor scalar) of weighted rows."""
+        return self.likelihood.total(**params, rows=rows)
 
     # -- building and fitting -----------------------------------------------------------------
 
@@ -321,11 +346,44 @@ class CLVModel(ABC):
 class PurchaseModel(CLVModel):
     """A model of repeat purchases (and dropout) with per-customer predictions.
 
-    Subclasses provide the closed forms; this class turns them into posterior predictions with
-    credible intervals, computed in chunks (see :func:`clvlib.predict.posterior_predict`).
+    Subclasses name their closed forms in :attr:`expectations`; this class turns them into
+    posterior predictions with credible intervals, computed in chunks (see
+    :func:`clvlib.predict.posterior_predict`).
     """
 
     columns = ("x", "t_x", "T")
+    expectations: ClassVar[PurchaseExpectations]
+
+    def p_alive(self, customers=None, *, n_draws: int | None = 1000, seed: int = 0,
+                interval: float = 0.9) -> Prediction:
+        """Posterior probability that each customer is still alive at the end of calibration."""
+        return self._predict(self.expectations.p_alive, "P(alive)", customers, n_draws, seed,
+                             interval)
+
+    def p_alive_draws(self, x, t_x, T, *, n_draws: int | None = 1000, seed: int = 0):
+        """P(alive) per posterior draw for arrays of ``x, t_x, T``: shape ``(draws, *shape)``."""
+        x, t_x, T = np.broadcast_arrays(*(np.asarray(v, dtype=float) for v in (x, t_x, T)))
+        draws = self._draws_for(x.ndim, n_draws, seed)
+        return self.expectations.p_alive(**draws, x=x, t_x=t_x, T=T)
+
+    def expected_purchases(self, t: float, customers=None, *, n_draws: int | None = 1000,
+                           seed: int = 0, interval: float = 0.9) -> Prediction:
+        """Expected repeat purchases of each customer in the next ``t`` time units."""
+        fn = partial(self.expectations.expected_purchases, t=t)
+        name = self._horizon_name("expected repeat purchases", t)
+        return self._predict(fn, name, customers, n_draws, seed, interval)
+
+    def expected_purchases_new(self, t, *, n_draws: int | None = 1000, seed: int = 0):
+        """E[X(t)] for a new customer, per posterior draw: shape ``(draws, *t.shape)``."""
+        t = np.asarray(t, dtype=float)
+        draws = self._draws_for(t.ndim, n_draws, seed)
+        return self.expectations.expected_purchases_new(**draws, t=t)
+
+    def prob_purchases(self, n, t, *, n_draws: int | None = 1000, seed: int = 0):
+        """P(X(t) = n) for a new customer, per draw: shape ``(draws, *broadcast(n, t).shape)``."""
+        n, t = np.broadcast_arrays(np.asarray(n, dtype=float), np.asarray(t, dtype=float))
+        draws = self._draws_for(n.ndim, n_draws, seed)
+        return self.expectations.prob_purchases(**draws, t=t, n=n)
 
     def _predict(self, fn, name: str, customers, n_draws: int | None, seed: int,
                  interval: float) -> Prediction:

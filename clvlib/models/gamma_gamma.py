@@ -7,8 +7,8 @@ import pandas as pd
 
 from clvlib import expectations as ex
 from clvlib.errors import CLVDataError, describe_rows
-from clvlib.likelihoods import gamma_gamma_loglike
-from clvlib.models.base import CLVModel, _customer_frame
+from clvlib.likelihoods import gamma_gamma_logp, gamma_gamma_loglike
+from clvlib.models.base import CLVModel, Likelihood, _customer_frame
 from clvlib.compression import CompressedRows
 from clvlib.predict import Prediction, posterior_predict
 from clvlib.priors import Prior
@@ -35,6 +35,7 @@ class GammaGammaModel(CLVModel):
         "q": Prior("LogNormal", mu=0, sigma=3),
         "gamma": Prior("LogNormal", mu=0, sigma=3),
     }
+    likelihood = Likelihood(pointwise=gamma_gamma_logp, total=gamma_gamma_loglike)
 
     def likelihood_frame(self, customers: pd.DataFrame) -> pd.DataFrame:
         if "monetary" not in customers.columns:
@@ -53,9 +54,6 @@ class GammaGammaModel(CLVModel):
         if repeat.empty:
             raise CLVDataError("Gamma-Gamma: no customer has a repeat purchase to learn from")
         return repeat.assign(m=repeat["monetary"])[["x", "m"]]
-
-    def loglike(self, params, rows):
-        return gamma_gamma_loglike(params["p"], params["q"], params["gamma"], rows)
 
     def expected_spend(self, customers=None, *, n_draws: int | None = 1000, seed: int = 0,
                        interval: float = 0.9) -> Prediction:

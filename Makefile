@@ -34,7 +34,7 @@ test: system-deps $(STAMP)-dev ## run the tests (pytest tests/) and every notebo
 	exit $$status
 
 lab: $(STAMP)-lab ## start JupyterLab in notebooks/ (installs the lab extra the first time)
-	cd notebooks && $(CURDIR)/$(BIN)/jupyter lab
+	cd notebooks && $(CURDIR)/$(BIN)/jupyter lab $$([ "$$(id -u)" = 0 ] && echo --allow-root || true)
 
 clean: ## remove caches and rebuildable intermediates (keeps .venv, data/raw and reports/)
 	find . -path ./$(VENV) -prune -o -type d -name __pycache__ -print0 | xargs -0 rm -rf

@@ -162,7 +162,7 @@ def run_report(
     build = _new_build_dir(out_dir)
     try:
         timings = _execute_all(steps, values, build, out_dir, progress)
-        timings |= _render(steps, build, effective, started, progress)
+        timings |= _render(steps, build, out_dir, effective, started, progress)
         timings["total"] = round(time.perf_counter() - started["perf"], 3)
         manifest = _manifest(params_file, effective, steps, data, timings, started)
         _write_json(build / "manifest.json", manifest)
@@ -447,6 +447,7 @@ def _failed_dir(out_dir: Path) -> Path:
 def _render(
     steps: list[PipelineStep],
     build: Path,
+    out_dir: Path,
     effective: Mapping[str, Any],
     started: dict,
     progress: Callable[[str], Any],
@@ -461,10 +462,10 @@ def _render(
     start = time.perf_counter()
     try:
         html = build_html(executed, title=title, run_date=run_date, subtitle=subtitle)
-    except ReportError:
-        raise
     except Exception as exc:
-        raise ReportError(f"could not render report.html: {type(exc).__name__}: {exc}") from exc
+        raise ReportError(
+            f"could not render report.html: {type(exc).__name__}: {exc}\n  {_untouched(out_dir)}"
+        ) from exc
     (build / "report.html").write_text(html, encoding="utf-8")
     timings["report.html"] = round(time.perf_counter() - start, 3)
     progress(f"[{total - 1}/{total}] report.html ... {timings['report.html']:.1f} s")
@@ -473,7 +474,9 @@ def _render(
     try:
         build_pdf(html, build / "report.pdf", base_url=build)
     except Exception as exc:
-        raise ReportError(f"could not render report.pdf: {type(exc).__name__}: {exc}") from exc
+        raise ReportError(
+            f"could not render report.pdf: {type(exc).__name__}: {exc}\n  {_untouched(out_dir)}"
+        ) from exc
     timings["report.pdf"] = round(time.perf_counter() - start, 3)
     progress(f"[{total}/{total}] report.pdf ... {timings['report.pdf']:.1f} s")
     return timings

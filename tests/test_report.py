@@ -9,6 +9,7 @@ import re
 import shutil
 from pathlib import Path
 
+import nbformat
 import pytest
 from conftest import SECRET_CODE, make_notebook
 from pypdf import PdfReader
@@ -19,8 +20,10 @@ from clvlib.report import (
     ReportError,
     _data_provenance,
     _replace_dir,
+    build_html,
     external_resources,
     load_params,
+    merge_notebooks,
     pipeline_steps,
     run_report,
     validate_params,
@@ -95,8 +98,6 @@ def test_one_progress_line_per_step(stand_in):
 
 
 def test_each_notebook_gets_only_the_parameters_it_declares(stand_in):
-    import nbformat
-
     second = nbformat.read(stand_in["out"] / "02_second.ipynb", as_version=4)
     injected = [c for c in second.cells if "injected-parameters" in c.metadata.get("tags", [])]
     assert len(injected) == 1
@@ -165,6 +166,54 @@ def test_manifest_records_provenance(stand_in):
     started = dt.datetime.fromisoformat(manifest["started_at"])
     assert started <= dt.datetime.fromisoformat(manifest["finished_at"])
     assert manifest["platform"]["machine"]
+
+
+def executed_notebook(outputs: list[dict]) -> nbformat.NotebookNode:
+    """A notebook as papermill leaves it: one executed code cell with the given outputs."""
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [
+        nbformat.v4.new_code_cell("x = 1", execution_count=1,
+                                  outputs=[nbformat.v4.new_output(**o) for o in outputs]),
+        nbformat.v4.new_code_cell("y = 2", execution_count=2),
+    ]
+    return nb
+
+
+def test_merge_keeps_what_a_reader_sees():
+    widget = {"application/vnd.jupyter.widget-view+json": {"model_id": "m"}}
+    first = executed_notebook([
+        {"output_type": "stream", "name": "stderr", "text": "noise"},
+        {"output_type": "stream", "name": "stdout", "text": "kept"},
+        {"output_type": "display_data", "data": widget},
+        {"output_type": "display_data", "data": {**widget, "text/plain": "progress"}},
+    ])
+    markdown = {"output_type": "display_data", "data": {"text/markdown": "# Two"}}
+    second = executed_notebook([markdown])
+    merged = merge_notebooks([first, second])
+    assert [c.id for c in merged.cells] == ["cell-1", "cell-2"]  # cells without output dropped
+    outputs = merged.cells[0].outputs
+    assert [o.get("text") or dict(o.data) for o in outputs] == ["kept", {"text/plain": "progress"}]
+    assert merged.cells[1].outputs[0].data["text/markdown"] == "# Two"
+
+
+def test_external_resources_are_found_and_refused(tmp_path):
+    page = (
+        '<html><head><link rel="stylesheet" href="https://cdn.example/x.css">'
+        '<style>body { background: url("http://example.org/bg.png") }</style></head>'
+        '<body><img src="data:image/png;base64,AAAA"><script src="//cdn.example/require.js">'
+        '</script><a href="https://example.org/paper">a citation link is fine</a></body></html>'
+    )
+    assert external_resources(page) == [
+        "https://cdn.example/x.css", "http://example.org/bg.png", "//cdn.example/require.js",
+    ]
+    nb = executed_notebook([{
+        "output_type": "display_data",
+        "data": {"text/html": '<img src="https://example.org/chart.png">'},
+    }])
+    path = tmp_path / "executed.ipynb"
+    nbformat.write(nb, path)
+    with pytest.raises(ReportError, match="https://example.org/chart.png"):
+        build_html([path])
 
 
 # --------------------------------------------------------------------------------------------

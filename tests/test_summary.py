@@ -228,6 +228,21 @@ def test_small_log_by_hand(small_log):
     assert "1 transaction row(s) after 2020-01-15 ignored" in summary.notes
 
 
+def test_late_first_purchase_after_an_early_return_is_counted(tmp_path):
+    """returns='net': a customer whose only calibration row is a return and whose first
+    purchase comes after calibration_end is left out of the summary (the first purchase
+    starts a customer); the notes must count them, as they do under returns='drop'."""
+    path = tmp_path / "late.csv"
+    path.write_text("customer_id,date,amount\na,2020-01-01,-5\na,2020-01-12,10\n"
+                    "b,2020-01-01,1\nb,2020-01-15,1\n")
+    note = ("1 customer(s) first bought after calibration_end 2020-01-10 and are not in the "
+            "summary")
+    for returns in ("drop", "net"):
+        summary = summarize(read_transactions(path, returns=returns), calibration_end="2020-01-10")
+        assert list(summary.customers.index) == ["b"]
+        assert note in summary.notes, (returns, summary.notes)
+
+
 def test_covariates_take_value_at_first_purchase(small_log):
     """An extra column becomes a covariate with its value at the customer's first purchase
     (a: the 09:00 row 'N', not the 17:30 row 'S'; b: 'E', not its later 'W')."""

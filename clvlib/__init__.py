@@ -9,7 +9,12 @@ The public surface is this file's ``__all__``. The flow is one call per arrow::
     clv = clvlib.customer_lifetime_value(purchases, spend, horizon=52)
 """
 
-from clvlib.compression import CompressedRows
+import warnings
+
+# ArviZ 0.23 announces its 1.0 refactor on import; clvlib pins 0.23, so the notice is noise here.
+warnings.filterwarnings("ignore", message=".*undergoing a major refactor.*", category=FutureWarning)
+
+from clvlib.compression import CompressedRows  # noqa: E402
 from clvlib.config import smoke_mode
 from clvlib.datasets import DATASETS, load_dataset
 from clvlib.diagnostics import Diagnostics
@@ -20,6 +25,8 @@ from clvlib.models import (
     CLVModel,
     FitSettings,
     GammaGammaModel,
+    ModifiedBetaGeoModel,
+    ParetoNBDModel,
     get_model,
     load_model,
 )
@@ -44,6 +51,8 @@ __all__ = [
     "Diagnostics",
     "FitSettings",
     "GammaGammaModel",
+    "ModifiedBetaGeoModel",
+    "ParetoNBDModel",
     "Prediction",
     "Prior",
     "TimeUnit",

@@ -28,7 +28,7 @@ from clvlib.report import ReportError
 SubcommandBuilder = Callable[["argparse._SubParsersAction"], None]
 
 # Errors that mean "the input or the run failed, here is why": shown without a traceback.
-EXPECTED_ERRORS: tuple[type[Exception], ...] = (ReportError, CLVDataError)
+EXPECTED_ERRORS: tuple[type[Exception], ...] = (ReportError, CLVDataError, KeyError)
 
 
 # --------------------------------------------------------------------------------------------
@@ -74,12 +74,54 @@ def run_report_command(args: argparse.Namespace) -> int:
 
 
 # --------------------------------------------------------------------------------------------
+# clvlib replicate
+# --------------------------------------------------------------------------------------------
+
+
+def add_replicate(subparsers: argparse._SubParsersAction) -> None:
+    """Register ``clvlib replicate STUDY [--json]`` and ``clvlib replicate --list``."""
+    parser = subparsers.add_parser(
+        "replicate",
+        help="refit a published data set and print our estimates beside the paper's",
+        description=(
+            "Fit each model of a published study by MAP with flat priors (the paper's maximum-"
+            "likelihood estimate) and by NUTS with clvlib's default priors, and print both beside "
+            "the published estimates with relative differences."
+        ),
+    )
+    parser.add_argument("study", nargs="?", help="study name (see --list), e.g. fhl2005")
+    parser.add_argument("--list", action="store_true", help="list the studies and exit")
+    parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    parser.add_argument("--map-only", action="store_true", help="skip the NUTS fits (quick)")
+    parser.add_argument("--draws", type=int, default=1000, help="NUTS draws per chain")
+    parser.add_argument("--seed", type=int, default=20240101, help="random seed")
+    parser.set_defaults(handler=run_replicate_command)
+
+
+def run_replicate_command(args: argparse.Namespace) -> int:
+    """Run ``clvlib replicate``: a table (or JSON) on stdout."""
+    from clvlib.replicate import STUDIES, replicate
+
+    if args.list:
+        for study in STUDIES.values():
+            _say(f"{study.name:10s} {study.title}")
+        return 0
+    if not args.study:
+        raise KeyError(f"name a study, one of: {', '.join(STUDIES)} (or pass --list)")
+    result = replicate(args.study, nuts=not args.map_only, draws=args.draws,
+                       random_seed=args.seed)
+    _say(result.to_json() if args.json else str(result))
+    return 0
+
+
+# --------------------------------------------------------------------------------------------
 # The command
 # --------------------------------------------------------------------------------------------
 
 # name -> builder; add a subcommand by adding its builder here.
 SUBCOMMANDS: dict[str, SubcommandBuilder] = {
     "report": add_report,
+    "replicate": add_replicate,
 }
 
 
@@ -107,7 +149,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return args.handler(args)
     except EXPECTED_ERRORS as exc:
-        print(f"clvlib {args.command}: error: {exc}", file=sys.stderr)
+        message = exc.args[0] if isinstance(exc, KeyError) and exc.args else exc
+        print(f"clvlib {args.command}: error: {message}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print(f"clvlib {args.command}: interrupted", file=sys.stderr)

@@ -28,6 +28,12 @@ from clvlib.compression import CompressedRows
 # usual max-shifted versions, exact at any magnitude.
 
 
+def _float64(*values):
+    """Parameters as float64 tensors: PyTensor would make a Python float such as 1.0 float32."""
+    return [v if isinstance(v, pt.Variable) else pt.as_tensor_variable(np.float64(v))
+            for v in values]
+
+
 def _logaddexp(a, b):
     high = pt.maximum(a, b)
     return high + pt.log1p(pt.exp(-pt.abs(a - b)))
@@ -82,11 +88,13 @@ def bg_nbd_logp(r, alpha, a, b, x, t_x, T):
     TensorVariable
         One log-likelihood per customer.
     """
+    r, alpha, a, b = _float64(r, alpha, a, b)
     return _bg_nbd_x_part(r, alpha, a, b, x) + _bg_nbd_timing_part(r, alpha, a, b, x, t_x, T)
 
 
 def bg_nbd_loglike(r, alpha, a, b, rows: CompressedRows):
     """Total BG/NBD log-likelihood of weighted rows with columns ``x``, ``t_x``, ``T``."""
+    r, alpha, a, b = _float64(r, alpha, a, b)
     xs, x_weights, _ = rows.distinct("x")
     return pt.sum(x_weights * _bg_nbd_x_part(r, alpha, a, b, xs)) + pt.sum(
         rows.weights * _bg_nbd_timing_part(r, alpha, a, b, rows["x"], rows["t_x"], rows["T"])
@@ -109,11 +117,14 @@ def bg_nbd_purchase_times(r, alpha, a, b, T, rng=None):
     """
     rng = np.random.default_rng(rng)
     T = np.asarray(T, dtype=float)
-    n = T.size
-    lam = rng.gamma(r, 1.0 / alpha, size=n)
-    p = rng.beta(a, b, size=n)
-    clock = np.zeros(n)
-    active = np.arange(n)
+    lam = rng.gamma(r, 1.0 / alpha, size=T.size)
+    return _geometric_dropout_times(lam, rng.beta(a, b, size=T.size), T, rng)
+
+
+def _geometric_dropout_times(lam, p, T, rng):
+    """Poisson purchases at rates ``lam`` until ``T``, dropping out w.p. ``p`` after each."""
+    clock = np.zeros(T.size)
+    active = np.flatnonzero(T >= 0)
     customers, times = [], []
     while active.size:
         clock[active] += rng.exponential(1.0, size=active.size) / lam[active]
@@ -142,6 +153,54 @@ def _summaries(customer: np.ndarray, time: np.ndarray, T: np.ndarray) -> dict[st
     t_x = np.zeros(T.size)
     np.maximum.at(t_x, customer, time)
     return {"x": x, "t_x": t_x, "T": T}
+
+
+# --------------------------------------------------------------------------------------------
+# MBG/NBD: Batislam, Denizel & Filiztekin (2007), "Empirical validation and comparison of models
+# for customer base analysis"; the form BTYDplus fits. As BG/NBD, except the dropout coin is
+# also flipped right after the first purchase, so a customer with x = 0 may be gone:
+#   L = B(a, b+x+1)/B(a,b) * NB-part(T) + B(a+1, b+x)/B(a,b) * NB-part(t_x).
+# --------------------------------------------------------------------------------------------
+
+
+def _mbg_nbd_x_part(r, alpha, a, b, x):
+    return (
+        pt.gammaln(r + x) - pt.gammaln(r) + r * pt.log(alpha)
+        + pt.gammaln(a + b) + pt.gammaln(b + x) - pt.gammaln(b) - pt.gammaln(a + b + x + 1)
+    )
+
+
+def _mbg_nbd_timing_part(r, alpha, a, b, x, t_x, T):
+    alive = pt.log(b + x) - (r + x) * pt.log(alpha + T)
+    dropped_after_last = pt.log(a) - (r + x) * pt.log(alpha + t_x)
+    return _logaddexp(alive, dropped_after_last)
+
+
+def mbg_nbd_logp(r, alpha, a, b, x, t_x, T):
+    """MBG/NBD log-likelihood of each customer (parameters as for :func:`bg_nbd_logp`)."""
+    r, alpha, a, b = _float64(r, alpha, a, b)
+    return _mbg_nbd_x_part(r, alpha, a, b, x) + _mbg_nbd_timing_part(r, alpha, a, b, x, t_x, T)
+
+
+def mbg_nbd_loglike(r, alpha, a, b, rows: CompressedRows):
+    """Total MBG/NBD log-likelihood of weighted rows with columns ``x``, ``t_x``, ``T``."""
+    r, alpha, a, b = _float64(r, alpha, a, b)
+    xs, x_weights, _ = rows.distinct("x")
+    return pt.sum(x_weights * _mbg_nbd_x_part(r, alpha, a, b, xs)) + pt.sum(
+        rows.weights * _mbg_nbd_timing_part(r, alpha, a, b, rows["x"], rows["t_x"], rows["T"])
+    )
+
+
+def mbg_nbd_rvs(r, alpha, a, b, T, rng=None):
+    """Simulate MBG/NBD summaries ``(x, t_x, T)``: BG/NBD with a dropout chance at time 0."""
+    rng = np.random.default_rng(rng)
+    T = np.asarray(T, dtype=float)
+    p = rng.beta(a, b, size=T.size)
+    gone_at_start = rng.random(T.size) < p
+    # Survivors of the first flip buy as BG/NBD customers whose p is already drawn.
+    customer, time = _geometric_dropout_times(rng.gamma(r, 1.0 / alpha, size=T.size), p,
+                                              np.where(gone_at_start, -1.0, T), rng)
+    return _summaries(customer, time, T)
 
 
 # --------------------------------------------------------------------------------------------
@@ -175,24 +234,45 @@ def _pareto_nbd_x_part(r, alpha, s, beta, x):
     return pt.gammaln(r + x) - pt.gammaln(r) + r * pt.log(alpha) + s * pt.log(beta)
 
 
+def _pareto_nbd_substitution(xp, r, alpha, s, beta, x, t_x, T):
+    """The change of variables above, for NumPy (``xp=np``) or PyTensor (``xp=pt``).
+
+    Returns ``k, e, c, u_low, log_scale``: the integral is
+    ``exp(log_scale) * sum_j w_j exp(k u_j - e log1p(c exp(u_j)))`` over Gauss-Legendre nodes
+    ``u_j = u_low (1 - xi_j) / 2`` of ``[u_low, 0]`` (weights including ``-u_low / 2``).
+    """
+    k = r + s + x
+    m = xp.minimum(alpha, beta)
+    e = xp.where(xp.less_equal(alpha, beta), s + 1, r + x)
+    c = xp.abs(alpha - beta) / (m + t_x)
+    u_T = xp.log(m + t_x) - xp.log(m + T)
+    u_low = xp.maximum(u_T, -_PNBD_CUTOFF / k - xp.log1p(c))
+    width = xp.maximum(-u_low, 1e-12)  # t_x = T: an empty interval, I = 0 (to 1e-12)
+    return k, e, c, u_low, -k * xp.log(m + t_x) + xp.log(width / 2)
+
+
 def _pareto_nbd_timing_part(r, alpha, s, beta, x, t_x, T):
     alive_throughout = -(r + x) * pt.log(alpha + T) - s * pt.log(beta + T)
-    k = r + s + x
-    alpha_smaller = pt.le(alpha, beta)
-    m = pt.minimum(alpha, beta)
-    e = pt.switch(alpha_smaller, s + 1, r + x)
-    c = pt.abs(alpha - beta) / (m + t_x)
-    u_T = pt.log(m + t_x) - pt.log(m + T)
-    u_low = pt.maximum(u_T, -_PNBD_CUTOFF / k - pt.log1p(c))
-    width = pt.maximum(-u_low, 1e-12)  # t_x = T: an empty interval, I = 0 (to 1e-12)
-    # nodes along a trailing axis: (rows, nodes)
-    u = u_low[..., None] * (1 - _PNBD_NODES) / 2
+    k, e, c, u_low, log_scale = _pareto_nbd_substitution(pt, r, alpha, s, beta, x, t_x, T)
+    u = u_low[..., None] * (1 - _PNBD_NODES) / 2  # nodes along a trailing axis
     log_terms = k[..., None] * u - e[..., None] * pt.log1p(c[..., None] * pt.exp(u))
-    log_integral = (
-        -k * pt.log(m + t_x) + pt.log(width / 2)
-        + _logsumexp(log_terms + np.log(_PNBD_WEIGHTS), axis=-1)
-    )
+    log_integral = log_scale + _logsumexp(log_terms + np.log(_PNBD_WEIGHTS), axis=-1)
     return _logaddexp(alive_throughout, pt.log(s) + log_integral)
+
+
+def pareto_nbd_log_terms(r, alpha, s, beta, x, t_x, T):
+    """NumPy: log of the 'alive throughout' and 'dropped out' terms of the likelihood bracket.
+
+    Their log-sum-exp plus the ``x`` part is the log-likelihood; P(alive) is the first term's
+    share. Nodes are summed one at a time, so memory stays at the size of the broadcast inputs.
+    """
+    alive_throughout = -(r + x) * np.log(alpha + T) - s * np.log(beta + T)
+    k, e, c, u_low, log_scale = _pareto_nbd_substitution(np, r, alpha, s, beta, x, t_x, T)
+    total = np.full(np.broadcast(k, u_low).shape, -np.inf)
+    for node, weight in zip(_PNBD_NODES, _PNBD_WEIGHTS, strict=True):
+        u = u_low * (1 - node) / 2
+        total = np.logaddexp(total, k * u - e * np.log1p(c * np.exp(u)) + np.log(weight))
+    return alive_throughout, np.log(s) + log_scale + total
 
 
 def pareto_nbd_logp(r, alpha, s, beta, x, t_x, T):
@@ -207,13 +287,16 @@ def pareto_nbd_logp(r, alpha, s, beta, x, t_x, T):
     x, t_x, T : array
         Repeat purchases, recency and age of each customer, in one time unit.
     """
+    r, alpha, s, beta = _float64(r, alpha, s, beta)
     x, t_x, T = (pt.as_tensor_variable(v) for v in (x, t_x, T))
-    x_part = _pareto_nbd_x_part(r, alpha, s, beta, x)
-    return x_part + _pareto_nbd_timing_part(r, alpha, s, beta, x, t_x, T)
+    return _pareto_nbd_x_part(r, alpha, s, beta, x) + _pareto_nbd_timing_part(
+        r, alpha, s, beta, x, t_x, T
+    )
 
 
 def pareto_nbd_loglike(r, alpha, s, beta, rows: CompressedRows):
     """Total Pareto/NBD log-likelihood of weighted rows with columns ``x``, ``t_x``, ``T``."""
+    r, alpha, s, beta = _float64(r, alpha, s, beta)
     xs, x_weights, _ = rows.distinct("x")
     x, t_x, T = (pt.as_tensor_variable(rows[c]) for c in ("x", "t_x", "T"))
     return pt.sum(x_weights * _pareto_nbd_x_part(r, alpha, s, beta, xs)) + pt.sum(
@@ -276,11 +359,13 @@ def gamma_gamma_logp(p, q, gamma, x, m):
     x, m : array
         Repeat purchases (all > 0) and their mean value.
     """
+    p, q, gamma = _float64(p, q, gamma)
     return _gamma_gamma_x_part(p, q, gamma, x) + _gamma_gamma_spend_part(p, q, gamma, x, m)
 
 
 def gamma_gamma_loglike(p, q, gamma, rows: CompressedRows):
     """Total Gamma-Gamma log-likelihood of weighted rows with columns ``x`` and ``m``."""
+    p, q, gamma = _float64(p, q, gamma)
     xs, x_weights, _ = rows.distinct("x")
     return pt.sum(x_weights * _gamma_gamma_x_part(p, q, gamma, xs)) + pt.sum(
         rows.weights * _gamma_gamma_spend_part(p, q, gamma, rows["x"], rows["m"])

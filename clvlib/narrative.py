@@ -10,7 +10,6 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from clvlib.diagnostics import Diagnostics
 from clvlib.predict import Prediction
 from clvlib.summary import CustomerSummary
 from clvlib.value import gini, top_share
@@ -53,12 +52,20 @@ def data_overview(overview: dict, summary: CustomerSummary) -> str:
     return text
 
 
-def fit_overview(models: dict[str, Diagnostics]) -> str:
-    """One verdict per fitted model, in words, with a warning when a fit is not to be trusted."""
+def fit_overview(models) -> str:
+    """One verdict per fitted model, in words, with a warning when a fit is not to be trusted.
+
+    Parameters
+    ----------
+    models : sequence of CLVModel
+        Fitted models; their data notes (customers left out, ...) are listed too.
+    """
     lines = []
-    for title, diag in models.items():
+    for model in models:
+        diag = model.diagnostics()
         mark = "" if diag.ok else "**Warning:** "
-        lines.append(f"- **{title}**: {mark}{diag.verdict()}")
+        lines.append(f"- **{model.title}**: {mark}{diag.verdict()}")
+        lines += [f"  Note: {note}." for note in model.notes]
     return "\n".join(lines)
 
 
@@ -134,3 +141,27 @@ def value_summary(clv: Prediction, p_alive: Prediction, interval: float = 0.9) -
         f"than not still active**; on average a customer is alive with probability "
         f"{alive.mean():.0%}."
     )
+
+
+def top_customers(values: pd.DataFrame, n: int, horizon: float, unit_plural: str,
+                  interval: float = 0.9) -> pd.DataFrame:
+    """The ``n`` most valuable customers as a readable table.
+
+    Parameters
+    ----------
+    values : pandas.DataFrame
+        From :func:`clvlib.prediction_table` with ``p_alive``, ``purchases`` and ``clv``.
+    """
+    top = values.nlargest(n, "clv_mean")
+    pct = f"{interval:.0%}"
+    return pd.DataFrame({
+        "repeat purchases (x)": top["x"],
+        "last purchase (t_x)": top["t_x"].round(1),
+        "age (T)": top["T"].round(1),
+        "mean spend": top["monetary"].round(2),
+        "P(alive)": top["p_alive_mean"].round(2),
+        f"purchases, next {horizon:g} {unit_plural}": top["purchases_mean"].round(1),
+        "CLV": top["clv_mean"].round(0),
+        f"CLV {pct} interval": [f"{lo:,.0f} to {hi:,.0f}"
+                                for lo, hi in zip(top["clv_lower"], top["clv_upper"], strict=True)],
+    }, index=top.index)

@@ -49,3 +49,9 @@ def show(markdown: str) -> None:
     from IPython.display import Markdown, display
 
     display(Markdown(markdown))
+
+
+def table(frame: pd.DataFrame, caption: str, *, precision: int = 3, hide_index: bool = False):
+    """A DataFrame styled for the report: a caption that stays with it, thousands separators."""
+    styler = frame.style.set_caption(caption).format(precision=precision, thousands=",")
+    return styler.hide(axis="index") if hide_index else styler

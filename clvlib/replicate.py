@@ -59,6 +59,14 @@ STUDIES: dict[str, Study] = {
                     "Fader, Hardie & Lee (2005), Marketing Science 24(2), p. 281", -9582.43,
                 ),
                 PublishedFit(
+                    "pareto_nbd", {"r": 0.5532, "alpha": 10.5763, "s": 0.6062, "beta": 11.6715},
+                    "Fader, Hardie & Lee (2005), Marketing Science 24(2), p. 281", -9594.98,
+                ),
+                PublishedFit(
+                    "mbg_nbd", {"r": 0.525, "alpha": 6.183, "a": 0.891, "b": 1.614},
+                    "Batislam, Denizel & Filiztekin (2007) form, as fitted by BTYDplus",
+                ),
+                PublishedFit(
                     "gamma_gamma", {"p": 6.25, "q": 3.74, "gamma": 15.44},
                     "Fader & Hardie (2013), 'The Gamma-Gamma model of monetary value'",
                 ),

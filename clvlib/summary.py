@@ -214,7 +214,8 @@ def summarize(
         SELECT count(DISTINCT customer_id) FILTER (WHERE first_day > $cal_end),
                count(*) FILTER (WHERE day > $end)
         FROM (SELECT customer_id, timestamp::DATE AS day,
-                     min(timestamp::DATE) OVER (PARTITION BY customer_id) AS first_day
+                     min(timestamp::DATE) FILTER (WHERE amount >= 0)
+                         OVER (PARTITION BY customer_id) AS first_day
               FROM transactions)
         """,
         {"cal_end": cal_end.date(), "end": end.date()},

@@ -119,7 +119,7 @@ def read_transactions(
     returns : {"error", "drop", "net"}
         What a negative amount means. ``"error"`` (default) refuses it. ``"drop"`` removes
         returns from the log. ``"net"`` keeps them: they lower the spend of their day, and a
-        day with no positive amount is not counted as a purchase. Every choice is recorded in
+        day with only returns (negative amounts) is not counted as a purchase. Every choice is recorded in
         :attr:`TransactionLog.notes`.
     duplicates : {"keep", "drop", "error"}
         What to do with rows identical in every kept column. ``"keep"`` (default) keeps them:
@@ -161,6 +161,8 @@ def read_transactions(
         name, dataset_files = f"{source} ({_display_path(dataset.path)})", [dataset.path]
         source = load_dataset(source)
     con = duckdb.connect()
+    # Timestamps with a zone are read as UTC, so a purchase's day is the same on every machine.
+    con.execute("SET TimeZone = 'UTC'")
     label, files = _register_raw(con, source, csv_options or {}, name)
     files = files or dataset_files
     _check_columns(con, label, {"customer_id": customer_id, "date": date, "amount": amount}, extra)

@@ -131,7 +131,7 @@ def gini(values) -> float:
 
 def top_share(values, fraction: float = 0.1) -> float:
     """Share of total value held by the most valuable ``fraction`` of customers."""
-    v = np.sort(np.asarray(values, dtype=float))[::-1]
+    v = np.sort(np.clip(np.asarray(values, dtype=float), 0, None))[::-1]
     k = max(1, int(round(fraction * v.size)))
     return float(v[:k].sum() / v.sum())
 

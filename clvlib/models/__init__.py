@@ -10,12 +10,16 @@ import arviz as az
 from clvlib.models.base import CLVModel, FitSettings, PurchaseModel
 from clvlib.models.beta_geo import BetaGeoModel
 from clvlib.models.gamma_gamma import GammaGammaModel
+from clvlib.models.mbg_nbd import ModifiedBetaGeoModel
+from clvlib.models.pareto_nbd import ParetoNBDModel
 
-MODELS: dict[str, type[CLVModel]] = {m.name: m for m in (BetaGeoModel, GammaGammaModel)}
+MODELS: dict[str, type[CLVModel]] = {
+    m.name: m for m in (BetaGeoModel, ModifiedBetaGeoModel, ParetoNBDModel, GammaGammaModel)
+}
 
 
 def get_model(name: str) -> type[CLVModel]:
-    """The model class registered as ``name`` (``"bg_nbd"``, ``"gamma_gamma"``)."""
+    """The model class registered as ``name`` (``"bg_nbd"``, ``"pareto_nbd"``, ...)."""
     if name not in MODELS:
         raise KeyError(f"unknown model {name!r}; valid names: {', '.join(MODELS)}")
     return MODELS[name]
@@ -29,6 +33,7 @@ def load_model(path: str | Path, data) -> CLVModel:
 
 
 __all__ = [
-    "MODELS", "BetaGeoModel", "CLVModel", "FitSettings", "GammaGammaModel", "PurchaseModel",
+    "MODELS", "BetaGeoModel", "CLVModel", "FitSettings", "GammaGammaModel",
+    "ModifiedBetaGeoModel", "ParetoNBDModel", "PurchaseModel",
     "get_model", "load_model",
 ]

@@ -116,6 +116,7 @@ class CLVModel:
             self.summary, customers, source = None, data, "DataFrame"
             self.time_unit = TimeUnit.parse(data.attrs.get("time_unit", "week"))
         self.customers = check_summary(customers, source)
+        self.notes: list[str] = []  # what the model left out of or adjusted in the data
         unknown = set(priors or {}) - set(self.params)
         if unknown:
             raise ValueError(

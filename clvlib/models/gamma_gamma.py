@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pandas as pd
 
@@ -44,15 +46,25 @@ class GammaGammaModel(CLVModel):
                 f"summary has {list(customers.columns)}"
             )
         repeat = customers[customers["x"] > 0]
-        bad = ~(repeat["monetary"] > 0) | ~np.isfinite(repeat["monetary"])
-        if bad.any():
+        invalid = ~np.isfinite(repeat["monetary"]) | (repeat["monetary"] < 0)
+        if invalid.any():
             raise CLVDataError(
-                f"Gamma-Gamma: 'monetary' must be positive for customers with x > 0; "
-                f"{int(bad.sum()):,} are not, the first:\n"
-                + describe_rows(repeat.loc[bad, ["x", "monetary"]])
+                "Gamma-Gamma: 'monetary' must be a non-negative number for customers with "
+                f"x > 0; {int(invalid.sum()):,} are not, the first:\n"
+                + describe_rows(repeat.loc[invalid, ["x", "monetary"]])
             )
+        free = repeat["monetary"] == 0
+        if free.any():
+            note = (
+                f"{int(free.sum()):,} customer(s) whose repeat purchases were all free (mean spend "
+                "0) are left out of the Gamma-Gamma fit, which needs positive spend; their "
+                "expected spend is still predicted from their history"
+            )
+            self.notes.append(note)
+            warnings.warn(note, stacklevel=3)
+            repeat = repeat[~free]
         if repeat.empty:
-            raise CLVDataError("Gamma-Gamma: no customer has a repeat purchase to learn from")
+            raise CLVDataError("Gamma-Gamma: no customer has a paid repeat purchase to learn from")
         return repeat.assign(m=repeat["monetary"])[["x", "m"]]
 
     def expected_spend(self, customers=None, *, n_draws: int | None = 1000, seed: int = 0,

@@ -110,7 +110,9 @@ def plot_purchase_rates(model, *, n_draws: int = 200, interval: float = 0.9, ax=
     mean_rate = r / alpha * per_year
     below = stats.gamma.cdf(r / alpha, r, scale=1 / alpha)
     ax.axvline(mean_rate, color=ACCENT, lw=2)
-    ax.text(mean_rate, ax.get_ylim()[1] * 0.95,
+    top = hi.max() * 1.4  # headroom above the curve for the label
+    ax.set_ylim(0, top)
+    ax.text(mean_rate, top * 0.98,
             f" average customer: {mean_rate:.2g} a year\n {below:.0%} of customers buy less often",
             color=ACCENT, va="top")
     ax.set_xscale("log")
@@ -156,7 +158,7 @@ def plot_p_alive_grid(grid: pd.DataFrame, *, time_unit: str = "week", ax=None):
     plt.colorbar(mesh, ax=ax, label="P(alive)", format=PercentFormatter(1.0))
     ax.set_xlabel(f"recency: {time_unit}s from first to last purchase (t_x)")
     ax.set_ylabel("repeat purchases (x)")
-    ax.set_title(f"P(alive) at the end of calibration, for customers of age {t_x.max():g} "
+    ax.set_title(f"P(alive) at the end of calibration, for customers of age {t_x.max():.1f} "
                  f"{time_unit}s")
     return ax
 

@@ -113,8 +113,8 @@ def plot_purchase_rates(model, *, n_draws: int = 200, interval: float = 0.9, ax=
     top = hi.max() * 1.4  # headroom above the curve for the label
     ax.set_ylim(0, top)
     ax.text(mean_rate, top * 0.98,
-            f" average customer: {mean_rate:.2g} a year\n {below:.0%} of customers buy less often",
-            color=ACCENT, va="top")
+            f"average customer: {mean_rate:.2g} a year \n{below:.0%} of customers buy less often ",
+            color=ACCENT, va="top", ha="right")
     ax.set_xscale("log")
     ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
     ax.set_xlabel("purchases per year while active (log scale)")

@@ -32,6 +32,10 @@ from clvlib.timeunits import TimeUnit
 
 Method = Literal["nuts", "map"]
 
+# A column of this name in a model's input holds how many customers each row stands for
+# (already-compressed data such as the donations file); it weights that row's likelihood.
+WEIGHT_COLUMN = "weights"
+
 
 @dataclass(frozen=True)
 class Likelihood:
@@ -115,7 +119,7 @@ class CLVModel:
         else:
             self.summary, customers, source = None, data, "DataFrame"
             self.time_unit = TimeUnit.parse(data.attrs.get("time_unit", "week"))
-        self.customers = check_summary(customers, source)
+        self.customers = self.check_data(customers, source)
         self.notes: list[str] = []  # what the model left out of or adjusted in the data
         unknown = set(priors or {}) - set(self.params)
         if unknown:
@@ -127,12 +131,18 @@ class CLVModel:
             **self.default_priors,
             **{k: Prior.from_dict(v) for k, v in (priors or {}).items()},
         }
-        self.rows = CompressedRows.from_frame(self.likelihood_frame(self.customers), self.columns)
+        frame = self.likelihood_frame(self.customers)
+        weights = frame[WEIGHT_COLUMN] if WEIGHT_COLUMN in frame.columns else None
+        self.rows = CompressedRows.from_frame(frame, self.columns, weights)
         self.idata: az.InferenceData | None = None
         self.settings: FitSettings | None = None
         self.timings: dict[str, float] = {}
 
     # -- what subclasses provide --------------------------------------------------------------
+
+    def check_data(self, customers: pd.DataFrame, source: str) -> pd.DataFrame:
+        """Validate the input table (override for models that read other columns)."""
+        return check_summary(customers, source)
 
     def likelihood_frame(self, customers: pd.DataFrame) -> pd.DataFrame:
         """The rows and columns the likelihood reads (override to filter or rename)."""

@@ -9,6 +9,8 @@ Each model has three pieces here:
   each distinct row weighted by its count. It adds up the same two parts as ``_logp``, but sums
   the part that depends on ``x`` alone over the distinct values of ``x`` (a few dozen) instead of
   over every row: exact, and it removes most ``gammaln`` calls from the sampler's inner loop.
+  Likewise ``log(alpha + T)`` and ``log(alpha + t_x)`` are computed once per distinct ``T`` and
+  ``t_x`` (a few hundred for daily data) and gathered to the rows.
 - ``<model>_rvs(params..., ...)``: a simulator (NumPy) drawing customers from the model.
 
 Parameters may be PyTensor variables or NumPy values; data are NumPy arrays.
@@ -26,6 +28,12 @@ from clvlib.compression import CompressedRows
 # terms fall below about -745 (a customer with many purchases over a long age), and the graph
 # rewrites that stabilize them do not reach every compiled form or gradient. These are the
 # usual max-shifted versions, exact at any magnitude.
+
+
+def _log_shifted(scale, rows: CompressedRows, column: str):
+    """``log(scale + rows[column])``, computed once per distinct value and gathered to the rows."""
+    values, _, index = rows.distinct(column)
+    return pt.log(scale + values)[index]
 
 
 def _float64(*values):
@@ -58,14 +66,16 @@ def _bg_nbd_x_part(r, alpha, a, b, x):
     )
 
 
-def _bg_nbd_timing_part(r, alpha, a, b, x, t_x, T):
-    """log[(alpha+T)^-(r+x) + [x>0] a/(b+x-1) (alpha+t_x)^-(r+x)], computed without overflow."""
-    alive_throughout = -(r + x) * pt.log(alpha + T)
+def _bg_nbd_timing_part(r, a, b, x, log_alpha_t_x, log_alpha_T):
+    """log[(alpha+T)^-(r+x) + [x>0] a/(b+x-1) (alpha+t_x)^-(r+x)], computed without overflow.
+
+    Takes ``log(alpha + t_x)`` and ``log(alpha + T)`` so totals can compute them per distinct
+    value.
+    """
+    alive_throughout = -(r + x) * log_alpha_T
     # max(x, 1) keeps log(b + x - 1) finite (and its gradient) on rows where x = 0,
     # which the switch then discards.
-    dropped_after_last = (
-        pt.log(a) - pt.log(b + pt.maximum(x, 1) - 1) - (r + x) * pt.log(alpha + t_x)
-    )
+    dropped_after_last = pt.log(a) - pt.log(b + pt.maximum(x, 1) - 1) - (r + x) * log_alpha_t_x
     return pt.switch(
         pt.gt(x, 0), _logaddexp(alive_throughout, dropped_after_last), alive_throughout
     )
@@ -89,16 +99,19 @@ def bg_nbd_logp(r, alpha, a, b, x, t_x, T):
         One log-likelihood per customer.
     """
     r, alpha, a, b = _float64(r, alpha, a, b)
-    return _bg_nbd_x_part(r, alpha, a, b, x) + _bg_nbd_timing_part(r, alpha, a, b, x, t_x, T)
+    return _bg_nbd_x_part(r, alpha, a, b, x) + _bg_nbd_timing_part(
+        r, a, b, x, pt.log(alpha + t_x), pt.log(alpha + T)
+    )
 
 
 def bg_nbd_loglike(r, alpha, a, b, rows: CompressedRows):
     """Total BG/NBD log-likelihood of weighted rows with columns ``x``, ``t_x``, ``T``."""
     r, alpha, a, b = _float64(r, alpha, a, b)
     xs, x_weights, _ = rows.distinct("x")
-    return pt.sum(x_weights * _bg_nbd_x_part(r, alpha, a, b, xs)) + pt.sum(
-        rows.weights * _bg_nbd_timing_part(r, alpha, a, b, rows["x"], rows["t_x"], rows["T"])
+    timing = _bg_nbd_timing_part(
+        r, a, b, rows["x"], _log_shifted(alpha, rows, "t_x"), _log_shifted(alpha, rows, "T")
     )
+    return pt.sum(x_weights * _bg_nbd_x_part(r, alpha, a, b, xs)) + pt.sum(rows.weights * timing)
 
 
 def bg_nbd_purchase_times(r, alpha, a, b, T, rng=None):
@@ -170,25 +183,28 @@ def _mbg_nbd_x_part(r, alpha, a, b, x):
     )
 
 
-def _mbg_nbd_timing_part(r, alpha, a, b, x, t_x, T):
-    alive = pt.log(b + x) - (r + x) * pt.log(alpha + T)
-    dropped_after_last = pt.log(a) - (r + x) * pt.log(alpha + t_x)
+def _mbg_nbd_timing_part(r, a, b, x, log_alpha_t_x, log_alpha_T):
+    alive = pt.log(b + x) - (r + x) * log_alpha_T
+    dropped_after_last = pt.log(a) - (r + x) * log_alpha_t_x
     return _logaddexp(alive, dropped_after_last)
 
 
 def mbg_nbd_logp(r, alpha, a, b, x, t_x, T):
     """MBG/NBD log-likelihood of each customer (parameters as for :func:`bg_nbd_logp`)."""
     r, alpha, a, b = _float64(r, alpha, a, b)
-    return _mbg_nbd_x_part(r, alpha, a, b, x) + _mbg_nbd_timing_part(r, alpha, a, b, x, t_x, T)
+    return _mbg_nbd_x_part(r, alpha, a, b, x) + _mbg_nbd_timing_part(
+        r, a, b, x, pt.log(alpha + t_x), pt.log(alpha + T)
+    )
 
 
 def mbg_nbd_loglike(r, alpha, a, b, rows: CompressedRows):
     """Total MBG/NBD log-likelihood of weighted rows with columns ``x``, ``t_x``, ``T``."""
     r, alpha, a, b = _float64(r, alpha, a, b)
     xs, x_weights, _ = rows.distinct("x")
-    return pt.sum(x_weights * _mbg_nbd_x_part(r, alpha, a, b, xs)) + pt.sum(
-        rows.weights * _mbg_nbd_timing_part(r, alpha, a, b, rows["x"], rows["t_x"], rows["T"])
+    timing = _mbg_nbd_timing_part(
+        r, a, b, rows["x"], _log_shifted(alpha, rows, "t_x"), _log_shifted(alpha, rows, "T")
     )
+    return pt.sum(x_weights * _mbg_nbd_x_part(r, alpha, a, b, xs)) + pt.sum(rows.weights * timing)
 
 
 def mbg_nbd_rvs(r, alpha, a, b, T, rng=None):
@@ -399,3 +415,240 @@ def gamma_gamma_rvs(p, q, gamma, x, rng=None):
     customer = np.repeat(np.arange(x.size), x)
     spend = gamma_gamma_spend_rvs(p, q, gamma, customer, x.size, rng)
     return np.bincount(customer, weights=spend, minlength=x.size) / x
+
+
+# --------------------------------------------------------------------------------------------
+# BG/BB: Fader, Hardie & Shang (2010), "Customer-base analysis in a discrete-time
+# noncontractual setting", Marketing Science 29(6), eq. (5). Time is a sequence of discrete
+# transaction opportunities. At the start of each opportunity a living customer drops out with
+# probability theta ~ Beta(gamma, delta); if still alive, they transact with probability
+# p ~ Beta(alpha, beta). Data: x transactions in n opportunities, the last at opportunity t_x
+# (0 if none).
+#
+#   L = B(alpha+x, beta+n-x)/B(alpha,beta) * B(gamma, delta+n)/B(gamma,delta)
+#       + sum_{i=0}^{n-t_x-1} B(alpha+x, beta+t_x-x+i)/B(alpha,beta)
+#                             * B(gamma+1, delta+t_x+i)/B(gamma,delta),
+#
+# the first term for a customer alive throughout, the i-th for one who dropped out at the start
+# of opportunity t_x+i+1. Each B(alpha+x, beta+k-x) = Gamma(alpha+x) Gamma(beta+k-x) /
+# Gamma(alpha+beta+k), so Gamma(alpha+x) is the part that depends on x alone. Customers may
+# have different n: the sum runs over i = 0 .. max(n - t_x) - 1 along a trailing axis, with
+# the terms beyond each customer's own n - t_x masked out.
+# --------------------------------------------------------------------------------------------
+
+
+def _betaln(xp_gammaln, a, b):
+    return xp_gammaln(a) + xp_gammaln(b) - xp_gammaln(a + b)
+
+
+def _bg_bb_x_part(gammaln, alpha, beta, gamma, delta, x):
+    """log[Gamma(alpha+x) / (B(alpha,beta) B(gamma,delta))]: the x-only part and constants."""
+    return (
+        gammaln(alpha + x) - _betaln(gammaln, alpha, beta) - _betaln(gammaln, gamma, delta)
+    )
+
+
+def _bg_bb_alive_term(gammaln, alpha, beta, gamma, delta, x, n):
+    """log of the 'alive throughout' term of the bracket (without the x part)."""
+    return (
+        gammaln(beta + n - x) - gammaln(alpha + beta + n) + _betaln(gammaln, gamma, delta + n)
+    )
+
+
+def _bg_bb_dropout_term(gammaln, alpha, beta, gamma, delta, x, t_x, i):
+    """log of the term for dropping out at the start of opportunity t_x + i + 1."""
+    return (
+        gammaln(beta + t_x - x + i) - gammaln(alpha + beta + t_x + i)
+        + _betaln(gammaln, gamma + 1, delta + t_x + i)
+    )
+
+
+def _bg_bb_bracket(alpha, beta, gamma, delta, x, t_x, n):
+    """PyTensor: log of the bracket (all terms of L after the x part), one value per row."""
+    x, t_x, n = (v if isinstance(v, pt.Variable) else np.asarray(v, dtype=float)
+                 for v in (x, t_x, n))
+    gap = n - t_x
+    if any(isinstance(v, pt.Variable) for v in (x, t_x, n)):
+        i = pt.arange(pt.max(gap)).astype("float64")
+    else:  # data known now: the grid and its mask are constants of the graph
+        i = np.arange(int(np.max(gap)), dtype=float)
+    alive = _bg_bb_alive_term(pt.gammaln, alpha, beta, gamma, delta, x, n)
+    dropped = _bg_bb_dropout_term(pt.gammaln, alpha, beta, gamma, delta, x[..., None],
+                                  t_x[..., None], i)
+    dropped = pt.switch(pt.lt(i, gap[..., None]), dropped, -np.inf)
+    return _logsumexp(pt.concatenate([alive[..., None], dropped], axis=-1), axis=-1)
+
+
+def bg_bb_logp(alpha, beta, gamma, delta, x, t_x, n):
+    """BG/BB log-likelihood of each customer (Fader, Hardie & Shang 2010, eq. 5).
+
+    Parameters
+    ----------
+    alpha, beta : scalar
+        Shape parameters of the beta distribution of transaction probabilities ``p``.
+    gamma, delta : scalar
+        Shape parameters of the beta distribution of dropout probabilities ``theta``.
+    x, t_x, n : array
+        Transactions, the opportunity of the last one (0 if none) and the number of
+        opportunities, per customer; ``n`` may differ across customers.
+
+    Returns
+    -------
+    TensorVariable
+        One log-likelihood per customer.
+
+    Examples
+    --------
+    >>> logp = bg_bb_logp(1.204, 0.750, 0.657, 2.783, x=[6], t_x=[6], n=[6])
+    >>> round(float(logp.eval()[0]), 4)
+    -2.1822
+    """
+    alpha, beta, gamma, delta = _float64(alpha, beta, gamma, delta)
+    return _bg_bb_x_part(pt.gammaln, alpha, beta, gamma, delta, x) + _bg_bb_bracket(
+        alpha, beta, gamma, delta, x, t_x, n
+    )
+
+
+def bg_bb_loglike(alpha, beta, gamma, delta, rows: CompressedRows):
+    """Total BG/BB log-likelihood of weighted rows with columns ``x``, ``t_x``, ``n``."""
+    alpha, beta, gamma, delta = _float64(alpha, beta, gamma, delta)
+    xs, x_weights, _ = rows.distinct("x")
+    return pt.sum(x_weights * _bg_bb_x_part(pt.gammaln, alpha, beta, gamma, delta, xs)) + pt.sum(
+        rows.weights * _bg_bb_bracket(alpha, beta, gamma, delta, rows["x"], rows["t_x"], rows["n"])
+    )
+
+
+def bg_bb_log_terms(alpha, beta, gamma, delta, x, t_x, n):
+    """NumPy: log of the 'alive throughout' and 'dropped out' parts of the BG/BB likelihood.
+
+    Their log-sum-exp is the log-likelihood; P(alive) and the conditional expectations use the
+    first part's share. Broadcasts like :mod:`clvlib.expectations`; the terms of the sum over
+    the dropout opportunity are added one at a time, so memory stays at the size of the
+    broadcast inputs.
+    """
+    from scipy.special import gammaln
+
+    x, t_x, n = (np.asarray(v, dtype=float) for v in (x, t_x, n))
+    head = _bg_bb_x_part(gammaln, alpha, beta, gamma, delta, x)
+    alive = head + _bg_bb_alive_term(gammaln, alpha, beta, gamma, delta, x, n)
+    gap = n - t_x
+    dropped = np.full(np.broadcast(alive, gap).shape, -np.inf)
+    for i in range(int(np.max(gap, initial=0))):
+        term = _bg_bb_dropout_term(gammaln, alpha, beta, gamma, delta, x, t_x, float(i))
+        dropped = np.logaddexp(dropped, np.where(i < gap, head + term, -np.inf))
+    return alive, dropped
+
+
+def bg_bb_rvs(alpha, beta, gamma, delta, n, rng=None):
+    """Simulate BG/BB summaries ``(x, t_x, n)`` for customers with ``n`` opportunities each.
+
+    Each customer draws ``p ~ Beta(alpha, beta)`` and ``theta ~ Beta(gamma, delta)``. At the
+    start of every opportunity a living customer drops out with probability ``theta``; if
+    still alive they transact with probability ``p``. Vectorized over customers, one round per
+    opportunity.
+
+    Returns
+    -------
+    dict of ndarray
+        ``x`` (transactions), ``t_x`` (opportunity of the last one, 0 if none) and ``n``.
+
+    Examples
+    --------
+    >>> sim = bg_bb_rvs(1.204, 0.750, 0.657, 2.783, n=[6] * 1000, rng=1)
+    >>> sorted(sim)
+    ['n', 't_x', 'x']
+    """
+    rng = np.random.default_rng(rng)
+    n = np.asarray(n, dtype=int).reshape(-1)
+    p = rng.beta(alpha, beta, size=n.size)
+    # The opportunity at whose start the customer drops out (1, 2, ...): alive before it.
+    dropout = rng.geometric(rng.beta(gamma, delta, size=n.size))
+    x = np.zeros(n.size, dtype=int)
+    t_x = np.zeros(n.size, dtype=int)
+    for t in range(1, int(n.max(initial=0)) + 1):
+        buys = (t < dropout) & (t <= n) & (rng.random(n.size) < p)
+        x += buys
+        t_x[buys] = t
+    return {"x": x, "t_x": t_x, "n": n}
+
+
+# --------------------------------------------------------------------------------------------
+# sBG, the shifted-beta-geometric model of contract duration: Fader & Hardie (2007), "How to
+# project customer retention", Journal of Interactive Marketing 21(1), eqs. (5)-(7). At each
+# renewal a customer churns with probability theta ~ Beta(alpha, beta). The lifetime T (in
+# periods) has
+#   P(T = t) = B(alpha+1, beta+t-1) / B(alpha, beta),   S(t) = P(T > t) = B(alpha, beta+t) /
+#   B(alpha, beta),   t = 1, 2, ...
+# A row is (duration, churned): a customer who churned at the end of period ``duration``
+# contributes log P(T = duration); one still active after ``duration`` periods, log S(duration).
+# A cohort survival table becomes such rows, weighted by the number of customers lost each
+# period and by the survivors at the last period (clvlib.models.sbg).
+# --------------------------------------------------------------------------------------------
+
+
+def _sbg_row_part(alpha, beta, duration, churned):
+    """log P(T = duration) or log S(duration), without the -log B(alpha, beta) constant."""
+    # max(duration, 1) keeps the churn branch finite (and its gradient) on rows the switch
+    # discards: a customer still active after 0 periods.
+    churn = _betaln(pt.gammaln, alpha + 1, beta + pt.maximum(duration, 1) - 1)
+    survive = _betaln(pt.gammaln, alpha, beta + duration)
+    return pt.switch(pt.gt(churned, 0), churn, survive)
+
+
+def sbg_logp(alpha, beta, duration, churned):
+    """sBG log-likelihood of each customer (Fader & Hardie 2007, eqs. 5-6).
+
+    Parameters
+    ----------
+    alpha, beta : scalar
+        Shape parameters of the beta distribution of churn probabilities ``theta``.
+    duration : array
+        Periods completed: the period at whose end the customer churned, or the periods
+        survived so far by a customer still active.
+    churned : array of bool or 0/1
+        Whether the customer churned (else the duration is right-censored).
+
+    Examples
+    --------
+    >>> round(float(sbg_logp(0.704, 1.182, [1], [1]).eval()[0]), 4)  # log alpha/(alpha+beta)
+    -0.9854
+    """
+    alpha, beta = _float64(alpha, beta)
+    duration = pt.as_tensor_variable(np.asarray(duration, dtype=float)
+                                     if not isinstance(duration, pt.Variable) else duration)
+    return _sbg_row_part(alpha, beta, duration, churned) - _betaln(pt.gammaln, alpha, beta)
+
+
+def sbg_loglike(alpha, beta, rows: CompressedRows):
+    """Total sBG log-likelihood of weighted rows with columns ``duration`` and ``churned``."""
+    alpha, beta = _float64(alpha, beta)
+    return pt.sum(rows.weights * _sbg_row_part(alpha, beta, rows["duration"], rows["churned"])) - (
+        rows.n_original * _betaln(pt.gammaln, alpha, beta)
+    )
+
+
+def sbg_churn_times(alpha, beta, size, rng=None):
+    """Simulate sBG lifetimes: the period (1, 2, ...) at whose end each customer churns."""
+    rng = np.random.default_rng(rng)
+    return rng.geometric(rng.beta(alpha, beta, size=size))
+
+
+def sbg_rvs(alpha, beta, horizon, rng=None):
+    """Simulate individual sBG churn records for customers observed for ``horizon`` periods.
+
+    Returns
+    -------
+    dict of ndarray
+        ``duration`` (the churn period, or ``horizon`` for customers still active) and
+        ``churned`` (1 if the customer churned by the end of ``horizon``).
+
+    Examples
+    --------
+    >>> records = sbg_rvs(0.704, 1.182, horizon=[7] * 1000, rng=1)
+    >>> int(records["duration"].max())
+    7
+    """
+    horizon = np.asarray(horizon, dtype=int).reshape(-1)
+    lifetime = sbg_churn_times(alpha, beta, horizon.size, rng)
+    churned = lifetime <= horizon
+    return {"duration": np.where(churned, lifetime, horizon), "churned": churned.astype(int)}

@@ -77,7 +77,7 @@ class TransactionLog:
 
     def to_pandas(self) -> pd.DataFrame:
         """The whole log as a DataFrame (for small logs; large ones should stay in DuckDB)."""
-        return self.query("SELECT * FROM transactions ORDER BY customer_id, timestamp")
+        return self.query("SELECT * FROM transactions ORDER BY ALL")  # deterministic, ties too
 
     def __str__(self) -> str:
         o = self.overview()

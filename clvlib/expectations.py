@@ -8,9 +8,9 @@ posterior machinery in :mod:`clvlib.predict` does exactly that, in chunks of cus
 from __future__ import annotations
 
 import numpy as np
-from scipy.special import betainc, betaln, expit, gammaln, hyp2f1
+from scipy.special import betainc, betaln, digamma, expit, gammaln, hyp2f1
 
-from clvlib.likelihoods import pareto_nbd_log_terms
+from clvlib.likelihoods import bg_bb_log_terms, pareto_nbd_log_terms
 
 # --------------------------------------------------------------------------------------------
 # BG/NBD (Fader, Hardie & Lee 2005)
@@ -219,3 +219,198 @@ def gamma_gamma_expected_spend(p, q, gamma, x, m):
     x = np.asarray(x, dtype=float)
     m = np.nan_to_num(np.asarray(m, dtype=float))
     return p * (gamma + x * m) / (p * x + q - 1)
+
+
+# --------------------------------------------------------------------------------------------
+# BG/BB (Fader, Hardie & Shang 2010, "Customer-base analysis in a discrete-time noncontractual
+# setting", Marketing Science 29(6)). Time is counted in transaction opportunities: a customer
+# has x transactions in n opportunities, the last at t_x. "Alive at opportunity t" means the
+# customer has not dropped out at the start of any of the first t opportunities.
+# --------------------------------------------------------------------------------------------
+
+
+def _bg_bb_alive_sum(gamma, delta, n, n_star):
+    """sum_{t=n+1}^{n+n_star} B(gamma, delta+t) / B(gamma, delta): expected opportunities alive.
+
+    Closed form (FHS 2010, from eq. 13): delta/(gamma-1) Gamma(gamma+delta)/Gamma(1+delta)
+    [Gamma(1+delta+n)/Gamma(gamma+delta+n) - Gamma(1+delta+n+n*)/Gamma(gamma+delta+n+n*)],
+    written as delta e^{h(n)} (1 - e^{h(n+n*)-h(n)}) / (gamma-1) with expm1, and at gamma = 1
+    (where both factors vanish) as its limit delta e^{h(n)} [psi(1+delta+n+n*) - psi(1+delta+n)].
+    """
+    def h(m):
+        return (gammaln(gamma + delta) - gammaln(1 + delta) + gammaln(1 + delta + m)
+                - gammaln(gamma + delta + m))
+
+    near_one = np.abs(gamma - 1) < 1e-7
+    safe = np.where(near_one, 2.0, gamma - 1)
+    ratio = -np.expm1(h(n + n_star) - h(n)) / safe
+    limit = digamma(1 + delta + n + n_star) - digamma(1 + delta + n)
+    return delta * np.exp(h(n)) * np.where(near_one, limit, ratio)
+
+
+def _bg_bb_log_purchase_share(alpha, beta, gamma, delta, x, t_x, n):
+    """log of B(alpha+x+1, beta+n-x)/B(alpha,beta) / L: alive and buying, per unit of alive mass.
+
+    Multiplied by the expected opportunities alive after n (as a ratio of beta functions) this
+    gives expected transactions: given the history and being alive at n, the next transaction
+    probability is E[p | x, n] = (alpha+x)/(alpha+beta+n).
+    """
+    alive, dropped = bg_bb_log_terms(alpha, beta, gamma, delta, x, t_x, n)
+    return (betaln(alpha + x + 1, beta + n - x) - betaln(alpha, beta)
+            - np.logaddexp(alive, dropped))
+
+
+def bg_bb_p_alive(alpha, beta, gamma, delta, x, t_x, n):
+    """P(alive at opportunity n+1 | x, t_x, n) under BG/BB (FHS 2010).
+
+    ``B(alpha+x, beta+n-x)/B(alpha,beta) B(gamma, delta+n+1)/B(gamma,delta) / L``: the share of
+    the likelihood from customers alive throughout, times the chance of surviving the next
+    dropout coin, ``(delta+n)/(gamma+delta+n)``.
+
+    Examples
+    --------
+    >>> round(float(bg_bb_p_alive(1.204, 0.750, 0.657, 2.783, x=2, t_x=4, n=6)), 2)
+    0.59
+    """
+    alive, dropped = bg_bb_log_terms(alpha, beta, gamma, delta, x, t_x, n)
+    n = np.asarray(n, dtype=float)
+    survive_next = np.log(delta + n) - np.log(gamma + delta + n)
+    return np.exp(alive - np.logaddexp(alive, dropped) + survive_next)
+
+
+def bg_bb_expected_purchases(alpha, beta, gamma, delta, x, t_x, n, n_star):
+    """E[X(n, n+n*) | x, t_x, n]: expected transactions in the next ``n_star`` opportunities.
+
+    FHS 2010, eq. (13).
+
+    Examples
+    --------
+    >>> round(float(bg_bb_expected_purchases(1.204, 0.750, 0.657, 2.783, 6, 6, 6, n_star=5)), 3)
+    3.752
+    """
+    n = np.asarray(n, dtype=float)
+    share = _bg_bb_log_purchase_share(alpha, beta, gamma, delta, x, t_x, n)
+    return np.exp(share) * _bg_bb_alive_sum(gamma, delta, n, n_star)
+
+
+def bg_bb_expected_purchases_new(alpha, beta, gamma, delta, n):
+    """E[X(n)]: expected transactions of a new customer in ``n`` opportunities (FHS 2010).
+
+    ``alpha/(alpha+beta) delta/(gamma-1) [1 - Gamma(gamma+delta)/Gamma(gamma+delta+n)
+    Gamma(1+delta+n)/Gamma(1+delta)]``, evaluated as ``E[p]`` times the expected opportunities
+    alive (see :func:`_bg_bb_alive_sum`).
+    """
+    return alpha / (alpha + beta) * _bg_bb_alive_sum(gamma, delta, 0.0, np.asarray(n, float))
+
+
+def bg_bb_prob_purchases(alpha, beta, gamma, delta, n, x):
+    """P(X(n) = x): probability a new customer makes ``x`` transactions in ``n`` opportunities.
+
+    FHS 2010, eq. (7): ``C(n,x) B(alpha+x, beta+n-x)/B(alpha,beta) B(gamma, delta+n)/
+    B(gamma,delta) + sum_{i=x}^{n-1} C(i,x) B(alpha+x, beta+i-x)/B(alpha,beta)
+    B(gamma+1, delta+i)/B(gamma,delta)`` (alive throughout, or dropped out at the start of
+    opportunity i+1 after x transactions in i). Zero for ``x > n``.
+    """
+    n, x = np.asarray(n, dtype=float), np.asarray(x, dtype=float)
+    x_ok = np.minimum(x, n)
+
+    def log_choose(k, j):
+        return gammaln(k + 1) - gammaln(j + 1) - gammaln(k - j + 1)
+
+    def log_p_part(k):
+        return betaln(alpha + x_ok, beta + k - x_ok) - betaln(alpha, beta)
+
+    total = np.exp(log_choose(n, x_ok) + log_p_part(n)
+                   + betaln(gamma, delta + n) - betaln(gamma, delta))
+    for i in range(int(np.max(n, initial=0))):
+        i_ok = np.maximum(float(i), x_ok)  # keeps beta + i - x positive where masked
+        term = np.exp(log_choose(i_ok, x_ok) + log_p_part(i_ok)
+                      + betaln(gamma + 1, delta + i) - betaln(gamma, delta))
+        total = total + np.where((i >= x) & (i < n), term, 0.0)
+    return np.where(x <= n, total, 0.0)
+
+
+def bg_bb_dert(alpha, beta, gamma, delta, x, t_x, n, d):
+    """Discounted expected residual transactions at discount rate ``d`` per opportunity.
+
+    FHS 2010, eq. (14): ``B(alpha+x+1, beta+n-x)/B(alpha,beta) B(gamma, delta+n+1) /
+    (B(gamma,delta) (1+d)) 2F1(1, delta+n+1; gamma+delta+n+1; 1/(1+d)) / L``, the sum over
+    future opportunities ``t = n+1, n+2, ...`` of expected transactions discounted by
+    ``(1+d)^-(t-n)``.
+
+    Examples
+    --------
+    >>> round(float(bg_bb_dert(1.204, 0.750, 0.657, 2.783, 6, 6, 6, d=0.1)), 2)
+    5.91
+    """
+    n = np.asarray(n, dtype=float)
+    share = _bg_bb_log_purchase_share(alpha, beta, gamma, delta, x, t_x, n)
+    head = betaln(gamma, delta + n + 1) - betaln(gamma, delta) - np.log1p(d)
+    return np.exp(share + head) * hyp2f1(1.0, delta + n + 1, gamma + delta + n + 1, 1 / (1 + d))
+
+
+# --------------------------------------------------------------------------------------------
+# sBG (Fader & Hardie 2007, "How to project customer retention", Journal of Interactive
+# Marketing 21(1); Fader & Hardie 2010, "Customer-base valuation in a contractual setting: the
+# perils of ignoring heterogeneity", Marketing Science 29(1)). Periods t = 1, 2, ...; a
+# customer churns at the end of period T with P(T = t) = B(alpha+1, beta+t-1)/B(alpha, beta).
+# --------------------------------------------------------------------------------------------
+
+
+def sbg_survival(alpha, beta, t):
+    """S(t) = P(T > t) = B(alpha, beta+t)/B(alpha, beta): the share still active after ``t``.
+
+    FH 2007, eq. (6).
+
+    Examples
+    --------
+    >>> round(float(sbg_survival(0.704, 1.182, 7)), 3)  # regular segment, year 7
+    0.239
+    """
+    return np.exp(betaln(alpha, beta + np.asarray(t, dtype=float)) - betaln(alpha, beta))
+
+
+def sbg_churn_probability(alpha, beta, t):
+    """P(T = t) = B(alpha+1, beta+t-1)/B(alpha, beta): churn at the end of period ``t``.
+
+    FH 2007, eq. (5).
+    """
+    t = np.asarray(t, dtype=float)
+    return np.exp(betaln(alpha + 1, beta + t - 1) - betaln(alpha, beta))
+
+
+def sbg_retention_rate(alpha, beta, t):
+    """r_t = S(t)/S(t-1) = (beta+t-1)/(alpha+beta+t-1): renewal rate at the end of period t.
+
+    FH 2007, eq. (8). It rises with ``t``: the customers who churn easily leave first.
+    """
+    t = np.asarray(t, dtype=float)
+    return (beta + t - 1) / (alpha + beta + t - 1)
+
+
+def sbg_derl(alpha, beta, d, n):
+    """Discounted expected residual lifetime of a customer in period ``n`` (n-1 renewals made).
+
+    Fader & Hardie (2010), eq. (6): ``DERL(d | alpha, beta, n-1 renewals) =
+    (beta+n-1)/(alpha+beta+n-1) 2F1(1, beta+n; alpha+beta+n; 1/(1+d))``, valued at the end of
+    period ``n`` just before the ``n``-th renewal decision: ``sum_{t>=n} S(t)/S(n-1)
+    (1+d)^-(t-n)``, the expected number of future payments, the first (if the customer renews)
+    undiscounted.
+
+    Parameters
+    ----------
+    alpha, beta : float or array
+        sBG parameters.
+    d : float
+        Discount rate per period.
+    n : int or array
+        The period the customer is in (1 for a customer who has not yet renewed).
+
+    Examples
+    --------
+    >>> [round(float(sbg_derl(3.80, 15.20, 0.1, n)), 2) for n in (1, 2, 3, 4, 5)]
+    [3.31, 3.45, 3.59, 3.72, 3.84]
+    """
+    n = np.asarray(n, dtype=float)
+    return sbg_retention_rate(alpha, beta, n) * hyp2f1(1.0, beta + n, alpha + beta + n,
+                                                       1 / (1 + d))

@@ -7,14 +7,17 @@ priors, and how to call its likelihood from :mod:`clvlib.likelihoods`; everythin
 from __future__ import annotations
 
 import hashlib
+import importlib.metadata
 import importlib.util
+import inspect
 import json
 import os
+import tempfile
 import time
 import warnings
-from functools import partial
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
+from functools import cache, partial
 from pathlib import Path
 from typing import ClassVar, Literal
 
@@ -35,6 +38,9 @@ Method = Literal["nuts", "map"]
 # A column of this name in a model's input holds how many customers each row stands for
 # (already-compressed data such as the donations file); it weights that row's likelihood.
 WEIGHT_COLUMN = "weights"
+
+# Packages whose versions change the draws a fit returns: part of the fit-cache key.
+SAMPLING_PACKAGES = ("numpy", "pymc", "pytensor", "nutpie")
 
 
 @dataclass(frozen=True)
@@ -116,9 +122,11 @@ class CLVModel:
         if isinstance(data, CustomerSummary):
             self.summary: CustomerSummary | None = data
             customers, source, self.time_unit = data.customers, data.source, data.time_unit
+            self.resolution: float | None = data.resolution
         else:
             self.summary, customers, source = None, data, "DataFrame"
             self.time_unit = TimeUnit.parse(data.attrs.get("time_unit", "week"))
+            self.resolution = data.attrs.get("resolution")
         self.customers = self.check_data(customers, source)
         self.notes: list[str] = []  # what the model left out of or adjusted in the data
         unknown = set(priors or {}) - set(self.params)
@@ -137,6 +145,9 @@ class CLVModel:
         self.idata: az.InferenceData | None = None
         self.settings: FitSettings | None = None
         self.timings: dict[str, float] = {}
+        # Set by fit(cache_dir=...): the cache file, and whether the fit was read from it.
+        self.cache_path: Path | None = None
+        self.cache_hit: bool | None = None
 
     # -- what subclasses provide --------------------------------------------------------------
 
@@ -172,6 +183,7 @@ class CLVModel:
         target_accept: float = 0.8,
         random_seed: int = 20240101,
         progressbar: bool = True,
+        cache_dir: str | Path | None = None,
     ) -> az.InferenceData:
         """Fit the model by NUTS (posterior draws) or MAP (the posterior mode).
 
@@ -190,17 +202,35 @@ class CLVModel:
             Same data, settings and seed give the same draws.
         progressbar : bool
             Show the sampler's progress.
+        cache_dir : str or Path, optional
+            A folder of saved fits. The fit is keyed by :meth:`cache_key` (model, priors, fit
+            settings, data hash, time unit and resolution, clvlib version and the source of its
+            likelihoods and model code, sampler package versions): on a hit the saved netCDF
+            file is read instead of sampling (the same numbers, bit for bit); on a miss the
+            model is fitted and saved there. :attr:`cache_hit` and :attr:`cache_path` say which.
 
         Returns
         -------
         arviz.InferenceData
             Also kept as :attr:`idata`, with the model config in ``idata.attrs``.
+
+        Examples
+        --------
+        >>> model.fit(cache_dir="data/processed/fits")  # doctest: +SKIP
+        >>> model.cache_hit  # doctest: +SKIP
+        True
         """
         if method not in ("nuts", "map"):
             raise ValueError(f"method={method!r}; choose 'nuts' or 'map'")
         settings = FitSettings(
             method, draws, tune, chains, sampler, target_accept, random_seed
         ).resolved()
+        self.timings = {}
+        self.cache_path, self.cache_hit = None, None
+        if cache_dir is not None:
+            self.cache_path = Path(cache_dir) / f"{self.name}-{self.cache_key(settings)}.nc"
+            if self._load_cached(self.cache_path, settings):
+                return self.idata
         model = self.build()
         start = time.perf_counter()
         if method == "map":
@@ -212,7 +242,70 @@ class CLVModel:
         self.timings["fit_seconds"] = time.perf_counter() - start
         idata.attrs["clvlib"] = json.dumps(self.config(settings))
         self.idata, self.settings = idata, settings
+        if self.cache_path is not None:
+            self._save_cached(self.cache_path)
         return idata
+
+    # -- the fit cache ------------------------------------------------------------------------
+
+    def cache_key(self, settings: FitSettings | None = None) -> str:
+        """sha256 of everything that decides a fit's numbers (see ``fit(cache_dir=...)``)."""
+        import clvlib  # the package is fully imported by the time a model is fitted
+
+        settings = (settings or self.settings or FitSettings()).resolved()
+        payload = {
+            "model": self.name,
+            "priors": {k: v.to_dict() for k, v in sorted(self.priors.items())},
+            "fit": asdict(settings),
+            "data": self.data_hash(),
+            "time_unit": [self.time_unit.name, self.time_unit.days],
+            "resolution": self.resolution,
+            "clvlib": clvlib.__version__,
+            "code": _source_hash(type(self)),
+            "packages": _package_versions(),
+        }
+        text = json.dumps(payload, sort_keys=True, default=str)
+        return hashlib.sha256(text.encode()).hexdigest()
+
+    def _load_cached(self, path: Path, settings: FitSettings) -> bool:
+        """Attach the fit saved at ``path`` if it is there and is this model's; else False."""
+        if not path.is_file():
+            self.cache_hit = False
+            return False
+        start = time.perf_counter()
+        try:
+            with az.rc_context({"data.load": "eager"}):
+                idata = az.from_netcdf(str(path))
+            config = json.loads(idata.attrs["clvlib"])
+        except (OSError, KeyError, ValueError) as err:
+            warnings.warn(f"{path}: unreadable cached fit ({err}); fitting again", stacklevel=3)
+            self.cache_hit = False
+            return False
+        if config["model"] != self.name or config["data"]["sha256"] != self.data_hash():
+            warnings.warn(f"{path}: the cached fit is not this model's; fitting again",
+                          stacklevel=3)
+            self.cache_hit = False
+            return False
+        self.idata, self.settings, self.cache_hit = idata, settings, True
+        self.timings = {"fit_seconds": time.perf_counter() - start}
+        if "clvlib_timings" in idata.attrs:
+            cached = json.loads(idata.attrs["clvlib_timings"])
+            self.timings.update({f"cached_{k}": v for k, v in cached.items()})
+        return True
+
+    def _save_cached(self, path: Path) -> None:
+        """Write the fit to ``path`` atomically (a temporary file renamed into place)."""
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.idata.attrs["clvlib_timings"] = json.dumps(self.timings)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}-", suffix=".nc", dir=path.parent)
+        os.close(fd)
+        try:
+            self.idata.to_netcdf(tmp)
+            os.replace(tmp, path)
+        finally:
+            if os.path.exists(tmp):
+                os.remove(tmp)
+        self.cache_hit = False
 
     def _fit_map(self, model: pm.Model, settings: FitSettings, progressbar: bool):
         with model:
@@ -306,6 +399,7 @@ class CLVModel:
                 "customers": int(self.rows.n_original),
                 "distinct_rows": len(self.rows),
                 "sha256": self.data_hash(),
+                "resolution": self.resolution,
             },
         }
 
@@ -412,6 +506,29 @@ class PurchaseModel(CLVModel):
 
     def _horizon_name(self, what: str, t: float) -> str:
         return f"{what} in the next {t:g} {self.time_unit.plural}"
+
+
+@cache
+def _source_hash(model_class: type) -> str:
+    """sha256 of the code that decides a fit: likelihoods, priors, this module, the model's."""
+    from clvlib import likelihoods, priors
+
+    h = hashlib.sha256()
+    for module in (likelihoods, priors, inspect.getmodule(CLVModel),
+                   inspect.getmodule(model_class)):
+        h.update(Path(inspect.getfile(module)).read_bytes())
+    return h.hexdigest()
+
+
+@cache
+def _package_versions() -> dict[str, str | None]:
+    versions = {}
+    for name in SAMPLING_PACKAGES:
+        try:
+            versions[name] = importlib.metadata.version(name)
+        except importlib.metadata.PackageNotFoundError:
+            versions[name] = None
+    return versions
 
 
 def _customer_frame(customers: CustomerSummary | pd.DataFrame) -> pd.DataFrame:

@@ -50,6 +50,9 @@ class CustomerSummary:
         Where the transactions came from.
     notes : tuple of str
         What was excluded or adjusted on the way (late first purchases, returns, duplicates).
+    resolution : float or None
+        When set, ``t_x`` and ``T`` were rounded to the nearest multiple of this many time units
+        (``1`` = whole weeks when the unit is a week); None for exact (day-level) times.
     """
 
     customers: pd.DataFrame
@@ -58,6 +61,7 @@ class CustomerSummary:
     observation_end: pd.Timestamp | None = None
     source: str = ""
     notes: tuple[str, ...] = field(default_factory=tuple)
+    resolution: float | None = None
 
     @property
     def has_holdout(self) -> bool:
@@ -84,6 +88,8 @@ class CustomerSummary:
             "customers": len(c),
             "time unit": str(self.time_unit),
             "calibration end": f"{self.calibration_end:%Y-%m-%d}",
+            **({} if self.resolution is None else
+               {"time resolution": _amount(self.resolution, self.time_unit)}),
             "calibration repeat purchases": int(c["x"].sum()),
             "share with no repeat purchase": float((c["x"] == 0).mean()),
             "mean repeat purchases": float(c["x"].mean()),
@@ -117,6 +123,7 @@ class CustomerSummary:
             else str(self.observation_end.date()),
             "source": self.source,
             "notes": list(self.notes),
+            "resolution": self.resolution,
         }
         schema_meta = {**(table.schema.metadata or {}), b"clvlib": json.dumps(meta).encode()}
         pq.write_table(table.replace_schema_metadata(schema_meta), path)
@@ -134,6 +141,7 @@ class CustomerSummary:
             observation_end=None if obs is None else pd.Timestamp(obs),
             source=meta["source"],
             notes=tuple(meta["notes"]),
+            resolution=meta.get("resolution"),
         )
 
 
@@ -144,6 +152,7 @@ def summarize(
     calibration_end: str | pd.Timestamp | None = None,
     observation_end: str | pd.Timestamp | None = None,
     cohort: str = "month",
+    resolution: float | None = None,
 ) -> CustomerSummary:
     """Summarize a transaction log per customer, with an optional holdout period.
 
@@ -161,6 +170,12 @@ def summarize(
         summary covers everything up to ``calibration_end``.
     cohort : {"month", "quarter", "year"}
         How to label the first-purchase cohort.
+    resolution : float, optional
+        Round ``t_x`` and ``T`` to the nearest multiple of this many time units (halves away
+        from zero), e.g. ``1`` for whole weeks or ``1/7`` for days when ``time_unit="week"``.
+        Customers then share more compressed likelihood rows, so fits of large bases are faster;
+        the resolution is recorded in the summary and in every fit to it. Default: exact
+        day-level times.
 
     Returns
     -------
@@ -182,6 +197,7 @@ def summarize(
     unit = TimeUnit.parse(time_unit)
     if cohort not in COHORT_FORMATS:
         raise ValueError(f"cohort={cohort!r}; choose one of {', '.join(COHORT_FORMATS)}")
+    resolution = check_resolution(resolution)
     overview = log.overview()
     first, last = overview["first_date"], overview["last_date"]
     cal_end = last if calibration_end is None else _as_day(calibration_end, "calibration_end")
@@ -203,9 +219,13 @@ def summarize(
             f"({last:%Y-%m-%d}); the holdout assumes no purchases were made in between"
         )
     end = obs_end if obs_end is not None else cal_end
+    params = {"cal_end": cal_end.date(), "end": end.date(), "unit_days": unit.days}
+    if resolution is not None:
+        params["res_days"] = resolution * unit.days
     customers = log.con.execute(
-        _summary_sql(log.extra_columns, cohort, with_holdout=obs_end is not None),
-        {"cal_end": cal_end.date(), "end": end.date(), "unit_days": unit.days},
+        _summary_sql(log.extra_columns, cohort, with_holdout=obs_end is not None,
+                     rounded=resolution is not None),
+        params,
     ).df()
     customers = customers.set_index("customer_id")
     customers["first_purchase"] = pd.to_datetime(customers["first_purchase"])
@@ -229,7 +249,45 @@ def summarize(
         notes.append(f"{after:,} transaction row(s) after {end:%Y-%m-%d} ignored")
     if customers.empty:
         raise CLVDataError(f"{log.source}: no customer bought by {cal_end:%Y-%m-%d}; {span}")
-    return CustomerSummary(customers, unit, cal_end, obs_end, log.source, tuple(notes))
+    if resolution is not None:
+        notes.append(resolution_note(resolution, unit))
+    return CustomerSummary(customers, unit, cal_end, obs_end, log.source, tuple(notes),
+                           resolution)
+
+
+def check_resolution(resolution: float | None) -> float | None:
+    """Validate a ``resolution`` argument: None, or a positive finite number (as a float)."""
+    if resolution is None:
+        return None
+    try:
+        value = float(resolution)
+    except (TypeError, ValueError) as err:
+        raise ValueError(f"resolution={resolution!r} must be a positive number or None") from err
+    if not np.isfinite(value) or value <= 0:
+        raise ValueError(f"resolution={resolution!r} must be a positive number or None")
+    return value
+
+
+def resolution_note(resolution: float, unit: TimeUnit) -> str:
+    """The note a rounded summary carries."""
+    days = resolution * unit.days
+    return (f"recency t_x and age T rounded to the nearest {_amount(resolution, unit)} "
+            f"({days:.4g} day{'' if days == 1 else 's'})")
+
+
+def _amount(value: float, unit: TimeUnit) -> str:
+    return f"{value:.4g} {unit.name if value == 1 else unit.plural}"
+
+
+def time_sql(days: str, rounded: bool) -> str:
+    """SQL turning a whole number of days into the time unit, optionally at a resolution.
+
+    Shared with the Spark path (:mod:`clvlib.spark`), so both engines do the same arithmetic:
+    ``days / unit_days``, or ``round(days / res_days) * res_days / unit_days``.
+    """
+    if rounded:
+        return f"round({days} / $res_days) * $res_days / $unit_days"
+    return f"{days} / $unit_days"
 
 
 def _as_day(value, name: str) -> pd.Timestamp:
@@ -239,7 +297,8 @@ def _as_day(value, name: str) -> pd.Timestamp:
         raise ValueError(f"{name}={value!r} is not a date") from err
 
 
-def _summary_sql(extra_columns: tuple[str, ...], cohort: str, with_holdout: bool) -> str:
+def _summary_sql(extra_columns: tuple[str, ...], cohort: str, with_holdout: bool,
+                 rounded: bool = False) -> str:
     # A day is a purchase if it has a non-negative row; returns (negative rows, present only
     # when read with returns="net") lower that day's spend.
     extras_first = "".join(
@@ -280,8 +339,8 @@ def _summary_sql(extra_columns: tuple[str, ...], cohort: str, with_holdout: bool
         ){holdout_cte}
         SELECT c.customer_id,
                c.x::BIGINT AS x,
-               c.recency_days / $unit_days AS t_x,
-               date_diff('day', f.first_day, $cal_end) / $unit_days AS T,
+               {time_sql("c.recency_days", rounded)} AS t_x,
+               {time_sql("date_diff('day', f.first_day, $cal_end)", rounded)} AS T,
                c.repeat_spend / nullif(c.x, 0) AS monetary,
                f.first_day AS first_purchase,
                {COHORT_FORMATS[cohort].replace("first_day", "f.first_day")} AS cohort

@@ -21,12 +21,14 @@ from clvlib.diagnostics import Diagnostics
 from clvlib.errors import CLVDataError
 from clvlib.models import (
     MODELS,
+    BetaGeoBetaBinomModel,
     BetaGeoModel,
     CLVModel,
     FitSettings,
     GammaGammaModel,
     ModifiedBetaGeoModel,
     ParetoNBDModel,
+    ShiftedBetaGeoModel,
     get_model,
     load_model,
 )
@@ -43,6 +45,7 @@ __version__ = "0.1.0"
 __all__ = [
     "DATASETS",
     "MODELS",
+    "BetaGeoBetaBinomModel",
     "BetaGeoModel",
     "CLVDataError",
     "CLVModel",
@@ -55,6 +58,7 @@ __all__ = [
     "ParetoNBDModel",
     "Prediction",
     "Prior",
+    "ShiftedBetaGeoModel",
     "TimeUnit",
     "TransactionLog",
     "check_summary",

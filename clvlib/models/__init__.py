@@ -9,12 +9,15 @@ import arviz as az
 
 from clvlib.models.base import CLVModel, FitSettings, PurchaseModel
 from clvlib.models.beta_geo import BetaGeoModel
+from clvlib.models.bg_bb import BetaGeoBetaBinomModel
 from clvlib.models.gamma_gamma import GammaGammaModel
 from clvlib.models.mbg_nbd import ModifiedBetaGeoModel
 from clvlib.models.pareto_nbd import ParetoNBDModel
+from clvlib.models.sbg import ShiftedBetaGeoModel
 
 MODELS: dict[str, type[CLVModel]] = {
-    m.name: m for m in (BetaGeoModel, ModifiedBetaGeoModel, ParetoNBDModel, GammaGammaModel)
+    m.name: m for m in (BetaGeoModel, ModifiedBetaGeoModel, ParetoNBDModel, GammaGammaModel,
+                        BetaGeoBetaBinomModel, ShiftedBetaGeoModel)
 }
 
 
@@ -33,7 +36,7 @@ def load_model(path: str | Path, data) -> CLVModel:
 
 
 __all__ = [
-    "MODELS", "BetaGeoModel", "CLVModel", "FitSettings", "GammaGammaModel",
-    "ModifiedBetaGeoModel", "ParetoNBDModel", "PurchaseModel",
-    "get_model", "load_model",
+    "MODELS", "BetaGeoBetaBinomModel", "BetaGeoModel", "CLVModel", "FitSettings",
+    "GammaGammaModel", "ModifiedBetaGeoModel", "ParetoNBDModel", "PurchaseModel",
+    "ShiftedBetaGeoModel", "get_model", "load_model",
 ]

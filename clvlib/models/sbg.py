@@ -1,0 +1,375 @@
+"""sBG: the shifted-beta-geometric model of contract duration (Fader & Hardie 2007).
+
+Fader & Hardie (2007), "How to project customer retention", Journal of Interactive Marketing
+21(1): at each renewal a customer churns with probability ``theta ~ Beta(alpha, beta)``. The
+model fits a cohort survival table (percent of a cohort still active after each period) or
+individual churn records (periods completed, churned or not); both become weighted
+``(duration, churned)`` rows for the one likelihood in :mod:`clvlib.likelihoods`. Discounted
+expected residual lifetime follows Fader & Hardie (2010), "Customer-base valuation in a
+contractual setting: the perils of ignoring heterogeneity", Marketing Science 29(1).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from clvlib import expectations as ex
+from clvlib.compression import CompressedRows
+from clvlib.errors import CLVDataError
+from clvlib.likelihoods import sbg_loglike, sbg_logp
+from clvlib.models.base import WEIGHT_COLUMN, CLVModel, Likelihood
+from clvlib.models.bg_bb import check_whole_numbers, raise_for_rows, with_default_period
+from clvlib.predict import Prediction, posterior_predict
+from clvlib.priors import Prior
+
+# attrs of a rows table built from a survival table: the whole table (as shares of the cohort,
+# indexed by period) and the last period fitted, so a model can set its projection beside it.
+SURVIVAL_ATTR = "survival"
+FITTED_THROUGH_ATTR = "fitted_through"
+
+
+def cohort_rows(table: pd.DataFrame, column: str, *, cohort_size: float,
+                period: str = "year", through: int | None = None,
+                time_unit: str = "year") -> pd.DataFrame:
+    """Weighted sBG rows from a cohort survival table (Fader & Hardie 2007, section 4).
+
+    With ``S_t`` the share of the cohort still active after period ``t``, the number lost in
+    period ``t`` is ``cohort_size (S_{t-1} - S_t)``: a row ``(t, churned=1)`` with that weight.
+    The survivors after the last fitted period ``through``, ``cohort_size S_through``, are
+    right-censored: a row ``(through, churned=0)``.
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        One row per period ``0, 1, 2, ...`` (column ``period``) with the cohort still active in
+        ``column``: in percent, as shares or as counts (values are taken relative to period 0).
+    column : str
+        The survival column (``"regular"``, ``"highend"`` in ``sbg_retention``).
+    cohort_size : float
+        Customers in the cohort at period 0 (1,000 per segment in FH 2007).
+    period : str
+        The name of the period column.
+    through : int, optional
+        Last period to fit (default: all); later periods are kept for comparison with a
+        projection.
+    time_unit : str
+        The length of a period (``day``, ``week``, ``month``, ``year``).
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``duration``, ``churned``, ``weights``; ``attrs`` hold the time unit, the whole
+        survival curve (shares) and ``through``.
+
+    Examples
+    --------
+    >>> table = pd.DataFrame({"year": [0, 1, 2], "share": [100.0, 63.1, 46.8]})
+    >>> cohort_rows(table, "share", cohort_size=1000).round(6)
+       duration  churned  weights
+    0         1        1    369.0
+    1         2        1    163.0
+    2         2        0    468.0
+    """
+    survival = _check_survival_table(table, column, period)
+    last = int(survival.index.max())
+    through = last if through is None else int(through)
+    if not 1 <= through <= last:
+        raise CLVDataError(
+            f"survival table: through={through} is outside the periods 1..{last} of column "
+            f"'{period}'"
+        )
+    fitted = survival.loc[:through].to_numpy()
+    lost = cohort_size * (fitted[:-1] - fitted[1:])
+    rows = pd.DataFrame({
+        "duration": np.r_[np.arange(1, through + 1), through],
+        "churned": np.r_[np.ones(through, dtype=int), 0],
+        # Rounded to 9 decimals: percentages such as 63.1 - 46.8 are not exact in binary.
+        WEIGHT_COLUMN: np.round(np.r_[lost, cohort_size * fitted[-1]], 9),
+    })
+    rows.attrs = {"time_unit": time_unit, SURVIVAL_ATTR: survival.to_dict(),
+                  FITTED_THROUGH_ATTR: through}
+    return rows
+
+
+def _check_survival_table(table: pd.DataFrame, column: str, period: str) -> pd.Series:
+    """The survival column as shares of period 0, indexed by period, or a clear error."""
+    for name in (period, column):
+        if name not in table.columns:
+            raise CLVDataError(
+                f"survival table: no column '{name}'; it has {list(table.columns)}"
+            )
+    frame = table[[period, column]].apply(pd.to_numeric, errors="coerce")
+    bad = frame.isna().any(axis=1) | ~np.isfinite(frame.fillna(0)).all(axis=1) | (frame < 0).any(
+        axis=1)
+    raise_for_rows(bad, table, [period, column], f"survival table: columns '{period}', "
+                   f"'{column}': missing, non-numeric, negative or infinite values")
+    periods = frame[period].to_numpy()
+    if len(periods) < 2 or not np.array_equal(periods, np.arange(len(periods))):
+        raise CLVDataError(
+            f"survival table: column '{period}' must count periods 0, 1, 2, ... in order (period "
+            f"0 is the whole cohort); it holds {periods.tolist()[:10]}"
+        )
+    values = frame[column].to_numpy()
+    if values[0] <= 0:
+        raise CLVDataError(f"survival table: column '{column}' is {values[0]} at period 0; "
+                           "it must hold the whole cohort there")
+    rising = np.r_[False, values[1:] > values[:-1]]
+    raise_for_rows(pd.Series(rising, index=table.index), table, [period, column],
+                   f"survival table: column '{column}' rises (survival can only fall)")
+    return pd.Series(values / values[0], index=periods.astype(int), name=column)
+
+
+def check_churn_records(records: pd.DataFrame, source: str = "sBG data") -> pd.DataFrame:
+    """Validate sBG rows: ``duration`` (whole periods), ``churned`` (0/1), optional ``weights``.
+
+    A churned customer must have completed at least one period (``duration >= 1``).
+
+    Raises
+    ------
+    CLVDataError
+        Naming the column and the first offending rows.
+    """
+    missing = [c for c in ("duration", "churned") if c not in records.columns]
+    if missing:
+        raise CLVDataError(
+            f"{source}: missing column(s) {missing}; sBG needs duration (periods completed) and "
+            f"churned (1 if the customer left at the end of that period, 0 if still active); "
+            f"it has {list(records.columns)}"
+        )
+    frame = records.copy()
+    if frame["churned"].dtype == bool:
+        frame["churned"] = frame["churned"].astype(int)
+    frame = check_whole_numbers(frame, ("duration", "churned"), source, "sBG")
+    shown = ["duration", "churned"]
+    raise_for_rows(frame["churned"] > 1, records, shown,
+                   f"{source}: column 'churned': values other than 0/1 (or False/True)")
+    raise_for_rows((frame["churned"] == 1) & (frame["duration"] < 1), records, shown,
+                   f"{source}: churned with duration 0 (a customer churns at the end of a "
+                   "period 1, 2, ...)")
+    return frame
+
+
+class ShiftedBetaGeoModel(CLVModel):
+    """sBG model of contract renewals, from a cohort survival table or individual records.
+
+    At each renewal a customer churns with probability ``theta ~ Beta(alpha, beta)``, the same
+    for that customer every period; the cohort's retention rate rises over time because the
+    customers most likely to churn leave first. Build it with :meth:`from_survival_table` or
+    :meth:`from_records`, or directly from rows ``duration``, ``churned`` (and ``weights``).
+
+    Default priors are weakly informative: ``LogNormal(0, 1.5)`` on ``alpha`` and ``beta``
+    (unit-free beta shapes; 95% between 0.05 and 19).
+
+    Examples
+    --------
+    >>> table = clvlib.load_dataset("sbg_retention")  # doctest: +SKIP
+    >>> model = ShiftedBetaGeoModel.from_survival_table(table, "regular", cohort_size=1000,
+    ...                                                 through=7)  # doctest: +SKIP
+    >>> model.fit("map", progressbar=False)  # doctest: +SKIP
+    >>> model.projection()  # doctest: +SKIP
+    """
+
+    name = "sbg"
+    title = "sBG"
+    params = ("alpha", "beta")
+    columns = ("duration", "churned")
+    default_priors = {name: Prior("LogNormal", mu=0, sigma=1.5) for name in params}
+    likelihood = Likelihood(pointwise=sbg_logp, total=sbg_loglike)
+
+    def __init__(self, data: pd.DataFrame, priors: dict | None = None):
+        data = with_default_period(data)
+        super().__init__(data, priors)
+        survival = data.attrs.get(SURVIVAL_ATTR)
+        # The whole survival curve (shares, by period) when built from a cohort table.
+        self.actual_survival: pd.Series | None = (
+            None if survival is None else pd.Series(survival, dtype=float).sort_index()
+        )
+        self.fitted_through: int | None = data.attrs.get(FITTED_THROUGH_ATTR)
+
+    @classmethod
+    def from_survival_table(cls, table: pd.DataFrame, column: str, *, cohort_size: float,
+                            period: str = "year", through: int | None = None,
+                            time_unit: str = "year",
+                            priors: dict | None = None) -> ShiftedBetaGeoModel:
+        """A model of one cohort's survival table (see :func:`cohort_rows` for the arguments).
+
+        Examples
+        --------
+        >>> ShiftedBetaGeoModel.from_survival_table(
+        ...     clvlib.load_dataset("sbg_retention"), "highend", cohort_size=1000, through=7
+        ... )  # doctest: +SKIP
+        """
+        rows = cohort_rows(table, column, cohort_size=cohort_size, period=period,
+                           through=through, time_unit=time_unit)
+        return cls(rows, priors)
+
+    @classmethod
+    def from_records(cls, records: pd.DataFrame, *, duration: str = "duration",
+                     churned: str = "churned", time_unit: str = "year",
+                     priors: dict | None = None) -> ShiftedBetaGeoModel:
+        """A model of individual churn records, one row per customer.
+
+        Parameters
+        ----------
+        records : pandas.DataFrame
+            One row per customer (or per pattern, with a ``weights`` column).
+        duration : str
+            Column with the periods each customer completed: the period at whose end they
+            churned, or the periods survived so far.
+        churned : str
+            Column saying whether the customer churned (1/True) or is still active (0/False).
+        time_unit : str
+            The length of a period (``day``, ``week``, ``month``, ``year``).
+
+        Examples
+        --------
+        >>> records = pd.DataFrame({"years": [1, 3, 4], "left": [True, True, False]})
+        >>> ShiftedBetaGeoModel.from_records(records, duration="years", churned="left")
+        ... # doctest: +SKIP
+        """
+        for name in (duration, churned):
+            if name not in records.columns:
+                raise CLVDataError(
+                    f"churn records: no column '{name}'; they have {list(records.columns)}"
+                )
+        keep = [duration, churned] + ([WEIGHT_COLUMN] if WEIGHT_COLUMN in records else [])
+        frame = records[keep].rename(columns={duration: "duration", churned: "churned"})
+        frame.attrs = {"time_unit": time_unit}
+        return cls(frame, priors)
+
+    def check_data(self, customers: pd.DataFrame, source: str) -> pd.DataFrame:
+        return check_churn_records(customers, source)
+
+    # -- predictions --------------------------------------------------------------------------
+
+    def survival(self, periods=None, *, n_draws: int | None = 1000, seed: int = 0,
+                 interval: float = 0.9) -> Prediction:
+        """S(t), the share of a new cohort still active after each period ``t``.
+
+        ``periods`` defaults to 1 .. the last period of the survival table (or 12).
+        """
+        return self._by_period(ex.sbg_survival, "share surviving", periods, n_draws, seed,
+                               interval)
+
+    def retention_rate(self, periods=None, *, n_draws: int | None = 1000, seed: int = 0,
+                       interval: float = 0.9) -> Prediction:
+        """r_t, the share of those active in period ``t`` who renew at its end (FH 2007, eq. 8)."""
+        return self._by_period(ex.sbg_retention_rate, "retention rate", periods, n_draws, seed,
+                               interval)
+
+    def derl(self, d: float, n=1, *, n_draws: int | None = 1000, seed: int = 0,
+             interval: float = 0.9) -> Prediction:
+        """Discounted expected residual lifetime of a customer in period ``n`` (FH 2010, eq. 6).
+
+        ``n`` is the period the customer is in, having made ``n - 1`` renewals; a record still
+        active after ``duration`` periods is in period ``duration + 1``. Valued just before the
+        ``n``-th renewal decision at discount rate ``d`` per period (see
+        :func:`clvlib.expectations.sbg_derl`).
+
+        Examples
+        --------
+        >>> model.derl(0.1, n=[1, 2, 3]).per_customer  # doctest: +SKIP
+        """
+        fn = lambda alpha, beta, n: ex.sbg_derl(alpha, beta, d, n)  # noqa: E731
+        frame = pd.DataFrame({"n": np.atleast_1d(np.asarray(n, dtype=float))})
+        rows = CompressedRows.from_frame(frame, ("n",))
+        return posterior_predict(fn, self.posterior_draws(n_draws, seed), rows,
+                                 pd.Index(frame["n"].astype(int), name="n"),
+                                 name=f"DERL at {d:.3g} per {self.time_unit.name}",
+                                 interval=interval)
+
+    def projection(self, periods=None, *, n_draws: int | None = 1000, seed: int = 0,
+                   interval: float = 0.9) -> pd.DataFrame:
+        """The survival curve beside the actual one, in percent of the cohort.
+
+        Returns
+        -------
+        pandas.DataFrame
+            Indexed by period: ``actual`` (NaN where unknown), ``mean``, ``lower``, ``upper``
+            and ``fitted`` (whether the period was in the fit, else projected).
+        """
+        pred = self.survival(periods, n_draws=n_draws, seed=seed, interval=interval)
+        table = 100 * pred.per_customer
+        actual = self.actual_survival if self.actual_survival is not None else pd.Series(
+            dtype=float)
+        table.insert(0, "actual", 100 * actual.reindex(table.index))
+        through = self.fitted_through or int(self.rows["duration"].max())
+        table["fitted"] = table.index <= through
+        return table
+
+    def _by_period(self, fn, name, periods, n_draws, seed, interval) -> Prediction:
+        if periods is None:
+            last = int(self.actual_survival.index.max()) if self.actual_survival is not None \
+                else 12
+            periods = np.arange(1, last + 1)
+        frame = pd.DataFrame({"t": np.atleast_1d(np.asarray(periods, dtype=float))})
+        rows = CompressedRows.from_frame(frame, ("t",))
+        return posterior_predict(fn, self.posterior_draws(n_draws, seed), rows,
+                                 pd.Index(frame["t"].astype(int), name=self.time_unit.name),
+                                 name=f"{name} by {self.time_unit.name}", interval=interval)
+
+
+# --------------------------------------------------------------------------------------------
+# Figures, in the style of clvlib.plots (ax=None, return the Axes). matplotlib is imported when
+# a figure is drawn, not with the model.
+# --------------------------------------------------------------------------------------------
+
+
+def plot_projection(model: ShiftedBetaGeoModel, *, periods=None, interval: float = 0.9,
+                    ax=None):
+    """Survival curve: actual vs the sBG fit and its projection, with a credible band.
+
+    Examples
+    --------
+    >>> plot_projection(model)  # doctest: +SKIP
+    """
+    from clvlib.plots import ACTUAL, MODEL, _axes
+
+    ax = _axes(ax)
+    table = model.projection(periods, interval=interval)
+    unit = model.time_unit.name
+    t = np.r_[0, table.index.to_numpy()]
+    ax.plot(t, np.r_[100, table["actual"]], color=ACTUAL, lw=2, marker="o", ms=4,
+            label="actual")
+    ax.plot(t, np.r_[100, table["mean"]], color=MODEL, lw=2, ls="--", label="sBG (mean)")
+    ax.fill_between(t, np.r_[100, table["lower"]], np.r_[100, table["upper"]], color=MODEL,
+                    alpha=0.2, label=f"sBG {interval:.0%} interval")
+    if not table["fitted"].all():
+        boundary = table.index[table["fitted"]].max()
+        ax.axvline(boundary, color="grey", lw=1, ls=":")
+        ax.text(boundary, 97, "  projection  →", va="top", color="grey")
+    ax.set_ylim(0, 100)
+    ax.set_xlabel(f"{unit}s since acquisition")
+    ax.set_ylabel("% of the cohort still active")
+    ax.set_title(f"{model.title}: survival, fitted and projected")
+    ax.legend(frameon=False, loc="upper right")
+    return ax
+
+
+def plot_retention_rates(model: ShiftedBetaGeoModel, *, periods=None, interval: float = 0.9,
+                         ax=None):
+    """Retention rate r_t by period: actual (from the survival table) vs the sBG curve.
+
+    The model's curve rises although every customer's own churn probability is constant: the
+    heterogeneity the sBG captures.
+    """
+    from clvlib.plots import ACTUAL, MODEL, _axes
+
+    ax = _axes(ax)
+    pred = model.retention_rate(periods, interval=interval).per_customer * 100
+    t = pred.index.to_numpy()
+    ax.plot(t, pred["mean"], color=MODEL, lw=2, ls="--", label="sBG (mean)")
+    ax.fill_between(t, pred["lower"], pred["upper"], color=MODEL, alpha=0.2,
+                    label=f"sBG {interval:.0%} interval")
+    if model.actual_survival is not None:
+        s = model.actual_survival
+        actual = (s / s.shift(1)).dropna() * 100
+        ax.plot(actual.index, actual, color=ACTUAL, lw=2, marker="o", ms=4, label="actual")
+    if model.fitted_through is not None and model.fitted_through < t.max():
+        ax.axvline(model.fitted_through, color="grey", lw=1, ls=":")
+    ax.set_xlabel(f"{model.time_unit.name}")
+    ax.set_ylabel("% renewing among those active")
+    ax.set_title(f"{model.title}: retention rate rises as the churn-prone leave")
+    ax.legend(frameon=False, loc="lower right")
+    return ax

@@ -38,7 +38,8 @@ class CustomerSummary:
     ----------
     customers : pandas.DataFrame
         Indexed by ``customer_id``; columns ``x``, ``t_x``, ``T``, ``monetary``,
-        ``first_purchase``, ``cohort``, and with a holdout ``x_holdout`` and ``spend_holdout``;
+        ``first_purchase``, ``cohort``, and with a holdout ``x_holdout``, ``spend_holdout`` and
+        ``t_x_full`` (recency at the end of the holdout, for holdout predictive densities);
         plus any covariates (the value at each customer's first purchase).
     time_unit : TimeUnit
         The unit of ``t_x``, ``T`` and ``holdout_length``.
@@ -307,11 +308,16 @@ def _summary_sql(extra_columns: tuple[str, ...], cohort: str, with_holdout: bool
     extras_select = "".join(f', f."{c}"' for c in extra_columns)
     holdout_cte = """,
         hold AS (
-            SELECT customer_id, count(*) AS x_holdout, sum(spend) AS spend_holdout
+            SELECT customer_id, count(*) AS x_holdout, sum(spend) AS spend_holdout,
+                   max(day) AS last_day
             FROM days WHERE day > $cal_end GROUP BY customer_id
         )""" if with_holdout else ""
+    full_recency = time_sql(
+        "coalesce(date_diff('day', f.first_day, h.last_day), c.recency_days)", rounded
+    )
     holdout_select = (
         ", coalesce(h.x_holdout, 0) AS x_holdout, coalesce(h.spend_holdout, 0.0) AS spend_holdout"
+        f", {full_recency} AS t_x_full"
         if with_holdout else ""
     )
     holdout_join = "LEFT JOIN hold h USING (customer_id)" if with_holdout else ""

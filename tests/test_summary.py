@@ -64,6 +64,9 @@ def pandas_summary(log: pd.DataFrame, calibration_end: str, observation_end: str
         held = hold.groupby("customer_id")["amount"]
         out["x_holdout"] = held.size().reindex(out.index, fill_value=0)
         out["spend_holdout"] = held.sum().reindex(out.index, fill_value=0.0)
+        last = hold.groupby("customer_id")["day"].max().reindex(out.index)
+        full_days = (last - out["first_purchase"]).dt.days.fillna(out["recency_days"])
+        out["t_x_full"] = full_days / unit_days
     return out.drop(columns=["recency_days", "age_days"]).sort_index()
 
 
@@ -83,6 +86,8 @@ def assert_matches_pandas(summary: CustomerSummary, reference: pd.DataFrame) -> 
                                       reference["x_holdout"].to_numpy())
         np.testing.assert_allclose(ours["spend_holdout"].to_numpy(),
                                    reference["spend_holdout"].to_numpy(), rtol=1e-12, atol=1e-12)
+        np.testing.assert_allclose(ours["t_x_full"].to_numpy(), reference["t_x_full"].to_numpy(),
+                                   rtol=1e-12, atol=0, err_msg="t_x_full")
 
 
 # --------------------------------------------------------------------------------------------

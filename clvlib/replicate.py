@@ -3,7 +3,8 @@
 Each study names its data, the models the paper fitted and the estimates it published (see
 DESIGN.md section 5). :func:`replicate` fits each model twice, by MAP with flat priors (which
 is the maximum-likelihood estimate the papers report) and by NUTS with clvlib's default priors,
-and reports the relative differences.
+and reports the relative differences. A study may also publish derived quantities (P(alive),
+DERL, a projection to compare with the actual data): those are set beside ours too.
 """
 
 from __future__ import annotations
@@ -11,11 +12,15 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 
 import numpy as np
 import pandas as pd
 
+from clvlib import expectations as ex
+from clvlib.datasets import load_dataset
 from clvlib.models import get_model
+from clvlib.models.sbg import cohort_rows
 from clvlib.priors import Prior
 from clvlib.summary import CustomerSummary, summarize
 from clvlib.transactions import read_transactions
@@ -23,27 +28,113 @@ from clvlib.transactions import read_transactions
 
 @dataclass(frozen=True)
 class PublishedFit:
-    """One model's published maximum-likelihood estimates (parameters named as in the paper)."""
+    """One model's published maximum-likelihood estimates (parameters named as in the paper).
+
+    ``data`` gives this fit its own data (else the study's); ``label`` names the fit in the
+    output when a study fits one model more than once (else the model's name).
+    """
 
     model: str
     estimates: dict[str, float]
     source: str
     loglik: float | None = None
+    data: Callable[[], object] | None = None
+    label: str | None = None
+
+    @property
+    def key(self) -> str:
+        return self.label or self.model
+
+
+# Derived quantities of a study: called with the MAP fits and the NUTS fits (empty without
+# NUTS), each keyed by PublishedFit.key; returns rows made by _derived_row.
+Derived = Callable[[dict, dict], pd.DataFrame]
 
 
 @dataclass(frozen=True)
 class Study:
-    """A paper to replicate: its data and its published fits."""
+    """A paper to replicate: its data, its published fits and derived quantities."""
 
     name: str
     title: str
-    data: Callable[[], CustomerSummary]
+    data: Callable[[], CustomerSummary] | None
     fits: tuple[PublishedFit, ...]
+    derived: Derived | None = None
 
 
 def _cdnow_sample_calibration() -> CustomerSummary:
     log = read_transactions("cdnow_sample")
     return summarize(log, time_unit="week", calibration_end="1997-09-30")
+
+
+def _derived_row(quantity: str, reference: float, source: str, ours: float,
+                 nuts=None) -> dict:
+    """One derived quantity: the reference value (published, or actual data) beside ours.
+
+    ``nuts`` is a one-row per-customer table of a Prediction (mean, lower, upper), if any.
+    """
+    row = {"quantity": quantity, "reference": reference, "source": source, "map": ours,
+           "map_rel_diff": ours / reference - 1}
+    if nuts is not None:
+        row |= {"nuts_mean": nuts["mean"], "nuts_lower": nuts["lower"],
+                "nuts_upper": nuts["upper"], "nuts_rel_diff": nuts["mean"] / reference - 1}
+    return row
+
+
+# Fader, Hardie & Shang (2010): P(alive in 2002), after the six opportunities 1996-2001.
+FHS2010_P_ALIVE = {(0, 0): 0.11, (2, 4): 0.59, (6, 6): 0.93}
+
+
+def _fhs2010_derived(map_fits: dict, nuts_fits: dict) -> pd.DataFrame:
+    rows = []
+    for (x, t_x), published in FHS2010_P_ALIVE.items():
+        donor = pd.DataFrame({"x": [x], "t_x": [t_x], "n": [6]})
+        ours = map_fits["bg_bb"].p_alive(donor).per_customer.iloc[0]["mean"]
+        nuts = nuts_fits["bg_bb"].p_alive(donor).per_customer.iloc[0] if nuts_fits else None
+        rows.append(_derived_row(f"P(alive in 2002 | x={x}, t_x={t_x}, n=6)", published,
+                                 "FHS 2010", ours, nuts))
+    return pd.DataFrame(rows)
+
+
+def _donations():
+    return load_dataset("donations")
+
+
+# Fader & Hardie (2007) fitted the first 7 years of each segment (1,000 customers each) and
+# compared the projection of years 8-12 with the actual survival.
+FH2007_FITTED_YEARS = 7
+FH2007_COHORT_SIZE = 1000
+# Fader & Hardie (2010), eq. (6) at alpha=3.80, beta=15.20, d=0.1: DERL of a customer in
+# period n = 1..5, i.e. who has made n-1 = 0..4 renewals.
+FH2010_DERL = {"alpha": 3.80, "beta": 15.20, "d": 0.1,
+               "values": {1: 3.31, 2: 3.45, 3: 3.59, 4: 3.72, 5: 3.84}}
+
+
+def _retention_rows(segment: str) -> pd.DataFrame:
+    return cohort_rows(load_dataset("sbg_retention"), segment, cohort_size=FH2007_COHORT_SIZE,
+                       through=FH2007_FITTED_YEARS)
+
+
+def _fh2007_derived(map_fits: dict, nuts_fits: dict) -> pd.DataFrame:
+    rows = []
+    for key, fit in map_fits.items():
+        segment = key.removeprefix("sbg ")
+        mine = fit.projection()
+        nuts = nuts_fits[key].projection() if nuts_fits else None
+        for year in mine.index[~mine["fitted"]]:
+            rows.append(_derived_row(
+                f"{segment}: % surviving year {year} (projected)", mine.loc[year, "actual"],
+                "actual data", mine.loc[year, "mean"],
+                None if nuts is None else nuts.loc[year],
+            ))
+    a, b, d = FH2010_DERL["alpha"], FH2010_DERL["beta"], FH2010_DERL["d"]
+    for n, published in FH2010_DERL["values"].items():
+        rows.append(_derived_row(
+            f"DERL(d={d:g} | alpha={a:.2f}, beta={b:.2f}, n={n}, {n - 1} renewal"
+            f"{'' if n == 2 else 's'} made)", published,
+            "FH 2010", float(ex.sbg_derl(a, b, d, n)),
+        ))
+    return pd.DataFrame(rows)
 
 
 STUDIES: dict[str, Study] = {
@@ -72,6 +163,36 @@ STUDIES: dict[str, Study] = {
                 ),
             ),
         ),
+        Study(
+            "fhs2010",
+            "Fader, Hardie & Shang (2010), BG/BB on the 1995 donor cohort (11,104 donors, six "
+            "annual opportunities 1996-2001)",
+            _donations,
+            (
+                PublishedFit(
+                    "bg_bb", {"alpha": 1.204, "beta": 0.750, "gamma": 0.657, "delta": 2.783},
+                    "Fader, Hardie & Shang (2010), Marketing Science 29(6)",
+                ),
+            ),
+            _fhs2010_derived,
+        ),
+        Study(
+            "fh2007",
+            "Fader & Hardie (2007), sBG on the regular and high-end survival curves (1,000 "
+            "customers each), fitted on years 1-7; DERL from Fader & Hardie (2010)",
+            None,
+            tuple(
+                PublishedFit(
+                    "sbg", estimates, "Fader & Hardie (2007), J. Interactive Marketing 21(1)",
+                    data=partial(_retention_rows, segment), label=f"sbg {segment}",
+                )
+                for segment, estimates in (
+                    ("regular", {"alpha": 0.704, "beta": 1.182}),
+                    ("highend", {"alpha": 0.668, "beta": 3.806}),
+                )
+            ),
+            _fh2007_derived,
+        ),
     ]
 }
 
@@ -90,6 +211,7 @@ class ReplicationResult:
     study: Study
     table: pd.DataFrame
     loglik: dict[str, dict[str, float | None]] = field(default_factory=dict)
+    derived: pd.DataFrame | None = None
 
     def to_dict(self) -> dict:
         """JSON-ready: per model, per parameter, the published value and our fits."""
@@ -100,7 +222,13 @@ class ReplicationResult:
                 k: (None if pd.isna(v) else float(v))
                 for k, v in row._asdict().items() if k not in ("model", "parameter")
             }
-        return {"study": self.study.name, "title": self.study.title, "models": models}
+        out = {"study": self.study.name, "title": self.study.title, "models": models}
+        if self.derived is not None:
+            out["derived"] = [
+                {k: (None if isinstance(v, float) and np.isnan(v) else v) for k, v in row.items()}
+                for row in self.derived.to_dict("records")
+            ]
+        return out
 
     def to_json(self) -> str:
         return json.dumps(self.to_dict(), indent=2)
@@ -129,7 +257,28 @@ class ReplicationResult:
                     f"log-likelihood at MAP {ll['map_loglik']:.2f} (published {ll['published_loglik']:.2f})"
                 )
             lines.append("")
+        if self.derived is not None:
+            lines += ["derived quantities", _derived_text(self.derived)]
         return "\n".join(lines).rstrip()
+
+
+def _derived_text(table: pd.DataFrame) -> str:
+    def fmt(col, spec):
+        return ["" if pd.isna(v) else format(v, spec) for v in table[col]]
+
+    shown = pd.DataFrame({
+        "published/actual": fmt("reference", ".4g"),
+        "source": table["source"].to_numpy(),
+        "ours (MAP)": fmt("map", "#.4g"),
+        "diff": fmt("map_rel_diff", "+.2%"),
+    }, index=table["quantity"].to_numpy())
+    if "nuts_mean" in table:
+        shown["NUTS mean"] = fmt("nuts_mean", "#.4g")
+        shown["90% interval"] = [
+            "" if pd.isna(lo) else f"{lo:#.4g} to {hi:#.4g}"
+            for lo, hi in zip(table["nuts_lower"], table["nuts_upper"], strict=True)
+        ]
+    return shown.to_string()
 
 
 def replicate(
@@ -141,31 +290,34 @@ def replicate(
     Parameters
     ----------
     name : str
-        A study from :data:`STUDIES` (``"fhl2005"``).
+        A study from :data:`STUDIES` (``"fhl2005"``, ``"fhs2010"``, ``"fh2007"``).
     nuts : bool
         Also fit by NUTS with the default priors (otherwise MAP only).
     draws, tune, chains, random_seed : int
         NUTS settings.
     """
     study = get_study(name)
-    summary = study.data()
-    rows, loglik = [], {}
+    summary = study.data() if study.data is not None else None
+    rows, loglik, map_fits, nuts_fits = [], {}, {}, {}
     for fit in study.fits:
         cls = get_model(fit.model)
-        flat = cls(summary, priors={k: Prior("HalfFlat") for k in cls.params})
+        data = fit.data() if fit.data is not None else summary
+        flat = cls(data, priors={k: Prior("HalfFlat") for k in cls.params})
         flat.fit("map", progressbar=progressbar, random_seed=random_seed)
+        map_fits[fit.key] = flat
         map_est = flat.point_estimate()
-        loglik[fit.model] = {
+        loglik[fit.key] = {
             "map_loglik": flat.log_likelihood(), "published_loglik": fit.loglik,
         }
         nuts_draws = None
         if nuts:
-            model = cls(summary)
+            model = cls(data)
             model.fit("nuts", draws=draws, tune=tune, chains=chains, random_seed=random_seed,
                       progressbar=progressbar)
+            nuts_fits[fit.key] = model
             nuts_draws = model.posterior_draws()
         for param, published in fit.estimates.items():
-            row = {"model": fit.model, "parameter": param, "published": published,
+            row = {"model": fit.key, "parameter": param, "published": published,
                    "map": map_est[param], "map_rel_diff": map_est[param] / published - 1}
             if nuts_draws is not None:
                 d = nuts_draws[param]
@@ -173,4 +325,5 @@ def replicate(
                 row |= {"nuts_mean": d.mean(), "nuts_lower": lo, "nuts_upper": hi,
                         "nuts_rel_diff": d.mean() / published - 1}
             rows.append(row)
-    return ReplicationResult(study, pd.DataFrame(rows), loglik)
+    derived = study.derived(map_fits, nuts_fits) if study.derived is not None else None
+    return ReplicationResult(study, pd.DataFrame(rows), loglik, derived)

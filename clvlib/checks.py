@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from clvlib.models.beta_geo import BetaGeoModel
+from clvlib.models.base import PurchaseModel
 from clvlib.summary import CustomerSummary
 from clvlib.transactions import TransactionLog
 
@@ -21,8 +21,8 @@ def _interval(draws: np.ndarray, interval: float, axis: int = 0):
 
 
 def frequency_check(
-    model: BetaGeoModel, customers: pd.DataFrame | None = None, *, max_x: int = 7,
-    n_draws: int = 500, interval: float = 0.9,
+    model: PurchaseModel, customers: pd.DataFrame | None = None, *, max_x: int = 7,
+    n_draws: int = 500, interval: float = 0.9, seed: int = 0,
 ) -> pd.DataFrame:
     """Customers by number of calibration repeat purchases: actual vs posterior predictive.
 
@@ -33,7 +33,8 @@ def frequency_check(
     -------
     pandas.DataFrame
         Indexed by ``repeat purchases`` (``"0"`` ... ``"7+"``): ``actual``, ``mean``,
-        ``lower``, ``upper``.
+        ``lower``, ``upper``; ``attrs`` hold the chi-square discrepancy (``chi_square``, its
+        posterior mean) and its posterior predictive p-value (``ppp``).
     """
     customers = model.customers if customers is None else customers
     ages, counts = np.unique(customers["T"].to_numpy(), return_counts=True)
@@ -44,11 +45,33 @@ def frequency_check(
     expected = np.concatenate([expected, counts.sum() - expected.sum(axis=1, keepdims=True)], 1)
     mean, lo, hi = _interval(expected, interval)
     x = np.minimum(customers["x"].to_numpy(), max_x)
+    actual = np.bincount(x, minlength=max_x + 1)
     labels = [str(i) for i in k] + [f"{max_x}+"]
-    return pd.DataFrame(
-        {"actual": np.bincount(x, minlength=max_x + 1), "mean": mean, "lower": lo, "upper": hi},
+    table = pd.DataFrame(
+        {"actual": actual, "mean": mean, "lower": lo, "upper": hi},
         index=pd.Index(labels, name="repeat purchases"),
     )
+    table.attrs.update(_chi_square_check(actual, expected, np.random.default_rng(seed)))
+    return table
+
+
+def _chi_square_check(actual: np.ndarray, expected: np.ndarray, rng) -> dict[str, float]:
+    """Posterior predictive check of a histogram with a chi-square discrepancy.
+
+    For each draw ``s``, ``D(y, s) = sum_k (y_k - E_k(s))^2 / E_k(s)`` is computed for the
+    actual counts and for counts replicated from the model (multinomial with the draw's expected
+    shares); the posterior predictive p-value is the share of draws where the replicated
+    discrepancy is at least the actual one (Gelman, Meng & Stern 1996). Values near 0 say the
+    data are more extreme than the model predicts.
+    """
+    n = actual.sum()
+    shares = np.clip(expected / expected.sum(axis=1, keepdims=True), 0, None)
+    shares /= shares.sum(axis=1, keepdims=True)
+    replicated = np.array([rng.multinomial(n, p) for p in shares])
+    safe = np.maximum(expected, 1e-12)
+    d_actual = ((actual - expected) ** 2 / safe).sum(axis=1)
+    d_replicated = ((replicated - expected) ** 2 / safe).sum(axis=1)
+    return {"chi_square": float(d_actual.mean()), "ppp": float((d_replicated >= d_actual).mean())}
 
 
 def repeat_purchases_by_period(log: TransactionLog, summary: CustomerSummary) -> pd.DataFrame:
@@ -97,7 +120,7 @@ def repeat_purchases_by_period(log: TransactionLog, summary: CustomerSummary) ->
 
 
 def tracking_check(
-    model: BetaGeoModel, summary: CustomerSummary, actual: pd.DataFrame, *,
+    model: PurchaseModel, summary: CustomerSummary, actual: pd.DataFrame, *,
     n_draws: int = 200, interval: float = 0.9,
 ) -> pd.DataFrame:
     """Cumulative repeat purchases per period, actual vs predicted, through calibration and holdout.
@@ -116,7 +139,8 @@ def tracking_check(
     pandas.DataFrame
         Per period: ``period``, ``period_start``, ``actual``, ``actual_cumulative``, ``mean``,
         ``lower``, ``upper`` (cumulative predictions, at the end of each period) and
-        ``incremental_mean`` (predicted purchases within the period).
+        ``incremental_mean``, ``incremental_lower``, ``incremental_upper`` (predicted purchases
+        within the period).
     """
     unit = summary.time_unit
     start = summary.customers["first_purchase"].min()
@@ -130,14 +154,16 @@ def tracking_check(
     out = actual.rename(columns={"repeat_purchases": "actual"}).copy()
     out["actual_cumulative"] = out["actual"].cumsum()
     out["mean"], out["lower"], out["upper"] = mean, lo, hi
-    out["incremental_mean"] = np.diff(mean, prepend=0.0)
+    incremental = np.diff(cumulative, axis=1, prepend=0.0)
+    (out["incremental_mean"], out["incremental_lower"],
+     out["incremental_upper"]) = _interval(incremental, interval)
     cal_end = unit.from_days((summary.calibration_end - start).days)
     out["in_holdout"] = out["period"] + 1 > cal_end + 1e-9
     return out
 
 
 def holdout_check(
-    model: BetaGeoModel, summary: CustomerSummary, *, max_x: int = 7, n_draws: int = 500,
+    model: PurchaseModel, summary: CustomerSummary, *, max_x: int = 7, n_draws: int = 500,
     interval: float = 0.9,
 ) -> pd.DataFrame:
     """Mean holdout repeat purchases by calibration frequency: actual vs conditional expectation.
@@ -167,7 +193,7 @@ def holdout_check(
 
 
 def p_alive_grid(
-    model: BetaGeoModel, T: float, *, max_x: int = 20, n_recency: int = 40, n_draws: int = 300,
+    model: PurchaseModel, T: float, *, max_x: int = 20, n_recency: int = 40, n_draws: int = 300,
 ) -> pd.DataFrame:
     """Posterior mean P(alive) over a grid of frequency and recency, for customers of age ``T``.
 
@@ -181,3 +207,59 @@ def p_alive_grid(
     prob = model.p_alive_draws(x, t_x, T, n_draws=n_draws)
     return pd.DataFrame(prob.mean(axis=0), index=pd.Index(x[:, 0], name="x"),
                         columns=pd.Index(np.round(t_x[0], 3), name="t_x"))
+
+
+def p_alive_calibration(model: PurchaseModel, summary: CustomerSummary, *, groups: int = 10,
+                        n_draws: int = 500) -> pd.DataFrame:
+    """Customers in groups by predicted P(alive): the mean prediction and who bought again.
+
+    A customer who buys in the holdout was certainly alive, so in a well-calibrated model the
+    share who bought rises with P(alive) and stays below it (alive customers need not buy).
+
+    Raises
+    ------
+    ValueError
+        When the summary has no holdout period.
+    """
+    if not summary.has_holdout:
+        raise ValueError("p_alive_calibration needs a summary with a holdout period")
+    c = summary.customers
+    alive = model.p_alive(n_draws=n_draws).per_customer["mean"]
+    group = pd.qcut(alive.rank(method="first"), groups, labels=False) + 1
+    table = pd.DataFrame({"p_alive": alive, "bought": c["x_holdout"] > 0}).groupby(group).agg(
+        customers=("p_alive", "size"), mean_p_alive=("p_alive", "mean"),
+        share_who_bought=("bought", "mean"),
+    )
+    table.index.name = "P(alive) group"
+    return table
+
+
+def holdout_errors(model: PurchaseModel, summary: CustomerSummary, *, n_draws: int = 500):
+    """Each customer's expected holdout purchases against the actual, and aggregate errors.
+
+    Returns
+    -------
+    per_customer : pandas.DataFrame
+        ``actual``, ``predicted`` (posterior mean), ``error`` (predicted - actual).
+    aggregate : dict
+        ``mae``, ``rmse``, ``bias`` (mean error) and ``correlation``.
+    """
+    if not summary.has_holdout:
+        raise ValueError("holdout_errors needs a summary with a holdout period")
+    predicted = model.expected_purchases(summary.holdout_length, n_draws=n_draws)
+    per_customer = pd.DataFrame({"actual": summary.customers["x_holdout"],
+                                 "predicted": predicted.per_customer["mean"]})
+    per_customer["error"] = per_customer["predicted"] - per_customer["actual"]
+    e = per_customer["error"]
+    aggregate = {
+        "mae": float(e.abs().mean()), "rmse": float(np.sqrt((e**2).mean())),
+        "bias": float(e.mean()),
+        "correlation": float(per_customer[["actual", "predicted"]].corr().iloc[0, 1]),
+    }
+    return per_customer, aggregate
+
+
+def tracking_mape(tracking: pd.DataFrame) -> float:
+    """Mean absolute percentage error of predicted purchases per period in the holdout."""
+    hold = tracking[tracking["in_holdout"] & (tracking["actual"] > 0)]
+    return float(100 * ((hold["incremental_mean"] - hold["actual"]).abs() / hold["actual"]).mean())

@@ -126,26 +126,6 @@ def holdout_lpd(model: PurchaseModel, summary: CustomerSummary) -> float:
     return float(rows.weights @ lpd)
 
 
-def forecast_errors(model: PurchaseModel, summary: CustomerSummary,
-                    tracking: pd.DataFrame | None = None) -> dict[str, float]:
-    """Errors of each customer's expected holdout purchases, and the holdout tracking MAPE."""
-    c = summary.customers
-    predicted = model.expected_purchases(summary.holdout_length, n_draws=500).per_customer["mean"]
-    error = predicted - c["x_holdout"]
-    out = {
-        "mae": float(error.abs().mean()),
-        "rmse": float(np.sqrt((error**2).mean())),
-        "bias": float(error.mean()),
-        "correlation": float(np.corrcoef(predicted, c["x_holdout"])[0, 1]),
-        "tracking_mape": np.nan,
-    }
-    if tracking is not None:
-        hold = tracking[tracking["in_holdout"] & (tracking["actual"] > 0)]
-        ape = (hold["incremental_mean"] - hold["actual"]).abs() / hold["actual"]
-        out["tracking_mape"] = float(100 * ape.mean())
-    return out
-
-
 def compare_models(
     models: list[PurchaseModel], summary: CustomerSummary, *,
     repeat_purchases: pd.DataFrame | None = None, rank_by: str | None = None,
@@ -170,17 +150,19 @@ def compare_models(
     >>> comparison.best.title  # doctest: +SKIP
     'BG/NBD'
     """
-    from clvlib.checks import tracking_check
+    from clvlib.checks import holdout_errors, tracking_check, tracking_mape
 
     rank_by = rank_by or ("holdout_lpd" if summary.has_holdout else "elpd_loo")
     rows = {}
     for model in models:
         row = loo(model)
         if summary.has_holdout:
-            tracking = (tracking_check(model, summary, repeat_purchases)
-                        if repeat_purchases is not None else None)
             row |= {"holdout_lpd": holdout_lpd(model, summary),
-                    **forecast_errors(model, summary, tracking)}
+                    **holdout_errors(model, summary)[1]}
+            if repeat_purchases is not None:
+                row["tracking_mape"] = tracking_mape(
+                    tracking_check(model, summary, repeat_purchases)
+                )
         rows[model.title] = row
     table = pd.DataFrame.from_dict(rows, orient="index").sort_values(rank_by, ascending=False)
     table.insert(0, "rank", np.arange(1, len(table) + 1))
@@ -204,3 +186,16 @@ def fit_candidates(summary: CustomerSummary, names, **fit_options) -> list[Purch
         model.fit(**fit_options)
         models.append(model)
     return models
+
+
+def choose_model(comparison: ModelComparison, name: str = "best") -> PurchaseModel:
+    """The best-ranked model, or the one named (by registry name or title)."""
+    if name == "best":
+        return comparison.best
+    for model in comparison.models.values():
+        if name in (model.name, model.title):
+            return model
+    raise ValueError(
+        f"value_model={name!r} is not among the candidates "
+        f"{[m.name for m in comparison.models.values()]}; use one of them or 'best'"
+    )

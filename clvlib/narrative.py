@@ -104,24 +104,38 @@ def heterogeneity(purchase_model) -> str:
     """The 'average customer' against the spread of the fitted mixing distributions."""
     d = purchase_model.point_estimate()
     per_year = purchase_model.time_unit.per_year
-    r, alpha, a, b = d["r"], d["alpha"], d["a"], d["b"]
+    r, alpha = d["r"], d["alpha"]
     mean_rate = r / alpha
     below = stats.gamma.cdf(mean_rate, r, scale=1 / alpha)
     q10, q50, q90 = stats.gamma.ppf([0.1, 0.5, 0.9], r, scale=1 / alpha) * per_year
-    mean_p = a / (a + b)
-    loyal = stats.beta.cdf(mean_p, a, b)
-    p10, p90 = stats.beta.ppf([0.1, 0.9], a, b)
-    return (
+    text = (
         f"If every customer were the **average customer**, each would buy "
-        f"{mean_rate * per_year:.1f} times a year while active and leave with probability "
-        f"{mean_p:.0%} after each purchase. The fitted distributions show that almost nobody is "
-        f"like that. **{below:.0%} of customers buy less often than the average rate**: the "
-        f"median customer buys {q50:.2g} times a year, one in ten fewer than {q10:.2g} times, "
-        f"and the most active tenth more than {q90:.1f} times. Loyalty varies just as much: "
-        f"a tenth of customers leave after a purchase with probability below {p10:.0%}, another "
-        f"tenth with probability above {p90:.0%}, and {loyal:.0%} are more loyal than the "
-        "average. Decisions based on the average customer fit very few real ones."
+        f"{mean_rate * per_year:.1f} times a year while active. The fitted distributions show "
+        f"that almost nobody is like that. **{below:.0%} of customers buy less often than the "
+        f"average rate**: the median customer buys {q50:.2g} times a year, one in ten fewer than "
+        f"{q10:.2g} times, and the most active tenth more than {q90:.1f} times. "
     )
+    if "s" in d:  # Pareto/NBD: exponential lifetimes with rate mu ~ Gamma(s, beta)
+        s_, beta = d["s"], d["beta"]
+        life10, life50, life90 = 1 / (stats.gamma.ppf([0.9, 0.5, 0.1], s_, scale=1 / beta)
+                                      * per_year)
+        text += (
+            f"Lifetimes vary just as much: at the average dropout rate a customer would stay "
+            f"{beta / s_ / per_year:.1f} years, but the median customer's expected lifetime is "
+            f"{life50:.2g} years, a tenth of customers stay less than {life10:.2g} years and "
+            f"another tenth more than {life90:.2g}. "
+        )
+    else:  # BG/NBD, MBG/NBD: dropout probability p ~ Beta(a, b) after each purchase
+        a, b = d["a"], d["b"]
+        mean_p = a / (a + b)
+        p10, p90 = stats.beta.ppf([0.1, 0.9], a, b)
+        text += (
+            f"Loyalty varies just as much: the average customer leaves with probability "
+            f"{mean_p:.0%} after each purchase, but a tenth of customers leave with probability "
+            f"below {p10:.0%}, another tenth above {p90:.0%}, and "
+            f"{stats.beta.cdf(mean_p, a, b):.0%} are more loyal than the average. "
+        )
+    return text + "Decisions based on the average customer fit very few real ones."
 
 
 def value_summary(clv: Prediction, p_alive: Prediction, interval: float = 0.9) -> str:
@@ -165,3 +179,60 @@ def top_customers(values: pd.DataFrame, n: int, horizon: float, unit_plural: str
         f"CLV {pct} interval": [f"{lo:,.0f} to {hi:,.0f}"
                                 for lo, hi in zip(top["clv_lower"], top["clv_upper"], strict=True)],
     }, index=top.index)
+
+
+def comparison(result, chosen) -> str:
+    """Which candidate model fits best, by how much, and which one the value sections use."""
+    t = result.table
+    best = t.index[0]
+    measure = {"holdout_lpd": "log predictive density of the holdout purchases",
+               "elpd_loo": "PSIS-LOO expected log predictive density"}[result.rank_by]
+    text = f"The candidate purchase models are ranked by the {measure} (higher is better). "
+    if len(t) > 1:
+        gap = t[result.rank_by].iloc[0] - t[result.rank_by].iloc[1]
+        se = t["elpd_loo_se"].iloc[0]
+        text += (
+            f"**{best}** ranks first, {gap:,.1f} log points ahead of {t.index[1]}"
+            + (" (a clear margin). " if gap > 4 else " (a small margin: the models fit about "
+               "equally well). ")
+        )
+        if result.rank_by == "elpd_loo":
+            text += f"The standard error of the PSIS-LOO estimate is {se:,.1f}. "
+    else:
+        text += f"Only **{best}** was fitted. "
+    if t["pareto_k_bad"].max() > 0:
+        text += (
+            f"Warning: for up to {t['pareto_k_bad'].max():.1%} of customers the Pareto k "
+            "diagnostic exceeds 0.7, so PSIS-LOO is unreliable for them. "
+        )
+    if chosen.title != best:
+        text += f"The value sections use **{chosen.title}**, as requested. "
+    else:
+        text += f"The value sections use **{chosen.title}**. "
+    return text
+
+
+def comparison_table(result) -> pd.DataFrame:
+    """The comparison table with readable column names."""
+    names = {
+        "rank": "rank", "elpd_loo": "PSIS-LOO elpd", "elpd_loo_se": "SE", "d_elpd_loo": "Δ elpd",
+        "p_loo": "p_loo", "pareto_k_bad": "share k > 0.7", "holdout_lpd": "holdout lpd",
+        "d_holdout_lpd": "Δ holdout lpd", "mae": "MAE", "rmse": "RMSE", "bias": "bias",
+        "correlation": "correlation", "tracking_mape": "tracking MAPE %",
+    }
+    return result.table.rename(columns=names)
+
+
+def p_alive(purchase_model) -> str:
+    """How to read the P(alive) map, with the model's own caveat."""
+    text = (
+        "A customer who bought often but not recently has probably left (the red corner); one "
+        "who bought recently is probably still active, the more so the more often they bought. "
+    )
+    if purchase_model.name == "bg_nbd":
+        text += (
+            "Customers with no repeat purchase count as active in BG/NBD, which only lets "
+            "customers leave right after a repeat purchase; MBG/NBD and Pareto/NBD do not assume "
+            "this."
+        )
+    return text

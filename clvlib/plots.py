@@ -63,6 +63,8 @@ def plot_tracking(table: pd.DataFrame, *, time_unit: str = "week", cumulative: b
     else:
         ax.plot(t, table["actual"], color=ACTUAL, lw=1.5, label="actual")
         ax.plot(t, table["incremental_mean"], color=MODEL, lw=2, ls="--", label="model (mean)")
+        ax.fill_between(t, table["incremental_lower"], table["incremental_upper"], color=MODEL,
+                        alpha=0.2, label=f"model {interval:.0%} interval")
         ax.set_ylabel(f"repeat purchases per {time_unit}")
     if table["in_holdout"].any():
         boundary = t[~table["in_holdout"]].max()
@@ -124,8 +126,47 @@ def plot_purchase_rates(model, *, n_draws: int = 200, interval: float = 0.9, ax=
     return ax
 
 
-def plot_dropout_probabilities(model, *, n_draws: int = 200, interval: float = 0.9, ax=None):
-    """The fitted distribution of the dropout probability after each purchase, Beta(a, b)."""
+def plot_dropout(model, *, n_draws: int = 200, interval: float = 0.9, ax=None):
+    """The fitted distribution of how long customers stay, for any purchase model.
+
+    BG/NBD and MBG/NBD: the dropout probability after each purchase, ``Beta(a, b)``.
+    Pareto/NBD: the expected lifetime ``1 / mu`` with ``mu ~ Gamma(s, beta)``.
+    """
+    if "s" in model.params:
+        return _plot_lifetimes(model, n_draws=n_draws, interval=interval, ax=ax)
+    return _plot_dropout_probabilities(model, n_draws=n_draws, interval=interval, ax=ax)
+
+
+def _plot_lifetimes(model, *, n_draws: int, interval: float, ax=None):
+    ax = _axes(ax)
+    d = model.posterior_draws(n_draws)
+    per_year = model.time_unit.per_year
+    years = np.logspace(-2, 3, 300)
+    mu = 1 / (years * per_year)  # dropout rate per time unit for a lifetime of `years`
+    dens = stats.gamma.pdf(mu[None, :], d["s"][:, None], scale=1 / d["beta"][:, None])
+    dens = dens * mu * np.log(10)  # density of log10(lifetime) = density of -log10(mu)
+    lo, hi = np.quantile(dens, [(1 - interval) / 2, (1 + interval) / 2], axis=0)
+    ax.fill_between(years, lo, hi, color=MODEL, alpha=0.25, label=f"{interval:.0%} interval")
+    ax.plot(years, dens.mean(axis=0), color=MODEL, lw=2, label="posterior mean")
+    s_, beta = d["s"].mean(), d["beta"].mean()
+    average = beta / s_ / per_year  # lifetime at the average dropout rate s / beta
+    shorter = stats.gamma.sf(s_ / beta, s_, scale=1 / beta)
+    top = hi.max() * 1.4
+    ax.set_ylim(0, top)
+    ax.axvline(average, color=ACCENT, lw=2)
+    ax.text(average, top * 0.98,
+            f"average dropout rate: {average:.2g} years expected \n{shorter:.0%} of customers "
+            "leave sooner ", color=ACCENT, va="top", ha="right")
+    ax.set_xscale("log")
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+    ax.set_xlabel("expected lifetime in years (log scale)")
+    ax.set_ylabel("density (per log10 unit)")
+    ax.set_title("Customers differ in how long they stay")
+    ax.legend(frameon=False, loc="upper left")
+    return ax
+
+
+def _plot_dropout_probabilities(model, *, n_draws: int, interval: float, ax=None):
     ax = _axes(ax)
     d = model.posterior_draws(n_draws)
     grid = np.linspace(0.001, 0.999, 300)
@@ -146,6 +187,22 @@ def plot_dropout_probabilities(model, *, n_draws: int = 200, interval: float = 0
     ax.set_ylabel("density")
     ax.set_title("Customers differ in how long they stay")
     ax.legend(frameon=False, loc="upper right")
+    return ax
+
+
+def plot_p_alive_calibration(table: pd.DataFrame, *, ax=None):
+    """Mean predicted P(alive) per group against the share of the group who bought again."""
+    ax = _axes(ax)
+    pos = np.arange(len(table))
+    ax.bar(pos - 0.2, table["mean_p_alive"], 0.4, color=MODEL, alpha=0.8,
+           label="mean predicted P(alive)")
+    ax.bar(pos + 0.2, table["share_who_bought"], 0.4, color=ACTUAL,
+           label="share who bought in the holdout")
+    ax.set_xticks(pos, table.index)
+    ax.yaxis.set_major_formatter(PercentFormatter(1.0))
+    ax.set_xlabel("customers in ten groups by predicted P(alive), lowest first")
+    ax.set_title("P(alive) calibration: buying again requires being alive")
+    ax.legend(frameon=False, loc="upper left")
     return ax
 
 

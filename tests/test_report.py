@@ -32,6 +32,7 @@ from clvlib.report import (
 REPORT_SECTIONS = [
     "Data overview",
     "Model fit and diagnostics",
+    "Model comparison",
     "Repeat purchases: model vs data",
     "Tracking",
     "Holdout check",

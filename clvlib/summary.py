@@ -200,29 +200,12 @@ def summarize(
         raise ValueError(f"cohort={cohort!r}; choose one of {', '.join(COHORT_FORMATS)}")
     resolution = check_resolution(resolution)
     overview = log.overview()
-    first, last = overview["first_date"], overview["last_date"]
-    cal_end = last if calibration_end is None else _as_day(calibration_end, "calibration_end")
-    obs_end = None if observation_end is None else _as_day(observation_end, "observation_end")
-    span = f"the log runs from {first:%Y-%m-%d} to {last:%Y-%m-%d}"
-    if not first <= cal_end <= last:
-        raise CLVDataError(
-            f"{log.source}: calibration_end {cal_end:%Y-%m-%d} is outside the data; {span}"
-        )
-    if obs_end is not None and obs_end <= cal_end:
-        raise CLVDataError(
-            f"{log.source}: observation_end {obs_end:%Y-%m-%d} must come after calibration_end "
-            f"{cal_end:%Y-%m-%d}"
-        )
     notes = list(log.notes)
-    if obs_end is not None and obs_end > last:
-        notes.append(
-            f"observation_end {obs_end:%Y-%m-%d} is after the last transaction "
-            f"({last:%Y-%m-%d}); the holdout assumes no purchases were made in between"
-        )
-    end = obs_end if obs_end is not None else cal_end
-    params = {"cal_end": cal_end.date(), "end": end.date(), "unit_days": unit.days}
-    if resolution is not None:
-        params["res_days"] = resolution * unit.days
+    cal_end, obs_end, end, span = summary_period(
+        log.source, overview["first_date"], overview["last_date"], calibration_end,
+        observation_end, notes,
+    )
+    params = summary_params(unit, cal_end, end, resolution)
     customers = log.con.execute(
         _summary_sql(log.extra_columns, cohort, with_holdout=obs_end is not None,
                      rounded=resolution is not None),
@@ -241,6 +224,59 @@ def summarize(
         """,
         {"cal_end": cal_end.date(), "end": end.date()},
     ).fetchall()[0]
+    notes += excluded_notes(late, after, cal_end, end)
+    if customers.empty:
+        raise CLVDataError(f"{log.source}: no customer bought by {cal_end:%Y-%m-%d}; {span}")
+    if resolution is not None:
+        notes.append(resolution_note(resolution, unit))
+    return CustomerSummary(customers, unit, cal_end, obs_end, log.source, tuple(notes),
+                           resolution)
+
+
+# The pieces below are shared with the Spark path (clvlib.spark), so both engines check dates,
+# bind parameters and word their notes the same way.
+
+
+def summary_period(source: str, first: pd.Timestamp, last: pd.Timestamp, calibration_end,
+                   observation_end, notes: list[str]):
+    """Check the calibration and holdout ends against the log's first and last day.
+
+    Returns ``(cal_end, obs_end, end, span)`` (``end`` is the last day summarized) and appends
+    a note to ``notes`` when the holdout runs past the data.
+    """
+    cal_end = last if calibration_end is None else _as_day(calibration_end, "calibration_end")
+    obs_end = None if observation_end is None else _as_day(observation_end, "observation_end")
+    span = f"the log runs from {first:%Y-%m-%d} to {last:%Y-%m-%d}"
+    if not first <= cal_end <= last:
+        raise CLVDataError(
+            f"{source}: calibration_end {cal_end:%Y-%m-%d} is outside the data; {span}"
+        )
+    if obs_end is not None and obs_end <= cal_end:
+        raise CLVDataError(
+            f"{source}: observation_end {obs_end:%Y-%m-%d} must come after calibration_end "
+            f"{cal_end:%Y-%m-%d}"
+        )
+    if obs_end is not None and obs_end > last:
+        notes.append(
+            f"observation_end {obs_end:%Y-%m-%d} is after the last transaction "
+            f"({last:%Y-%m-%d}); the holdout assumes no purchases were made in between"
+        )
+    end = obs_end if obs_end is not None else cal_end
+    return cal_end, obs_end, end, span
+
+
+def summary_params(unit: TimeUnit, cal_end: pd.Timestamp, end: pd.Timestamp,
+                   resolution: float | None) -> dict:
+    """The named parameters of the summary SQL."""
+    params = {"cal_end": cal_end.date(), "end": end.date(), "unit_days": unit.days}
+    if resolution is not None:
+        params["res_days"] = resolution * unit.days
+    return params
+
+
+def excluded_notes(late: int, after: int, cal_end: pd.Timestamp, end: pd.Timestamp) -> list[str]:
+    """Notes on customers who first bought after calibration and rows after the last day."""
+    notes = []
     if late:
         notes.append(
             f"{late:,} customer(s) first bought after calibration_end {cal_end:%Y-%m-%d} and are "
@@ -248,12 +284,7 @@ def summarize(
         )
     if after:
         notes.append(f"{after:,} transaction row(s) after {end:%Y-%m-%d} ignored")
-    if customers.empty:
-        raise CLVDataError(f"{log.source}: no customer bought by {cal_end:%Y-%m-%d}; {span}")
-    if resolution is not None:
-        notes.append(resolution_note(resolution, unit))
-    return CustomerSummary(customers, unit, cal_end, obs_end, log.source, tuple(notes),
-                           resolution)
+    return notes
 
 
 def check_resolution(resolution: float | None) -> float | None:

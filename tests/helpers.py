@@ -88,3 +88,10 @@ def lifetimes_gamma_gamma(params: dict):
     fitter = GammaGammaFitter()
     fitter.params_ = pd.Series({"p": params["p"], "q": params["q"], "v": params["gamma"]})
     return fitter
+
+
+def agrees_to_significant_figures(value: float, reference: float, digits: int) -> bool:
+    """True when ``value`` is within half a unit of the ``digits``-th significant figure of
+    ``reference`` (robust where plain rounding would split 0.52484 and 0.525)."""
+    unit = 10.0 ** (np.floor(np.log10(abs(reference))) - digits + 1)
+    return abs(value - reference) <= unit / 2

@@ -1,10 +1,10 @@
 """Posterior predictions per customer, computed in chunks so memory stays bounded.
 
-A prediction function maps parameter draws ``(S, 1)`` and customer data ``(c,)`` to an
-``(S, c)`` array (see :mod:`clvlib.expectations`). :func:`posterior_predict` evaluates it on
-the distinct customer rows, a chunk at a time, keeping per customer only the mean and the
-credible interval, and per draw only the total over customers: never a customers x draws
-matrix of the whole base.
+A prediction function maps parameter draws ``(1, S)`` and customer data ``(c, 1)`` to a
+``(c, S)`` array (see :mod:`clvlib.expectations`: the formulas broadcast either way).
+:func:`posterior_predict` evaluates it on the distinct customer rows, a chunk at a time, keeping
+per customer only the mean and the credible interval, and per draw only the total over
+customers: never a customers x draws matrix of the whole base.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
+import numba
 import numpy as np
 import pandas as pd
 
@@ -19,6 +20,69 @@ from clvlib.compression import CompressedRows
 
 # Cells (draws x customers) evaluated at once: 4 million float64 values, 32 MB per array.
 DEFAULT_CHUNK_CELLS = 4_000_000
+
+
+def summarize_draws(values: np.ndarray, interval: float):
+    """Mean and central credible interval of each row of ``values`` (customers x draws).
+
+    Quantiles are NumPy's default (linear interpolation between order statistics). Written
+    with Numba because ``np.quantile`` (and ``np.partition``) over 1,000 draws cost about 20 ns
+    per value, which dominated scoring a million customers; a quickselect of the two order
+    statistics per row, in parallel over rows, is several times faster.
+    """
+    n_draws = values.shape[1]
+    positions = ((n_draws - 1) * (1 - interval) / 2, (n_draws - 1) * (1 + interval) / 2)
+    return _mean_and_quantiles(np.ascontiguousarray(values, dtype=np.float64), *positions)
+
+
+@numba.njit(parallel=True, cache=True)
+def _mean_and_quantiles(values, low_position, high_position):
+    n_rows, n_draws = values.shape
+    mean, lower, upper = np.empty(n_rows), np.empty(n_rows), np.empty(n_rows)
+    k_low, k_high = int(np.floor(low_position)), int(np.floor(high_position))
+    for i in numba.prange(n_rows):
+        row = values[i].copy()
+        mean[i] = row.mean()
+        # Select the low order statistic, then the high one among the values above it.
+        lower[i] = _interpolate(row, _select(row, 0, n_draws - 1, k_low), k_low, low_position)
+        high = _select(row, k_low + 1, n_draws - 1, k_high) if k_high > k_low else row[k_low]
+        upper[i] = _interpolate(row, high, k_high, high_position)
+    return mean, lower, upper
+
+
+@numba.njit(cache=True)
+def _select(a, lo, hi, k):
+    """Hoare's quickselect on a[lo..hi], in place: afterwards a[k] is the k-th smallest and
+    everything after position k is at least a[k]."""
+    while hi > lo:
+        pivot = a[(lo + hi) // 2]
+        i, j = lo, hi
+        while i <= j:
+            while a[i] < pivot:
+                i += 1
+            while a[j] > pivot:
+                j -= 1
+            if i <= j:
+                a[i], a[j] = a[j], a[i]
+                i += 1
+                j -= 1
+        if k <= j:
+            hi = j
+        elif k >= i:
+            lo = i
+        else:
+            break
+    return a[k]
+
+
+@numba.njit(cache=True)
+def _interpolate(a, value, k, position):
+    """NumPy's linear quantile between the k-th and (k+1)-th order statistics."""
+    fraction = position - k
+    if fraction == 0.0 or k + 1 >= a.size:
+        return value
+    following = a[k + 1:].min()
+    return value + fraction * (following - value)
 
 
 @dataclass(frozen=True)
@@ -73,8 +137,8 @@ def posterior_predict(
     Parameters
     ----------
     fn : callable
-        Takes parameter arrays of shape ``(S, 1)`` and data arrays of shape ``(c,)`` as keyword
-        arguments, returns ``(S, c)``.
+        Takes parameter arrays of shape ``(1, S)`` and data arrays of shape ``(c, 1)`` as
+        keyword arguments, returns ``(c, S)``.
     draws : dict of str to ndarray
         Posterior draws, each of shape ``(S,)``, paired by position.
     rows : CompressedRows
@@ -88,20 +152,18 @@ def posterior_predict(
     chunk_size : int, optional
         Distinct rows per chunk; by default about 4 million cells per chunk.
     """
-    params = {k: np.asarray(v, dtype=float)[:, None] for k, v in draws.items()}
-    n_draws = next(iter(params.values())).shape[0]
+    params = {k: np.asarray(v, dtype=float)[None, :] for k, v in draws.items()}
+    n_draws = next(iter(params.values())).shape[1]
     step = chunk_size or max(1, DEFAULT_CHUNK_CELLS // n_draws)
     n_rows = len(rows)
     mean, lower, upper = np.empty(n_rows), np.empty(n_rows), np.empty(n_rows)
     total = np.zeros(n_draws)
-    q = [(1 - interval) / 2, (1 + interval) / 2]
     for start in range(0, n_rows, step):
         chunk = slice(start, min(start + step, n_rows))
-        values = fn(**params, **{c: v[chunk] for c, v in rows.columns.items()})
-        values = np.broadcast_to(values, (n_draws, chunk.stop - chunk.start))
-        mean[chunk] = values.mean(axis=0)
-        lower[chunk], upper[chunk] = np.quantile(values, q, axis=0)
-        total += values @ rows.weights[chunk]
+        values = fn(**params, **{c: v[chunk, None] for c, v in rows.columns.items()})
+        values = np.broadcast_to(values, (chunk.stop - chunk.start, n_draws))
+        mean[chunk], lower[chunk], upper[chunk] = summarize_draws(values, interval)
+        total += rows.weights[chunk] @ values
     per_customer = pd.DataFrame(
         {"mean": rows.expand(mean), "lower": rows.expand(lower), "upper": rows.expand(upper)},
         index=index,

@@ -7,8 +7,10 @@ posterior machinery in :mod:`clvlib.predict` does exactly that, in chunks of cus
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
-from scipy.special import betainc, betaln, digamma, expit, gammaln, hyp2f1
+from scipy.special import betainc, betaln, expit, exprel, gammaln, hyp2f1, polygamma
 
 from clvlib.likelihoods import bg_bb_log_terms, pareto_nbd_log_terms
 
@@ -229,23 +231,35 @@ def gamma_gamma_expected_spend(p, q, gamma, x, m):
 # --------------------------------------------------------------------------------------------
 
 
+# Below this |gamma - 1| the alive sum uses a series in gamma - 1 (see _bg_bb_alive_sum).
+_BG_BB_SERIES_BELOW = 1e-2
+
+
 def _bg_bb_alive_sum(gamma, delta, n, n_star):
     """sum_{t=n+1}^{n+n_star} B(gamma, delta+t) / B(gamma, delta): expected opportunities alive.
 
     Closed form (FHS 2010, from eq. 13): delta/(gamma-1) Gamma(gamma+delta)/Gamma(1+delta)
-    [Gamma(1+delta+n)/Gamma(gamma+delta+n) - Gamma(1+delta+n+n*)/Gamma(gamma+delta+n+n*)],
-    written as delta e^{h(n)} (1 - e^{h(n+n*)-h(n)}) / (gamma-1) with expm1, and at gamma = 1
-    (where both factors vanish) as its limit delta e^{h(n)} [psi(1+delta+n+n*) - psi(1+delta+n)].
+    [Gamma(1+delta+n)/Gamma(gamma+delta+n) - Gamma(1+delta+n+n*)/Gamma(gamma+delta+n+n*)].
+    With h(m) = log of the m-th term, it is delta e^{h(n)} (1 - e^D)/(gamma-1), D = h(n+n*) -
+    h(n). Both D and gamma - 1 vanish at gamma = 1, so D is computed from its Taylor series in
+    e = gamma - 1 when |e| < 0.01, D/e = sum_{k=1}^{4} e^(k-1)/k! [psi^(k-1)(1+delta+n) -
+    psi^(k-1)(1+delta+n+n*)] (relative error below 1e-8), and (1 - e^D)/e as -exprel(D) D/e:
+    exact at gamma = 1, and free of the cancellation that the difference of log-gammas
+    suffers there.
     """
+    near, far = 1 + delta + n, 1 + delta + n + n_star
+    eps = gamma - 1
+
     def h(m):
         return (gammaln(gamma + delta) - gammaln(1 + delta) + gammaln(1 + delta + m)
                 - gammaln(gamma + delta + m))
 
-    near_one = np.abs(gamma - 1) < 1e-7
-    safe = np.where(near_one, 2.0, gamma - 1)
-    ratio = -np.expm1(h(n + n_star) - h(n)) / safe
-    limit = digamma(1 + delta + n + n_star) - digamma(1 + delta + n)
-    return delta * np.exp(h(n)) * np.where(near_one, limit, ratio)
+    small = np.abs(eps) < _BG_BB_SERIES_BELOW
+    series = sum(eps ** (k - 1) / math.factorial(k) * (polygamma(k - 1, near) - polygamma(
+        k - 1, far)) for k in range(1, 5))
+    direct = (h(n + n_star) - h(n)) / np.where(small, 1.0, eps)
+    slope = np.where(small, series, direct)
+    return -delta * np.exp(h(n)) * exprel(slope * eps) * slope
 
 
 def _bg_bb_log_purchase_share(alpha, beta, gamma, delta, x, t_x, n):

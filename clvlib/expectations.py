@@ -52,13 +52,21 @@ def bg_nbd_expected_purchases_new(r, alpha, a, b, t):
     return (a + b - 1) / (a - 1) * (1 - _survival_hyp2f1(r, a, a + b - 1, t, alpha))
 
 
-def bg_nbd_expected_purchases(r, alpha, a, b, x, t_x, T, t):
-    """E[Y(t) | x, t_x, T]: expected repeat purchases in the next ``t`` (FHL 2005, eq. 10).
+def bg_nbd_expected_purchases_alive(r, alpha, a, b, x, T, t):
+    """E[Y(t) | alive at T, x, T]: expected repeat purchases in the next ``t`` of a customer
+    known to be alive. It depends on ``x`` and ``T`` only, not on ``t_x``.
 
-    Written with Pfaff's transformation as in :func:`bg_nbd_expected_purchases_new`.
+    Given alive, lambda ~ Gamma(r+x, alpha+T) and p ~ Beta(a, b+x); E[(1 - e^(-lambda p t))/p]
+    is (a+b+x-1)/(a-1) [1 - 2F1(r+x, a-1; a+b+x-1; -t/(alpha+T))] (FHL 2005, eq. 10, in Pfaff's
+    form as in :func:`bg_nbd_expected_purchases_new`).
     """
-    head = (a + b + x - 1) / (a - 1) * (1 - _survival_hyp2f1(r + x, a, a + b + x - 1, t, alpha + T))
-    return head * bg_nbd_p_alive(r, alpha, a, b, x, t_x, T)
+    return (a + b + x - 1) / (a - 1) * (1 - _survival_hyp2f1(r + x, a, a + b + x - 1, t, alpha + T))
+
+
+def bg_nbd_expected_purchases(r, alpha, a, b, x, t_x, T, t):
+    """E[Y(t) | x, t_x, T]: expected repeat purchases in the next ``t`` (FHL 2005, eq. 10)."""
+    return (bg_nbd_expected_purchases_alive(r, alpha, a, b, x, T, t)
+            * bg_nbd_p_alive(r, alpha, a, b, x, t_x, T))
 
 
 def bg_nbd_prob_purchases(r, alpha, a, b, t, n):
@@ -96,10 +104,15 @@ def mbg_nbd_expected_purchases_new(r, alpha, a, b, t):
     return b / (a - 1) * (1 - _survival_hyp2f1(r, a, a + b, t, alpha))
 
 
+def mbg_nbd_expected_purchases_alive(r, alpha, a, b, x, T, t):
+    """E[Y(t) | alive at T, x, T] under MBG/NBD: as BG/NBD with p ~ Beta(a, b+x+1)."""
+    return (a + b + x) / (a - 1) * (1 - _survival_hyp2f1(r + x, a, a + b + x, t, alpha + T))
+
+
 def mbg_nbd_expected_purchases(r, alpha, a, b, x, t_x, T, t):
     """E[Y(t) | x, t_x, T] under MBG/NBD (Pfaff form, as for BG/NBD)."""
-    head = (a + b + x) / (a - 1) * (1 - _survival_hyp2f1(r + x, a, a + b + x, t, alpha + T))
-    return head * mbg_nbd_p_alive(r, alpha, a, b, x, t_x, T)
+    return (mbg_nbd_expected_purchases_alive(r, alpha, a, b, x, T, t)
+            * mbg_nbd_p_alive(r, alpha, a, b, x, t_x, T))
 
 
 def mbg_nbd_prob_purchases(r, alpha, a, b, t, n):
@@ -143,12 +156,17 @@ def pareto_nbd_expected_purchases_new(r, alpha, s, beta, t):
     return r * beta / alpha * _gamma_ratio_term(s, beta / (beta + t))
 
 
+def pareto_nbd_expected_purchases_alive(r, alpha, s, beta, x, T, t):
+    """E[Y(t) | alive at T, x, T] under Pareto/NBD: lambda ~ Gamma(r+x, alpha+T) and
+    mu ~ Gamma(s, beta+T) given alive, so (r+x)(beta+T)/((alpha+T)(s-1)) [1 - ((beta+T)/
+    (beta+T+t))^(s-1)] (FHL 2005 note, eq. 21)."""
+    return (r + x) * (beta + T) / (alpha + T) * _gamma_ratio_term(s, (beta + T) / (beta + T + t))
+
+
 def pareto_nbd_expected_purchases(r, alpha, s, beta, x, t_x, T, t):
     """E[Y(t) | x, t_x, T] under Pareto/NBD (FHL 2005 note, eq. 21)."""
-    alive_head = (r + x) * (beta + T) / (alpha + T) * _gamma_ratio_term(
-        s, (beta + T) / (beta + T + t)
-    )
-    return alive_head * pareto_nbd_p_alive(r, alpha, s, beta, x, t_x, T)
+    return (pareto_nbd_expected_purchases_alive(r, alpha, s, beta, x, T, t)
+            * pareto_nbd_p_alive(r, alpha, s, beta, x, t_x, T))
 
 
 _PNBD_TIME_NODES, _PNBD_TIME_WEIGHTS = np.polynomial.legendre.leggauss(40)

@@ -35,6 +35,44 @@ def summarize_draws(values: np.ndarray, interval: float):
     return _mean_and_quantiles(np.ascontiguousarray(values, dtype=np.float64), *positions)
 
 
+def summarize_product(factors, indices, interval: float):
+    """Mean, interval and per-draw total of a product of gathered factors, per customer.
+
+    Customer ``i``'s draws are ``factors[0][indices[0][i]] * factors[1][indices[1][i]] * ...``
+    (each factor is distinct-rows x draws). Fused in one Numba pass so the customers x draws
+    product is never built for the whole chunk: CLV = spend x discounted purchases x P(alive).
+
+    Returns
+    -------
+    mean, lower, upper : ndarray
+        Per customer.
+    total : ndarray
+        Sum over customers, per draw.
+    """
+    a, b, c = (np.ascontiguousarray(f, dtype=np.float64) for f in factors)
+    ia, ib, ic = (np.ascontiguousarray(i, dtype=np.int64) for i in indices)
+    n_draws = a.shape[1]
+    positions = ((n_draws - 1) * (1 - interval) / 2, (n_draws - 1) * (1 + interval) / 2)
+    return _product_summary(a, ia, b, ib, c, ic, *positions)
+
+
+@numba.njit(parallel=True, cache=True)
+def _product_summary(a, ia, b, ib, c, ic, low_position, high_position):
+    n_rows, n_draws = ia.size, a.shape[1]
+    mean, lower, upper = np.empty(n_rows), np.empty(n_rows), np.empty(n_rows)
+    k_low, k_high = int(np.floor(low_position)), int(np.floor(high_position))
+    n_threads = numba.get_num_threads()
+    partial_totals = np.zeros((n_threads, n_draws))
+    for i in numba.prange(n_rows):
+        row = a[ia[i]] * b[ib[i]] * c[ic[i]]
+        partial_totals[numba.get_thread_id()] += row
+        mean[i] = row.mean()
+        lower[i] = _interpolate(row, _select(row, 0, n_draws - 1, k_low), k_low, low_position)
+        high = _select(row, k_low + 1, n_draws - 1, k_high) if k_high > k_low else row[k_low]
+        upper[i] = _interpolate(row, high, k_high, high_position)
+    return mean, lower, upper, partial_totals.sum(axis=0)
+
+
 @numba.njit(parallel=True, cache=True)
 def _mean_and_quantiles(values, low_position, high_position):
     n_rows, n_draws = values.shape

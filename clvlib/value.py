@@ -5,27 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from clvlib import expectations as ex
-from clvlib.compression import CompressedRows
-from clvlib.models.base import PurchaseModel, _customer_frame
+from clvlib.models.base import PurchaseModel
 from clvlib.models.gamma_gamma import GammaGammaModel
-from clvlib.predict import Prediction, posterior_predict
-from clvlib.timeunits import DAYS_PER_YEAR
-
-
-def discount_schedule(horizon: float, unit_days: float, annual_discount_rate: float):
-    """Monthly step ends (in the time unit) up to ``horizon`` and their discount factors.
-
-    Value earned in a step is discounted from the step's end: ``(1 + rate) ** -years``.
-    """
-    if horizon <= 0:
-        raise ValueError(f"horizon={horizon!r} must be positive")
-    if annual_discount_rate < 0:
-        raise ValueError(f"annual_discount_rate={annual_discount_rate!r} must be >= 0")
-    n_steps = max(1, round(horizon * unit_days / (DAYS_PER_YEAR / 12)))
-    ends = horizon * np.arange(1, n_steps + 1) / n_steps
-    factors = (1 + annual_discount_rate) ** (-ends * unit_days / DAYS_PER_YEAR)
-    return ends, factors
+from clvlib.predict import Prediction
+from clvlib.scoring import score_customers
 
 
 def customer_lifetime_value(
@@ -44,7 +27,9 @@ def customer_lifetime_value(
     For each posterior draw, CLV is the customer's expected spend per purchase (Gamma-Gamma)
     times their expected purchases in each month of the horizon (the purchase model), each month
     discounted to today. Both models' draws are used, so the interval carries the
-    uncertainty of purchases and of spend.
+    uncertainty of purchases and of spend. This is the ``"clv"`` entry of
+    :func:`clvlib.scoring.score_customers`, which also returns P(alive) and expected purchases
+    from the same pass.
 
     Parameters
     ----------
@@ -66,45 +51,10 @@ def customer_lifetime_value(
     interval : float
         Probability of the central credible interval.
     """
-    unit = purchase_model.time_unit
-    ends, factors = discount_schedule(horizon, unit.days, annual_discount_rate)
-    frame = purchase_model.customers if customers is None else _customer_frame(customers)
-    if "monetary" not in frame.columns:
-        raise ValueError("customer_lifetime_value needs a 'monetary' column (mean repeat spend)")
-    data = frame.assign(m=frame["monetary"].fillna(0.0))
-    rows = CompressedRows.from_frame(data, ("x", "t_x", "T", "m"))
-    draws = _paired_draws(
-        purchase_model.posterior_draws(n_draws, seed),
-        spend_model.posterior_draws(n_draws, seed + 1),
-    )
-
-    expected_purchases = purchase_model.expectations.expected_purchases
-    purchase_params = purchase_model.params
-
-    def clv(x, t_x, T, m, **draws):
-        params = {k: draws[k] for k in purchase_params}
-        spend = ex.gamma_gamma_expected_spend(draws["p"], draws["q"], draws["gamma"], x, m)
-        purchases = 0.0
-        previous = 0.0
-        for end, factor in zip(ends, factors, strict=True):
-            cumulative = expected_purchases(**params, x=x, t_x=t_x, T=T, t=end)
-            purchases = purchases + factor * (cumulative - previous)
-            previous = cumulative
-        return spend * purchases
-
-    name = (
-        f"CLV over the next {horizon:g} {unit.plural} at {annual_discount_rate:.0%} a year"
-    )
-    return posterior_predict(clv, draws, rows, frame.index, name=name, interval=interval)
-
-
-def _paired_draws(first: dict, second: dict) -> dict:
-    """Pair draws of two independently fitted models (a single MAP draw is repeated)."""
-    n1, n2 = len(next(iter(first.values()))), len(next(iter(second.values())))
-    n = max(n1, n2) if 1 in (n1, n2) else min(n1, n2)
-    pick = lambda d, k: np.resize(d, n) if k == 1 else d[:n]  # noqa: E731
-    return {**{k: pick(v, n1) for k, v in first.items()},
-            **{k: pick(v, n2) for k, v in second.items()}}
+    return score_customers(
+        purchase_model, spend_model, customers, horizon=horizon,
+        annual_discount_rate=annual_discount_rate, n_draws=n_draws, seed=seed, interval=interval,
+    )["clv"]
 
 
 # ---------------------------------------------------------------------------------------------

@@ -252,3 +252,19 @@ def test_clv_interval_carries_spend_uncertainty(cdnow, bg_nuts):
     assert width(full) > width(collapsed)
     total = full.total()
     assert total["lower"] < total["mean"] < total["upper"]
+
+
+def test_score_customers_matches_the_single_predictions(bg_map, gg_map, cdnow):
+    """One scoring pass gives the same P(alive) and expected purchases as the model's own
+    methods, and chunking (here 7 customers at a time) changes nothing."""
+    from clvlib.scoring import score_customers
+
+    scores = score_customers(bg_map, gg_map, horizon=39)
+    pd.testing.assert_frame_equal(scores["p_alive"].per_customer, bg_map.p_alive().per_customer)
+    pd.testing.assert_frame_equal(scores["expected_purchases"].per_customer,
+                                  bg_map.expected_purchases(39).per_customer, rtol=1e-12)
+    chunked = score_customers(bg_map, gg_map, horizon=39, chunk_cells=7)
+    for key in scores:
+        pd.testing.assert_frame_equal(chunked[key].per_customer, scores[key].per_customer,
+                                      rtol=1e-12)
+        np.testing.assert_allclose(chunked[key].total_draws, scores[key].total_draws, rtol=1e-12)

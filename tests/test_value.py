@@ -13,7 +13,8 @@ import pandas as pd
 import pytest
 
 from clvlib.timeunits import TIME_UNITS
-from clvlib.value import decile_table, discount_schedule, gini, lorenz_curve, top_share
+from clvlib.scoring import discount_schedule
+from clvlib.value import decile_table, gini, lorenz_curve, top_share
 
 # --------------------------------------------------------------------------------------------
 # Lorenz curve, Gini, top share

@@ -56,12 +56,14 @@ class PurchaseExpectations:
     """A purchase model's closed forms from :mod:`clvlib.expectations` (NumPy, broadcasting).
 
     Each takes the model's parameters by name plus data: ``p_alive(x, t_x, T)``,
-    ``expected_purchases(x, t_x, T, t)``, ``expected_purchases_new(t)`` and
-    ``prob_purchases(t, n)``.
+    ``expected_purchases(x, t_x, T, t)``, ``expected_purchases_alive(x, T, t)`` (the same for a
+    customer known to be alive: ``expected_purchases = expected_purchases_alive * p_alive``),
+    ``expected_purchases_new(t)`` and ``prob_purchases(t, n)``.
     """
 
     p_alive: Callable
     expected_purchases: Callable
+    expected_purchases_alive: Callable
     expected_purchases_new: Callable
     prob_purchases: Callable
 Sampler = Literal["auto", "nutpie", "pymc"]

@@ -39,6 +39,7 @@ class BetaGeoModel(PurchaseModel):
     expectations = PurchaseExpectations(
         p_alive=ex.bg_nbd_p_alive,
         expected_purchases=ex.bg_nbd_expected_purchases,
+        expected_purchases_alive=ex.bg_nbd_expected_purchases_alive,
         expected_purchases_new=ex.bg_nbd_expected_purchases_new,
         prob_purchases=ex.bg_nbd_prob_purchases,
     )

@@ -23,6 +23,7 @@ class ModifiedBetaGeoModel(PurchaseModel):
     expectations = PurchaseExpectations(
         p_alive=ex.mbg_nbd_p_alive,
         expected_purchases=ex.mbg_nbd_expected_purchases,
+        expected_purchases_alive=ex.mbg_nbd_expected_purchases_alive,
         expected_purchases_new=ex.mbg_nbd_expected_purchases_new,
         prob_purchases=ex.mbg_nbd_prob_purchases,
     )

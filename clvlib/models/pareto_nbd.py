@@ -31,6 +31,7 @@ class ParetoNBDModel(PurchaseModel):
     expectations = PurchaseExpectations(
         p_alive=ex.pareto_nbd_p_alive,
         expected_purchases=ex.pareto_nbd_expected_purchases,
+        expected_purchases_alive=ex.pareto_nbd_expected_purchases_alive,
         expected_purchases_new=ex.pareto_nbd_expected_purchases_new,
         prob_purchases=ex.pareto_nbd_prob_purchases,
     )

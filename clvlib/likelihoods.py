@@ -475,9 +475,12 @@ def _bg_bb_bracket(alpha, beta, gamma, delta, x, t_x, n):
     else:  # data known now: the grid and its mask are constants of the graph
         i = np.arange(int(np.max(gap)), dtype=float)
     alive = _bg_bb_alive_term(pt.gammaln, alpha, beta, gamma, delta, x, n)
-    dropped = _bg_bb_dropout_term(pt.gammaln, alpha, beta, gamma, delta, x[..., None],
-                                  t_x[..., None], i)
+    # Parameters get a trailing axis too, so arrays of them (draws of shape (S, 1) against rows
+    # of shape (1, C)) broadcast against the grid as they do against the data.
+    padded = (pt.shape_padright(p) for p in (alpha, beta, gamma, delta))
+    dropped = _bg_bb_dropout_term(pt.gammaln, *padded, x[..., None], t_x[..., None], i)
     dropped = pt.switch(pt.lt(i, gap[..., None]), dropped, -np.inf)
+    alive = pt.broadcast_to(alive, dropped.shape[:-1])
     return _logsumexp(pt.concatenate([alive[..., None], dropped], axis=-1), axis=-1)
 
 

@@ -234,6 +234,20 @@ def test_gradient_of_the_total_is_finite_and_matches_differences():
         assert grad[k] == pytest.approx(numeric, rel=1e-6)
 
 
+def test_logp_broadcasts_draws_against_rows():
+    """Parameter draws of shape (S, 1) against rows of shape (1, C), as pointwise
+    log-likelihoods for model comparison are computed, give one value per draw and row."""
+    draws = [pt.dvector(name) for name in FHS]
+    f = pytensor.function(draws, likelihoods.bg_bb_logp(
+        *(d[:, None] for d in draws), *(CUSTOMERS[:, k][None, :] for k in range(3))))
+    values = np.array(PARAMS).T  # one column per parameter set
+    together = f(*values)
+    assert together.shape == (len(PARAMS), len(CUSTOMERS))
+    for k, params in enumerate(PARAMS):
+        np.testing.assert_allclose(together[k], logp_function()(*params, *CUSTOMERS.T),
+                                   rtol=1e-13)
+
+
 def test_numpy_log_terms_equal_the_pytensor_logp():
     for params in PARAMS:
         alive, dropped = likelihoods.bg_bb_log_terms(*params, *CUSTOMERS.T)

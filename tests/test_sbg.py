@@ -151,6 +151,20 @@ def test_logp_equals_pymc_marketing(params):
                                their_survival, rtol=1e-8)
 
 
+def test_logp_broadcasts_draws_against_rows():
+    """Draws of shape (S, 1) against rows of shape (1, C): one value per draw and row."""
+    alpha, beta = pt.dvector("alpha"), pt.dvector("beta")
+    duration, churned = np.array([[1.0, 3.0, 7.0, 7.0]]), np.array([[1, 1, 1, 0]])
+    f = pytensor.function([alpha, beta], likelihoods.sbg_logp(alpha[:, None], beta[:, None],
+                                                              duration, churned))
+    values = np.array(PARAMS).T
+    together = f(*values)
+    assert together.shape == (len(PARAMS), 4)
+    for k, params in enumerate(PARAMS):
+        np.testing.assert_allclose(together[k], likelihoods.sbg_logp(
+            *params, duration[0], churned[0]).eval(), rtol=1e-13)
+
+
 def test_compressed_equals_uncompressed_on_the_cohort():
     """The 8 weighted rows of the regular cohort equal 1,000 individual records, to 1e-8, and
     from_records on those records compresses back to the same likelihood."""

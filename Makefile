@@ -14,7 +14,9 @@ PANGO_PACKAGES := libpango-1.0-0 libpangoft2-1.0-0 fonts-dejavu-core
 REPORT_PARAMS ?= clvlib/params/cdnow.yaml
 REPORT_OUT ?= reports/cdnow
 
-.PHONY: help report test lab clean system-deps
+BENCH ?= full
+
+.PHONY: help report test lab bench clean system-deps
 
 help: ## list the targets with what they do
 	@echo "make <target>:"
@@ -32,6 +34,10 @@ test: system-deps $(STAMP)-dev ## run the tests (pytest tests/) and every notebo
 	echo "CLVLIB_SMOKE=1 $(BIN)/pytest --nbval-lax notebooks/"; \
 	CLVLIB_SMOKE=1 $(BIN)/pytest --nbval-lax notebooks/ || status=$$?; \
 	exit $$status
+
+# Speed lives here, not in make test: nothing under tests/ runs the benchmarks.
+bench: system-deps $(STAMP)-dev ## benchmarks vs pymc-marketing and lifetimes into benchmarks/RESULTS.md (BENCH=quick: a few minutes, into benchmarks/output/)
+	$(BIN)/python -m benchmarks.run $(if $(filter quick,$(BENCH)),--quick,)
 
 lab: $(STAMP)-lab ## start JupyterLab in notebooks/ (installs the lab extra the first time)
 	cd notebooks && $(CURDIR)/$(BIN)/jupyter lab $$([ "$$(id -u)" = 0 ] && echo --allow-root || true)

@@ -1,0 +1,370 @@
+"""What each benchmark subprocess does: ``python -m benchmarks.cases CASE PARAMS_JSON OUT_JSON``.
+
+Every case is a function of a parameter dict that returns a JSON-ready dict of measurements;
+the runner (:mod:`benchmarks.run`) starts each in a fresh process and adds wall time and peak
+memory of the whole process tree. A case imports what it needs itself, so imports are part of
+the process's time but not of the figures the case reports (fit wall time is model construction
+plus ``fit()``, compilation included).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import resource
+import sys
+import time
+import traceback
+import warnings
+from pathlib import Path
+
+import numpy as np
+
+from benchmarks import data
+
+warnings.filterwarnings("ignore")
+
+PARAMS = {
+    "bg_nbd": ("r", "alpha", "a", "b"),
+    "pareto_nbd": ("r", "alpha", "s", "beta"),
+    "gamma_gamma": ("p", "q", "gamma"),
+}
+# What the peers call our parameters.
+PEER_NAMES = {"gamma": "v"}
+
+
+def posterior_stats(posterior, params, rename=None) -> dict:
+    """Per parameter: mean, sd, MCSE of the mean, bulk ESS, R-hat; and their minimum/maximum."""
+    import arviz as az
+
+    rename = rename or {}
+    names = [rename.get(p, p) for p in params]
+    post = posterior[names]
+    ess = az.ess(post, method="bulk")
+    mcse = az.mcse(post, method="mean")
+    rhat = az.rhat(post)
+    stats = {}
+    for ours, theirs in zip(params, names, strict=True):
+        values = post[theirs].to_numpy()
+        stats[ours] = {"mean": float(values.mean()), "sd": float(values.std()),
+                       "mcse": float(mcse[theirs]), "ess_bulk": float(ess[theirs]),
+                       "r_hat": float(rhat[theirs])}
+    return {"params": stats,
+            "min_ess_bulk": min(s["ess_bulk"] for s in stats.values()),
+            "max_r_hat": max(s["r_hat"] for s in stats.values())}
+
+
+def _divergences(idata) -> int | None:
+    stats = getattr(idata, "sample_stats", None)
+    for name in ("diverging", "divergences"):
+        if stats is not None and name in stats:
+            return int(stats[name].to_numpy().sum())
+    return None
+
+
+# ---------------------------------------------------------------------------------------------
+# Fits
+# ---------------------------------------------------------------------------------------------
+
+
+def fit_ours(p: dict) -> dict:
+    import clvlib
+
+    summary = data.cdnow_summary(p["dataset"])
+    cls = clvlib.get_model(p["model"])
+    start = time.perf_counter()
+    model = cls(summary)
+    model.fit(draws=p["draws"], tune=p["tune"], chains=p["chains"], progressbar=False,
+              random_seed=p.get("seed", 20240101))
+    wall = time.perf_counter() - start
+    return {"fit_seconds": wall, "compile_seconds": model.timings.get("compile_seconds"),
+            "sampler": model.settings.sampler, "customers": int(model.rows.n_original),
+            "distinct_rows": len(model.rows), "divergences": _divergences(model.idata),
+            **posterior_stats(model.idata.posterior, PARAMS[p["model"]])}
+
+
+def fit_pymc_marketing(p: dict) -> dict:
+    from pymc_marketing import clv as pmk
+
+    summary = data.cdnow_summary(p["dataset"])
+    frame = data.rfm_frame(summary, p["model"])
+    cls = {"bg_nbd": pmk.BetaGeoModel, "pareto_nbd": pmk.ParetoNBDModel,
+           "gamma_gamma": pmk.GammaGammaModel}[p["model"]]
+    options = {"draws": p["draws"], "tune": p["tune"], "chains": p["chains"],
+               "progressbar": False, "random_seed": p.get("seed", 20240101)}
+    if p.get("sampler") == "nutpie":
+        options["nuts_sampler"] = "nutpie"
+    start = time.perf_counter()
+    model = cls(frame)
+    idata = model.fit(**options)
+    wall = time.perf_counter() - start
+    return {"fit_seconds": wall, "compile_seconds": None,
+            "sampler": p.get("sampler", "pymc"), "customers": len(frame),
+            "divergences": _divergences(idata),
+            **posterior_stats(idata.posterior, PARAMS[p["model"]], PEER_NAMES)}
+
+
+def fit_lifetimes(p: dict) -> dict:
+    import lifetimes
+
+    summary = data.cdnow_summary(p["dataset"])
+    frame = data.rfm_frame(summary, p["model"])
+    start = time.perf_counter()
+    if p["model"] == "gamma_gamma":
+        fitter = lifetimes.GammaGammaFitter()
+        fitter.fit(frame["frequency"], frame["monetary_value"])
+    else:
+        fitter = {"bg_nbd": lifetimes.BetaGeoFitter,
+                  "pareto_nbd": lifetimes.ParetoNBDFitter}[p["model"]]()
+        fitter.fit(frame["frequency"], frame["recency"], frame["T"])
+    wall = time.perf_counter() - start
+    mle = {ours: float(fitter.params_[PEER_NAMES.get(ours, ours)]) for ours in PARAMS[p["model"]]}
+    return {"fit_seconds": wall, "customers": len(frame), "mle": mle}
+
+
+# ---------------------------------------------------------------------------------------------
+# A million customers
+# ---------------------------------------------------------------------------------------------
+
+
+def _fit_path(n: int, resolution, model: str) -> Path:
+    tag = "days" if resolution is None else f"res{resolution:g}"
+    return data.DATA / f"fit_{model}_{n}_{data.SIM_SEED}_{tag}.nc"
+
+
+def simulated_fit(p: dict) -> dict:
+    """BG/NBD NUTS on a simulated base; the fit is saved for the scoring case."""
+    import clvlib
+
+    summary, made = data.simulated_summary(p["customers"], p["resolution"])
+    start = time.perf_counter()
+    model = clvlib.BetaGeoModel(summary)
+    model.fit(draws=p["draws"], tune=p["tune"], chains=p["chains"], progressbar=False)
+    wall = time.perf_counter() - start
+    model.save(_fit_path(p["customers"], p["resolution"], "bg_nbd"))
+    return {"fit_seconds": wall, "compile_seconds": model.timings.get("compile_seconds"),
+            "customers": int(model.rows.n_original), "distinct_rows": len(model.rows),
+            "data": made, "truth": data.TRUE_BG_NBD, "divergences": _divergences(model.idata),
+            **posterior_stats(model.idata.posterior, PARAMS["bg_nbd"])}
+
+
+def scoring(p: dict) -> dict:
+    """P(alive), expected purchases and CLV with ``draws`` posterior draws for every customer."""
+    import psutil
+
+    import clvlib
+
+    summary, _ = data.simulated_summary(p["customers"], p["resolution"])
+    purchases = clvlib.BetaGeoModel(summary)
+    path = _fit_path(p["customers"], p["resolution"], "bg_nbd")
+    notes = []
+    if path.is_file():
+        purchases.load_fit(path)
+    else:
+        notes.append("no saved NUTS fit of this base: fitted here first (not timed)")
+        purchases.fit(progressbar=False)
+    # Gamma-Gamma on a 50,000-customer subset: every repeat buyer has a distinct mean spend, so
+    # a fit on all of them is a separate (slow) problem; the draws' source does not change the
+    # scoring work measured here.
+    subset = summary.customers.sample(n=min(50_000, len(summary.customers)), random_state=1)
+    spend = clvlib.GammaGammaModel(summary.with_customers(subset))
+    spend.fit(progressbar=False)
+    baseline = psutil.Process().memory_info().rss / 2**20
+    out = {"customers": len(summary.customers), "distinct_rows_xtT": len(purchases.rows),
+           "draws": p["draws"], "baseline_rss_mb": baseline, "notes": notes, "steps": {}}
+    steps = {
+        "P(alive)": lambda: purchases.p_alive(n_draws=p["draws"]),
+        f"expected purchases ({p['horizon']:g} weeks)":
+            lambda: purchases.expected_purchases(p["horizon"], n_draws=p["draws"]),
+        f"CLV ({p['horizon']:g} weeks, 10%)":
+            lambda: clvlib.customer_lifetime_value(purchases, spend, horizon=p["horizon"],
+                                                   n_draws=p["draws"]),
+    }
+    for name, step in steps.items():
+        t0 = time.perf_counter()
+        prediction = step()
+        seconds = time.perf_counter() - t0
+        out["steps"][name] = {
+            "seconds": seconds,
+            "rss_after_mb": psutil.Process().memory_info().rss / 2**20,
+            "total_mean": prediction.total()["mean"],
+        }
+        _write_partial(out)  # what finished survives a time limit
+    return out
+
+
+# ---------------------------------------------------------------------------------------------
+# 100 million transaction rows
+# ---------------------------------------------------------------------------------------------
+
+
+def parquet_generate(p: dict) -> dict:
+    return data.write_parquet_log(Path(p["folder"]), p["rows"])
+
+
+class _Recorder:
+    """Wraps a DuckDB connection: notes when each query starts (its time runs to the next)."""
+
+    def __init__(self, con, marks: list):
+        self._con, self._marks = con, marks
+
+    def execute(self, sql, *args, **kwargs):
+        self._marks.append((" ".join(str(sql).split()), time.perf_counter()))
+        return self._con.execute(sql, *args, **kwargs)
+
+    def __getattr__(self, name):
+        return getattr(self._con, name)
+
+
+def _scans_log(sql: str) -> bool:
+    """Whether a query reads the transaction rows (not DESCRIBE, not a view definition)."""
+    upper = sql.upper()
+    if upper.startswith(("CREATE VIEW", "SET ", "DESCRIBE")) or "(DESCRIBE" in upper:
+        return False
+    return any(f"FROM {v}" in upper for v in ("RAW_INPUT", "TYPED", "TRANSACTIONS", "DAYS"))
+
+
+def duckdb_summary(p: dict) -> dict:
+    """read_transactions + summarize over the Parquet files, each DuckDB query timed."""
+    import duckdb
+
+    import clvlib
+
+    marks: list = []
+    connect = duckdb.connect
+    settings = p.get("duckdb_settings", {})
+
+    def recording_connect(*args, **kwargs):
+        con = connect(*args, **kwargs)
+        for key, value in settings.items():
+            con.execute(f"SET {key} = '{value}'")
+        return _Recorder(con, marks)
+
+    duckdb.connect = recording_connect
+    source = str(Path(p["folder"]) / "*.parquet")
+    t0 = time.perf_counter()
+    log = clvlib.read_transactions(source)
+    t1 = time.perf_counter()
+    summary = clvlib.summarize(log)
+    t2 = time.perf_counter()
+    queries = []
+    ends = [m[1] for m in marks[1:]] + [t2]
+    for (sql, begin), end in zip(marks, ends, strict=True):
+        queries.append({"sql": sql[:110], "seconds": end - begin, "scans_log": _scans_log(sql),
+                        "phase": "read_transactions" if begin < t1 else "summarize"})
+    return {"read_seconds": t1 - t0, "summarize_seconds": t2 - t1, "total_seconds": t2 - t0,
+            "customers": len(summary.customers), "settings": settings, "queries": queries,
+            "log_scans": sum(q["scans_log"] for q in queries)}
+
+
+def duckdb_variants(p: dict) -> dict:
+    """Cheaper formulations of the slowest queries, timed on the same files (for the record).
+
+    Not what clvlib does: what read_transactions/summarize could do instead, each against the
+    query it would replace. (a) the duplicate count by DISTINCT over every kept column vs by
+    count(DISTINCT hash(...)); (b) summarize's late/after counts by a window over every row vs by
+    GROUP BY customer; (c) the summary SQL over the validated view (Parquet re-read and re-cast
+    per query) vs over a table materialized once; (d) customer ids cast to text vs kept as read.
+    """
+    import duckdb
+
+    import clvlib
+
+    con = duckdb.connect()
+    for key, value in p.get("duckdb_settings", {}).items():
+        con.execute(f"SET {key} = '{value}'")
+    glob = str(Path(p["folder"]) / "*.parquet").replace("'", "''")
+    con.execute("SET TimeZone = 'UTC'")
+    con.execute(f"""CREATE VIEW transactions AS
+        SELECT trim(CAST(customer_id AS VARCHAR)) AS customer_id,
+               CAST(date AS TIMESTAMP) AS timestamp, TRY_CAST(amount AS DOUBLE) AS amount
+        FROM read_parquet('{glob}')""")
+    con.execute(f"""CREATE VIEW native AS
+        SELECT customer_id, CAST(date AS TIMESTAMP) AS timestamp, amount
+        FROM read_parquet('{glob}')""")
+
+    def timed(sql: str, params=None) -> float:
+        t0 = time.perf_counter()
+        con.execute(sql, params or {}).fetchall()
+        return time.perf_counter() - t0
+
+    out = {}
+    cols = "customer_id, timestamp, amount"
+    out["duplicates: DISTINCT over all columns (now)"] = timed(
+        f"SELECT count(*) - (SELECT count(*) FROM (SELECT DISTINCT {cols} FROM transactions)) "
+        "FROM transactions")
+    out["duplicates: count(DISTINCT hash(all columns))"] = timed(
+        f"SELECT count(*) - count(DISTINCT hash({cols})) FROM transactions")
+    dates = {"cal_end": "2023-06-30", "end": "2023-12-31"}
+    out["late/after: window over every row (now)"] = timed("""
+        SELECT count(DISTINCT customer_id) FILTER (WHERE first_day > $cal_end),
+               count(*) FILTER (WHERE day > $end)
+        FROM (SELECT customer_id, timestamp::DATE AS day,
+                     min(timestamp::DATE) FILTER (WHERE amount >= 0)
+                         OVER (PARTITION BY customer_id) AS first_day
+              FROM transactions)""", dates)
+    out["late/after: GROUP BY customer"] = timed("""
+        SELECT count(*) FILTER (WHERE first_day > $cal_end), sum(n_after)
+        FROM (SELECT customer_id,
+                     min(timestamp::DATE) FILTER (WHERE amount >= 0) AS first_day,
+                     count(*) FILTER (WHERE timestamp::DATE > $end) AS n_after
+              FROM transactions GROUP BY customer_id)""", dates)
+    from clvlib.summary import _summary_sql
+
+    params = {"cal_end": dates["cal_end"], "end": dates["end"], "unit_days": 7.0}
+    sql = _summary_sql((), "month", with_holdout=True)
+    out["summary SQL over the view, ids as text (now)"] = timed(sql, params)
+    t0 = time.perf_counter()
+    con.execute("CREATE TEMP TABLE materialized AS SELECT * FROM transactions")
+    out["materialize the validated log once (ids as text)"] = time.perf_counter() - t0
+    out["summary SQL over the materialized table"] = timed(
+        sql.replace("FROM transactions", "FROM materialized"), params)
+    out["summary SQL over the Parquet, ids as read (int64)"] = timed(
+        sql.replace("FROM transactions", "FROM native"), params)
+    del clvlib
+    return {"variants": out, "settings": p.get("duckdb_settings", {})}
+
+
+CASES = {
+    "fit_ours": fit_ours,
+    "fit_pymc_marketing": fit_pymc_marketing,
+    "fit_lifetimes": fit_lifetimes,
+    "simulated_fit": simulated_fit,
+    "scoring": scoring,
+    "parquet_generate": parquet_generate,
+    "duckdb_summary": duckdb_summary,
+    "duckdb_variants": duckdb_variants,
+}
+
+_OUT: Path | None = None
+
+
+def _write_partial(result: dict) -> None:
+    if _OUT is not None:
+        _OUT.write_text(json.dumps({**result, "partial": True}, default=float))
+
+
+def main(argv: list[str]) -> int:
+    global _OUT
+    case, params, out = argv[0], json.loads(argv[1]), Path(argv[2])
+    _OUT = out
+    try:
+        result = CASES[case](params)
+        status = 0
+    except Exception as err:  # noqa: BLE001 - reported in the results, not raised
+        result = {"error": f"{type(err).__name__}: {err}", "traceback": traceback.format_exc()}
+        status = 1
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    result["self_maxrss_mb"] = usage.ru_maxrss / 1024
+    result["children_maxrss_mb"] = children.ru_maxrss / 1024
+    result["cpu_seconds"] = (usage.ru_utime + usage.ru_stime + children.ru_utime
+                             + children.ru_stime)
+    result["pid"] = os.getpid()
+    out.write_text(json.dumps(result, default=float))
+    return status
+
+
+if __name__ == "__main__":
+    np.seterr(all="ignore")
+    sys.exit(main(sys.argv[1:]))

@@ -90,7 +90,8 @@ def fit_pymc_marketing(p: dict) -> dict:
     frame = data.rfm_frame(summary, p["model"])
     cls = {"bg_nbd": pmk.BetaGeoModel, "pareto_nbd": pmk.ParetoNBDModel,
            "gamma_gamma": pmk.GammaGammaModel}[p["model"]]
-    options = {"draws": p["draws"], "tune": p["tune"], "chains": p["chains"],
+    # NUTS for every model (ParetoNBDModel.fit defaults to MAP; the others to NUTS).
+    options = {"method": "mcmc", "draws": p["draws"], "tune": p["tune"], "chains": p["chains"],
                "progressbar": False, "random_seed": p.get("seed", 20240101)}
     if p.get("sampler") == "nutpie":
         options["nuts_sampler"] = "nutpie"

@@ -157,6 +157,8 @@ def run_case(case: Case, scratch: Path, timeout_scale: float) -> None:
     else:
         if case.kind in ("parquet_generate", "duckdb_summary", "duckdb_variants"):
             case.params["folder"] = str(scratch / "parquet")
+        if "duckdb_settings" in case.params:  # spill to the scratch folder, not ./.tmp
+            case.params["duckdb_settings"]["temp_directory"] = str(scratch / "duckdb_spill")
         out = scratch / (case.name.replace(":", "_") + ".json")
         command = [sys.executable, "-m", "benchmarks.cases", case.kind,
                    json.dumps(case.params), str(out)]
@@ -185,7 +187,7 @@ def run_report(case: Case, scratch: Path, env: dict, timeout: float, log_path: P
     _, values = load_params(ROOT / "clvlib" / "params" / "cdnow.yaml")
     declared = set()
     for step in pipeline_steps():
-        declared |= set(step.defaults)
+        declared |= set(step.defaults())
     extra = {"fit_cache": "fit_cache_dir" in declared}
     if extra["fit_cache"]:  # a fit cache of this run's own, empty on the cold run
         values["fit_cache_dir"] = str(scratch / "caches" / case.cache / "fits")
@@ -291,7 +293,11 @@ def main(argv: list[str] | None = None) -> int:
     try:
         for i, case in enumerate(cases, 1):
             print(f"[{i}/{len(cases)}] {case.name} ...", end=" ", flush=True)
-            run_case(case, scratch, args.timeout_scale)
+            try:
+                run_case(case, scratch, args.timeout_scale)
+            except Exception as err:  # noqa: BLE001 - one broken case must not stop the run
+                case.result = {"error": f"the runner failed: {type(err).__name__}: {err}",
+                               "process_seconds": 0.0, "peak_rss_mb": 0.0}
             r = case.result
             headline = r.get("fit_seconds") or r.get("total_seconds") or r.get(
                 "generate_seconds") or r["process_seconds"]

@@ -14,6 +14,7 @@ PACKAGE_DIR = Path(__file__).resolve().parent
 PROJECT_ROOT = Path(os.environ.get("CLVLIB_ROOT", PACKAGE_DIR.parent)).resolve()
 RAW_DATA_DIR = PROJECT_ROOT / "data" / "raw"
 PROCESSED_DATA_DIR = PROJECT_ROOT / "data" / "processed"
+FIT_CACHE_DIR = PROCESSED_DATA_DIR / "fits"  # fits reused by reports when nothing has changed
 NOTEBOOKS_DIR = PROJECT_ROOT / "notebooks"
 PIPELINE_DIR = NOTEBOOKS_DIR / "pipeline"
 REPORTS_DIR = PROJECT_ROOT / "reports"

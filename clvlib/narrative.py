@@ -64,7 +64,9 @@ def fit_overview(models) -> str:
     for model in models:
         diag = model.diagnostics()
         mark = "" if diag.ok else "**Warning:** "
-        lines.append(f"- **{model.title}**: {mark}{diag.verdict()}")
+        cached = (" (Read back from the fit cache: an earlier run fitted the same model, priors "
+                  "and settings to the same data.)" if getattr(model, "cache_hit", False) else "")
+        lines.append(f"- **{model.title}**: {mark}{diag.verdict()}{cached}")
         lines += [f"  Note: {note}." for note in model.notes]
     return "\n".join(lines)
 

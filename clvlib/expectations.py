@@ -12,7 +12,7 @@ import math
 import numpy as np
 from scipy.special import betainc, betaln, expit, exprel, gammaln, hyp2f1, polygamma
 
-from clvlib.likelihoods import bg_bb_log_terms, pareto_nbd_log_terms
+from clvlib.likelihoods import bg_bb_log_terms, log_rising, pareto_nbd_log_terms
 
 # --------------------------------------------------------------------------------------------
 # BG/NBD (Fader, Hardie & Lee 2005)
@@ -245,8 +245,15 @@ def gamma_gamma_expected_spend(p, q, gamma, x, m):
 # BG/BB (Fader, Hardie & Shang 2010, "Customer-base analysis in a discrete-time noncontractual
 # setting", Marketing Science 29(6)). Time is counted in transaction opportunities: a customer
 # has x transactions in n opportunities, the last at t_x. "Alive at opportunity t" means the
-# customer has not dropped out at the start of any of the first t opportunities.
+# customer has not dropped out at the start of any of the first t opportunities. Ratios of
+# beta functions are written as rising factorials (clvlib.likelihoods.log_rising), which stay
+# accurate for large shape parameters where differences of log-beta functions do not.
 # --------------------------------------------------------------------------------------------
+
+
+def _log_beta_ratio(a, b, m):
+    """log[B(a, b+m)/B(a, b)] = log[(b)_m / (a+b)_m]."""
+    return log_rising(b, m) - log_rising(a + b, m)
 
 
 # Below this |gamma - 1| the alive sum uses a series in gamma - 1 (see _bg_bb_alive_sum).
@@ -268,16 +275,15 @@ def _bg_bb_alive_sum(gamma, delta, n, n_star):
     near, far = 1 + delta + n, 1 + delta + n + n_star
     eps = gamma - 1
 
-    def h(m):
-        return (gammaln(gamma + delta) - gammaln(1 + delta) + gammaln(1 + delta + m)
-                - gammaln(gamma + delta + m))
+    def h(start, m):  # log[Gamma(1+start+m)/Gamma(1+start) Gamma(g+start)/Gamma(g+start+m)]
+        return log_rising(1 + start, m) - log_rising(gamma + start, m)
 
     small = np.abs(eps) < _BG_BB_SERIES_BELOW
     series = sum(eps ** (k - 1) / math.factorial(k) * (polygamma(k - 1, near) - polygamma(
         k - 1, far)) for k in range(1, 5))
-    direct = (h(n + n_star) - h(n)) / np.where(small, 1.0, eps)
+    direct = h(delta + n, n_star) / np.where(small, 1.0, eps)
     slope = np.where(small, series, direct)
-    return -delta * np.exp(h(n)) * exprel(slope * eps) * slope
+    return -delta * np.exp(h(delta, n)) * exprel(slope * eps) * slope
 
 
 def _bg_bb_log_purchase_share(alpha, beta, gamma, delta, x, t_x, n):
@@ -288,8 +294,8 @@ def _bg_bb_log_purchase_share(alpha, beta, gamma, delta, x, t_x, n):
     probability is E[p | x, n] = (alpha+x)/(alpha+beta+n).
     """
     alive, dropped = bg_bb_log_terms(alpha, beta, gamma, delta, x, t_x, n)
-    return (betaln(alpha + x + 1, beta + n - x) - betaln(alpha, beta)
-            - np.logaddexp(alive, dropped))
+    purchase = log_rising(alpha, x + 1) + log_rising(beta, n - x) - log_rising(alpha + beta, n + 1)
+    return purchase - np.logaddexp(alive, dropped)
 
 
 def bg_bb_p_alive(alpha, beta, gamma, delta, x, t_x, n):
@@ -349,15 +355,15 @@ def bg_bb_prob_purchases(alpha, beta, gamma, delta, n, x):
     def log_choose(k, j):
         return gammaln(k + 1) - gammaln(j + 1) - gammaln(k - j + 1)
 
-    def log_p_part(k):
-        return betaln(alpha + x_ok, beta + k - x_ok) - betaln(alpha, beta)
+    def log_p_part(k):  # log[B(alpha+x, beta+k-x)/B(alpha, beta)]
+        return log_rising(alpha, x_ok) + log_rising(beta, k - x_ok) - log_rising(alpha + beta, k)
 
-    total = np.exp(log_choose(n, x_ok) + log_p_part(n)
-                   + betaln(gamma, delta + n) - betaln(gamma, delta))
+    total = np.exp(log_choose(n, x_ok) + log_p_part(n) + _log_beta_ratio(gamma, delta, n))
     for i in range(int(np.max(n, initial=0))):
-        i_ok = np.maximum(float(i), x_ok)  # keeps beta + i - x positive where masked
-        term = np.exp(log_choose(i_ok, x_ok) + log_p_part(i_ok)
-                      + betaln(gamma + 1, delta + i) - betaln(gamma, delta))
+        i_ok = np.maximum(float(i), x_ok)  # keeps i - x non-negative where masked
+        # log[B(gamma+1, delta+i)/B(gamma, delta)]
+        dropout = np.log(gamma) - np.log(gamma + delta + i) + _log_beta_ratio(gamma, delta, i)
+        term = np.exp(log_choose(i_ok, x_ok) + log_p_part(i_ok) + dropout)
         total = total + np.where((i >= x) & (i < n), term, 0.0)
     return np.where(x <= n, total, 0.0)
 
@@ -377,7 +383,7 @@ def bg_bb_dert(alpha, beta, gamma, delta, x, t_x, n, d):
     """
     n = np.asarray(n, dtype=float)
     share = _bg_bb_log_purchase_share(alpha, beta, gamma, delta, x, t_x, n)
-    head = betaln(gamma, delta + n + 1) - betaln(gamma, delta) - np.log1p(d)
+    head = _log_beta_ratio(gamma, delta, n + 1) - np.log1p(d)
     return np.exp(share + head) * hyp2f1(1.0, delta + n + 1, gamma + delta + n + 1, 1 / (1 + d))
 
 
@@ -399,7 +405,7 @@ def sbg_survival(alpha, beta, t):
     >>> round(float(sbg_survival(0.704, 1.182, 7)), 3)  # regular segment, year 7
     0.239
     """
-    return np.exp(betaln(alpha, beta + np.asarray(t, dtype=float)) - betaln(alpha, beta))
+    return np.exp(_log_beta_ratio(alpha, beta, np.asarray(t, dtype=float)))
 
 
 def sbg_churn_probability(alpha, beta, t):
@@ -408,7 +414,7 @@ def sbg_churn_probability(alpha, beta, t):
     FH 2007, eq. (5).
     """
     t = np.asarray(t, dtype=float)
-    return np.exp(betaln(alpha + 1, beta + t - 1) - betaln(alpha, beta))
+    return alpha / (alpha + beta + t - 1) * np.exp(_log_beta_ratio(alpha, beta, t - 1))
 
 
 def sbg_retention_rate(alpha, beta, t):

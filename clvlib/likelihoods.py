@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytensor.tensor as pt
+from scipy import special
 
 from clvlib.compression import CompressedRows
 
@@ -432,56 +433,125 @@ def gamma_gamma_rvs(p, q, gamma, x, rng=None):
 #                             * B(gamma+1, delta+t_x+i)/B(gamma,delta),
 #
 # the first term for a customer alive throughout, the i-th for one who dropped out at the start
-# of opportunity t_x+i+1. Each B(alpha+x, beta+k-x) = Gamma(alpha+x) Gamma(beta+k-x) /
-# Gamma(alpha+beta+k), so Gamma(alpha+x) is the part that depends on x alone. Customers may
-# have different n: the sum runs over i = 0 .. max(n - t_x) - 1 along a trailing axis, with
-# the terms beyond each customer's own n - t_x masked out.
+# of opportunity t_x+i+1. Every ratio of beta functions is a ratio of rising factorials
+# (a)_m = Gamma(a+m)/Gamma(a) with whole m:
+#   B(alpha+x, beta+k-x)/B(alpha,beta) = (alpha)_x (beta)_{k-x} / (alpha+beta)_k,
+#   B(gamma, delta+m)/B(gamma,delta) = (delta)_m / (gamma+delta)_m,
+#   B(gamma+1, delta+m)/B(gamma,delta) = gamma/(gamma+delta+m) (delta)_m / (gamma+delta)_m,
+# so (alpha)_x is the part that depends on x alone. They are never taken as differences of
+# log-gammas or log-betas, which lose all precision for large shape parameters: at 3e21 each
+# log-gamma is 1.5e23 and the difference, a few hundred, is rounding noise (a NUTS chain once
+# settled there, on a spurious log-likelihood of +83,000). In the PyTensor likelihood the
+# steps m are the data's whole numbers, so log (a)_m = sum_{j<m} log(a+j) is read from a
+# table of cumulative sums of logs, one per shape parameter, as long as the largest n: exact,
+# and a small graph that compiles fast. NumPy (for predictions, where m need not be whole)
+# uses log_rising below. Customers may have different n: the sum runs over
+# i = 0 .. max(n - t_x) - 1 along a trailing axis, the terms beyond each customer's own
+# n - t_x masked out.
 # --------------------------------------------------------------------------------------------
 
-
-def _betaln(xp_gammaln, a, b):
-    return xp_gammaln(a) + xp_gammaln(b) - xp_gammaln(a + b)
-
-
-def _bg_bb_x_part(gammaln, alpha, beta, gamma, delta, x):
-    """log[Gamma(alpha+x) / (B(alpha,beta) B(gamma,delta))]: the x-only part and constants."""
-    return (
-        gammaln(alpha + x) - _betaln(gammaln, alpha, beta) - _betaln(gammaln, gamma, delta)
-    )
+# From here up, log Gamma(a+m) - log Gamma(a) is taken inside Stirling's series.
+_STIRLING_FROM = 10.0
 
 
-def _bg_bb_alive_term(gammaln, alpha, beta, gamma, delta, x, n):
-    """log of the 'alive throughout' term of the bracket (without the x part)."""
-    return (
-        gammaln(beta + n - x) - gammaln(alpha + beta + n) + _betaln(gammaln, gamma, delta + n)
-    )
+def _stirling_tail(z):
+    """log Gamma(z) - [(z - 1/2) log z - z + log(2 pi)/2] for z >= 10: Stirling's series to
+    z^-7, truncation error below 1e-12 (Abramowitz & Stegun 6.1.41)."""
+    z2 = z * z
+    return (1 / 12 - (1 / 360 - (1 / 1260 - 1 / (1680 * z2)) / z2) / z2) / z
 
 
-def _bg_bb_dropout_term(gammaln, alpha, beta, gamma, delta, x, t_x, i):
-    """log of the term for dropping out at the start of opportunity t_x + i + 1."""
-    return (
-        gammaln(beta + t_x - x + i) - gammaln(alpha + beta + t_x + i)
-        + _betaln(gammaln, gamma + 1, delta + t_x + i)
-    )
+def log_rising(a, m):
+    """NumPy: log (a)_m = log Gamma(a+m) - log Gamma(a), accurate for large ``a`` too.
+
+    For ``a >= 10`` the difference is taken inside Stirling's series,
+    ``(a - 1/2) log1p(m/a) + m log(a+m) - m + tail(a+m) - tail(a)`` (absolute error below
+    1e-12); below, as a difference of log-gammas, which is accurate there.
+
+    Examples
+    --------
+    >>> round(float(log_rising(1e8, 1.0)), 10)  # log(1e8); a gammaln difference: 18.4206805
+    18.420680744
+    """
+    a, m = np.asarray(a, dtype=float), np.asarray(m, dtype=float)
+    big, small = np.maximum(a, _STIRLING_FROM), np.minimum(a, _STIRLING_FROM)
+    stirling = ((big - 0.5) * np.log1p(m / big) + m * np.log(big + m) - m
+                + _stirling_tail(big + m) - _stirling_tail(big))
+    direct = special.gammaln(small + m) - special.gammaln(small)
+    return np.where(a >= _STIRLING_FROM, stirling, direct)
 
 
-def _bg_bb_bracket(alpha, beta, gamma, delta, x, t_x, n):
-    """PyTensor: log of the bracket (all terms of L after the x part), one value per row."""
-    x, t_x, n = (v if isinstance(v, pt.Variable) else np.asarray(v, dtype=float)
-                 for v in (x, t_x, n))
+def _rising_tables(bases, size):
+    """PyTensor: log (b)_k = sum_{j<k} log(b+j) for k = 0 .. size-1, for each base b.
+
+    Returns shape ``(len(bases),) + broadcast shape of the bases + (size,)``; ``size`` may be
+    symbolic. Exact for any base: a sum of logarithms.
+    """
+    base = pt.stack(pt.broadcast_arrays(*bases))
+    steps = (pt.arange(size - 1).astype("float64") if isinstance(size, pt.Variable)
+             else np.arange(size - 1, dtype=float))
+    logs = pt.log(pt.shape_padright(base) + steps)
+    start = pt.shape_padright(pt.zeros_like(base))
+    return pt.concatenate([start, pt.cumsum(logs, axis=-1)], axis=-1)
+
+
+def _gather(table, steps):
+    """``table[..., steps]``: whole-number ``steps`` looked up along the table's last axis, its
+    other axes broadcast against ``steps`` as NumPy broadcasts (parameter draws against rows)."""
+    if isinstance(steps, pt.Variable):
+        index = pt.cast(pt.round(steps), "int64")
+    else:
+        index = pt.as_tensor_variable(np.rint(steps).astype(np.int64))
+    if table.ndim == 1:  # scalar parameters: a flat lookup, the fastest gradient
+        return table[index.flatten()].reshape(index.shape)
+    lead = table.ndim - 1
+    if index.ndim > lead:
+        table = pt.shape_padleft(table, index.ndim - lead)
+    elif index.ndim < lead:
+        index = pt.shape_padleft(index, lead - index.ndim)
+    return pt.take_along_axis(table, index[..., None], axis=-1)[..., 0]
+
+
+def _as_data(*values):
+    """Data as float arrays, or as they are if any is symbolic (then all become tensors)."""
+    if any(isinstance(v, pt.Variable) for v in values):
+        return True, [pt.as_tensor_variable(v).astype("float64") for v in values]
+    return False, [np.asarray(v, dtype=float) for v in values]
+
+
+def _bg_bb_parts(alpha, beta, gamma, delta, x, t_x, n, xs=None):
+    """PyTensor: log (alpha)_x (the x part, at ``xs`` if given) and the log of the rest of L.
+
+    The rest is the log-sum-exp of the 'alive throughout' term and the masked grid of dropout
+    terms, one value per row.
+    """
+    symbolic, (x, t_x, n) = _as_data(x, t_x, n)
+    lib = pt if symbolic else np
+    size = pt.max(n).astype("int64") + 1 if symbolic else int(np.max(n)) + 1
+    tables = _rising_tables((alpha, beta, alpha + beta, delta, gamma + delta), size)
+
+    def rising(k, steps, grid=False):
+        table = tables[k]
+        # On the grid the parameters get a trailing axis too (see below).
+        return _gather(table[..., None, :] if grid and table.ndim > 1 else table, steps)
+
+    x_part = rising(0, x if xs is None else xs)
+    alive = rising(1, n - x) - rising(2, n) + rising(3, n) - rising(4, n)
     gap = n - t_x
-    if any(isinstance(v, pt.Variable) for v in (x, t_x, n)):
-        i = pt.arange(pt.max(gap)).astype("float64")
-    else:  # data known now: the grid and its mask are constants of the graph
-        i = np.arange(int(np.max(gap)), dtype=float)
-    alive = _bg_bb_alive_term(pt.gammaln, alpha, beta, gamma, delta, x, n)
-    # Parameters get a trailing axis too, so arrays of them (draws of shape (S, 1) against rows
-    # of shape (1, C)) broadcast against the grid as they do against the data.
-    padded = (pt.shape_padright(p) for p in (alpha, beta, gamma, delta))
-    dropped = _bg_bb_dropout_term(pt.gammaln, *padded, x[..., None], t_x[..., None], i)
+    i = (pt.arange(pt.max(gap)).astype("float64") if symbolic
+         else np.arange(int(np.max(gap)), dtype=float))
+    step = t_x[..., None] + i  # drop out at the start of opportunity step + 1
+    # Masked cells look up a valid step (at most n) and are discarded by the switch below.
+    valid = lib.minimum(step, n[..., None])
+    # Parameter arrays (draws of shape (S, 1) against rows of shape (1, C)) get a trailing
+    # axis, so they broadcast against the grid as they do against the data.
+    g, d = pt.shape_padright(gamma), pt.shape_padright(delta)
+    dropped = (rising(1, valid - x[..., None], True) - rising(2, valid, True)
+               + rising(3, valid, True) - rising(4, valid, True)
+               + pt.log(g) - pt.log(g + d + valid))
     dropped = pt.switch(pt.lt(i, gap[..., None]), dropped, -np.inf)
     alive = pt.broadcast_to(alive, dropped.shape[:-1])
-    return _logsumexp(pt.concatenate([alive[..., None], dropped], axis=-1), axis=-1)
+    return x_part, _logsumexp(pt.concatenate([alive[..., None], dropped], axis=-1), axis=-1)
 
 
 def bg_bb_logp(alpha, beta, gamma, delta, x, t_x, n):
@@ -495,7 +565,7 @@ def bg_bb_logp(alpha, beta, gamma, delta, x, t_x, n):
         Shape parameters of the beta distribution of dropout probabilities ``theta``.
     x, t_x, n : array
         Transactions, the opportunity of the last one (0 if none) and the number of
-        opportunities, per customer; ``n`` may differ across customers.
+        opportunities, per customer (whole numbers); ``n`` may differ across customers.
 
     Returns
     -------
@@ -509,18 +579,31 @@ def bg_bb_logp(alpha, beta, gamma, delta, x, t_x, n):
     -2.1822
     """
     alpha, beta, gamma, delta = _float64(alpha, beta, gamma, delta)
-    return _bg_bb_x_part(pt.gammaln, alpha, beta, gamma, delta, x) + _bg_bb_bracket(
-        alpha, beta, gamma, delta, x, t_x, n
-    )
+    x_part, rest = _bg_bb_parts(alpha, beta, gamma, delta, x, t_x, n)
+    return x_part + rest
 
 
 def bg_bb_loglike(alpha, beta, gamma, delta, rows: CompressedRows):
     """Total BG/BB log-likelihood of weighted rows with columns ``x``, ``t_x``, ``n``."""
     alpha, beta, gamma, delta = _float64(alpha, beta, gamma, delta)
     xs, x_weights, _ = rows.distinct("x")
-    return pt.sum(x_weights * _bg_bb_x_part(pt.gammaln, alpha, beta, gamma, delta, xs)) + pt.sum(
-        rows.weights * _bg_bb_bracket(alpha, beta, gamma, delta, rows["x"], rows["t_x"], rows["n"])
-    )
+    x_part, rest = _bg_bb_parts(alpha, beta, gamma, delta, rows["x"], rows["t_x"], rows["n"],
+                                xs=xs)
+    return pt.sum(x_weights * x_part) + pt.sum(rows.weights * rest)
+
+
+def _bg_bb_alive_term(alpha, beta, gamma, delta, x, n):
+    """NumPy: log of the 'alive throughout' term, without the x part."""
+    return (log_rising(beta, n - x) - log_rising(alpha + beta, n)
+            + log_rising(delta, n) - log_rising(gamma + delta, n))
+
+
+def _bg_bb_dropout_term(alpha, beta, gamma, delta, x, t_x, i):
+    """NumPy: log of the term for dropping out at the start of opportunity t_x + i + 1."""
+    m = t_x + i
+    return (log_rising(beta, m - x) - log_rising(alpha + beta, m)
+            + log_rising(delta, m) - log_rising(gamma + delta, m)
+            + np.log(gamma) - np.log(gamma + delta + m))
 
 
 def bg_bb_log_terms(alpha, beta, gamma, delta, x, t_x, n):
@@ -531,15 +614,14 @@ def bg_bb_log_terms(alpha, beta, gamma, delta, x, t_x, n):
     the dropout opportunity are added one at a time, so memory stays at the size of the
     broadcast inputs.
     """
-    from scipy.special import gammaln
-
     x, t_x, n = (np.asarray(v, dtype=float) for v in (x, t_x, n))
-    head = _bg_bb_x_part(gammaln, alpha, beta, gamma, delta, x)
-    alive = head + _bg_bb_alive_term(gammaln, alpha, beta, gamma, delta, x, n)
+    head = log_rising(alpha, x)
+    alive = head + _bg_bb_alive_term(alpha, beta, gamma, delta, x, n)
     gap = n - t_x
     dropped = np.full(np.broadcast(alive, gap).shape, -np.inf)
     for i in range(int(np.max(gap, initial=0))):
-        term = _bg_bb_dropout_term(gammaln, alpha, beta, gamma, delta, x, t_x, float(i))
+        # where masked, t_x + i may pass n; only x <= t_x + i is needed for a finite value
+        term = _bg_bb_dropout_term(alpha, beta, gamma, delta, x, t_x, float(i))
         dropped = np.logaddexp(dropped, np.where(i < gap, head + term, -np.inf))
     return alive, dropped
 
@@ -586,18 +668,28 @@ def bg_bb_rvs(alpha, beta, gamma, delta, n, rng=None):
 #   B(alpha, beta),   t = 1, 2, ...
 # A row is (duration, churned): a customer who churned at the end of period ``duration``
 # contributes log P(T = duration); one still active after ``duration`` periods, log S(duration).
+# As rising factorials, read from tables as for BG/BB above: P(T = t) = alpha/(alpha+beta+t-1)
+# (beta)_{t-1} / (alpha+beta)_{t-1} and S(t) = (beta)_t / (alpha+beta)_t.
 # A cohort survival table becomes such rows, weighted by the number of customers lost each
 # period and by the survivors at the last period (clvlib.models.sbg).
 # --------------------------------------------------------------------------------------------
 
 
 def _sbg_row_part(alpha, beta, duration, churned):
-    """log P(T = duration) or log S(duration), without the -log B(alpha, beta) constant."""
-    # max(duration, 1) keeps the churn branch finite (and its gradient) on rows the switch
-    # discards: a customer still active after 0 periods.
-    churn = _betaln(pt.gammaln, alpha + 1, beta + pt.maximum(duration, 1) - 1)
-    survive = _betaln(pt.gammaln, alpha, beta + duration)
-    return pt.switch(pt.gt(churned, 0), churn, survive)
+    """log P(T = duration) for churned rows, log S(duration) for the others (PyTensor)."""
+    symbolic, (duration, churned) = _as_data(duration, churned)
+    lib = pt if symbolic else np
+    size = (pt.max(duration).astype("int64") if symbolic else int(np.max(duration))) + 1
+    tables = _rising_tables((beta, alpha + beta), size)
+
+    def ratio(steps):  # log[(beta)_m / (alpha+beta)_m]
+        return _gather(tables[0], steps) - _gather(tables[1], steps)
+
+    # max(duration, 1) keeps the churn branch finite on rows the switch discards: a customer
+    # still active after 0 periods.
+    before = lib.maximum(duration, 1) - 1
+    churn = pt.log(alpha) - pt.log(alpha + beta + before) + ratio(before)
+    return pt.switch(pt.gt(churned, 0), churn, ratio(duration))
 
 
 def sbg_logp(alpha, beta, duration, churned):
@@ -619,17 +711,13 @@ def sbg_logp(alpha, beta, duration, churned):
     -0.9854
     """
     alpha, beta = _float64(alpha, beta)
-    duration = pt.as_tensor_variable(np.asarray(duration, dtype=float)
-                                     if not isinstance(duration, pt.Variable) else duration)
-    return _sbg_row_part(alpha, beta, duration, churned) - _betaln(pt.gammaln, alpha, beta)
+    return _sbg_row_part(alpha, beta, duration, churned)
 
 
 def sbg_loglike(alpha, beta, rows: CompressedRows):
     """Total sBG log-likelihood of weighted rows with columns ``duration`` and ``churned``."""
     alpha, beta = _float64(alpha, beta)
-    return pt.sum(rows.weights * _sbg_row_part(alpha, beta, rows["duration"], rows["churned"])) - (
-        rows.n_original * _betaln(pt.gammaln, alpha, beta)
-    )
+    return pt.sum(rows.weights * _sbg_row_part(alpha, beta, rows["duration"], rows["churned"]))
 
 
 def sbg_churn_times(alpha, beta, size, rng=None):

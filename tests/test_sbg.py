@@ -138,7 +138,8 @@ def test_logp_equals_numerical_integration(params):
 def test_logp_equals_pymc_marketing(params):
     """log P(T = t) against ShiftedBetaGeometric.logp and log S(t) against log(1 - cdf).
 
-    Parameters go in as float64 (as Python floats PyTensor would make them float32)."""
+    Parameters go in as NumPy float64: given Python floats, pymc's dist() makes those that
+    float32 holds exactly float32 tensors, and part of the logp is then single precision."""
     import pymc as pm
     from pymc_marketing.clv.distributions import ShiftedBetaGeometric
 

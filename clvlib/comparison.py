@@ -58,7 +58,8 @@ class ModelComparison:
         return self.models[self.table.index[0]]
 
     def __str__(self) -> str:
-        return f"Models ranked by {self.rank_by}:\n{self.table.to_string(float_format='{:.4g}'.format)}"
+        table = self.table.to_string(float_format="{:.4g}".format)
+        return f"Models ranked by {self.rank_by}:\n{table}"
 
 
 # Draws used for comparisons: every k-th draw of each chain, so that at most this many remain.

@@ -92,7 +92,8 @@ class Diagnostics:
         if self.method == "map":
             return (
                 "This is a MAP (posterior mode) fit: a single point estimate, quick for iterating, "
-                "with no uncertainty and no convergence diagnostics. Use NUTS for results to report."
+                "with no uncertainty and no convergence diagnostics. Use NUTS for results to "
+                "report."
             )
         if self.ok:
             return (

@@ -24,7 +24,6 @@ from scipy import special
 
 from clvlib.compression import CompressedRows
 
-
 # PyTensor's own logaddexp and logsumexp are log(sum(exp(.))): they underflow to -inf once the
 # terms fall below about -745 (a customer with many purchases over a long age), and the graph
 # rewrites that stabilize them do not reach every compiled form or gradient. These are the

@@ -42,7 +42,8 @@ def data_overview(overview: dict, summary: CustomerSummary) -> str:
             f"{summary.calibration_end:%d %B %Y} and predict forward from there. "
         )
     text += (
-        f"\n\nOf the {_n(len(c))} customers, **{(c['x'] == 0).mean():.0%} made no repeat purchase** "
+        f"\n\nOf the {_n(len(c))} customers, **{(c['x'] == 0).mean():.0%} made no repeat "
+        "purchase** "
         f"in the calibration period, while the busiest 10% made "
         f"{np.quantile(c['x'], 0.9):.0f} or more; together the customers made "
         f"{_n(c['x'].sum())} repeat purchases worth {c['monetary'].mean():,.2f} on average."

@@ -54,7 +54,8 @@ class Prior:
         unknown = set(params) - accepted
         if unknown:
             raise ValueError(
-                f"{dist} prior: unknown parameter(s) {sorted(unknown)}; accepted: {sorted(accepted)}"
+                f"{dist} prior: unknown parameter(s) {sorted(unknown)}; "
+                f"accepted: {sorted(accepted)}"
             )
         self.dist = dist
         self.params = {k: float(v) for k, v in params.items()}

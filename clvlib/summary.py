@@ -413,7 +413,8 @@ def check_summary(customers: pd.DataFrame, source: str = "summary") -> pd.DataFr
         "x, t_x, T: negative or infinite values": (values < 0).any(axis=1)
         | ~np.isfinite(values.fillna(0)).all(axis=1),
         "x: not a whole number": values["x"] != np.round(values["x"]),
-        "t_x > T (a last purchase after the end of calibration)": values["t_x"] > values["T"] + 1e-9,
+        "t_x > T (a last purchase after the end of calibration)":
+            values["t_x"] > values["T"] + 1e-9,
         "x = 0 but t_x > 0": (values["x"] == 0) & (values["t_x"] > 0),
     }
     for what, bad in problems.items():

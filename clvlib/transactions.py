@@ -119,8 +119,8 @@ def read_transactions(
     returns : {"error", "drop", "net"}
         What a negative amount means. ``"error"`` (default) refuses it. ``"drop"`` removes
         returns from the log. ``"net"`` keeps them: they lower the spend of their day, and a
-        day with only returns (negative amounts) is not counted as a purchase. Every choice is recorded in
-        :attr:`TransactionLog.notes`.
+        day with only returns (negative amounts) is not counted as a purchase. Every choice is
+        recorded in :attr:`TransactionLog.notes`.
     duplicates : {"keep", "drop", "error"}
         What to do with rows identical in every kept column. ``"keep"`` (default) keeps them:
         same-day rows are merged into one purchase anyway, so only spend is affected, and two
@@ -222,7 +222,9 @@ def _register_raw(
 
 def _check_columns(con, label: str, required: dict[str, str], extra: tuple[str, ...]) -> None:
     present = [r[0] for r in con.execute("DESCRIBE raw_input").fetchall()]
-    missing = [f"{col!r} (the {role} column)" for role, col in required.items() if col not in present]
+    missing = [
+        f"{col!r} (the {role} column)" for role, col in required.items() if col not in present
+    ]
     missing += [f"{col!r} (an extra column)" for col in extra if col not in present]
     if missing:
         raise CLVDataError(

@@ -12,7 +12,6 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
-
 from helpers import agrees_to_significant_figures
 
 import clvlib as clv

@@ -12,8 +12,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from clvlib.timeunits import TIME_UNITS
 from clvlib.scoring import discount_schedule
+from clvlib.timeunits import TIME_UNITS
 from clvlib.value import decile_table, gini, lorenz_curve, top_share
 
 # --------------------------------------------------------------------------------------------

@@ -25,11 +25,11 @@ import clvlib as clv
 from clvlib import expectations as ex
 from clvlib.comparison import compare_models, fit_candidates
 from clvlib.likelihoods import (
-    mbg_nbd_logp,
     mbg_nbd_loglike,
+    mbg_nbd_logp,
     mbg_nbd_rvs,
-    pareto_nbd_logp,
     pareto_nbd_loglike,
+    pareto_nbd_logp,
     pareto_nbd_rvs,
 )
 
@@ -188,7 +188,8 @@ def test_simulators_match_the_purchase_distribution(rvs, prob, params):
     k = np.arange(5)
     share = np.bincount(sim["x"], minlength=5)[:5] / n
     expected = prob(**params, t=39.0, n=k)
-    np.testing.assert_array_less(np.abs(share - expected), 4 * np.sqrt(expected * (1 - expected) / n))
+    standard_error = np.sqrt(expected * (1 - expected) / n)
+    np.testing.assert_array_less(np.abs(share - expected), 4 * standard_error)
 
 
 def test_generic_dert_equals_the_pareto_nbd_closed_form():

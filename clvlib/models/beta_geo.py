@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from clvlib import expectations as ex
-from clvlib.likelihoods import bg_nbd_logp, bg_nbd_loglike
+from clvlib.likelihoods import bg_nbd_loglike, bg_nbd_logp
 from clvlib.models.base import Likelihood, PurchaseExpectations, PurchaseModel
 from clvlib.priors import Prior
 

@@ -8,10 +8,10 @@ import numpy as np
 import pandas as pd
 
 from clvlib import expectations as ex
-from clvlib.errors import CLVDataError, describe_rows
-from clvlib.likelihoods import gamma_gamma_logp, gamma_gamma_loglike
-from clvlib.models.base import CLVModel, Likelihood, _customer_frame
 from clvlib.compression import CompressedRows
+from clvlib.errors import CLVDataError, describe_rows
+from clvlib.likelihoods import gamma_gamma_loglike, gamma_gamma_logp
+from clvlib.models.base import CLVModel, Likelihood, _customer_frame
 from clvlib.predict import Prediction, posterior_predict
 from clvlib.priors import Prior
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from clvlib import expectations as ex
-from clvlib.likelihoods import mbg_nbd_logp, mbg_nbd_loglike
+from clvlib.likelihoods import mbg_nbd_loglike, mbg_nbd_logp
 from clvlib.models.base import Likelihood, PurchaseExpectations, PurchaseModel
 from clvlib.models.beta_geo import BetaGeoModel
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from clvlib import expectations as ex
-from clvlib.likelihoods import pareto_nbd_logp, pareto_nbd_loglike
+from clvlib.likelihoods import pareto_nbd_loglike, pareto_nbd_logp
 from clvlib.models.base import Likelihood, PurchaseExpectations, PurchaseModel
 from clvlib.priors import Prior
 

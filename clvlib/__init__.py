@@ -13,6 +13,9 @@ import warnings
 
 # ArviZ 0.23 announces its 1.0 refactor on import; clvlib pins 0.23, so the notice is noise here.
 warnings.filterwarnings("ignore", message=".*undergoing a major refactor.*", category=FutureWarning)
+# PyTensor warns when pip's NumPy gives it no BLAS to link; clvlib's graphs are elementwise and
+# sample through nutpie's Numba backend, so the notice says nothing about clvlib's speed.
+warnings.filterwarnings("ignore", message="PyTensor could not link to a BLAS", category=UserWarning)
 
 from clvlib.compression import CompressedRows  # noqa: E402
 from clvlib.config import smoke_mode

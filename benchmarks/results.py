@@ -324,7 +324,7 @@ def _report_section(raw: dict) -> list[str]:
                            if isinstance(v, int | float))
         wall = r.get("process_seconds")
         rows.append([case["run"], _status(r) or _f(wall), _f(r.get("peak_rss_mb"), 0),
-                     "yes" if r.get("fit_cache") else "not wired in the notebooks",
+                     ("on" if r.get("fit_cache") else "off"),
                      "met" if wall and not _status(r) and wall < TARGET_REPORT_SECONDS
                      else "short", detail or "–"])
     if not rows:
@@ -332,7 +332,9 @@ def _report_section(raw: dict) -> list[str]:
     return [
         "## `make report` (CDNOW master, 4 × 1000 NUTS), target < 5 minutes first run included",
         "", "`clvlib report --params clvlib/params/cdnow.yaml` into a scratch folder: cold = empty "
-        "compile caches (and an empty fit cache), warm = the same again.", "",
+        "compile caches and an empty fit cache (the run has a stand-in project root, so fits "
+        "cached by earlier reports are not found), warm = the same command again, which reads "
+        "the fits the cold run cached.", "",
         *_table(["run", "wall (s)", "peak RSS (MB)", "fit cache", "< 300 s", "steps"], rows),
     ]
 

@@ -188,9 +188,16 @@ def run_report(case: Case, scratch: Path, env: dict, timeout: float, log_path: P
     declared = set()
     for step in pipeline_steps():
         declared |= set(step.defaults())
-    extra = {"fit_cache": "fit_cache_dir" in declared}
-    if extra["fit_cache"]:  # a fit cache of this run's own, empty on the cold run
-        values["fit_cache_dir"] = str(scratch / "caches" / case.cache / "fits")
+    extra = {"fit_cache": bool(values.get("fit_cache")) and "fit_cache" in declared}
+    # The report caches fits under <project>/data/processed/fits. So that the cold run finds no
+    # fits of earlier runs (and nothing of the project is touched), it runs in a stand-in project
+    # root (CLVLIB_ROOT): links to the real notebooks and raw data, its own data/processed.
+    root = scratch / "caches" / case.cache / "project"
+    if not root.exists():
+        (root / "data" / "processed").mkdir(parents=True)
+        (root / "data" / "raw").symlink_to(ROOT / "data" / "raw")
+        (root / "notebooks").symlink_to(ROOT / "notebooks")
+    env = {**env, "CLVLIB_ROOT": str(root)}
     params = scratch / "report_params.yaml"
     params.write_text(yaml.safe_dump(values))
     out = scratch / "report"

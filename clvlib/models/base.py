@@ -303,6 +303,7 @@ class CLVModel:
         os.close(fd)
         try:
             self.idata.to_netcdf(tmp)
+            os.chmod(tmp, 0o644)  # mkstemp makes it private; a cache is as readable as a save
             os.replace(tmp, path)
         finally:
             if os.path.exists(tmp):

@@ -199,31 +199,27 @@ def summarize(
     if cohort not in COHORT_FORMATS:
         raise ValueError(f"cohort={cohort!r}; choose one of {', '.join(COHORT_FORMATS)}")
     resolution = check_resolution(resolution)
-    overview = log.overview()
+    first, last = log.date_range()
     notes = list(log.notes)
     cal_end, obs_end, end, span = summary_period(
-        log.source, overview["first_date"], overview["last_date"], calibration_end,
-        observation_end, notes,
+        log.source, first, last, calibration_end, observation_end, notes,
     )
     params = summary_params(unit, cal_end, end, resolution)
-    customers = log.con.execute(
-        _summary_sql(log.extra_columns, cohort, with_holdout=obs_end is not None,
-                     rounded=resolution is not None),
-        params,
-    ).df()
+    con = log.con
+    # DDL takes no bound parameters; the two dates are ours, written as DATE literals.
+    per_customer = (_per_customer_sql(log.extra_columns)
+                    .replace("$cal_end", f"DATE '{cal_end:%Y-%m-%d}'")
+                    .replace("$end", f"DATE '{end:%Y-%m-%d}'"))
+    con.execute(f"CREATE OR REPLACE TEMP TABLE per_customer AS {per_customer}")
+    sql = _summary_sql(log.extra_columns, cohort, with_holdout=obs_end is not None,
+                       rounded=resolution is not None)
+    customers = con.execute(sql, {k: v for k, v in params.items() if f"${k}" in sql}).df()
+    late = con.execute("SELECT count(*) FROM per_customer WHERE first_day > $cal_end",
+                       {"cal_end": params["cal_end"]}).fetchall()[0][0]
+    after = log.rows_after(end)
+    con.execute("DROP TABLE per_customer")
     customers = customers.set_index("customer_id")
     customers["first_purchase"] = pd.to_datetime(customers["first_purchase"])
-    late, after = log.con.execute(
-        """
-        SELECT count(DISTINCT customer_id) FILTER (WHERE first_day > $cal_end),
-               count(*) FILTER (WHERE day > $end)
-        FROM (SELECT customer_id, timestamp::DATE AS day,
-                     min(timestamp::DATE) FILTER (WHERE amount >= 0)
-                         OVER (PARTITION BY customer_id) AS first_day
-              FROM transactions)
-        """,
-        {"cal_end": cal_end.date(), "end": end.date()},
-    ).fetchall()[0]
     notes += excluded_notes(late, after, cal_end, end)
     if customers.empty:
         raise CLVDataError(f"{log.source}: no customer bought by {cal_end:%Y-%m-%d}; {span}")
@@ -329,61 +325,61 @@ def _as_day(value, name: str) -> pd.Timestamp:
         raise ValueError(f"{name}={value!r} is not a date") from err
 
 
-def _summary_sql(extra_columns: tuple[str, ...], cohort: str, with_holdout: bool,
-                 rounded: bool = False) -> str:
-    # A day is a purchase if it has a non-negative row; returns (negative rows, present only
-    # when read with returns="net") lower that day's spend.
-    extras_first = "".join(
-        f', arg_min("{c}", timestamp) AS "{c}"' for c in extra_columns
+def _per_customer_sql(extra_columns: tuple[str, ...]) -> str:
+    """One pass over the log: purchase days, then one row per customer.
+
+    Every customer who ever bought is here, so those who first bought after calibration_end
+    can be counted; the calibration and holdout aggregates filter on the day.
+
+    A day is a purchase if it has a non-negative row; returns (negative rows, present only when
+    read with returns="net") lower that day's spend. Everything per customer comes from one
+    aggregation of the days, so the log is scanned once (it may be larger than memory).
+    """
+    extras_day = "".join(
+        f', arg_min("{c}", timestamp) FILTER (WHERE amount >= 0) AS "{c}"' for c in extra_columns
     )
-    extras_select = "".join(f', f."{c}"' for c in extra_columns)
-    holdout_cte = """,
-        hold AS (
-            SELECT customer_id, count(*) AS x_holdout, sum(spend) AS spend_holdout,
-                   max(day) AS last_day
-            FROM days WHERE day > $cal_end GROUP BY customer_id
-        )""" if with_holdout else ""
-    full_recency = time_sql(
-        "coalesce(date_diff('day', f.first_day, h.last_day), c.recency_days)", rounded
-    )
-    holdout_select = (
-        ", coalesce(h.x_holdout, 0) AS x_holdout, coalesce(h.spend_holdout, 0.0) AS spend_holdout"
-        f", {full_recency} AS t_x_full"
-        if with_holdout else ""
-    )
-    holdout_join = "LEFT JOIN hold h USING (customer_id)" if with_holdout else ""
+    extras_customer = "".join(f', arg_min("{c}", day) AS "{c}"' for c in extra_columns)
     return f"""
         WITH days AS (
-            SELECT customer_id, timestamp::DATE AS day, sum(amount) AS spend
+            SELECT customer_id, timestamp::DATE AS day, sum(amount) AS spend{extras_day}
             FROM transactions
-            WHERE timestamp::DATE <= $end
             GROUP BY customer_id, day
             HAVING bool_or(amount >= 0)
-        ),
-        firsts AS (
-            SELECT customer_id, min(timestamp::DATE) AS first_day{extras_first}
-            FROM transactions WHERE timestamp::DATE <= $end AND amount >= 0
-            GROUP BY customer_id
-        ),
-        cal AS (
-            SELECT d.customer_id,
-                   count(*) - 1 AS x,
-                   date_diff('day', min(d.day), max(d.day)) AS recency_days,
-                   sum(d.spend) FILTER (WHERE d.day > f.first_day) AS repeat_spend
-            FROM days d JOIN firsts f USING (customer_id)
-            WHERE d.day <= $cal_end
-            GROUP BY d.customer_id
-        ){holdout_cte}
-        SELECT c.customer_id,
-               c.x::BIGINT AS x,
-               {time_sql("c.recency_days", rounded)} AS t_x,
-               {time_sql("date_diff('day', f.first_day, $cal_end)", rounded)} AS T,
-               c.repeat_spend / nullif(c.x, 0) AS monetary,
-               f.first_day AS first_purchase,
-               {COHORT_FORMATS[cohort].replace("first_day", "f.first_day")} AS cohort
+        )
+        SELECT customer_id,
+               min(day) AS first_day,
+               count(*) FILTER (WHERE day <= $cal_end) - 1 AS x,
+               max(day) FILTER (WHERE day <= $cal_end) AS last_calibration_day,
+               sum(spend) FILTER (WHERE day <= $cal_end) - arg_min(spend, day) AS repeat_spend,
+               count(*) FILTER (WHERE day > $cal_end AND day <= $end) AS x_holdout,
+               coalesce(sum(spend) FILTER (WHERE day > $cal_end AND day <= $end), 0.0)
+                   AS spend_holdout,
+               max(day) FILTER (WHERE day <= $end) AS last_day{extras_customer}
+        FROM days
+        GROUP BY customer_id
+    """
+
+
+def _summary_sql(extra_columns: tuple[str, ...], cohort: str, with_holdout: bool,
+                 rounded: bool = False) -> str:
+    """The summary columns from the per-customer table ``per_customer`` (see above)."""
+    full_recency = time_sql("date_diff('day', first_day, last_day)", rounded)
+    holdout_select = (
+        f", x_holdout, spend_holdout, {full_recency} AS t_x_full" if with_holdout else ""
+    )
+    extras_select = "".join(f', "{c}"' for c in extra_columns)
+    return f"""
+        SELECT customer_id,
+               x::BIGINT AS x,
+               {time_sql("date_diff('day', first_day, last_calibration_day)", rounded)} AS t_x,
+               {time_sql("date_diff('day', first_day, $cal_end)", rounded)} AS T,
+               repeat_spend / nullif(x, 0) AS monetary,
+               first_day AS first_purchase,
+               {COHORT_FORMATS[cohort]} AS cohort
                {holdout_select}{extras_select}
-        FROM cal c JOIN firsts f USING (customer_id) {holdout_join}
-        ORDER BY c.customer_id
+        FROM per_customer
+        WHERE first_day <= $cal_end
+        ORDER BY customer_id
     """
 
 

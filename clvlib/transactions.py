@@ -75,6 +75,21 @@ class TransactionLog:
         out["last_date"] = pd.Timestamp(out["last_date"])
         return out
 
+    def date_range(self) -> tuple[pd.Timestamp, pd.Timestamp]:
+        """The first and last day in the log (one scan, no per-customer work)."""
+        first, last = self.con.execute(
+            "SELECT min(timestamp)::DATE, max(timestamp)::DATE FROM transactions"
+        ).fetchall()[0]
+        return pd.Timestamp(first), pd.Timestamp(last)
+
+    def rows_after(self, day: pd.Timestamp) -> int:
+        """How many rows fall after ``day`` (0 without a scan when ``day`` is the last day)."""
+        if day >= self.date_range()[1]:
+            return 0
+        return self.con.execute(
+            "SELECT count(*) FROM transactions WHERE timestamp::DATE > ?", [day.date()]
+        ).fetchall()[0][0]
+
     def to_pandas(self) -> pd.DataFrame:
         """The whole log as a DataFrame (for small logs; large ones should stay in DuckDB)."""
         return self.query("SELECT * FROM transactions ORDER BY ALL")  # deterministic, ties too
@@ -351,9 +366,18 @@ def _apply_policies(log: TransactionLog, returns: str, duplicates: str, amount: 
 
 
 def _duplicate_count(con, select: str, where: str) -> int:
-    """How many rows repeat an earlier row in every kept column."""
-    total, distinct = con.execute(
-        f"SELECT count(*), (SELECT count(*) FROM (SELECT DISTINCT {select} FROM typed {where})) "
-        f"FROM typed {where}"
+    """How many rows repeat an earlier row in every kept column.
+
+    First the distinct 64-bit hashes of the rows are counted (cheaper than DISTINCT over the
+    columns): if every row has its own hash there is no duplicate, exactly. Only when hashes
+    repeat are the rows themselves compared, so a hash collision cannot miscount.
+    """
+    total, hashes = con.execute(
+        f"SELECT count(*), count(DISTINCT hash({select})) FROM typed {where}"
     ).fetchall()[0]
+    if hashes == total:
+        return 0
+    distinct = con.execute(
+        f"SELECT count(*) FROM (SELECT DISTINCT {select} FROM typed {where})"
+    ).fetchall()[0][0]
     return total - distinct

@@ -56,20 +56,27 @@ def summarize_product(factors, indices, interval: float):
     return _product_summary(a, ia, b, ib, c, ic, *positions)
 
 
+# Rows are split into this many blocks, each summed into its own partial total: the per-draw
+# total needs a reduction across threads, and per-block partials keep it deterministic.
+_BLOCKS = 64
+
+
 @numba.njit(parallel=True, cache=True)
 def _product_summary(a, ia, b, ib, c, ic, low_position, high_position):
     n_rows, n_draws = ia.size, a.shape[1]
     mean, lower, upper = np.empty(n_rows), np.empty(n_rows), np.empty(n_rows)
     k_low, k_high = int(np.floor(low_position)), int(np.floor(high_position))
-    n_threads = numba.get_num_threads()
-    partial_totals = np.zeros((n_threads, n_draws))
-    for i in numba.prange(n_rows):
-        row = a[ia[i]] * b[ib[i]] * c[ic[i]]
-        partial_totals[numba.get_thread_id()] += row
-        mean[i] = row.mean()
-        lower[i] = _interpolate(row, _select(row, 0, n_draws - 1, k_low), k_low, low_position)
-        high = _select(row, k_low + 1, n_draws - 1, k_high) if k_high > k_low else row[k_low]
-        upper[i] = _interpolate(row, high, k_high, high_position)
+    partial_totals = np.zeros((_BLOCKS, n_draws))
+    block_size = (n_rows + _BLOCKS - 1) // _BLOCKS
+    for block in numba.prange(_BLOCKS):
+        for i in range(block * block_size, min(n_rows, (block + 1) * block_size)):
+            row = a[ia[i]] * b[ib[i]] * c[ic[i]]
+            partial_totals[block] += row
+            mean[i] = row.mean()
+            lower[i] = _interpolate(row, _select(row, 0, n_draws - 1, k_low), k_low,
+                                    low_position)
+            high = _select(row, k_low + 1, n_draws - 1, k_high) if k_high > k_low else row[k_low]
+            upper[i] = _interpolate(row, high, k_high, high_position)
     return mean, lower, upper, partial_totals.sum(axis=0)
 
 

@@ -29,7 +29,6 @@ from __future__ import annotations
 import copy
 import os
 import sys
-import warnings
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -50,7 +49,12 @@ from clvlib.summary import (
     time_sql,
 )
 from clvlib.timeunits import TimeUnit
-from clvlib.transactions import DUPLICATES_POLICIES, RETURNS_POLICIES
+from clvlib.transactions import (
+    DUPLICATES_POLICIES,
+    RETURNS_POLICIES,
+    note_duplicates,
+    note_returns,
+)
 
 try:
     from pyspark.sql import DataFrame, SparkSession
@@ -357,32 +361,20 @@ def _apply_policies(log: SparkTransactions, returns: str, duplicates: str, amoun
     frame = log.frame
     if returns == "drop":
         frame = frame.filter(F.col("amount") >= 0)
-        if n_returns:
-            log.notes.append(f"{n_returns:,} return row(s) (negative {amount!r}) dropped")
-    elif returns == "net" and n_returns:
-        log.notes.append(
-            f"{n_returns:,} return row(s) (negative {amount!r}) netted against same-day purchases"
-        )
+    note_returns(log, returns, n_returns, amount)
     frame = frame.select(*[F.col(_q(c)) for c in kept])
     n_extra = (
         frame.groupBy(*[F.col(_q(c)) for c in kept]).count()
         .agg(F.sum(F.col("count") - 1)).first()[0]
     ) or 0
     if n_extra:
-        if duplicates == "error":
-            shown = describe_rows(
-                frame.groupBy(*[F.col(_q(c)) for c in kept]).count()
-                .filter(F.col("count") > 1).drop("count").limit(5).toPandas()
-            )
-            raise CLVDataError(
-                f"{log.source}: {n_extra:,} duplicate row(s) (identical in every kept column); "
-                f"for example:\n{shown}\n"
-                "Pass duplicates='keep' or duplicates='drop' to choose a policy."
-            )
-        verb = "kept (duplicates='keep')" if duplicates == "keep" else "dropped (duplicates='drop')"
-        note = f"{n_extra:,} duplicate row(s), identical in every kept column, {verb}"
-        log.notes.append(note)
-        warnings.warn(f"{log.source}: {note}", stacklevel=3)
+
+        def examples() -> str:
+            rows = (frame.groupBy(*[F.col(_q(c)) for c in kept]).count()
+                    .filter(F.col("count") > 1).drop("count").limit(5).toPandas())
+            return f"for example:\n{describe_rows(rows)}"
+
+        note_duplicates(log, n_extra, duplicates, examples)
         if duplicates == "drop":
             frame = frame.distinct()
     log.frame = frame

@@ -330,39 +330,67 @@ def _apply_policies(log: TransactionLog, returns: str, duplicates: str, amount: 
     n_returns = con.execute("SELECT count(*) FROM typed WHERE amount < 0").fetchall()[0][0]
     if returns == "drop":
         where = "WHERE amount >= 0"
-        if n_returns:
-            log.notes.append(f"{n_returns:,} return row(s) (negative {amount!r}) dropped")
-    elif returns == "net" and n_returns:
-        log.notes.append(
-            f"{n_returns:,} return row(s) (negative {amount!r}) netted against same-day purchases"
-        )
+    note_returns(log, returns, n_returns, amount)
 
     n_extra = _duplicate_count(con, select, where)
     if n_extra:
-        dup_rows = con.execute(
-            f"""
-            SELECT row, {select} FROM (
-                SELECT row_number() OVER () AS row, {select},
-                       count(*) OVER (PARTITION BY {select}) AS n
-                FROM typed {where})
-            WHERE n > 1 ORDER BY row LIMIT 5
-            """
-        ).df()
-        shown = describe_rows(dup_rows)
-        if duplicates == "error":
-            raise CLVDataError(
-                f"{log.source}: {n_extra:,} duplicate row(s) (identical in every kept column); "
-                f"the first ({ROWS_NOTE}):\n{shown}\n"
-                "Pass duplicates='keep' or duplicates='drop' to choose a policy."
-            )
-        verb = "kept (duplicates='keep')" if duplicates == "keep" else "dropped (duplicates='drop')"
-        note = f"{n_extra:,} duplicate row(s), identical in every kept column, {verb}"
-        log.notes.append(note)
-        warnings.warn(f"{log.source}: {note}", stacklevel=3)
+
+        def examples() -> str:
+            rows = con.execute(
+                f"""
+                SELECT row, {select} FROM (
+                    SELECT row_number() OVER () AS row, {select},
+                           count(*) OVER (PARTITION BY {select}) AS n
+                    FROM typed {where})
+                WHERE n > 1 ORDER BY row LIMIT 5
+                """
+            ).df()
+            return f"the first ({ROWS_NOTE}):\n{describe_rows(rows)}"
+
+        note_duplicates(log, n_extra, duplicates, examples)
         if duplicates == "drop":
             con.execute(f"CREATE VIEW transactions AS SELECT DISTINCT {select} FROM typed {where}")
             return
     con.execute(f"CREATE VIEW transactions AS SELECT {select} FROM typed {where}")
+
+
+def note_returns(log, returns: str, n_returns: int, amount: str) -> None:
+    """Record in ``log.notes`` what the returns policy did to ``n_returns`` negative rows.
+
+    Shared by the DuckDB and the Spark readers, so both say the same words.
+    """
+    if not n_returns:
+        return
+    if returns == "drop":
+        log.notes.append(f"{n_returns:,} return row(s) (negative {amount!r}) dropped")
+    elif returns == "net":
+        log.notes.append(
+            f"{n_returns:,} return row(s) (negative {amount!r}) netted against same-day purchases"
+        )
+
+
+def note_duplicates(log, n_extra: int, duplicates: str, examples) -> None:
+    """Apply the duplicates policy's message: raise for ``"error"``, else note and warn.
+
+    ``examples()`` gives the heading and rows shown in the error; it is called only then.
+    Shared by the DuckDB and the Spark readers, so both say the same words.
+
+    Raises
+    ------
+    CLVDataError
+        When ``duplicates="error"``.
+    """
+    if duplicates == "error":
+        raise CLVDataError(
+            f"{log.source}: {n_extra:,} duplicate row(s) (identical in every kept column); "
+            f"{examples()}\n"
+            "Pass duplicates='keep' or duplicates='drop' to choose a policy."
+        )
+    verb = "kept (duplicates='keep')" if duplicates == "keep" else "dropped (duplicates='drop')"
+    note = f"{n_extra:,} duplicate row(s), identical in every kept column, {verb}"
+    log.notes.append(note)
+    # stacklevel 4: this helper, the policy step, the reader, then the user's call.
+    warnings.warn(f"{log.source}: {note}", stacklevel=4)
 
 
 def _duplicate_count(con, select: str, where: str) -> int:

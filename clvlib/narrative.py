@@ -162,7 +162,8 @@ def value_summary(clv: Prediction, p_alive: Prediction, interval: float = 0.9) -
 
 def top_customers(values: pd.DataFrame, n: int, horizon: float, unit_plural: str,
                   interval: float = 0.9) -> pd.DataFrame:
-    """The ``n`` most valuable customers as a readable table.
+    """The ``n`` most valuable customers as a table to read: each number as text, to the digits
+    that mean something (whole purchases and currency units, spend to the cent).
 
     Parameters
     ----------
@@ -170,17 +171,22 @@ def top_customers(values: pd.DataFrame, n: int, horizon: float, unit_plural: str
         From :func:`clvlib.prediction_table` with ``p_alive``, ``purchases`` and ``clv``.
     """
     top = values.nlargest(n, "clv_mean")
-    pct = f"{interval:.0%}"
+
+    def shown(column: str, fmt: str) -> list[str]:
+        return [fmt.format(v) for v in top[column]]
+
     return pd.DataFrame({
-        "repeat purchases (x)": top["x"],
-        "last purchase (t_x)": top["t_x"].round(1),
-        "age (T)": top["T"].round(1),
-        "mean spend": top["monetary"].round(2),
-        "P(alive)": top["p_alive_mean"].round(2),
-        f"purchases, next {horizon:g} {unit_plural}": top["purchases_mean"].round(1),
-        "CLV": top["clv_mean"].round(0),
-        f"CLV {pct} interval": [f"{lo:,.0f} to {hi:,.0f}"
-                                for lo, hi in zip(top["clv_lower"], top["clv_upper"], strict=True)],
+        "repeat purchases (x)": shown("x", "{:,.0f}"),
+        "last purchase (t_x)": shown("t_x", "{:.1f}"),
+        "age (T)": shown("T", "{:.1f}"),
+        "mean spend": shown("monetary", "{:,.2f}"),
+        "P(alive)": shown("p_alive_mean", "{:.2f}"),
+        f"purchases, next {horizon:g} {unit_plural}": shown("purchases_mean", "{:,.1f}"),
+        "CLV": shown("clv_mean", "{:,.0f}"),
+        f"CLV {interval:.0%} interval": [
+            f"{lo:,.0f} to {hi:,.0f}"
+            for lo, hi in zip(top["clv_lower"], top["clv_upper"], strict=True)
+        ],
     }, index=top.index)
 
 
@@ -224,6 +230,15 @@ def comparison_table(result) -> pd.DataFrame:
         "correlation": "correlation", "tracking_mape": "tracking MAPE %",
     }
     return result.table.rename(columns=names)
+
+
+#: How :func:`comparison_table`'s columns read best (for :func:`clvlib.notebook.table`): log
+#: densities to a tenth of a log point, the share of unreliable PSIS estimates in percent.
+COMPARISON_FORMATS = {
+    **dict.fromkeys(["PSIS-LOO elpd", "SE", "Δ elpd", "p_loo", "holdout lpd", "Δ holdout lpd",
+                     "tracking MAPE %"], "{:,.1f}"),
+    "share k > 0.7": "{:.1%}",
+}
 
 
 def p_alive(purchase_model) -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import warnings
+from collections.abc import Mapping
 
 import matplotlib as mpl
 import pandas as pd
@@ -51,7 +52,32 @@ def show(markdown: str) -> None:
     display(Markdown(markdown))
 
 
-def table(frame: pd.DataFrame, caption: str, *, precision: int = 3, hide_index: bool = False):
-    """A DataFrame styled for the report: a caption that stays with it, thousands separators."""
+def table(
+    frame: pd.DataFrame,
+    caption: str,
+    *,
+    precision: int = 3,
+    formats: Mapping[str, str] | None = None,
+    hide_index: bool = False,
+):
+    """A DataFrame styled for the report: a caption that stays with it, thousands separators.
+
+    Parameters
+    ----------
+    frame : pandas.DataFrame
+        The table.
+    caption : str
+        Shown above it, and kept with it across page breaks.
+    precision : int
+        Decimals of the numbers in columns not named in ``formats``.
+    formats : mapping of str to str, optional
+        Format strings for some columns, e.g. ``{"bulk ESS": "{:,.0f}"}``; names that are not
+        columns of ``frame`` are ignored (a table without a holdout lacks the holdout columns).
+    hide_index : bool
+        Leave the index out.
+    """
     styler = frame.style.set_caption(caption).format(precision=precision, thousands=",")
+    present = {name: fmt for name, fmt in (formats or {}).items() if name in frame.columns}
+    if present:
+        styler = styler.format(present, subset=list(present))
     return styler.hide(axis="index") if hide_index else styler

@@ -258,74 +258,6 @@ def duckdb_summary(p: dict) -> dict:
             "log_scans": sum(q["scans_log"] for q in queries)}
 
 
-def duckdb_variants(p: dict) -> dict:
-    """Cheaper formulations of the slowest queries, timed on the same files (for the record).
-
-    Not what clvlib does: what read_transactions/summarize could do instead, each against the
-    query it would replace. (a) the duplicate count by DISTINCT over every kept column vs by
-    count(DISTINCT hash(...)); (b) summarize's late/after counts by a window over every row vs by
-    GROUP BY customer; (c) the summary SQL over the validated view (Parquet re-read and re-cast
-    per query) vs over a table materialized once; (d) customer ids cast to text vs kept as read.
-    """
-    import duckdb
-
-    import clvlib
-
-    con = duckdb.connect()
-    for key, value in p.get("duckdb_settings", {}).items():
-        con.execute(f"SET {key} = '{value}'")
-    glob = str(Path(p["folder"]) / "*.parquet").replace("'", "''")
-    con.execute("SET TimeZone = 'UTC'")
-    con.execute(f"""CREATE VIEW transactions AS
-        SELECT trim(CAST(customer_id AS VARCHAR)) AS customer_id,
-               CAST(date AS TIMESTAMP) AS timestamp, TRY_CAST(amount AS DOUBLE) AS amount
-        FROM read_parquet('{glob}')""")
-    con.execute(f"""CREATE VIEW native AS
-        SELECT customer_id, CAST(date AS TIMESTAMP) AS timestamp, amount
-        FROM read_parquet('{glob}')""")
-
-    def timed(sql: str, params=None) -> float:
-        t0 = time.perf_counter()
-        con.execute(sql, params or {}).fetchall()
-        return time.perf_counter() - t0
-
-    out = {}
-    cols = "customer_id, timestamp, amount"
-    out["duplicates: DISTINCT over all columns (now)"] = timed(
-        f"SELECT count(*) - (SELECT count(*) FROM (SELECT DISTINCT {cols} FROM transactions)) "
-        "FROM transactions")
-    out["duplicates: count(DISTINCT hash(all columns))"] = timed(
-        f"SELECT count(*) - count(DISTINCT hash({cols})) FROM transactions")
-    dates = {"cal_end": "2023-06-30", "end": "2023-12-31"}
-    out["late/after: window over every row (now)"] = timed("""
-        SELECT count(DISTINCT customer_id) FILTER (WHERE first_day > $cal_end),
-               count(*) FILTER (WHERE day > $end)
-        FROM (SELECT customer_id, timestamp::DATE AS day,
-                     min(timestamp::DATE) FILTER (WHERE amount >= 0)
-                         OVER (PARTITION BY customer_id) AS first_day
-              FROM transactions)""", dates)
-    out["late/after: GROUP BY customer"] = timed("""
-        SELECT count(*) FILTER (WHERE first_day > $cal_end), sum(n_after)
-        FROM (SELECT customer_id,
-                     min(timestamp::DATE) FILTER (WHERE amount >= 0) AS first_day,
-                     count(*) FILTER (WHERE timestamp::DATE > $end) AS n_after
-              FROM transactions GROUP BY customer_id)""", dates)
-    from clvlib.summary import _summary_sql
-
-    params = {"cal_end": dates["cal_end"], "end": dates["end"], "unit_days": 7.0}
-    sql = _summary_sql((), "month", with_holdout=True)
-    out["summary SQL over the view, ids as text (now)"] = timed(sql, params)
-    t0 = time.perf_counter()
-    con.execute("CREATE TEMP TABLE materialized AS SELECT * FROM transactions")
-    out["materialize the validated log once (ids as text)"] = time.perf_counter() - t0
-    out["summary SQL over the materialized table"] = timed(
-        sql.replace("FROM transactions", "FROM materialized"), params)
-    out["summary SQL over the Parquet, ids as read (int64)"] = timed(
-        sql.replace("FROM transactions", "FROM native"), params)
-    del clvlib
-    return {"variants": out, "settings": p.get("duckdb_settings", {})}
-
-
 CASES = {
     "fit_ours": fit_ours,
     "fit_pymc_marketing": fit_pymc_marketing,
@@ -334,7 +266,6 @@ CASES = {
     "scoring": scoring,
     "parquet_generate": parquet_generate,
     "duckdb_summary": duckdb_summary,
-    "duckdb_variants": duckdb_variants,
 }
 
 _OUT: Path | None = None

@@ -94,7 +94,6 @@ def render(raw: dict) -> str:
     lines += _simulated_section(raw)
     lines += _scoring_section(raw)
     lines += _parquet_section(raw)
-    lines += _variants_section(raw)
     lines += _report_section(raw)
     return "\n".join(lines).rstrip() + "\n"
 
@@ -118,23 +117,13 @@ def _fits_section(raw: dict) -> list[str]:
                 _f(ess / wall if ess and wall else None), _f(r.get("max_r_hat"), 3),
                 _f(r.get("divergences"), 0) if r.get("divergences") is not None else "–",
             ])
-        peer = by_tool.get(("pymc_marketing", "cold")) or {}
-        peer_warm = by_tool.get(("pymc_marketing", "warm")) or {}
-        for run, ours, theirs in (("cold", by_tool.get(("ours", "cold")), peer),
-                                  ("warm", by_tool.get(("ours", "warm")), peer_warm)):
-            if not ours or not theirs or not ours.get("fit_seconds") or not theirs.get(
-                    "fit_seconds"):
-                continue
-            speed = theirs["fit_seconds"] / ours["fit_seconds"]
-            ess_ours = ours["min_ess_bulk"] / ours["fit_seconds"]
-            ess_theirs = theirs["min_ess_bulk"] / theirs["fit_seconds"]
-            sampling = ours["fit_seconds"] - (ours.get("compile_seconds") or 0.0)
-            ratio_rows.append([
-                MODEL_TITLES[model], DATA_TITLES[dataset], run, _f(theirs["fit_seconds"]),
-                _f(ours["fit_seconds"]), f"**{speed:.1f}×**", f"{ess_ours / ess_theirs:.1f}×",
-                "met" if speed >= 10 else "short", _f(sampling),
-                f"{theirs['fit_seconds'] / sampling:.0f}×" if sampling > 0 else "–",
-            ])
+        pairs = (("cold", ("ours", "cold"), ("pymc_marketing", "cold")),
+                 ("warm", ("ours", "warm"), ("pymc_marketing", "warm")),
+                 ("cold, peer with nutpie", ("ours", "cold"), ("pymc_marketing_nutpie", "cold")))
+        for run, ours_key, peer_key in pairs:
+            row = _ratio_row(by_tool.get(ours_key), by_tool.get(peer_key))
+            if row:
+                ratio_rows.append([MODEL_TITLES[model], DATA_TITLES[dataset], run, *row])
     lines = ["## Fits against the peers", ""]
     lines += _table(["model", "data", "tool", "run", "fit wall (s)", "of which compile (s)",
                      "process (s)", "peak RSS (MB)", "min bulk ESS", "ESS/s", "max R-hat",
@@ -150,6 +139,31 @@ def _fits_section(raw: dict) -> list[str]:
                   "pymc-marketing's whole fit. pymc-marketing's own compile time is not "
                   "separated (PyMC does not report it).", ""]
     return lines
+
+
+def _ratio_row(ours: dict | None, theirs: dict | None) -> list[str] | None:
+    """Peer time, our time, speed-up, ESS/s ratio, verdict, our sampling time and its ratio.
+
+    A peer stopped at its time limit took at least that long: the ratios are then lower bounds
+    (marked ≥), and the ESS/s ratio is unknown.
+    """
+    if not ours or not ours.get("fit_seconds") or not theirs:
+        return None
+    mine = ours["fit_seconds"]
+    sampling = mine - (ours.get("compile_seconds") or 0.0)
+    if theirs.get("timed_out"):
+        peer, bound, ess_ratio = theirs["timeout_seconds"], "≥ ", "–"
+    elif theirs.get("fit_seconds"):
+        peer, bound = theirs["fit_seconds"], ""
+        ess_ratio = f"{(ours['min_ess_bulk'] / mine) / (theirs['min_ess_bulk'] / peer):.1f}×"
+    else:
+        return None
+    speed = peer / mine
+    return [
+        f"{bound}{_f(peer)}", _f(mine), f"**{bound}{speed:.1f}×**", ess_ratio,
+        "met" if speed >= 10 else "short", _f(sampling),
+        f"{bound}{peer / sampling:.0f}×" if sampling > 0 else "–",
+    ]
 
 
 def _tool_order(key):
@@ -299,20 +313,6 @@ def _parquet_section(raw: dict) -> list[str]:
             ]),
         ]
     return lines
-
-
-def _variants_section(raw: dict) -> list[str]:
-    case = next(iter(_cases(raw, "parquet:variants:")), None)
-    if not case or not case["result"].get("variants"):
-        return []
-    r = case["result"]
-    return [
-        "### Where the time goes, and cheaper formulations (not used by clvlib yet)", "",
-        "The same files, one query at a time: the formulation clvlib uses now beside one that "
-        "gives the same answer with less work, i.e. what read_transactions/summarize could do "
-        "instead.", "",
-        *_table(["query", "wall (s)"], [[k, _f(v, 2)] for k, v in r["variants"].items()]),
-    ]
 
 
 def _report_section(raw: dict) -> list[str]:

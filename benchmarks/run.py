@@ -2,7 +2,7 @@
 
 Usage::
 
-    python -m benchmarks.run                 # the full run (`make bench`), about an hour
+    python -m benchmarks.run                 # the full run (`make bench`), about 75 minutes here
     python -m benchmarks.run --quick         # a few minutes (`make bench BENCH=quick`)
     python -m benchmarks.run --only fit:ours --only report
 
@@ -116,9 +116,6 @@ def plan(quick: bool) -> list[Case]:
     cases.append(Case(f"parquet:summary:{n_rows}", "duckdb_summary",
                       {"rows": n_rows, "duckdb_settings": {"memory_limit": "4GB", "threads": 2}},
                       timeout=1200, run="-"))
-    cases.append(Case(f"parquet:variants:{n_rows}", "duckdb_variants",
-                      {"rows": n_rows, "duckdb_settings": {"memory_limit": "4GB", "threads": 2}},
-                      timeout=1800, run="-"))
     if not quick:
         cases.append(Case("report:cdnow:cold", "report", {}, timeout=1800,
                           cache="report", run="cold"))
@@ -155,7 +152,7 @@ def run_case(case: Case, scratch: Path, timeout_scale: float) -> None:
         measured, extra = run_report(case, scratch, env, timeout, log_path)
         case.result = {**extra}
     else:
-        if case.kind in ("parquet_generate", "duckdb_summary", "duckdb_variants"):
+        if case.kind in ("parquet_generate", "duckdb_summary"):
             case.params["folder"] = str(scratch / "parquet")
         if "duckdb_settings" in case.params:  # spill to the scratch folder, not ./.tmp
             case.params["duckdb_settings"]["temp_directory"] = str(scratch / "duckdb_spill")
@@ -333,7 +330,14 @@ def main(argv: list[str] | None = None) -> int:
     json_path.write_text(json.dumps(raw, indent=1, default=float))
     results_path.write_text(render(raw))
     print(f"results: {results_path} (raw measurements: {json_path})")
-    return 1 if any(c.result.get("error") for c in cases) else 0
+    return 1 if any(_failed(c) for c in cases) else 0
+
+
+def _failed(case: Case) -> bool:
+    """A case that gave no measurement. A peer stopped at its time limit is a measurement (it
+    took at least that long; the results mark its ratios as lower bounds), not a failure."""
+    peer = case.kind in ("fit_pymc_marketing", "fit_lifetimes")
+    return bool(case.result.get("error")) and not (peer and case.result.get("timed_out"))
 
 
 if __name__ == "__main__":

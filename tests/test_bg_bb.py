@@ -23,12 +23,12 @@ import warnings
 from functools import cache
 from math import comb
 
-import arviz as az
 import numpy as np
 import pandas as pd
 import pytensor
 import pytensor.tensor as pt
 import pytest
+from helpers import fake_fit
 from scipy import integrate, stats
 from scipy.special import betaln
 
@@ -73,16 +73,6 @@ def logp_function():
     x, t_x, n = pt.dvectors("x", "t_x", "n")
     return pytensor.function([alpha, beta, gamma, delta, x, t_x, n],
                              likelihoods.bg_bb_logp(alpha, beta, gamma, delta, x, t_x, n))
-
-
-def fake_fit(model, params: dict, spread: float = 0.05, draws: int = 200, seed: int = 1):
-    """Attach a cheap stand-in posterior: draws scattered around ``params``."""
-    rng = np.random.default_rng(seed)
-    model.idata = az.from_dict(posterior={
-        k: (v * np.exp(spread * rng.standard_normal(draws))).reshape(1, -1)
-        for k, v in params.items()
-    })
-    return model
 
 
 @pytest.fixture(scope="module")

@@ -18,13 +18,13 @@ from __future__ import annotations
 import json
 import math
 
-import arviz as az
 import matplotlib
 import numpy as np
 import pandas as pd
 import pytensor
 import pytensor.tensor as pt
 import pytest
+from helpers import fake_fit
 from scipy import integrate, stats
 
 import clvlib as clv
@@ -53,16 +53,6 @@ def retention() -> pd.DataFrame:
 def from_table(segment: str, priors=None) -> clv.ShiftedBetaGeoModel:
     return clv.ShiftedBetaGeoModel.from_survival_table(retention(), segment, cohort_size=1000,
                                                        through=7, priors=priors)
-
-
-def fake_fit(model, params: dict, spread: float = 0.05, draws: int = 200, seed: int = 1):
-    """Attach a cheap stand-in posterior: draws scattered around ``params``."""
-    rng = np.random.default_rng(seed)
-    model.idata = az.from_dict(posterior={
-        k: (v * np.exp(spread * rng.standard_normal(draws))).reshape(1, -1)
-        for k, v in params.items()
-    })
-    return model
 
 
 @pytest.fixture(scope="module")

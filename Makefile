@@ -6,7 +6,11 @@ SHELL := /bin/bash
 .SHELLFLAGS := -eu -o pipefail -c
 .DEFAULT_GOAL := help
 
-PYTHON ?= python3
+# The interpreter for .venv: PYTHON=... if given, else the first of python3 (pyenv honours the
+# .python-version file here: 3.12), python3.13, python3.12 that is Python >= 3.12.
+PYTHON ?= $(shell for p in python3 python3.13 python3.12; do \
+	$$p -c 'import sys; sys.exit(sys.version_info < (3, 12))' >/dev/null 2>&1 && { echo $$p; break; }; \
+	done)
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.stamp
@@ -16,7 +20,7 @@ REPORT_OUT ?= reports/cdnow
 
 BENCH ?= full
 
-.PHONY: help report test lab bench clean system-deps
+.PHONY: help report test lab bench clean system-deps FORCE
 
 help: ## list the targets with what they do
 	@echo "make <target>:"
@@ -60,8 +64,25 @@ system-deps: ## check for the Pango library the PDF needs; install it with apt-g
 		exit 1; \
 	fi
 
-$(BIN)/python:
+# A .venv made by an older Python (3.11, before the move to PyMC 6) is replaced.
+$(BIN)/python: FORCE
+	@if [ -x $@ ] && $@ -c 'import sys; sys.exit(sys.version_info < (3, 12))' 2>/dev/null; then \
+		exit 0; \
+	fi; \
+	if [ -z "$(PYTHON)" ]; then \
+		echo "clvlib needs Python 3.12 or newer, and none was found (tried python3, python3.13, python3.12)."; \
+		echo "Install one (for example: pyenv install 3.12, or apt-get install python3.12 python3.12-venv),"; \
+		echo "or name it: make $(MAKECMDGOALS) PYTHON=/path/to/python3.12"; \
+		exit 1; \
+	fi; \
+	if ! $(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 12))' 2>/dev/null; then \
+		echo "PYTHON=$(PYTHON) is not Python 3.12 or newer: $$($(PYTHON) --version 2>&1)"; exit 1; \
+	fi; \
+	rm -rf $(VENV); \
+	echo "$(PYTHON) -m venv $(VENV)  # $$($(PYTHON) --version)"; \
 	$(PYTHON) -m venv $(VENV)
+
+FORCE:
 
 $(STAMP)-base: pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install -e .

@@ -68,7 +68,7 @@ COMPARISON_DRAWS = 1000
 
 
 def _thinned_posterior(model: PurchaseModel, max_draws: int):
-    post = model.idata.posterior[list(model.params)]
+    post = model.idata["posterior"].to_dataset()[list(model.params)]
     total = post.sizes["chain"] * post.sizes["draw"]
     return post.thin(draw=max(1, -(-total // max_draws)))
 
@@ -104,14 +104,15 @@ def pointwise_loglik(model: PurchaseModel, rows: CompressedRows, *, columns=("x"
 def loo(model: PurchaseModel) -> dict[str, float]:
     """Weighted PSIS-LOO of a NUTS fit over its distinct customer rows."""
     ll = pointwise_loglik(model, model.rows)
-    idata = az.InferenceData(
-        posterior=_thinned_posterior(model, COMPARISON_DRAWS),
-        log_likelihood=az.from_dict(log_likelihood={"loglike": ll}).log_likelihood,
-    )
+    post = _thinned_posterior(model, COMPARISON_DRAWS)
+    idata = az.from_dict({
+        "posterior": {k: post[k].to_numpy() for k in model.params},
+        "log_likelihood": {"loglike": ll},
+    })
     result = az.loo(idata, pointwise=True)
     w = model.rows.weights
     n = w.sum()
-    elpd_i = result.loo_i.to_numpy()
+    elpd_i = result.elpd_i.to_numpy()
     flat = ll.reshape(-1, ll.shape[-1])
     lppd_i = logsumexp(flat, axis=0) - np.log(flat.shape[0])
     mean = (w * elpd_i).sum() / n

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 import arviz as az
 import pandas as pd
+import xarray as xr
 
 RHAT_MAX = 1.01
 ESS_PER_CHAIN_MIN = 100
@@ -39,7 +40,7 @@ class Diagnostics:
     divergences: int
 
     @classmethod
-    def from_idata(cls, idata: az.InferenceData, var_names: list[str], method: str) -> Diagnostics:
+    def from_idata(cls, idata: xr.DataTree, var_names: list[str], method: str) -> Diagnostics:
         post = idata.posterior
         chains, draws = post.sizes["chain"], post.sizes["draw"]
         if method == "map":

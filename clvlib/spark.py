@@ -33,8 +33,8 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import arviz as az
 import pandas as pd
+import xarray as xr
 
 from clvlib.errors import CLVDataError, describe_rows
 from clvlib.predict import Prediction
@@ -548,7 +548,8 @@ def _posterior_only(model):
     light.customers = None
     light.rows = None
     light.summary = None
-    light.idata = az.InferenceData(posterior=model._require_fit().posterior.load())
+    posterior = model._require_fit()["posterior"].to_dataset().load()
+    light.idata = xr.DataTree.from_dict({"posterior": posterior})
     return light
 
 

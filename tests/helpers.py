@@ -101,8 +101,8 @@ def agrees_to_significant_figures(value: float, reference: float, digits: int) -
 def fake_fit(model, params: dict, spread: float = 0.05, draws: int = 200, seed: int = 1):
     """Attach a cheap stand-in posterior: draws scattered around ``params``."""
     rng = np.random.default_rng(seed)
-    model.idata = az.from_dict(posterior={
+    model.idata = az.from_dict({"posterior": {
         k: (v * np.exp(spread * rng.standard_normal(draws))).reshape(1, -1)
         for k, v in params.items()
-    })
+    }})
     return model

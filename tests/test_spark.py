@@ -252,7 +252,7 @@ def with_posterior(model, centre: dict, seed: int, n_chains: int = 2, n_draws: i
     rng = np.random.default_rng(seed)
     posterior = {k: v * np.exp(0.05 * rng.standard_normal((n_chains, n_draws)))
                  for k, v in centre.items()}
-    model.idata = az.from_dict(posterior=posterior)
+    model.idata = az.from_dict({"posterior": posterior})
     return model
 
 

@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
-import arviz as az
-
-from clvlib.models.base import CLVModel, FitSettings, PurchaseModel
+from clvlib.models.base import CLVModel, FitSettings, PurchaseModel, fit_config, read_fit_file
 from clvlib.models.beta_geo import BetaGeoModel
 from clvlib.models.bg_bb import BetaGeoBetaBinomModel
 from clvlib.models.gamma_gamma import GammaGammaModel
@@ -30,7 +27,7 @@ def get_model(name: str) -> type[CLVModel]:
 
 def load_model(path: str | Path, data) -> CLVModel:
     """Rebuild a fitted model from a file written by :meth:`CLVModel.save` and its data."""
-    config = json.loads(az.from_netcdf(str(path)).attrs["clvlib"])
+    config = fit_config(read_fit_file(path), path)
     model = get_model(config["model"])(data, priors=config["priors"])
     return model.load_fit(path)
 

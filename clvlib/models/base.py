@@ -25,6 +25,7 @@ import arviz as az
 import numpy as np
 import pandas as pd
 import pymc as pm
+import xarray as xr
 
 from clvlib.compression import CompressedRows
 from clvlib.diagnostics import Diagnostics
@@ -41,6 +42,11 @@ WEIGHT_COLUMN = "weights"
 
 # Packages whose versions change the draws a fit returns: part of the fit-cache key.
 SAMPLING_PACKAGES = ("numpy", "pymc", "pytensor", "nutpie")
+
+# The layout of a saved fit: an ArviZ 1.x DataTree (netCDF groups) whose root attribute
+# ``clvlib`` holds the model config with this number as ``format``. Fits saved before it (by
+# clvlib 0.1 on ArviZ 0.23) carry no number and are refused with a message that says to refit.
+FIT_FORMAT = 2
 
 
 @dataclass(frozen=True)
@@ -144,7 +150,7 @@ class CLVModel:
         frame = self.likelihood_frame(self.customers)
         weights = frame[WEIGHT_COLUMN] if WEIGHT_COLUMN in frame.columns else None
         self.rows = CompressedRows.from_frame(frame, self.columns, weights)
-        self.idata: az.InferenceData | None = None
+        self.idata: xr.DataTree | None = None
         self.settings: FitSettings | None = None
         self.timings: dict[str, float] = {}
         # Set by fit(cache_dir=...): the cache file, and whether the fit was read from it.
@@ -186,7 +192,7 @@ class CLVModel:
         random_seed: int = 20240101,
         progressbar: bool = True,
         cache_dir: str | Path | None = None,
-    ) -> az.InferenceData:
+    ) -> xr.DataTree:
         """Fit the model by NUTS (posterior draws) or MAP (the posterior mode).
 
         Parameters
@@ -213,8 +219,10 @@ class CLVModel:
 
         Returns
         -------
-        arviz.InferenceData
-            Also kept as :attr:`idata`, with the model config in ``idata.attrs``.
+        xarray.DataTree
+            ArviZ's container of the fit (groups ``posterior`` and, for NUTS,
+            ``sample_stats``); also kept as :attr:`idata`, with the model config in
+            ``idata.attrs``.
 
         Examples
         --------
@@ -276,9 +284,10 @@ class CLVModel:
             return False
         start = time.perf_counter()
         try:
-            with az.rc_context({"data.load": "eager"}):
-                idata = az.from_netcdf(str(path))
+            idata = read_fit_file(path)
             config = json.loads(idata.attrs["clvlib"])
+            if config.get("format") != FIT_FORMAT:
+                raise ValueError("saved in an older format")
         except (OSError, KeyError, ValueError) as err:
             warnings.warn(f"{path}: unreadable cached fit ({err}); fitting again", stacklevel=3)
             self.cache_hit = False
@@ -314,7 +323,7 @@ class CLVModel:
         with model:
             point = pm.find_MAP(progressbar=progressbar, seed=settings.random_seed)
         posterior = {name: np.asarray(point[name]).reshape(1, 1) for name in self.params}
-        return az.from_dict(posterior=posterior)
+        return az.from_dict({"posterior": posterior})
 
     def _fit_nutpie(self, model: pm.Model, settings: FitSettings, progressbar: bool):
         import nutpie
@@ -335,15 +344,15 @@ class CLVModel:
             # in log space: fewer leapfrog steps per draw than a diagonal one.
             low_rank_modified_mass_matrix=True,
         )
-        # Keep the parameters; nutpie also returns their unconstrained versions (*_log__).
-        return az.InferenceData(
-            posterior=idata.posterior[list(self.params)], sample_stats=idata.sample_stats
-        )
+        # Keep the parameters; nutpie also returns their unconstrained versions (*_log__) and
+        # the warm-up draws.
+        return _fit_tree(idata, self.params)
 
     def _fit_pymc(self, model: pm.Model, settings: FitSettings, progressbar: bool):
         with model, warnings.catch_warnings():
             warnings.filterwarnings("ignore", message=".*Potential.*")
             idata = pm.sample(
+                nuts_sampler="pymc",
                 draws=settings.draws,
                 tune=settings.tune,
                 chains=settings.chains,
@@ -353,11 +362,11 @@ class CLVModel:
                 progressbar=progressbar,
                 compute_convergence_checks=False,
             )
-        return az.InferenceData(posterior=idata.posterior, sample_stats=idata.sample_stats)
+        return _fit_tree(idata, self.params)
 
     # -- reading a fit ------------------------------------------------------------------------
 
-    def _require_fit(self) -> az.InferenceData:
+    def _require_fit(self) -> xr.DataTree:
         if self.idata is None:
             raise RuntimeError(f"{self.title} is not fitted yet: call .fit() or load a saved fit")
         return self.idata
@@ -394,6 +403,7 @@ class CLVModel:
         """Everything needed to rebuild and refit this model, as JSON-ready data."""
         settings = settings or self.settings
         return {
+            "format": FIT_FORMAT,
             "model": self.name,
             "priors": {k: v.to_dict() for k, v in self.priors.items()},
             "fit": asdict(settings) if settings else None,
@@ -426,10 +436,11 @@ class CLVModel:
         Raises
         ------
         ValueError
-            When the file holds another model or a fit to different data.
+            When the file holds another model, a fit to different data, or a fit saved in an
+            older format (refit the model and save it again).
         """
-        idata = az.from_netcdf(str(path))
-        config = json.loads(idata.attrs["clvlib"])
+        idata = read_fit_file(path)
+        config = fit_config(idata, path)
         if config["model"] != self.name:
             raise ValueError(f"{path}: holds a {config['model']} fit, not {self.name}")
         if config["data"]["sha256"] != self.data_hash():
@@ -509,6 +520,37 @@ class PurchaseModel(CLVModel):
 
     def _horizon_name(self, what: str, t: float) -> str:
         return f"{what} in the next {t:g} {self.time_unit.plural}"
+
+
+def read_fit_file(path: str | Path) -> xr.DataTree:
+    """A saved fit, read into memory and the file closed (so it can be replaced at once)."""
+    with xr.open_datatree(str(path)) as tree:
+        return tree.load()
+
+
+def fit_config(idata: xr.DataTree, path: str | Path) -> dict:
+    """The model config stored with a saved fit, refusing fits saved in an older format."""
+    try:
+        config = json.loads(idata.attrs["clvlib"])
+    except KeyError:
+        raise ValueError(f"{path}: not a clvlib fit (no 'clvlib' attribute)") from None
+    if config.get("format") != FIT_FORMAT:
+        raise ValueError(
+            f"{path}: saved by an older clvlib (ArviZ 0.23 InferenceData, before fit format "
+            f"{FIT_FORMAT}); refit the model and save it again"
+        )
+    return config
+
+
+def _fit_tree(idata: xr.DataTree, params: tuple[str, ...]) -> xr.DataTree:
+    """The parameters' posterior and the sampler statistics of a sampler's output."""
+    stats = idata["sample_stats"].to_dataset()
+    # Per-draw messages (object dtype, mostly None) do not round-trip through netCDF.
+    stats = stats.drop_vars([v for v in stats.data_vars if stats[v].dtype == object])
+    return xr.DataTree.from_dict({
+        "posterior": idata["posterior"].to_dataset()[list(params)],
+        "sample_stats": stats,
+    })
 
 
 @cache

@@ -15,12 +15,13 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.stamp
 PANGO_PACKAGES := libpango-1.0-0 libpangoft2-1.0-0 fonts-dejavu-core
+JAVA_PACKAGES := openjdk-17-jre-headless
 REPORT_PARAMS ?= clvlib/params/cdnow.yaml
 REPORT_OUT ?= reports/cdnow
 
 BENCH ?= full
 
-.PHONY: help report test lab bench clean system-deps FORCE
+.PHONY: help report test lab bench clean system-deps test-deps FORCE
 
 help: ## list the targets with what they do
 	@echo "make <target>:"
@@ -31,7 +32,7 @@ report: system-deps $(STAMP)-base ## run the default CDNOW report into reports/c
 	$(BIN)/clvlib report --params $(REPORT_PARAMS) --out $(REPORT_OUT)
 
 # Both suites always run; the target fails if either fails (pytest's 5, "no tests collected", too).
-test: system-deps $(STAMP)-dev ## run the tests (pytest tests/) and every notebook under nbval in smoke mode
+test: system-deps test-deps $(STAMP)-dev ## run the tests (pytest tests/) and every notebook under nbval in smoke mode
 	@status=0; \
 	echo "$(BIN)/pytest tests"; \
 	$(BIN)/pytest tests || status=$$?; \
@@ -65,6 +66,18 @@ system-deps: ## check for the Pango library the PDF needs; install it with apt-g
 	fi
 
 # A .venv made by an older Python (3.11, before the move to PyMC 6) is replaced.
+test-deps: ## check for the Java (17 or newer) the Spark tests need; install it with apt-get when root
+	@if command -v java >/dev/null && java -version 2>&1 | grep -Eq 'version "(1[7-9]|[2-9][0-9])'; then \
+		exit 0; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		echo "Installing Java for the Spark tests: $(JAVA_PACKAGES)"; \
+		apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends $(JAVA_PACKAGES); \
+	else \
+		echo "The Spark tests need Java 17 or newer. Install it with:"; \
+		echo "  sudo apt-get update && sudo apt-get install -y $(JAVA_PACKAGES)"; \
+		exit 1; \
+	fi
+
 $(BIN)/python: FORCE
 	@if [ -x $@ ] && $@ -c 'import sys; sys.exit(sys.version_info < (3, 12))' 2>/dev/null; then \
 		exit 0; \

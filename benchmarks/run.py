@@ -186,15 +186,9 @@ def run_report(case: Case, scratch: Path, env: dict, timeout: float, log_path: P
     for step in pipeline_steps():
         declared |= set(step.defaults())
     extra = {"fit_cache": bool(values.get("fit_cache")) and "fit_cache" in declared}
-    # The report caches fits under <project>/data/processed/fits. So that the cold run finds no
-    # fits of earlier runs (and nothing of the project is touched), it runs in a stand-in project
-    # root (CLVLIB_ROOT): links to the real notebooks and raw data, its own data/processed.
-    root = scratch / "caches" / case.cache / "project"
-    if not root.exists():
-        (root / "data" / "processed").mkdir(parents=True)
-        (root / "data" / "raw").symlink_to(ROOT / "data" / "raw")
-        (root / "notebooks").symlink_to(ROOT / "notebooks")
-    env = {**env, "CLVLIB_ROOT": str(root)}
+    # So that the cold run finds no fits of earlier runs (and the project's own fit cache is not
+    # touched), the report caches its fits in the case's scratch folder (CLVLIB_FIT_CACHE).
+    env = {**env, "CLVLIB_FIT_CACHE": str(scratch / "caches" / case.cache / "fits")}
     params = scratch / "report_params.yaml"
     params.write_text(yaml.safe_dump(values))
     out = scratch / "report"

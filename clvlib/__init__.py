@@ -9,15 +9,8 @@ The public surface is this file's ``__all__``. The flow is one call per arrow::
     clv = clvlib.customer_lifetime_value(purchases, spend, horizon=52)
 """
 
-import warnings
-
-# ArviZ 0.23 announces its 1.0 refactor on import; clvlib pins 0.23, so the notice is noise here.
-warnings.filterwarnings("ignore", message=".*undergoing a major refactor.*", category=FutureWarning)
-# PyTensor warns when pip's NumPy gives it no BLAS to link; clvlib's graphs are elementwise and
-# sample through nutpie's Numba backend, so the notice says nothing about clvlib's speed.
-warnings.filterwarnings("ignore", message="PyTensor could not link to a BLAS", category=UserWarning)
-
-from clvlib.compression import CompressedRows  # noqa: E402
+# Importing clvlib leaves the warning filters as they were: a warning is the user's to see.
+from clvlib.compression import CompressedRows
 from clvlib.config import smoke_mode
 from clvlib.datasets import DATASETS, load_dataset
 from clvlib.diagnostics import Diagnostics
@@ -43,7 +36,7 @@ from clvlib.timeunits import TimeUnit
 from clvlib.transactions import TransactionLog, read_transactions
 from clvlib.value import customer_lifetime_value, decile_table, gini, lorenz_curve, top_share
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 __all__ = [
     "DATASETS",

@@ -131,6 +131,9 @@ def build_parser() -> argparse.ArgumentParser:
         prog="clvlib",
         description="clvlib workbench: Bayesian customer-lifetime-value models and reports.",
     )
+    from clvlib import __version__
+
+    parser.add_argument("--version", action="version", version=f"clvlib {__version__}")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for builder in SUBCOMMANDS.values():
         builder(subparsers)

@@ -1,6 +1,13 @@
-"""Paths of the project, defined once.
+"""Paths clvlib reads and writes, defined once.
 
-``data/raw`` is immutable; everything under ``data/processed`` and ``reports`` can be rebuilt.
+Everything clvlib needs at run time ships inside the package (so a wheel works from any folder):
+the bundled data sets (``clvlib/data``, immutable and checksummed), the report pipeline's
+notebooks (``clvlib/pipeline``), parameter files and report templates. In a source checkout,
+``data/raw`` and ``notebooks/pipeline`` are links to the first two.
+
+What clvlib writes is rebuildable: the fit cache goes to ``$CLVLIB_FIT_CACHE`` when set, else
+``data/processed/fits`` of the source checkout clvlib runs from, else the user's cache folder
+(``$XDG_CACHE_HOME/clvlib/fits``, by default ``~/.cache/clvlib/fits``).
 """
 
 from __future__ import annotations
@@ -9,17 +16,33 @@ import os
 from pathlib import Path
 
 PACKAGE_DIR = Path(__file__).resolve().parent
-# The project root is the folder above the package in a source checkout; CLVLIB_ROOT overrides it
-# (for example when clvlib is installed as a wheel and the data lives elsewhere).
-PROJECT_ROOT = Path(os.environ.get("CLVLIB_ROOT", PACKAGE_DIR.parent)).resolve()
-RAW_DATA_DIR = PROJECT_ROOT / "data" / "raw"
-PROCESSED_DATA_DIR = PROJECT_ROOT / "data" / "processed"
-FIT_CACHE_DIR = PROCESSED_DATA_DIR / "fits"  # fits reused by reports when nothing has changed
-NOTEBOOKS_DIR = PROJECT_ROOT / "notebooks"
-PIPELINE_DIR = NOTEBOOKS_DIR / "pipeline"
-REPORTS_DIR = PROJECT_ROOT / "reports"
+BUNDLED_DATA_DIR = PACKAGE_DIR / "data"
+PIPELINE_DIR = PACKAGE_DIR / "pipeline"
 PARAMS_DIR = PACKAGE_DIR / "params"
 TEMPLATES_DIR = PACKAGE_DIR / "templates"
+
+
+def _source_root() -> Path | None:
+    """The source checkout holding this package (an editable install), or None (a wheel)."""
+    root = PACKAGE_DIR.parent
+    if (root / "pyproject.toml").is_file() and (root / "clvlib" / "__init__.py").is_file():
+        return root
+    return None
+
+
+SOURCE_ROOT = _source_root()
+
+
+def _fit_cache_dir() -> Path:
+    if os.environ.get("CLVLIB_FIT_CACHE"):
+        return Path(os.environ["CLVLIB_FIT_CACHE"]).resolve()
+    if SOURCE_ROOT is not None:
+        return SOURCE_ROOT / "data" / "processed" / "fits"
+    cache_home = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(cache_home) / "clvlib" / "fits"
+
+
+FIT_CACHE_DIR = _fit_cache_dir()  # fits reused by reports when nothing has changed
 
 
 def smoke_mode() -> bool:

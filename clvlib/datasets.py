@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from clvlib.config import RAW_DATA_DIR
+from clvlib.config import BUNDLED_DATA_DIR
 
 
 @dataclass(frozen=True)
@@ -29,7 +29,7 @@ class Dataset:
 
     @property
     def path(self) -> Path:
-        return RAW_DATA_DIR / self.filename
+        return BUNDLED_DATA_DIR / self.filename
 
     def __str__(self) -> str:
         return f"{self.name}: {self.description} ({self.filename}; {self.citation})"

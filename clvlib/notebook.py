@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import warnings
 from collections.abc import Mapping
 
 import matplotlib as mpl
@@ -16,7 +15,11 @@ SMOKE_SAMPLING = {"draws": 100, "tune": 150, "chains": 2}
 
 
 def setup_notebook() -> None:
-    """Figure defaults legible in the PDF report, quiet libraries, readable tables."""
+    """Figure defaults legible in the PDF report, quiet library loggers, readable tables.
+
+    Warnings are left alone: a RuntimeWarning (a NaN in a prediction) or a data warning must show
+    in the notebook.
+    """
     mpl.rcParams.update({
         "figure.dpi": 110, "savefig.dpi": 110, "figure.figsize": (7.5, 4.0),
         "axes.spines.top": False, "axes.spines.right": False, "font.size": 10,
@@ -30,8 +33,6 @@ def setup_notebook() -> None:
             shell.run_line_magic("config", "InlineBackend.figure_formats = ['png']")
     except ImportError:  # running as a plain script
         pass
-    for category in (FutureWarning, DeprecationWarning, UserWarning, RuntimeWarning):
-        warnings.filterwarnings("ignore", category=category)
     for name in ("pymc", "pytensor", "arviz", "numba"):
         logging.getLogger(name).setLevel(logging.ERROR)
     pd.set_option("display.precision", 3)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
+import seaborn as sns
 from matplotlib.ticker import FuncFormatter, PercentFormatter
 from scipy import stats
 
@@ -225,9 +226,9 @@ def plot_value_distribution(values, *, label: str = "CLV", ax=None):
     ax = _axes(ax)
     v = np.asarray(values, dtype=float)
     positive = v[v > 0]
-    bins = np.logspace(np.log10(np.quantile(positive, 0.001)), np.log10(positive.max()), 50)
-    ax.hist(positive, bins=bins, color=MODEL, alpha=0.8)
-    ax.set_xscale("log")
+    low = np.quantile(positive, 0.001)
+    sns.histplot(positive[positive >= low], bins=50, log_scale=True, color=MODEL, alpha=0.8,
+                 edgecolor="none", ax=ax)
     ax.xaxis.set_major_formatter(FuncFormatter(lambda val, _: f"{val:,.0f}" if val >= 1
                                                else f"{val:.2g}"))
     mean, median = v.mean(), np.median(v)

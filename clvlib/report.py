@@ -43,7 +43,7 @@ from nbconvert import HTMLExporter
 from papermill.exceptions import PapermillExecutionError
 from traitlets.config import Config
 
-from clvlib.config import PIPELINE_DIR, PROJECT_ROOT, TEMPLATES_DIR
+from clvlib.config import PIPELINE_DIR, SOURCE_ROOT, TEMPLATES_DIR
 from clvlib.datasets import DATASETS, file_sha256
 
 __all__ = ["ReportError", "build_html", "build_pdf", "run_report"]
@@ -157,7 +157,7 @@ def run_report(
     data = _data_provenance(effective.get("data"))
     if data is not None:
         effective["data"] = values["data"] = data["value"]
-    protected = [Path.cwd(), PROJECT_ROOT, Path(notebooks_dir)]
+    protected = [Path.cwd(), Path(notebooks_dir), *([SOURCE_ROOT] if SOURCE_ROOT else [])]
     out_dir = _check_out_dir(out_dir, protected + ([params_file] if params_file else []))
     build = _new_build_dir(out_dir)
     try:
@@ -746,11 +746,13 @@ def _version(name: str) -> str | None:
 
 
 def _git_state() -> dict | None:
-    """The project's commit and whether tracked files differ from it; None outside git."""
+    """The source checkout's commit and whether tracked files differ; None for a wheel."""
+    if SOURCE_ROOT is None:
+        return None
 
     def git(*args: str) -> str:
         return subprocess.run(
-            ["git", "-C", str(PROJECT_ROOT), *args],
+            ["git", "-C", str(SOURCE_ROOT), *args],
             capture_output=True, text=True, check=True, timeout=10,
         ).stdout.strip()
 

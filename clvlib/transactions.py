@@ -17,7 +17,7 @@ from typing import Literal
 import duckdb
 import pandas as pd
 
-from clvlib.config import PROJECT_ROOT
+from clvlib.config import BUNDLED_DATA_DIR
 from clvlib.datasets import DATASETS, get_dataset, load_dataset
 from clvlib.errors import CLVDataError, describe_rows
 
@@ -191,9 +191,9 @@ def read_transactions(
 
 
 def _display_path(path: Path) -> str:
-    """A path relative to the project root when it lies inside it (shorter, machine-neutral)."""
+    """A bundled data set as ``data/raw/<file>`` (machine-neutral); any other path as given."""
     try:
-        return str(path.relative_to(PROJECT_ROOT))
+        return str(Path("data/raw") / path.resolve().relative_to(BUNDLED_DATA_DIR))
     except ValueError:
         return str(path)
 

@@ -106,3 +106,38 @@ def fake_fit(model, params: dict, spread: float = 0.05, draws: int = 200, seed: 
         for k, v in params.items()
     }})
     return model
+
+
+# -- statements about posteriors with a known false-failure rate ---------------------------------
+
+# The chance that a recovery test fails although sampler and model are right. Each parameter is
+# checked by a z-score of the truth against the posterior on the log scale; under the normal
+# approximation of the posterior (Bernstein-von Mises: thousands of customers, weak priors) the
+# z-score of the truth is standard normal over simulated bases, so the bound for k parameters is
+# the two-sided normal quantile of FALSE_FAILURE / k (a union bound): 4.06 for one parameter,
+# 4.42 for seven. Monte Carlo error of the posterior mean (hundreds of effective draws) adds
+# under 0.5% to the posterior sd and is covered by the margin.
+FALSE_FAILURE = 1e-4
+
+
+def recovery_z_bound(k: int, rate: float = FALSE_FAILURE) -> float:
+    """|z| bound that k standard-normal z-scores all stay inside with probability 1 - rate."""
+    from scipy.stats import norm
+
+    return float(norm.isf(rate / (2 * k)))
+
+
+def recovery_z_scores(draws: dict[str, np.ndarray], truth: dict[str, float]) -> dict[str, float]:
+    """(posterior mean - truth) / posterior sd of each positive parameter, on the log scale."""
+    return {
+        name: float((np.log(draws[name]).mean() - np.log(value)) / np.log(draws[name]).std())
+        for name, value in truth.items()
+    }
+
+
+def assert_recovers(draws: dict[str, np.ndarray], truth: dict[str, float], label: str) -> None:
+    """Every true value lies within the z bound of its posterior (see FALSE_FAILURE)."""
+    bound = recovery_z_bound(len(truth))
+    z = recovery_z_scores(draws, truth)
+    far = {name: round(score, 2) for name, score in z.items() if not abs(score) <= bound}
+    assert far == {}, f"{label}: truth more than {bound:.2f} posterior sd away: {far} (all: {z})"

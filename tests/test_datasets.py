@@ -80,10 +80,10 @@ def test_donations_and_sbg_contents():
 @pytest.mark.parametrize("name", ["cdnow_sample", "donations"])
 def test_tampered_copy_is_rejected(tmp_path, monkeypatch, name):
     """A copy of data/raw with one changed byte fails the checksum, naming the file; an
-    untouched copy loads. (RAW_DATA_DIR is pointed at the copy.)"""
+    untouched copy loads. (BUNDLED_DATA_DIR is pointed at the copy.)"""
     for dataset in DATASETS.values():
         shutil.copy(dataset.path, tmp_path / dataset.filename)
-    monkeypatch.setattr(datasets, "RAW_DATA_DIR", tmp_path)
+    monkeypatch.setattr(datasets, "BUNDLED_DATA_DIR", tmp_path)
     assert len(load_dataset("cdnow_master")) == 69_659  # untouched copy: fine
 
     target = tmp_path / DATASETS[name].filename
@@ -101,7 +101,7 @@ def test_tampered_copy_is_rejected_by_read_transactions(tmp_path, monkeypatch):
     copy = tmp_path / "CDNOW_sample.txt"
     original = DATASETS["cdnow_sample"].path.read_bytes()
     copy.write_bytes(original.replace(b"19970101", b"19970102", 1))
-    monkeypatch.setattr(datasets, "RAW_DATA_DIR", tmp_path)
+    monkeypatch.setattr(datasets, "BUNDLED_DATA_DIR", tmp_path)
     with pytest.raises(ValueError, match="checksum"):
         clvlib.read_transactions("cdnow_sample")
 

@@ -9,7 +9,7 @@ import yaml
 from packaging.requirements import Requirement
 from packaging.specifiers import SpecifierSet
 
-from clvlib.config import PROJECT_ROOT
+from clvlib.config import SOURCE_ROOT as PROJECT_ROOT
 
 
 def normalize(name: str) -> str:

@@ -24,7 +24,7 @@ import pandas as pd
 import pytensor
 import pytensor.tensor as pt
 import pytest
-from helpers import fake_fit
+from helpers import assert_recovers, fake_fit, recovery_z_scores
 from scipy import integrate, stats
 
 import clvlib as clv
@@ -398,15 +398,16 @@ def test_replicate_fh2007_from_the_command_line(capsys):
 @pytest.mark.slow
 def test_nuts_puts_the_published_mles_and_the_actual_inside_the_posterior():
     """High end (whose projection falls furthest below the actual), default priors, 2 chains x
-    500 draws: FH 2007's estimates inside the central 50% interval, and the actual survival in
-    years 8-12 inside the 90% projection interval. (`clvlib replicate fh2007` shows both
-    segments.)"""
+    1500 draws: FH 2007's estimates within half a posterior sd of the posterior mean (log
+    scale), the actual survival in years 8-12 inside the 90% projection interval, and the
+    convergence checks pass (2 x 500 draws gave a bulk ESS of 135 against the 200 needed: a
+    knife edge; 2 x 1500 gives several times the threshold). (`clvlib replicate fh2007` shows
+    both segments.)"""
     model = from_table("highend")
-    model.fit(draws=500, tune=500, chains=2, sampler="pymc", progressbar=False)
-    draws = model.posterior_draws()
-    for name, published in FH2007["highend"].items():
-        lo, hi = np.quantile(draws[name], [0.25, 0.75])
-        assert lo <= published <= hi, (name, lo, hi)
+    model.fit(draws=1500, tune=1000, chains=2, sampler="pymc", progressbar=False)
+    z = recovery_z_scores(model.posterior_draws(), FH2007["highend"])
+    print("z of the published MLEs:", z)
+    assert all(abs(v) <= 0.5 for v in z.values()), z
     table = model.projection()
     later = table[~table["fitted"]]
     assert np.all((later["lower"] <= later["actual"]) & (later["actual"] <= later["upper"]))
@@ -416,14 +417,14 @@ def test_nuts_puts_the_published_mles_and_the_actual_inside_the_posterior():
 @pytest.mark.slow
 def test_parameter_recovery_from_individual_records():
     """4,000 simulated customers acquired at different times (observed for 1 to 8 periods),
-    fitted from their individual records; the 90% intervals cover the truth. Simulation seed 3
-    and sampler seed 1 were the first tried."""
+    fitted from their individual records; every true value lies within the z bound of its
+    posterior: over simulated bases the check fails with probability below 1e-4 when sampler and
+    model are right (see
+    helpers.FALSE_FAILURE)."""
     truth = {"alpha": 1.3, "beta": 4.0}
     rng = np.random.default_rng(3)
     records = pd.DataFrame(likelihoods.sbg_rvs(**truth, horizon=rng.integers(1, 9, size=4000),
                                                rng=rng))
     model = clv.ShiftedBetaGeoModel.from_records(records)
     model.fit(draws=500, tune=500, chains=2, sampler="pymc", random_seed=1, progressbar=False)
-    for name, value in truth.items():
-        lo, hi = np.quantile(model.posterior_draws()[name], [0.05, 0.95])
-        assert lo <= value <= hi, f"{name}: {value} not in [{lo:.4g}, {hi:.4g}]"
+    assert_recovers(model.posterior_draws(), truth, "sBG")

@@ -17,7 +17,7 @@ import pandas as pd
 import pytensor
 import pytensor.tensor as pt
 import pytest
-from helpers import agrees_to_significant_figures, cdnow_summary
+from helpers import agrees_to_significant_figures, assert_recovers, cdnow_summary
 from scipy import integrate
 from scipy.special import gammaln, hyperu
 
@@ -255,17 +255,17 @@ def test_pareto_nbd_nuts_posterior_around_the_fhl_mle():
     (clv.ModifiedBetaGeoModel, mbg_nbd_rvs, {"r": 0.5, "alpha": 6.0, "a": 0.9, "b": 2.0}),
 ])
 def test_parameter_recovery(cls, rvs, truth):
-    """2,000 simulated customers (ages rounded to days, as real summaries are); the 90% posterior
-    intervals cover each true value. Fixed seeds: the test is deterministic."""
+    """2,000 simulated customers (ages rounded to days, as real summaries are); every true value
+    lies within the z bound of its posterior: over simulated bases the check fails with
+    probability below 1e-4 when sampler and model are right (see
+    helpers.FALSE_FAILURE)."""
     rng = np.random.default_rng(2)
     T = np.round(rng.uniform(30, 78, size=2000) * 7) / 7
     data = pd.DataFrame(rvs(**truth, T=T, rng=rng))
     data["t_x"] = np.round(data["t_x"] * 7) / 7
     model = cls(data)
     model.fit(draws=400, tune=400, progressbar=False, random_seed=5)
-    for name, value in truth.items():
-        lo, hi = np.quantile(model.posterior_draws()[name], [0.05, 0.95])
-        assert lo <= value <= hi, f"{cls.title} {name}: {value} not in [{lo:.4g}, {hi:.4g}]"
+    assert_recovers(model.posterior_draws(), truth, cls.title)
 
 
 def _simulated_summary(rvs, params, n, seed) -> clv.CustomerSummary:

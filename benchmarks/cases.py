@@ -39,6 +39,8 @@ def posterior_stats(posterior, params, rename=None) -> dict:
 
     rename = rename or {}
     names = [rename.get(p, p) for p in params]
+    if hasattr(posterior, "to_dataset"):  # a DataTree node (ArviZ 1.x)
+        posterior = posterior.to_dataset()
     post = posterior[names]
     ess = az.ess(post, method="bulk")
     mcse = az.mcse(post, method="mean")
@@ -90,17 +92,19 @@ def fit_pymc_marketing(p: dict) -> dict:
     frame = data.rfm_frame(summary, p["model"])
     cls = {"bg_nbd": pmk.BetaGeoModel, "pareto_nbd": pmk.ParetoNBDModel,
            "gamma_gamma": pmk.GammaGammaModel}[p["model"]]
-    # NUTS for every model (ParetoNBDModel.fit defaults to MAP; the others to NUTS).
+    # NUTS for every model (ParetoNBDModel.fit defaults to MAP; the others to NUTS), with the
+    # peer's default sampler: PyMC 6 samples with nutpie when it is installed (it is here).
     options = {"method": "mcmc", "draws": p["draws"], "tune": p["tune"], "chains": p["chains"],
                "progressbar": False, "random_seed": p.get("seed", 20240101)}
-    if p.get("sampler") == "nutpie":
-        options["nuts_sampler"] = "nutpie"
+    if p.get("sampler"):
+        options["nuts_sampler"] = p["sampler"]
     start = time.perf_counter()
-    model = cls(frame)
-    idata = model.fit(**options)
+    model = cls()  # pymc-marketing 1.x: the data goes to fit()
+    idata = model.fit(frame, **options)
     wall = time.perf_counter() - start
+    sampler = idata["sample_stats"].attrs.get("inference_library", p.get("sampler"))
     return {"fit_seconds": wall, "compile_seconds": None,
-            "sampler": p.get("sampler", "pymc"), "customers": len(frame),
+            "sampler": sampler, "customers": len(frame),
             "divergences": _divergences(idata),
             **posterior_stats(idata.posterior, PARAMS[p["model"]], PEER_NAMES)}
 

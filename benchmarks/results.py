@@ -11,7 +11,7 @@ TARGET_REPORT_SECONDS = 300.0
 
 MODEL_TITLES = {"bg_nbd": "BG/NBD", "pareto_nbd": "Pareto/NBD", "gamma_gamma": "Gamma-Gamma"}
 TOOL_TITLES = {"ours": "clvlib", "pymc_marketing": "pymc-marketing",
-               "pymc_marketing_nutpie": "pymc-marketing + nutpie", "lifetimes": "lifetimes (MLE)"}
+               "lifetimes": "lifetimes (MLE)"}
 DATA_TITLES = {"sample": "CDNOW sample (2,357)", "master": "CDNOW master (23,570)"}
 
 
@@ -74,9 +74,10 @@ def render(raw: dict) -> str:
         "compile cache (a first run), **warm** = a second run on the cache the cold run left. "
         "Fit wall time = model construction + `fit()` (compilation included), NUTS 4 chains × "
         "1000 draws + 1000 tuning steps, default priors and sampler of each tool (clvlib: "
-        "nutpie; pymc-marketing: PyMC's NUTS unless marked nutpie). Peak RSS = largest resident "
-        "memory of the subprocess and its children (sampler workers), sampled every 50 ms. ESS/s "
-        "= smallest bulk ESS over the parameters / fit wall time.",
+        "nutpie; pymc-marketing 1.3 on PyMC 6: nutpie too, PyMC 6's default when it is "
+        "installed). Peak RSS = largest resident memory of the subprocess and its children "
+        "(sampler workers), sampled every 50 ms. ESS/s = smallest bulk ESS over the "
+        "parameters / fit wall time.",
         "",
     ]
     if meta.get("note"):
@@ -118,8 +119,7 @@ def _fits_section(raw: dict) -> list[str]:
                 _f(r.get("divergences"), 0) if r.get("divergences") is not None else "–",
             ])
         pairs = (("cold", ("ours", "cold"), ("pymc_marketing", "cold")),
-                 ("warm", ("ours", "warm"), ("pymc_marketing", "warm")),
-                 ("cold, peer with nutpie", ("ours", "cold"), ("pymc_marketing_nutpie", "cold")))
+                 ("warm", ("ours", "warm"), ("pymc_marketing", "warm")))
         for run, ours_key, peer_key in pairs:
             row = _ratio_row(by_tool.get(ours_key), by_tool.get(peer_key))
             if row:
@@ -168,7 +168,7 @@ def _ratio_row(ours: dict | None, theirs: dict | None) -> list[str] | None:
 
 def _tool_order(key):
     tool, run = key
-    order = ["ours", "pymc_marketing", "pymc_marketing_nutpie", "lifetimes"]
+    order = ["ours", "pymc_marketing", "lifetimes"]
     return (order.index(tool), run != "cold")
 
 
@@ -178,8 +178,7 @@ def _posterior_section(raw: dict) -> list[str]:
     for (model, dataset), by_tool in fits.items():
         ours = next((by_tool[k] for k in (("ours", "warm"), ("ours", "cold"))
                      if by_tool.get(k, {}).get("params")), None)
-        peer = next((by_tool[k] for k in (("pymc_marketing", "cold"), ("pymc_marketing", "warm"),
-                                          ("pymc_marketing_nutpie", "cold"))
+        peer = next((by_tool[k] for k in (("pymc_marketing", "cold"), ("pymc_marketing", "warm"))
                      if by_tool.get(k, {}).get("params")), None)
         mle = by_tool.get(("lifetimes", "-"), {}).get("mle", {})
         if not ours:

@@ -39,8 +39,8 @@ VERSIONS = ("clvlib", "pymc", "pytensor", "nutpie", "numba", "numpy", "scipy", "
             "pymc-marketing", "lifetimes", "duckdb", "pyarrow", "pandas", "pyspark")
 SETTINGS = {"draws": 1000, "tune": 1000, "chains": 4}
 MODEL_TITLES = {"bg_nbd": "BG/NBD", "pareto_nbd": "Pareto/NBD", "gamma_gamma": "Gamma-Gamma"}
-TOOL_TITLES = {"ours": "clvlib", "pymc_marketing": "pymc-marketing 0.19.2",
-               "pymc_marketing_nutpie": "pymc-marketing 0.19.2 (nutpie)",
+TOOL_TITLES = {"ours": "clvlib",
+               "pymc_marketing": "pymc-marketing 1.3.0 (PyMC 6 defaults: nutpie)",
                "lifetimes": "lifetimes 0.11.3 (MLE)"}
 
 
@@ -81,8 +81,7 @@ def plan(quick: bool) -> list[Case]:
             cases.append(Case(f"fit:ours:{key}:warm", "fit_ours", base, ours_timeout,
                               cache=f"ours-{key}", run="warm"))
         for tool, run in peers:
-            params = {**base, "sampler": "nutpie"} if tool.endswith("nutpie") else base
-            cases.append(Case(f"fit:{tool}:{key}:{run}", "fit_pymc_marketing", params,
+            cases.append(Case(f"fit:{tool}:{key}:{run}", "fit_pymc_marketing", base,
                               timeout=1500, cache=f"{tool}-{key}", run=run))
         cases.append(Case(f"fit:lifetimes:{key}", "fit_lifetimes", base, 600, run="-"))
 
@@ -96,7 +95,7 @@ def plan(quick: bool) -> list[Case]:
     else:
         both = [("pymc_marketing", "cold"), ("pymc_marketing", "warm")]
         fits("bg_nbd", "sample", both)
-        fits("bg_nbd", "master", [*both, ("pymc_marketing_nutpie", "cold")])
+        fits("bg_nbd", "master", both)
         fits("gamma_gamma", "sample", both)
         fits("gamma_gamma", "master", both)
         fits("pareto_nbd", "sample", [("pymc_marketing", "cold")], ours_timeout=1500)

@@ -14,6 +14,7 @@ import pytest
 
 import clvlib
 from clvlib import datasets
+from clvlib.config import SOURCE_ROOT
 from clvlib.datasets import DATASETS, file_sha256, get_dataset, load_dataset
 
 
@@ -43,7 +44,7 @@ def test_registered_checksum_matches_file(name):
     digest = hashlib.sha256(dataset.path.read_bytes()).hexdigest()
     assert digest == dataset.sha256
     assert file_sha256(dataset.path, chunk_size=4096) == digest
-    readme = (dataset.path.parent.parent / "README.md").read_text()
+    readme = (SOURCE_ROOT / "data" / "README.md").read_text()
     match = re.search(rf"`raw/{re.escape(dataset.filename)}`.*`([0-9a-f]+)…([0-9a-f]+)`", readme)
     assert match, f"{dataset.filename} has no abbreviated sha256 in data/README.md"
     assert dataset.sha256.startswith(match.group(1))

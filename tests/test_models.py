@@ -146,6 +146,22 @@ def test_save_and_load_round_trip(tmp_path, cdnow, bg_nuts):
         clv.GammaGammaModel(cdnow).load_fit(path)
 
 
+def test_a_fit_saved_in_the_old_format_is_refused_with_a_message_to_refit(tmp_path, cdnow,
+                                                                         bg_map):
+    """clvlib 0.1 saved ArviZ 0.23 InferenceData whose config had no format number: load_fit,
+    load_model and the fit cache refuse it (the cache fits anew), and say to refit."""
+    old = bg_map.idata.copy()
+    config = json.loads(old.attrs["clvlib"])
+    del config["format"]
+    old.attrs["clvlib"] = json.dumps(config)
+    path = tmp_path / "old.nc"
+    old.to_netcdf(path)
+    with pytest.raises(ValueError, match="older clvlib.*refit the model"):
+        clv.BetaGeoModel(cdnow).load_fit(path)
+    with pytest.raises(ValueError, match="older clvlib.*refit the model"):
+        clv.load_model(path, cdnow)
+
+
 @pytest.mark.slow
 def test_too_short_a_run_is_flagged_in_words(cdnow):
     model = clv.BetaGeoModel(cdnow)

@@ -53,7 +53,10 @@ def wheel_env(tmp_path_factory) -> dict:
     elsewhere = base / "elsewhere"
     elsewhere.mkdir()
     env = {k: v for k, v in os.environ.items() if not k.startswith("CLVLIB_")}
-    env |= {"XDG_CACHE_HOME": str(base / "cache"), "MPLBACKEND": "Agg"}
+    # The dependencies' data files (nbconvert's templates, under <prefix>/share/jupyter) lie in
+    # the test environment's prefix, since they were not installed again here.
+    env |= {"XDG_CACHE_HOME": str(base / "cache"), "MPLBACKEND": "Agg",
+            "JUPYTER_PATH": str(Path(sys.prefix) / "share" / "jupyter")}
     return {"wheel": wheel, "bin": venv / "bin", "site": site, "cwd": elsewhere, "env": env}
 
 

@@ -277,13 +277,20 @@ def _simulated_summary(rvs, params, n, seed) -> clv.CustomerSummary:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("truth_name, rvs, params", [
-    ("MBG/NBD", mbg_nbd_rvs, {"r": 0.5, "alpha": 6.0, "a": 1.2, "b": 1.5}),
-    ("BG/NBD", clv.likelihoods.bg_nbd_rvs, {"r": 0.5, "alpha": 6.0, "a": 1.2, "b": 1.5}),
+@pytest.mark.parametrize("truth_name, rvs, params, n", [
+    ("MBG/NBD", mbg_nbd_rvs, {"r": 0.5, "alpha": 6.0, "a": 1.2, "b": 1.5}, 12_000),
+    ("BG/NBD", clv.likelihoods.bg_nbd_rvs, {"r": 0.5, "alpha": 6.0, "a": 1.2, "b": 1.5}, 4000),
 ])
-def test_comparison_ranks_the_true_model_first(truth_name, rvs, params):
-    """On 4,000 customers simulated from one model, PSIS-LOO ranks that model first."""
-    summary = _simulated_summary(rvs, params, 4000, seed=4)
+def test_comparison_ranks_the_true_model_first(truth_name, rvs, params, n):
+    """On customers simulated from one model, PSIS-LOO ranks that model first.
+
+    How often the truth loses by chance: over 30 simulated bases of 4,000 MBG/NBD customers, the
+    maximum log-likelihood of MBG/NBD exceeded BG/NBD's by 10.5 on average (sd 3.8, smallest
+    4.1), a margin that grows with the number of customers n and whose sd grows with sqrt(n).
+    At 4,000 the truth would lose about 1 time in 300 (z = 2.8); at 12,000 the expected margin
+    is about 31 with sd 6.6 (z = 4.7: below 1 in 100,000). BG/NBD data are told apart far more
+    easily (a margin of 234 at 4,000 customers)."""
+    summary = _simulated_summary(rvs, params, n, seed=4)
     models = fit_candidates(summary, ["bg_nbd", "mbg_nbd"], draws=300, tune=400,
                             progressbar=False, random_seed=1)
     comparison = compare_models(models, summary)

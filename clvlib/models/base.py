@@ -342,7 +342,8 @@ class CLVModel:
             progress_bar=progressbar,
             # Adapts a mass matrix that captures the strong correlation of (r, alpha) and (a, b)
             # in log space: fewer leapfrog steps per draw than a diagonal one.
-            low_rank_modified_mass_matrix=True,
+            adaptation="low_rank",
+            save_warmup=False,
         )
         # Keep the parameters; nutpie also returns their unconstrained versions (*_log__) and
         # the warm-up draws.

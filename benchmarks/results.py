@@ -331,8 +331,8 @@ def _report_section(raw: dict) -> list[str]:
     return [
         "## `make report` (CDNOW master, 4 × 1000 NUTS), target < 5 minutes first run included",
         "", "`clvlib report --params clvlib/params/cdnow.yaml` into a scratch folder: cold = empty "
-        "compile caches and an empty fit cache (the run has a stand-in project root, so fits "
-        "cached by earlier reports are not found), warm = the same command again, which reads "
+        "compile caches and an empty fit cache (the case's own, set by CLVLIB_FIT_CACHE, so "
+        "fits cached by earlier reports are not found), warm = the same command again, which reads "
         "the fits the cold run cached.", "",
         *_table(["run", "wall (s)", "peak RSS (MB)", "fit cache", "< 300 s", "steps"], rows),
     ]

@@ -2,7 +2,7 @@
 
 Usage::
 
-    python -m benchmarks.run                 # the full run (`make bench`), about 75 minutes here
+    python -m benchmarks.run                 # the full run (`make bench`), about 42 minutes here
     python -m benchmarks.run --quick         # a few minutes (`make bench BENCH=quick`)
     python -m benchmarks.run --only fit:ours --only report
 

@@ -13,6 +13,9 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+# A column of this name in a model's input holds how many customers each row stands for
+# (already-compressed data such as the donations file); it weights that row's likelihood.
+WEIGHT_COLUMN = "weights"
 
 @dataclass(frozen=True)
 class CompressedRows:

@@ -247,10 +247,4 @@ def p_alive(purchase_model) -> str:
         "A customer who bought often but not recently has probably left (the red corner); one "
         "who bought recently is probably still active, the more so the more often they bought. "
     )
-    if purchase_model.name == "bg_nbd":
-        text += (
-            "Customers with no repeat purchase count as active in BG/NBD, which only lets "
-            "customers leave right after a repeat purchase; MBG/NBD and Pareto/NBD do not assume "
-            "this."
-        )
-    return text
+    return text + purchase_model.p_alive_caveat

@@ -133,9 +133,8 @@ def plot_dropout(model, *, n_draws: int = 200, interval: float = 0.9, ax=None):
     BG/NBD and MBG/NBD: the dropout probability after each purchase, ``Beta(a, b)``.
     Pareto/NBD: the expected lifetime ``1 / mu`` with ``mu ~ Gamma(s, beta)``.
     """
-    if "s" in model.params:
-        return _plot_lifetimes(model, n_draws=n_draws, interval=interval, ax=ax)
-    return _plot_dropout_probabilities(model, n_draws=n_draws, interval=interval, ax=ax)
+    draw = DROPOUT_PLOTS[model.dropout_kind]
+    return draw(model, n_draws=n_draws, interval=interval, ax=ax)
 
 
 def _plot_lifetimes(model, *, n_draws: int, interval: float, ax=None):
@@ -189,6 +188,10 @@ def _plot_dropout_probabilities(model, *, n_draws: int, interval: float, ax=None
     ax.set_title("Customers differ in how long they stay")
     ax.legend(frameon=False, loc="upper right")
     return ax
+
+
+# How each kind of dropout process is drawn (PurchaseModel.dropout_kind).
+DROPOUT_PLOTS = {"lifetime": _plot_lifetimes, "probability": _plot_dropout_probabilities}
 
 
 def plot_p_alive_calibration(table: pd.DataFrame, *, ax=None):
@@ -261,5 +264,65 @@ def plot_lorenz(values, *, label: str = "CLV", ax=None):
     ax.set_xlabel("share of customers, most valuable first")
     ax.set_ylabel(f"share of total {label}")
     ax.set_title(f"Concentration of value (Gini {gini(values):.2f})")
+    ax.legend(frameon=False, loc="lower right")
+    return ax
+
+
+# -- contractual retention (sBG) ---------------------------------------------------------------
+
+
+def plot_projection(model, *, periods=None, interval: float = 0.9,
+                    ax=None):
+    """sBG survival curve: actual vs the fit and its projection, with a credible band.
+
+    ``model`` is a fitted :class:`~clvlib.ShiftedBetaGeoModel`.
+
+    Examples
+    --------
+    >>> plot_projection(model)  # doctest: +SKIP
+    """
+    ax = _axes(ax)
+    table = model.projection(periods, interval=interval)
+    unit = model.time_unit.name
+    t = np.r_[0, table.index.to_numpy()]
+    ax.plot(t, np.r_[100, table["actual"]], color=ACTUAL, lw=2, marker="o", ms=4,
+            label="actual")
+    ax.plot(t, np.r_[100, table["mean"]], color=MODEL, lw=2, ls="--", label="sBG (mean)")
+    ax.fill_between(t, np.r_[100, table["lower"]], np.r_[100, table["upper"]], color=MODEL,
+                    alpha=0.2, label=f"sBG {interval:.0%} interval")
+    if not table["fitted"].all():
+        boundary = table.index[table["fitted"]].max()
+        ax.axvline(boundary, color="grey", lw=1, ls=":")
+        ax.text(boundary, 97, "  projection  →", va="top", color="grey")
+    ax.set_ylim(0, 100)
+    ax.set_xlabel(f"{unit}s since acquisition")
+    ax.set_ylabel("% of the cohort still active")
+    ax.set_title(f"{model.title}: survival, fitted and projected")
+    ax.legend(frameon=False, loc="upper right")
+    return ax
+
+
+def plot_retention_rates(model, *, periods=None, interval: float = 0.9,
+                         ax=None):
+    """sBG retention rate r_t by period: actual (from the survival table) vs the model's curve.
+
+    The model's curve rises although every customer's own churn probability is constant: the
+    heterogeneity the sBG captures.
+    """
+    ax = _axes(ax)
+    pred = model.retention_rate(periods, interval=interval).per_customer * 100
+    t = pred.index.to_numpy()
+    ax.plot(t, pred["mean"], color=MODEL, lw=2, ls="--", label="sBG (mean)")
+    ax.fill_between(t, pred["lower"], pred["upper"], color=MODEL, alpha=0.2,
+                    label=f"sBG {interval:.0%} interval")
+    if model.actual_survival is not None:
+        s = model.actual_survival
+        actual = (s / s.shift(1)).dropna() * 100
+        ax.plot(actual.index, actual, color=ACTUAL, lw=2, marker="o", ms=4, label="actual")
+    if model.fitted_through is not None and model.fitted_through < t.max():
+        ax.axvline(model.fitted_through, color="grey", lw=1, ls=":")
+    ax.set_xlabel(f"{model.time_unit.name}")
+    ax.set_ylabel("% renewing among those active")
+    ax.set_title(f"{model.title}: retention rate rises as the churn-prone leave")
     ax.legend(frameon=False, loc="lower right")
     return ax

@@ -64,10 +64,6 @@ class Prior:
         """Create the PyMC random variable ``name`` (inside a model context)."""
         return PRIOR_DISTRIBUTIONS[self.dist](name, **self.params)
 
-    @property
-    def is_flat(self) -> bool:
-        return self.dist in {"HalfFlat", "Flat"}
-
     def to_dict(self) -> dict:
         return {"dist": self.dist, **self.params}
 

@@ -32,7 +32,8 @@ from clvlib import expectations as ex
 from clvlib import likelihoods
 from clvlib.cli import main
 from clvlib.compression import CompressedRows
-from clvlib.models.sbg import cohort_rows, plot_projection, plot_retention_rates
+from clvlib.models.sbg import cohort_rows
+from clvlib.plots import plot_projection, plot_retention_rates
 from clvlib.replicate import replicate
 
 matplotlib.use("Agg")

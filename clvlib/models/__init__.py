@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from clvlib.models.base import CLVModel, FitSettings, PurchaseModel, fit_config, read_fit_file
+from clvlib.models.base import CLVModel, PurchaseModel
 from clvlib.models.beta_geo import BetaGeoModel
 from clvlib.models.bg_bb import BetaGeoBetaBinomModel
+from clvlib.models.fit_cache import fit_config, read_fit_file
 from clvlib.models.gamma_gamma import GammaGammaModel
 from clvlib.models.mbg_nbd import ModifiedBetaGeoModel
 from clvlib.models.pareto_nbd import ParetoNBDModel
+from clvlib.models.samplers import FitSettings
 from clvlib.models.sbg import ShiftedBetaGeoModel
 
 MODELS: dict[str, type[CLVModel]] = {

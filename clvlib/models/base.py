@@ -1,52 +1,35 @@
 """What every clvlib model shares: priors as data, a PyMC model, fitting, saving, diagnostics.
 
 A model class declares its parameters, the summary columns its likelihood reads, its default
-priors, and how to call its likelihood from :mod:`clvlib.likelihoods`; everything else is here.
+priors, and how to call its likelihood from :mod:`clvlib.likelihoods`; everything else is here,
+except how a PyMC model is sampled or optimized (:mod:`clvlib.models.samplers`) and how fits are
+saved and cached (:mod:`clvlib.models.fit_cache`).
 """
 
 from __future__ import annotations
 
 import hashlib
-import importlib.metadata
-import importlib.util
-import inspect
 import json
-import os
-import tempfile
 import time
-import warnings
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
-from functools import cache, partial
+from functools import partial
 from pathlib import Path
-from typing import ClassVar, Literal
+from typing import ClassVar
 
-import arviz as az
 import numpy as np
 import pandas as pd
 import pymc as pm
 import xarray as xr
 
-from clvlib.compression import CompressedRows
+from clvlib.compression import WEIGHT_COLUMN, CompressedRows
 from clvlib.diagnostics import Diagnostics
+from clvlib.models import fit_cache
+from clvlib.models.samplers import ADAPTERS, FitSettings, Method, Sampler
 from clvlib.predict import Prediction, posterior_predict
 from clvlib.priors import Prior
 from clvlib.summary import CustomerSummary, check_summary
 from clvlib.timeunits import TimeUnit
-
-Method = Literal["nuts", "map"]
-
-# A column of this name in a model's input holds how many customers each row stands for
-# (already-compressed data such as the donations file); it weights that row's likelihood.
-WEIGHT_COLUMN = "weights"
-
-# Packages whose versions change the draws a fit returns: part of the fit-cache key.
-SAMPLING_PACKAGES = ("numpy", "pymc", "pytensor", "nutpie")
-
-# The layout of a saved fit: an ArviZ 1.x DataTree (netCDF groups) whose root attribute
-# ``clvlib`` holds the model config with this number as ``format``. Fits saved before it (by
-# clvlib 0.1 on ArviZ 0.23) carry no number and are refused with a message that says to refit.
-FIT_FORMAT = 2
 
 
 @dataclass(frozen=True)
@@ -72,41 +55,6 @@ class PurchaseExpectations:
     expected_purchases_alive: Callable
     expected_purchases_new: Callable
     prob_purchases: Callable
-Sampler = Literal["auto", "nutpie", "pymc"]
-
-
-@dataclass(frozen=True)
-class FitSettings:
-    """How a model was fitted; stored with the fit so it can be reproduced.
-
-    Attributes
-    ----------
-    method : {"nuts", "map"}
-    draws, tune, chains : int
-        Posterior draws and tuning steps per chain, and the number of chains (NUTS only).
-    sampler : {"nutpie", "pymc"}
-        The NUTS implementation used.
-    target_accept : float
-        NUTS target acceptance rate.
-    random_seed : int
-    """
-
-    method: str = "nuts"
-    draws: int = 1000
-    tune: int = 1000
-    chains: int = 4
-    sampler: str = "auto"
-    target_accept: float = 0.8
-    random_seed: int = 20240101
-
-    def resolved(self) -> FitSettings:
-        """The settings with ``sampler="auto"`` replaced by the sampler that will run."""
-        if self.sampler != "auto":
-            return self
-        has_nutpie = importlib.util.find_spec("nutpie") is not None
-        return FitSettings(**{**asdict(self), "sampler": "nutpie" if has_nutpie else "pymc"})
-
-
 class CLVModel:
     """Base class of the clvlib models; use a subclass such as :class:`BetaGeoModel`.
 
@@ -239,131 +187,31 @@ class CLVModel:
         self.cache_path, self.cache_hit = None, None
         if cache_dir is not None:
             self.cache_path = Path(cache_dir) / f"{self.name}-{self.cache_key(settings)}.nc"
-            if self._load_cached(self.cache_path, settings):
+            start = time.perf_counter()
+            cached = fit_cache.load_cached(self.cache_path, self)
+            self.cache_hit = cached is not None
+            if cached is not None:
+                self.idata, self.settings = cached[0], settings
+                self.timings = {"fit_seconds": time.perf_counter() - start}
+                self.timings.update({f"cached_{k}": v for k, v in cached[1].items()})
                 return self.idata
         model = self.build()
         start = time.perf_counter()
-        if method == "map":
-            idata = self._fit_map(model, settings, progressbar)
-        elif settings.sampler == "nutpie":
-            idata = self._fit_nutpie(model, settings, progressbar)
-        else:
-            idata = self._fit_pymc(model, settings, progressbar)
+        adapter = ADAPTERS[settings.adapter]
+        idata = adapter(model, self.params, settings, progressbar, self.timings)
         self.timings["fit_seconds"] = time.perf_counter() - start
         idata.attrs["clvlib"] = json.dumps(self.config(settings))
         self.idata, self.settings = idata, settings
         if self.cache_path is not None:
-            self._save_cached(self.cache_path)
+            fit_cache.save_cached(self.cache_path, idata, self.timings)
         return idata
 
     # -- the fit cache ------------------------------------------------------------------------
 
     def cache_key(self, settings: FitSettings | None = None) -> str:
-        """sha256 of everything that decides a fit's numbers (see ``fit(cache_dir=...)``)."""
-        import clvlib  # the package is fully imported by the time a model is fitted
-
-        settings = (settings or self.settings or FitSettings()).resolved()
-        payload = {
-            "model": self.name,
-            "priors": {k: v.to_dict() for k, v in sorted(self.priors.items())},
-            "fit": asdict(settings),
-            "data": self.data_hash(),
-            "time_unit": [self.time_unit.name, self.time_unit.days],
-            "resolution": self.resolution,
-            "clvlib": clvlib.__version__,
-            "code": _source_hash(type(self)),
-            "packages": _package_versions(),
-        }
-        text = json.dumps(payload, sort_keys=True, default=str)
-        return hashlib.sha256(text.encode()).hexdigest()
-
-    def _load_cached(self, path: Path, settings: FitSettings) -> bool:
-        """Attach the fit saved at ``path`` if it is there and is this model's; else False."""
-        if not path.is_file():
-            self.cache_hit = False
-            return False
-        start = time.perf_counter()
-        try:
-            idata = read_fit_file(path)
-            config = json.loads(idata.attrs["clvlib"])
-            if config.get("format") != FIT_FORMAT:
-                raise ValueError("saved in an older format")
-        except (OSError, KeyError, ValueError) as err:
-            warnings.warn(f"{path}: unreadable cached fit ({err}); fitting again", stacklevel=3)
-            self.cache_hit = False
-            return False
-        if config["model"] != self.name or config["data"]["sha256"] != self.data_hash():
-            warnings.warn(f"{path}: the cached fit is not this model's; fitting again",
-                          stacklevel=3)
-            self.cache_hit = False
-            return False
-        self.idata, self.settings, self.cache_hit = idata, settings, True
-        self.timings = {"fit_seconds": time.perf_counter() - start}
-        if "clvlib_timings" in idata.attrs:
-            cached = json.loads(idata.attrs["clvlib_timings"])
-            self.timings.update({f"cached_{k}": v for k, v in cached.items()})
-        return True
-
-    def _save_cached(self, path: Path) -> None:
-        """Write the fit to ``path`` atomically (a temporary file renamed into place)."""
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self.idata.attrs["clvlib_timings"] = json.dumps(self.timings)
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}-", suffix=".nc", dir=path.parent)
-        os.close(fd)
-        try:
-            self.idata.to_netcdf(tmp)
-            os.chmod(tmp, 0o644)  # mkstemp makes it private; a cache is as readable as a save
-            os.replace(tmp, path)
-        finally:
-            if os.path.exists(tmp):
-                os.remove(tmp)
-        self.cache_hit = False
-
-    def _fit_map(self, model: pm.Model, settings: FitSettings, progressbar: bool):
-        with model:
-            point = pm.find_MAP(progressbar=progressbar, seed=settings.random_seed)
-        posterior = {name: np.asarray(point[name]).reshape(1, 1) for name in self.params}
-        return az.from_dict({"posterior": posterior})
-
-    def _fit_nutpie(self, model: pm.Model, settings: FitSettings, progressbar: bool):
-        import nutpie
-
-        t0 = time.perf_counter()
-        compiled = nutpie.compile_pymc_model(model)
-        self.timings["compile_seconds"] = time.perf_counter() - t0
-        idata = nutpie.sample(
-            compiled,
-            draws=settings.draws,
-            tune=settings.tune,
-            chains=settings.chains,
-            cores=min(settings.chains, os.cpu_count() or 1),
-            seed=settings.random_seed,
-            target_accept=settings.target_accept,
-            progress_bar=progressbar,
-            # Adapts a mass matrix that captures the strong correlation of (r, alpha) and (a, b)
-            # in log space: fewer leapfrog steps per draw than a diagonal one.
-            adaptation="low_rank",
-            save_warmup=False,
-        )
-        # Keep the parameters; nutpie also returns their unconstrained versions (*_log__) and
-        # the warm-up draws.
-        return _fit_tree(idata, self.params)
-
-    def _fit_pymc(self, model: pm.Model, settings: FitSettings, progressbar: bool):
-        with model, warnings.catch_warnings():
-            warnings.filterwarnings("ignore", message=".*Potential.*")
-            idata = pm.sample(
-                nuts_sampler="pymc",
-                draws=settings.draws,
-                tune=settings.tune,
-                chains=settings.chains,
-                cores=min(settings.chains, os.cpu_count() or 1),
-                random_seed=settings.random_seed,
-                target_accept=settings.target_accept,
-                progressbar=progressbar,
-                compute_convergence_checks=False,
-            )
-        return _fit_tree(idata, self.params)
+        """sha256 of everything that decides a fit's numbers (see ``fit(cache_dir=...)`` and
+        :func:`clvlib.models.fit_cache.cache_key`)."""
+        return fit_cache.cache_key(self, settings or self.settings or FitSettings())
 
     # -- reading a fit ------------------------------------------------------------------------
 
@@ -404,7 +252,7 @@ class CLVModel:
         """Everything needed to rebuild and refit this model, as JSON-ready data."""
         settings = settings or self.settings
         return {
-            "format": FIT_FORMAT,
+            "format": fit_cache.FIT_FORMAT,
             "model": self.name,
             "priors": {k: v.to_dict() for k, v in self.priors.items()},
             "fit": asdict(settings) if settings else None,
@@ -440,8 +288,8 @@ class CLVModel:
             When the file holds another model, a fit to different data, or a fit saved in an
             older format (refit the model and save it again).
         """
-        idata = read_fit_file(path)
-        config = fit_config(idata, path)
+        idata = fit_cache.read_fit_file(path)
+        config = fit_cache.fit_config(idata, path)
         if config["model"] != self.name:
             raise ValueError(f"{path}: holds a {config['model']} fit, not {self.name}")
         if config["data"]["sha256"] != self.data_hash():
@@ -473,6 +321,13 @@ class PurchaseModel(CLVModel):
 
     columns = ("x", "t_x", "T")
     expectations: ClassVar[PurchaseExpectations]
+    #: How customers leave, which decides how the dropout process is drawn
+    #: (:func:`clvlib.plots.plot_dropout`): ``"probability"``, a chance ``p ~ Beta(a, b)`` after
+    #: each purchase (BG/NBD, MBG/NBD), or ``"lifetime"``, an exponential lifetime with rate
+    #: ``mu ~ Gamma(s, beta)`` (Pareto/NBD).
+    dropout_kind: ClassVar[str] = "probability"
+    #: What the report adds when it explains P(alive) for this model (empty: nothing to add).
+    p_alive_caveat: ClassVar[str] = ""
 
     def p_alive(self, customers=None, *, n_draws: int | None = 1000, seed: int = 0,
                 interval: float = 0.9) -> Prediction:
@@ -521,60 +376,6 @@ class PurchaseModel(CLVModel):
 
     def _horizon_name(self, what: str, t: float) -> str:
         return f"{what} in the next {t:g} {self.time_unit.plural}"
-
-
-def read_fit_file(path: str | Path) -> xr.DataTree:
-    """A saved fit, read into memory and the file closed (so it can be replaced at once)."""
-    with xr.open_datatree(str(path)) as tree:
-        return tree.load()
-
-
-def fit_config(idata: xr.DataTree, path: str | Path) -> dict:
-    """The model config stored with a saved fit, refusing fits saved in an older format."""
-    try:
-        config = json.loads(idata.attrs["clvlib"])
-    except KeyError:
-        raise ValueError(f"{path}: not a clvlib fit (no 'clvlib' attribute)") from None
-    if config.get("format") != FIT_FORMAT:
-        raise ValueError(
-            f"{path}: saved by an older clvlib (ArviZ 0.23 InferenceData, before fit format "
-            f"{FIT_FORMAT}); refit the model and save it again"
-        )
-    return config
-
-
-def _fit_tree(idata: xr.DataTree, params: tuple[str, ...]) -> xr.DataTree:
-    """The parameters' posterior and the sampler statistics of a sampler's output."""
-    stats = idata["sample_stats"].to_dataset()
-    # Per-draw messages (object dtype, mostly None) do not round-trip through netCDF.
-    stats = stats.drop_vars([v for v in stats.data_vars if stats[v].dtype == object])
-    return xr.DataTree.from_dict({
-        "posterior": idata["posterior"].to_dataset()[list(params)],
-        "sample_stats": stats,
-    })
-
-
-@cache
-def _source_hash(model_class: type) -> str:
-    """sha256 of the code that decides a fit: likelihoods, priors, this module, the model's."""
-    from clvlib import likelihoods, priors
-
-    h = hashlib.sha256()
-    for module in (likelihoods, priors, inspect.getmodule(CLVModel),
-                   inspect.getmodule(model_class)):
-        h.update(Path(inspect.getfile(module)).read_bytes())
-    return h.hexdigest()
-
-
-@cache
-def _package_versions() -> dict[str, str | None]:
-    versions = {}
-    for name in SAMPLING_PACKAGES:
-        try:
-            versions[name] = importlib.metadata.version(name)
-        except importlib.metadata.PackageNotFoundError:
-            versions[name] = None
-    return versions
 
 
 def _customer_frame(customers: CustomerSummary | pd.DataFrame) -> pd.DataFrame:

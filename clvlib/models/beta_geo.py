@@ -36,6 +36,10 @@ class BetaGeoModel(PurchaseModel):
         "b": Prior("LogNormal", mu=0, sigma=1),
     }
     likelihood = Likelihood(pointwise=bg_nbd_logp, total=bg_nbd_loglike)
+    p_alive_caveat = (
+        "Customers with no repeat purchase count as active in BG/NBD, which only lets customers "
+        "leave right after a repeat purchase; MBG/NBD and Pareto/NBD do not assume this."
+    )
     expectations = PurchaseExpectations(
         p_alive=ex.bg_nbd_p_alive,
         expected_purchases=ex.bg_nbd_expected_purchases,

@@ -28,6 +28,7 @@ class ParetoNBDModel(PurchaseModel):
         "beta": Prior("LogNormal", mu=0, sigma=3),
     }
     likelihood = Likelihood(pointwise=pareto_nbd_logp, total=pareto_nbd_loglike)
+    dropout_kind = "lifetime"
     expectations = PurchaseExpectations(
         p_alive=ex.pareto_nbd_p_alive,
         expected_purchases=ex.pareto_nbd_expected_purchases,

@@ -15,13 +15,13 @@ import numpy as np
 import pandas as pd
 
 from clvlib import expectations as ex
-from clvlib.compression import CompressedRows
+from clvlib.compression import WEIGHT_COLUMN, CompressedRows
 from clvlib.errors import CLVDataError
 from clvlib.likelihoods import sbg_loglike, sbg_logp
-from clvlib.models.base import WEIGHT_COLUMN, CLVModel, Likelihood
-from clvlib.models.bg_bb import check_whole_numbers, raise_for_rows, with_default_period
+from clvlib.models.base import CLVModel, Likelihood
 from clvlib.predict import Prediction, posterior_predict
 from clvlib.priors import Prior
+from clvlib.validation import check_whole_numbers, raise_for_rows, with_default_period
 
 # attrs of a rows table built from a survival table: the whole table (as shares of the cohort,
 # indexed by period) and the last period fitted, so a model can set its projection beside it.
@@ -308,68 +308,3 @@ class ShiftedBetaGeoModel(CLVModel):
         return posterior_predict(fn, self.posterior_draws(n_draws, seed), rows,
                                  pd.Index(frame["t"].astype(int), name=self.time_unit.name),
                                  name=f"{name} by {self.time_unit.name}", interval=interval)
-
-
-# --------------------------------------------------------------------------------------------
-# Figures, in the style of clvlib.plots (ax=None, return the Axes). matplotlib is imported when
-# a figure is drawn, not with the model.
-# --------------------------------------------------------------------------------------------
-
-
-def plot_projection(model: ShiftedBetaGeoModel, *, periods=None, interval: float = 0.9,
-                    ax=None):
-    """Survival curve: actual vs the sBG fit and its projection, with a credible band.
-
-    Examples
-    --------
-    >>> plot_projection(model)  # doctest: +SKIP
-    """
-    from clvlib.plots import ACTUAL, MODEL, _axes
-
-    ax = _axes(ax)
-    table = model.projection(periods, interval=interval)
-    unit = model.time_unit.name
-    t = np.r_[0, table.index.to_numpy()]
-    ax.plot(t, np.r_[100, table["actual"]], color=ACTUAL, lw=2, marker="o", ms=4,
-            label="actual")
-    ax.plot(t, np.r_[100, table["mean"]], color=MODEL, lw=2, ls="--", label="sBG (mean)")
-    ax.fill_between(t, np.r_[100, table["lower"]], np.r_[100, table["upper"]], color=MODEL,
-                    alpha=0.2, label=f"sBG {interval:.0%} interval")
-    if not table["fitted"].all():
-        boundary = table.index[table["fitted"]].max()
-        ax.axvline(boundary, color="grey", lw=1, ls=":")
-        ax.text(boundary, 97, "  projection  →", va="top", color="grey")
-    ax.set_ylim(0, 100)
-    ax.set_xlabel(f"{unit}s since acquisition")
-    ax.set_ylabel("% of the cohort still active")
-    ax.set_title(f"{model.title}: survival, fitted and projected")
-    ax.legend(frameon=False, loc="upper right")
-    return ax
-
-
-def plot_retention_rates(model: ShiftedBetaGeoModel, *, periods=None, interval: float = 0.9,
-                         ax=None):
-    """Retention rate r_t by period: actual (from the survival table) vs the sBG curve.
-
-    The model's curve rises although every customer's own churn probability is constant: the
-    heterogeneity the sBG captures.
-    """
-    from clvlib.plots import ACTUAL, MODEL, _axes
-
-    ax = _axes(ax)
-    pred = model.retention_rate(periods, interval=interval).per_customer * 100
-    t = pred.index.to_numpy()
-    ax.plot(t, pred["mean"], color=MODEL, lw=2, ls="--", label="sBG (mean)")
-    ax.fill_between(t, pred["lower"], pred["upper"], color=MODEL, alpha=0.2,
-                    label=f"sBG {interval:.0%} interval")
-    if model.actual_survival is not None:
-        s = model.actual_survival
-        actual = (s / s.shift(1)).dropna() * 100
-        ax.plot(actual.index, actual, color=ACTUAL, lw=2, marker="o", ms=4, label="actual")
-    if model.fitted_through is not None and model.fitted_through < t.max():
-        ax.axvline(model.fitted_through, color="grey", lw=1, ls=":")
-    ax.set_xlabel(f"{model.time_unit.name}")
-    ax.set_ylabel("% renewing among those active")
-    ax.set_title(f"{model.title}: retention rate rises as the churn-prone leave")
-    ax.legend(frameon=False, loc="lower right")
-    return ax

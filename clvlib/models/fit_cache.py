@@ -1,0 +1,128 @@
+"""Saved fits: their file format, and the cache that reads a fit back instead of refitting.
+
+A saved fit is an ArviZ 1.x DataTree in netCDF whose root attribute ``clvlib`` holds the model
+config (with :data:`FIT_FORMAT` as ``format``). The cache keys a fit by everything that decides
+its numbers (:func:`cache_key`) and writes it atomically, so a reader never sees half a file.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.metadata
+import inspect
+import json
+import os
+import tempfile
+import warnings
+from dataclasses import asdict
+from functools import cache
+from pathlib import Path
+
+import xarray as xr
+
+# The layout of a saved fit. Fits saved before it (by clvlib 0.1 on ArviZ 0.23) carry no number
+# and are refused with a message that says to refit.
+FIT_FORMAT = 2
+
+# Packages whose versions change the draws a fit returns: part of the fit-cache key.
+SAMPLING_PACKAGES = ("numpy", "pymc", "pytensor", "nutpie")
+
+
+def read_fit_file(path: str | Path) -> xr.DataTree:
+    """A saved fit, read into memory and the file closed (so it can be replaced at once)."""
+    with xr.open_datatree(str(path)) as tree:
+        return tree.load()
+
+
+def fit_config(idata: xr.DataTree, path: str | Path) -> dict:
+    """The model config stored with a saved fit, refusing fits saved in an older format."""
+    try:
+        config = json.loads(idata.attrs["clvlib"])
+    except KeyError:
+        raise ValueError(f"{path}: not a clvlib fit (no 'clvlib' attribute)") from None
+    if config.get("format") != FIT_FORMAT:
+        raise ValueError(
+            f"{path}: saved by an older clvlib (ArviZ 0.23 InferenceData, before fit format "
+            f"{FIT_FORMAT}); refit the model and save it again"
+        )
+    return config
+
+
+def cache_key(model, settings) -> str:
+    """sha256 of everything that decides a fit's numbers: model, priors, settings, data hash,
+    time unit and resolution, clvlib version and code, sampler package versions."""
+    import clvlib  # the package is fully imported by the time a model is fitted
+
+    payload = {
+        "model": model.name,
+        "priors": {k: v.to_dict() for k, v in sorted(model.priors.items())},
+        "fit": asdict(settings.resolved()),
+        "data": model.data_hash(),
+        "time_unit": [model.time_unit.name, model.time_unit.days],
+        "resolution": model.resolution,
+        "clvlib": clvlib.__version__,
+        "code": _source_hash(type(model)),
+        "packages": _package_versions(),
+    }
+    text = json.dumps(payload, sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def load_cached(path: Path, model) -> tuple[xr.DataTree, dict] | None:
+    """The fit saved at ``path`` and its recorded timings, if it is there and is ``model``'s.
+
+    An unreadable or foreign file is not trusted: it is said in a warning and None returned (the
+    caller fits anew and replaces it).
+    """
+    if not path.is_file():
+        return None
+    try:
+        idata = read_fit_file(path)
+        config = fit_config(idata, path)
+    except (OSError, KeyError, ValueError) as err:
+        warnings.warn(f"{path}: unreadable cached fit ({err}); fitting again", stacklevel=3)
+        return None
+    if config["model"] != model.name or config["data"]["sha256"] != model.data_hash():
+        warnings.warn(f"{path}: the cached fit is not this model's; fitting again", stacklevel=3)
+        return None
+    timings = json.loads(idata.attrs.get("clvlib_timings", "{}"))
+    return idata, timings
+
+
+def save_cached(path: Path, idata: xr.DataTree, timings: dict) -> None:
+    """Write the fit to ``path`` atomically (a temporary file renamed into place)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    idata.attrs["clvlib_timings"] = json.dumps(timings)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}-", suffix=".nc", dir=path.parent)
+    os.close(fd)
+    try:
+        idata.to_netcdf(tmp)
+        os.chmod(tmp, 0o644)  # mkstemp makes it private; a cache is as readable as a save
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+
+
+@cache
+def _source_hash(model_class: type) -> str:
+    """sha256 of the code that decides a fit: likelihoods, priors, the model classes' base and
+    sampler adapters, and the model's own module."""
+    from clvlib import likelihoods, priors
+    from clvlib.models import base, samplers
+
+    h = hashlib.sha256()
+    for module in (likelihoods, priors, base, samplers, inspect.getmodule(model_class)):
+        h.update(Path(inspect.getfile(module)).read_bytes())
+    return h.hexdigest()
+
+
+@cache
+def _package_versions() -> dict[str, str | None]:
+    versions = {}
+    for name in SAMPLING_PACKAGES:
+        try:
+            versions[name] = importlib.metadata.version(name)
+        except importlib.metadata.PackageNotFoundError:
+            versions[name] = None
+    return versions

@@ -1,6 +1,6 @@
-"""Every likelihood clvlib fits, written once in PyTensor, and a simulator for each.
+"""Every likelihood clvlib fits, written once in PyTensor (the simulators are in clvlib.simulate).
 
-Each model has three pieces here:
+Each model has two pieces here:
 
 - ``<model>_logp(params..., data...)``: the log-likelihood of each customer (row) as a PyTensor
   expression, in the notation of the paper it comes from. Models use it for pointwise
@@ -11,7 +11,6 @@ Each model has three pieces here:
   over every row: exact, and it removes most ``gammaln`` calls from the sampler's inner loop.
   Likewise ``log(alpha + T)`` and ``log(alpha + t_x)`` are computed once per distinct ``T`` and
   ``t_x`` (a few hundred for daily data) and gathered to the rows.
-- ``<model>_rvs(params..., ...)``: a simulator (NumPy) drawing customers from the model.
 
 Parameters may be PyTensor variables or NumPy values; data are NumPy arrays.
 """
@@ -114,60 +113,6 @@ def bg_nbd_loglike(r, alpha, a, b, rows: CompressedRows):
     return pt.sum(x_weights * _bg_nbd_x_part(r, alpha, a, b, xs)) + pt.sum(rows.weights * timing)
 
 
-def bg_nbd_purchase_times(r, alpha, a, b, T, rng=None):
-    """Simulate BG/NBD repeat-purchase times for customers of ages ``T``.
-
-    Each customer draws ``lambda ~ Gamma(r, rate=alpha)`` and ``p ~ Beta(a, b)``, then buys at
-    exponential intervals until the age ``T``, dropping out after each repeat purchase with
-    probability ``p``. Vectorized over customers, one round per purchase.
-
-    Returns
-    -------
-    customer : ndarray of int
-        The index (into ``T``) of the customer making each repeat purchase.
-    time : ndarray of float
-        When each repeat purchase happened, measured from the customer's first purchase.
-    """
-    rng = np.random.default_rng(rng)
-    T = np.asarray(T, dtype=float)
-    lam = rng.gamma(r, 1.0 / alpha, size=T.size)
-    return _geometric_dropout_times(lam, rng.beta(a, b, size=T.size), T, rng)
-
-
-def _geometric_dropout_times(lam, p, T, rng):
-    """Poisson purchases at rates ``lam`` until ``T``, dropping out w.p. ``p`` after each."""
-    clock = np.zeros(T.size)
-    active = np.flatnonzero(T >= 0)
-    customers, times = [], []
-    while active.size:
-        clock[active] += rng.exponential(1.0, size=active.size) / lam[active]
-        active = active[clock[active] <= T[active]]
-        customers.append(active)
-        times.append(clock[active].copy())
-        active = active[rng.random(active.size) >= p[active]]
-    return np.concatenate(customers), np.concatenate(times)
-
-
-def bg_nbd_rvs(r, alpha, a, b, T, rng=None):
-    """Simulate BG/NBD summaries ``(x, t_x, T)`` for customers of ages ``T``.
-
-    Returns
-    -------
-    dict of ndarray
-        ``x`` (repeat purchases), ``t_x`` (time of the last one, 0 if none) and ``T``.
-    """
-    T = np.asarray(T, dtype=float)
-    return _summaries(*bg_nbd_purchase_times(r, alpha, a, b, T, rng), T)
-
-
-def _summaries(customer: np.ndarray, time: np.ndarray, T: np.ndarray) -> dict[str, np.ndarray]:
-    """``x`` and ``t_x`` per customer from repeat-purchase (customer, time) pairs."""
-    x = np.bincount(customer, minlength=T.size)
-    t_x = np.zeros(T.size)
-    np.maximum.at(t_x, customer, time)
-    return {"x": x, "t_x": t_x, "T": T}
-
-
 # --------------------------------------------------------------------------------------------
 # MBG/NBD: Batislam, Denizel & Filiztekin (2007), "Empirical validation and comparison of models
 # for customer base analysis"; the form BTYDplus fits. As BG/NBD, except the dropout coin is
@@ -205,18 +150,6 @@ def mbg_nbd_loglike(r, alpha, a, b, rows: CompressedRows):
         r, a, b, rows["x"], _log_shifted(alpha, rows, "t_x"), _log_shifted(alpha, rows, "T")
     )
     return pt.sum(x_weights * _mbg_nbd_x_part(r, alpha, a, b, xs)) + pt.sum(rows.weights * timing)
-
-
-def mbg_nbd_rvs(r, alpha, a, b, T, rng=None):
-    """Simulate MBG/NBD summaries ``(x, t_x, T)``: BG/NBD with a dropout chance at time 0."""
-    rng = np.random.default_rng(rng)
-    T = np.asarray(T, dtype=float)
-    p = rng.beta(a, b, size=T.size)
-    gone_at_start = rng.random(T.size) < p
-    # Survivors of the first flip buy as BG/NBD customers whose p is already drawn.
-    customer, time = _geometric_dropout_times(rng.gamma(r, 1.0 / alpha, size=T.size), p,
-                                              np.where(gone_at_start, -1.0, T), rng)
-    return _summaries(customer, time, T)
 
 
 # --------------------------------------------------------------------------------------------
@@ -322,31 +255,6 @@ def pareto_nbd_loglike(r, alpha, s, beta, rows: CompressedRows):
     )
 
 
-def pareto_nbd_purchase_times(r, alpha, s, beta, T, rng=None):
-    """Simulate Pareto/NBD repeat-purchase times for customers of ages ``T``.
-
-    Each customer draws ``lambda ~ Gamma(r, rate=alpha)``, ``mu ~ Gamma(s, rate=beta)`` and an
-    exponential lifetime with rate ``mu``; purchases are Poisson with rate ``lambda`` until the
-    lifetime or ``T`` ends. Returns ``(customer, time)`` arrays as
-    :func:`bg_nbd_purchase_times` does.
-    """
-    rng = np.random.default_rng(rng)
-    T = np.asarray(T, dtype=float)
-    lam = rng.gamma(r, 1.0 / alpha, size=T.size)
-    mu = rng.gamma(s, 1.0 / beta, size=T.size)
-    end = np.minimum(rng.exponential(1.0, size=T.size) / mu, T)
-    counts = rng.poisson(lam * end)
-    customer = np.repeat(np.arange(T.size), counts)
-    # Given their number, Poisson arrival times are uniform on the observed lifetime.
-    return customer, rng.uniform(0.0, 1.0, size=customer.size) * end[customer]
-
-
-def pareto_nbd_rvs(r, alpha, s, beta, T, rng=None):
-    """Simulate Pareto/NBD summaries ``(x, t_x, T)`` for customers of ages ``T``."""
-    T = np.asarray(T, dtype=float)
-    return _summaries(*pareto_nbd_purchase_times(r, alpha, s, beta, T, rng), T)
-
-
 # --------------------------------------------------------------------------------------------
 # Gamma-Gamma spend: Fader & Hardie (2013), "The Gamma-Gamma model of monetary value", eq. (4).
 # Each transaction's value is Gamma(p, nu); nu ~ Gamma(q, gamma) across customers. Only
@@ -388,35 +296,6 @@ def gamma_gamma_loglike(p, q, gamma, rows: CompressedRows):
     return pt.sum(x_weights * _gamma_gamma_x_part(p, q, gamma, xs)) + pt.sum(
         rows.weights * _gamma_gamma_spend_part(p, q, gamma, rows["x"], rows["m"])
     )
-
-
-def gamma_gamma_spend_rvs(p, q, gamma, customer, n_customers=None, rng=None):
-    """Simulate the value of each transaction made by the customers in ``customer``.
-
-    Each customer draws ``nu ~ Gamma(q, rate=gamma)``; each of their transactions is worth
-    ``Gamma(p, rate=nu)``.
-
-    Parameters
-    ----------
-    customer : array of int
-        The customer index of each transaction (repeats allowed).
-    n_customers : int, optional
-        Number of customers (default ``customer.max() + 1``).
-    """
-    rng = np.random.default_rng(rng)
-    customer = np.asarray(customer)
-    n = int(customer.max()) + 1 if n_customers is None else n_customers
-    nu = rng.gamma(q, 1.0 / gamma, size=n)
-    return rng.gamma(p, 1.0, size=customer.size) / nu[customer]
-
-
-def gamma_gamma_rvs(p, q, gamma, x, rng=None):
-    """Simulate mean spends ``m`` for customers with ``x > 0`` repeat purchases."""
-    rng = np.random.default_rng(rng)
-    x = np.asarray(x)
-    customer = np.repeat(np.arange(x.size), x)
-    spend = gamma_gamma_spend_rvs(p, q, gamma, customer, x.size, rng)
-    return np.bincount(customer, weights=spend, minlength=x.size) / x
 
 
 # --------------------------------------------------------------------------------------------
@@ -625,39 +504,6 @@ def bg_bb_log_terms(alpha, beta, gamma, delta, x, t_x, n):
     return alive, dropped
 
 
-def bg_bb_rvs(alpha, beta, gamma, delta, n, rng=None):
-    """Simulate BG/BB summaries ``(x, t_x, n)`` for customers with ``n`` opportunities each.
-
-    Each customer draws ``p ~ Beta(alpha, beta)`` and ``theta ~ Beta(gamma, delta)``. At the
-    start of every opportunity a living customer drops out with probability ``theta``; if
-    still alive they transact with probability ``p``. Vectorized over customers, one round per
-    opportunity.
-
-    Returns
-    -------
-    dict of ndarray
-        ``x`` (transactions), ``t_x`` (opportunity of the last one, 0 if none) and ``n``.
-
-    Examples
-    --------
-    >>> sim = bg_bb_rvs(1.204, 0.750, 0.657, 2.783, n=[6] * 1000, rng=1)
-    >>> sorted(sim)
-    ['n', 't_x', 'x']
-    """
-    rng = np.random.default_rng(rng)
-    n = np.asarray(n, dtype=int).reshape(-1)
-    p = rng.beta(alpha, beta, size=n.size)
-    # The opportunity at whose start the customer drops out (1, 2, ...): alive before it.
-    dropout = rng.geometric(rng.beta(gamma, delta, size=n.size))
-    x = np.zeros(n.size, dtype=int)
-    t_x = np.zeros(n.size, dtype=int)
-    for t in range(1, int(n.max(initial=0)) + 1):
-        buys = (t < dropout) & (t <= n) & (rng.random(n.size) < p)
-        x += buys
-        t_x[buys] = t
-    return {"x": x, "t_x": t_x, "n": n}
-
-
 # --------------------------------------------------------------------------------------------
 # sBG, the shifted-beta-geometric model of contract duration: Fader & Hardie (2007), "How to
 # project customer retention", Journal of Interactive Marketing 21(1), eqs. (5)-(7). At each
@@ -719,28 +565,3 @@ def sbg_loglike(alpha, beta, rows: CompressedRows):
     return pt.sum(rows.weights * _sbg_row_part(alpha, beta, rows["duration"], rows["churned"]))
 
 
-def sbg_churn_times(alpha, beta, size, rng=None):
-    """Simulate sBG lifetimes: the period (1, 2, ...) at whose end each customer churns."""
-    rng = np.random.default_rng(rng)
-    return rng.geometric(rng.beta(alpha, beta, size=size))
-
-
-def sbg_rvs(alpha, beta, horizon, rng=None):
-    """Simulate individual sBG churn records for customers observed for ``horizon`` periods.
-
-    Returns
-    -------
-    dict of ndarray
-        ``duration`` (the churn period, or ``horizon`` for customers still active) and
-        ``churned`` (1 if the customer churned by the end of ``horizon``).
-
-    Examples
-    --------
-    >>> records = sbg_rvs(0.704, 1.182, horizon=[7] * 1000, rng=1)
-    >>> int(records["duration"].max())
-    7
-    """
-    horizon = np.asarray(horizon, dtype=int).reshape(-1)
-    lifetime = sbg_churn_times(alpha, beta, horizon.size, rng)
-    churned = lifetime <= horizon
-    return {"duration": np.where(churned, lifetime, horizon), "churned": churned.astype(int)}

@@ -34,7 +34,7 @@ from scipy.special import betaln
 
 import clvlib as clv
 from clvlib import expectations as ex
-from clvlib import likelihoods
+from clvlib import likelihoods, simulate
 from clvlib.cli import main
 from clvlib.compression import CompressedRows
 from clvlib.models.bg_bb import check_opportunities
@@ -398,7 +398,7 @@ def test_simulated_histories_follow_the_likelihood():
     """200,000 simulated donors (n=6): the counts of each (x, t_x) history match
     L(x, t_x, n) x C(t_x-1, x-1) (a chi-square test over the 22 cells), and the counts of x
     match P(X(6)=x) within 4 standard errors."""
-    sim = pd.DataFrame(likelihoods.bg_bb_rvs(*FHS.values(), n=np.full(200_000, 6), rng=11))
+    sim = pd.DataFrame(simulate.bg_bb_rvs(*FHS.values(), n=np.full(200_000, 6), rng=11))
     h = all_histories(6)
     x, t_x = h["x"].to_numpy(float), h["t_x"].to_numpy(float)
     expected = h["sequences"] * np.exp(logp_function()(*FHS.values(), x, t_x, np.full(22, 6.0)))
@@ -413,7 +413,7 @@ def test_simulated_histories_follow_the_likelihood():
 
 def test_simulator_handles_different_numbers_of_opportunities():
     n = np.repeat([0, 1, 3, 10], 50_000)
-    sim = likelihoods.bg_bb_rvs(*PARAMS[2], n=n, rng=3)
+    sim = simulate.bg_bb_rvs(*PARAMS[2], n=n, rng=3)
     assert np.all(sim["t_x"] <= n) and np.all(sim["x"] <= sim["t_x"])
     assert np.all((sim["x"] == 0) == (sim["t_x"] == 0))
     for k in (1, 3, 10):
@@ -548,7 +548,7 @@ def test_parameter_recovery_on_a_simulated_base():
     truth = {"alpha": 0.9, "beta": 1.6, "gamma": 0.8, "delta": 3.5}
     rng = np.random.default_rng(7)
     n = rng.choice([6, 10], size=5000)
-    data = pd.DataFrame(likelihoods.bg_bb_rvs(**truth, n=n, rng=rng))
+    data = pd.DataFrame(simulate.bg_bb_rvs(**truth, n=n, rng=rng))
     model = clv.BetaGeoBetaBinomModel(data)
     model.fit(draws=300, tune=300, chains=2, sampler="pymc", progressbar=False, random_seed=1)
     assert_recovers(model.posterior_draws(), truth, "BG/BB")

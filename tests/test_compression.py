@@ -26,11 +26,10 @@ from clvlib import CompressedRows
 from clvlib.likelihoods import (
     bg_nbd_loglike,
     bg_nbd_logp,
-    bg_nbd_rvs,
     gamma_gamma_loglike,
     gamma_gamma_logp,
-    gamma_gamma_rvs,
 )
+from clvlib.simulate import bg_nbd_rvs, gamma_gamma_rvs
 
 # Parameters are passed as NumPy float64 values, as the likelihood module documents.
 # (Plain Python floats such as 2.0 become float32 constants in PyTensor: see

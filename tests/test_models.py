@@ -16,8 +16,8 @@ from helpers import agrees_to_significant_figures, assert_recovers
 
 import clvlib as clv
 from clvlib import expectations as ex
-from clvlib.likelihoods import bg_nbd_rvs, gamma_gamma_rvs
 from clvlib.predict import posterior_predict
+from clvlib.simulate import bg_nbd_rvs, gamma_gamma_rvs
 
 FHL_BG_NBD = {"r": 0.2426, "alpha": 4.4136, "a": 0.7929, "b": 2.4259}
 FH_GAMMA_GAMMA = {"p": 6.25, "q": 3.74, "gamma": 15.44}

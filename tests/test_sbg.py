@@ -29,7 +29,7 @@ from scipy import integrate, stats
 
 import clvlib as clv
 from clvlib import expectations as ex
-from clvlib import likelihoods
+from clvlib import likelihoods, simulate
 from clvlib.cli import main
 from clvlib.compression import CompressedRows
 from clvlib.models.sbg import cohort_rows
@@ -245,7 +245,7 @@ def test_derl_equals_a_brute_force_sum_and_its_recursion(params, d):
 def test_simulated_lifetimes_follow_p_t():
     """200,000 simulated lifetimes: counts of T = 1..15 (and T > 15) against P(T = t) by a
     chi-square test."""
-    lifetimes = likelihoods.sbg_churn_times(0.704, 1.182, 200_000, rng=4)
+    lifetimes = simulate.sbg_churn_times(0.704, 1.182, 200_000, rng=4)
     t = np.arange(1, 16)
     p = np.r_[ex.sbg_churn_probability(0.704, 1.182, t), ex.sbg_survival(0.704, 1.182, 15)]
     observed = np.r_[np.bincount(lifetimes, minlength=16)[1:16], (lifetimes > 15).sum()]
@@ -255,7 +255,7 @@ def test_simulated_lifetimes_follow_p_t():
 
 def test_simulated_records_are_censored_at_their_horizon():
     horizon = np.repeat([1, 4, 8], 100_000)
-    records = likelihoods.sbg_rvs(0.668, 3.806, horizon, rng=5)
+    records = simulate.sbg_rvs(0.668, 3.806, horizon, rng=5)
     assert np.all(records["duration"] <= horizon)
     assert np.all((records["churned"] == 1) | (records["duration"] == horizon))
     for h in (1, 4, 8):
@@ -424,7 +424,7 @@ def test_parameter_recovery_from_individual_records():
     helpers.FALSE_FAILURE)."""
     truth = {"alpha": 1.3, "beta": 4.0}
     rng = np.random.default_rng(3)
-    records = pd.DataFrame(likelihoods.sbg_rvs(**truth, horizon=rng.integers(1, 9, size=4000),
+    records = pd.DataFrame(simulate.sbg_rvs(**truth, horizon=rng.integers(1, 9, size=4000),
                                                rng=rng))
     model = clv.ShiftedBetaGeoModel.from_records(records)
     model.fit(draws=500, tune=500, chains=2, sampler="pymc", random_seed=1, progressbar=False)

@@ -1,4 +1,5 @@
-"""The NumPy simulators (clvlib.likelihoods.*_rvs, clvlib.simulate) against the closed forms.
+"""The NumPy simulators (clvlib.simulate: each model's *_rvs, simulate_transactions) against the
+closed forms.
 
 A simulator and its model's closed forms are written separately, so agreement is a check of
 both. Sources for the closed forms: Fader, Hardie & Lee (2005) eqs. (8)-(9) (P(X(t)=n) and
@@ -17,7 +18,7 @@ from scipy.special import betaln
 
 from clvlib import expectations as ex
 from clvlib import read_transactions, simulate_transactions, summarize
-from clvlib.likelihoods import (
+from clvlib.simulate import (
     bg_nbd_purchase_times,
     bg_nbd_rvs,
     gamma_gamma_rvs,

@@ -7,8 +7,10 @@ SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
 # The interpreter for .venv: PYTHON=... if given, else the first of python3 (pyenv honours the
-# .python-version file here: 3.12), python3.13, python3.12 that is Python >= 3.12.
-PYTHON ?= $(shell for p in python3 python3.13 python3.12; do \
+# .python-version file here: 3.12), python3.13, python3.12 that is Python >= 3.12, else the
+# oldest 3.12+ that pyenv has installed (3.12, the tested one; for a PATH without pyenv's shims).
+PYENV_PYTHONS := $(shell ls -d $${PYENV_ROOT:-$$HOME/.pyenv}/versions/3.1[2-9]*/bin/python3 2>/dev/null | sort -V)
+PYTHON ?= $(shell for p in python3 python3.13 python3.12 $(PYENV_PYTHONS); do \
 	$$p -c 'import sys; sys.exit(sys.version_info < (3, 12))' >/dev/null 2>&1 && { echo $$p; break; }; \
 	done)
 VENV := .venv
@@ -83,7 +85,7 @@ $(BIN)/python: FORCE
 		exit 0; \
 	fi; \
 	if [ -z "$(PYTHON)" ]; then \
-		echo "clvlib needs Python 3.12 or newer, and none was found (tried python3, python3.13, python3.12)."; \
+		echo "clvlib needs Python 3.12 or newer, and none was found (tried python3, python3.13, python3.12 and pyenv's versions)."; \
 		echo "Install one (for example: pyenv install 3.12, or apt-get install python3.12 python3.12-venv),"; \
 		echo "or name it: make $(MAKECMDGOALS) PYTHON=/path/to/python3.12"; \
 		exit 1; \

@@ -9,7 +9,7 @@ SHELL := /bin/bash
 # The interpreter for .venv: PYTHON=... if given, else the first of python3 (pyenv honours the
 # .python-version file here: 3.12), python3.13, python3.12 that is Python >= 3.12, else the
 # oldest 3.12+ that pyenv has installed (3.12, the tested one; for a PATH without pyenv's shims).
-PYENV_PYTHONS := $(shell ls -d $${PYENV_ROOT:-$$HOME/.pyenv}/versions/3.1[2-9]*/bin/python3 2>/dev/null | sort -V)
+PYENV_PYTHONS := $(shell ls -d $${PYENV_ROOT:-$${HOME:-}/.pyenv}/versions/3.1[2-9]*/bin/python3 2>/dev/null | sort -V)
 PYTHON ?= $(shell for p in python3 python3.13 python3.12 $(PYENV_PYTHONS); do \
 	$$p -c 'import sys; sys.exit(sys.version_info < (3, 12))' >/dev/null 2>&1 && { echo $$p; break; }; \
 	done)
@@ -55,31 +55,28 @@ clean: ## remove caches and rebuildable intermediates (keeps .venv, data/raw and
 	find notebooks -type d -name artifacts -prune -exec rm -rf {} +
 	find data/processed -mindepth 1 ! -name .gitkeep -delete
 
-system-deps: ## check for the Pango library the PDF needs; install it with apt-get when root
-	@if { ldconfig -p 2>/dev/null || /sbin/ldconfig -p; } | grep libpango-1.0 >/dev/null; then \
+# $(call apt_install,CHECK,PACKAGES,WHAT): nothing when the shell test CHECK passes; else install
+# the Debian PACKAGES with apt-get when root, or say which command would (and fail).
+define apt_install
+	@if $(1); then \
 		exit 0; \
 	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
-		echo "Installing Pango and fonts for the PDF report: $(PANGO_PACKAGES)"; \
-		apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends $(PANGO_PACKAGES); \
+		echo "Installing $(3): $(2)"; \
+		apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends $(2); \
 	else \
-		echo "The PDF report needs the Pango library. Install it with:"; \
-		echo "  sudo apt-get update && sudo apt-get install -y $(PANGO_PACKAGES)"; \
+		echo "Missing: $(3). Install it with:"; \
+		echo "  sudo apt-get update && sudo apt-get install -y $(2)"; \
 		exit 1; \
 	fi
+endef
+
+system-deps: ## check for the Pango library the PDF needs; install it with apt-get when root
+	$(call apt_install,{ ldconfig -p 2>/dev/null || /sbin/ldconfig -p; } | grep libpango-1.0 >/dev/null,$(PANGO_PACKAGES),the Pango library and fonts for the PDF report)
+
+test-deps: ## check for the Java (17 or newer) the Spark tests need; install it with apt-get when root
+	$(call apt_install,java -version 2>&1 | grep -E 'version "(1[7-9]|[2-9][0-9])' >/dev/null,$(JAVA_PACKAGES),Java 17 or newer for the Spark tests)
 
 # A .venv made by an older Python (3.11, before the move to PyMC 6) is replaced.
-test-deps: ## check for the Java (17 or newer) the Spark tests need; install it with apt-get when root
-	@if command -v java >/dev/null && java -version 2>&1 | grep -Eq 'version "(1[7-9]|[2-9][0-9])'; then \
-		exit 0; \
-	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
-		echo "Installing Java for the Spark tests: $(JAVA_PACKAGES)"; \
-		apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends $(JAVA_PACKAGES); \
-	else \
-		echo "The Spark tests need Java 17 or newer. Install it with:"; \
-		echo "  sudo apt-get update && sudo apt-get install -y $(JAVA_PACKAGES)"; \
-		exit 1; \
-	fi
-
 $(BIN)/python: FORCE
 	@if [ -x $@ ] && $@ -c 'import sys; sys.exit(sys.version_info < (3, 12))' 2>/dev/null; then \
 		exit 0; \

@@ -21,6 +21,7 @@ import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+from clvlib import __version__
 from clvlib.config import PIPELINE_DIR
 from clvlib.errors import CLVDataError
 from clvlib.report import ReportError
@@ -131,8 +132,6 @@ def build_parser() -> argparse.ArgumentParser:
         prog="clvlib",
         description="clvlib workbench: Bayesian customer-lifetime-value models and reports.",
     )
-    from clvlib import __version__
-
     parser.add_argument("--version", action="version", version=f"clvlib {__version__}")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for builder in SUBCOMMANDS.values():

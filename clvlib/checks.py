@@ -6,6 +6,8 @@ credible interval, so a report can both plot and quote them.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import pandas as pd
 
@@ -263,3 +265,83 @@ def tracking_mape(tracking: pd.DataFrame) -> float:
     """Mean absolute percentage error of predicted purchases per period in the holdout."""
     hold = tracking[tracking["in_holdout"] & (tracking["actual"] > 0)]
     return float(100 * ((hold["incremental_mean"] - hold["actual"]).abs() / hold["actual"]).mean())
+
+
+@dataclass(frozen=True)
+class Coverage:
+    """How often actual holdout purchases fell inside their posterior predictive intervals.
+
+    Attributes
+    ----------
+    inside : float
+        Share of customers whose actual holdout purchases lie inside their interval.
+    expected : float
+        The share a correct model would put inside: the mean, over customers, of the
+        predictive probability of their interval (at least :attr:`interval`, since intervals
+        of whole-number counts hold more than their nominal share).
+    standard_error : float
+        Of :attr:`inside` under a correct model, customers independent given the parameters.
+    customers : int
+    interval : float
+        Nominal probability of each interval.
+    per_customer : pandas.DataFrame
+        ``actual``, ``lower``, ``upper``, ``inside``.
+    """
+
+    inside: float
+    expected: float
+    standard_error: float
+    customers: int
+    interval: float
+    per_customer: pd.DataFrame
+
+    @property
+    def z(self) -> float:
+        """(inside - expected) / standard error."""
+        return (self.inside - self.expected) / self.standard_error if self.standard_error else 0.0
+
+    def __str__(self) -> str:
+        return (
+            f"{format_share(self.inside)} of {self.customers:,} customers made a number of holdout "
+            f"purchases inside their {self.interval:.0%} predictive interval; a correct model "
+            f"would put {format_share(self.expected)} (standard error "
+            f"{100 * self.standard_error:.1f} points) inside"
+        )
+
+
+def format_share(share: float) -> str:
+    """A share in percent that never rounds to 0% or 100% unless it is exactly that."""
+    pct = 100 * share
+    text = f"{pct:.1f}%"
+    if text == "100.0%" and share < 1:
+        return ">99.9%"
+    if text == "0.0%" and share > 0:
+        return "<0.1%"
+    return text
+
+
+def holdout_coverage(model: PurchaseModel, summary: CustomerSummary, *, interval: float = 0.9,
+                     n_draws: int = 1000, seed: int = 0) -> Coverage:
+    """Share of customers whose actual holdout purchases fall inside their predictive interval.
+
+    The interval is each customer's central posterior predictive interval of repeat purchases
+    over the holdout (:meth:`PurchaseModel.predicted_purchases`); the share is compared with
+    what a correct model would give, :attr:`Coverage.expected`.
+
+    Raises
+    ------
+    ValueError
+        When the summary has no holdout period.
+    """
+    if not summary.has_holdout:
+        raise ValueError("holdout_coverage needs a summary with a holdout period")
+    pred = model.predicted_purchases(summary.holdout_length, summary, n_draws=n_draws,
+                                     seed=seed, interval=interval).per_customer
+    actual = summary.customers["x_holdout"]
+    inside = (actual >= pred["lower"]) & (actual <= pred["upper"])
+    mass = pred["interval_mass"]
+    n = len(actual)
+    table = pd.DataFrame({"actual": actual, "lower": pred["lower"], "upper": pred["upper"],
+                          "inside": inside})
+    return Coverage(float(inside.mean()), float(mass.mean()),
+                    float(np.sqrt((mass * (1 - mass)).sum()) / n), n, interval, table)

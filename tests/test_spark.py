@@ -188,7 +188,7 @@ def test_summary_frame_stays_in_spark_and_matches(spark):
 def test_mean_repeat_spend_is_the_mean_of_the_repeat_days(spark):
     """Mean repeat spend is the spend of the repeat days over x, in both engines: a first day
     of 1e14 next to repeat days of 0.01 and 0.02 gives (0.01 + 0.02) / 2 exactly, where total
-    minus first-day spend ((1e14 + 0.01 + 0.02) - 1e14) / 2 is 0.0234375."""
+    minus first-day spend ((1e14 + 0.01 + 0.02) - 1e14) / 2 gives 0.015625."""
     frame = pd.DataFrame({"customer_id": ["a", "a", "a", "a", "b"],
                           "date": ["2020-01-01", "2020-01-01", "2020-01-03", "2020-01-05",
                                    "2020-01-02"],

@@ -255,8 +255,8 @@ def read_transactions(
         columns.append(F.col(_q(amount)).alias("raw_amount"))
     log = SparkTransactions(frame=raw.select(*columns), source=label, extra_columns=extra,
                             notes=notes, has_amounts=amount is not None)
-    n_returns = _check_values(log, customer_id, date, amount, date_format, returns)
-    _apply_policies(log, returns, duplicates, amount, n_returns, end, stated)
+    tallies = _check_values(log, customer_id, date, amount, date_format, returns, end)
+    _apply_policies(log, returns, duplicates, amount, tallies, end, stated)
     return log
 
 
@@ -340,9 +340,19 @@ def _parsed_date(raw: DataFrame, date: str, date_format: str | None):
 
 
 def _check_values(log: SparkTransactions, customer_id, date, amount, date_format,
-                  returns) -> int:
-    """Count each kind of bad value (and returns) in one pass; on a hit, show offending rows."""
+                  returns, data_end: pd.Timestamp) -> dict:
+    """Count each kind of bad value in one pass; on a hit, show offending rows.
+
+    The same pass tallies what the policies need: rows, rows dated after ``data_end`` (and the
+    latest of their days), and returns among the rest. Returns those tallies.
+    """
     c, ts = F.col("customer_id"), F.col("timestamp")
+    day = F.to_date("timestamp")
+    late = day > F.lit(data_end.date())
+    tallies = [F.count(F.lit(1)).alias("rows"), F.count(F.when(late, 1)).alias("future"),
+               F.max(F.when(late, day)).alias("latest")]
+    if amount is not None:
+        tallies.append(F.count(F.when((F.col("amount") < 0) & ~late, 1)).alias("returns"))
     raw_date = F.col("raw_date")
     conditions = {
         "customer_id": c.isNull() | (c == ""),
@@ -362,10 +372,8 @@ def _check_values(log: SparkTransactions, customer_id, date, amount, date_format
         shown.append(F.col("raw_amount").alias(amount))
     messages = value_check_messages(customer_id, date, amount, date_format, returns)
     checks = {key: (conditions[key], message) for key, message in messages.items()}
-    n_returns = ([F.count(F.when(F.col("amount") < 0, 1)).alias("returns")]
-                 if amount is not None else [])
     counts = log.frame.agg(
-        *[F.count(F.when(cond, 1)).alias(k) for k, (cond, _) in checks.items()], *n_returns,
+        *[F.count(F.when(cond, 1)).alias(k) for k, (cond, _) in checks.items()], *tallies,
     ).first()
     for key, (cond, message) in checks.items():
         n = counts[key]
@@ -375,28 +383,22 @@ def _check_values(log: SparkTransactions, customer_id, date, amount, date_format
                 f"{log.source}: {message}: {n:,} row(s); for example (Spark keeps no row "
                 f"numbers):\n" + describe_rows(rows)
             )
-    return counts["returns"] if amount is not None else 0
+    found = counts.asDict()
+    return {k: found[k] for k in ("rows", "future", "latest", "returns") if k in found}
 
 
 def _apply_policies(log: SparkTransactions, returns: str, duplicates: str, amount: str | None,
-                    n_returns: int, data_end: pd.Timestamp, stated: bool):
+                    tallies: dict, data_end: pd.Timestamp, stated: bool):
     kept = ["customer_id", "timestamp", *(["amount"] if log.has_amounts else []),
             *log.extra_columns]
     frame = log.frame
-    day = F.to_date("timestamp")
-    late = day > F.lit(data_end.date())
-    n_future, latest, n_rows = frame.agg(
-        F.count(F.when(late, 1)), F.max(F.when(late, day)), F.count(F.lit(1)),
-    ).first()
-    future_rows(log, n_future, n_rows, latest, data_end, stated)
-    if n_future:
-        frame = frame.filter(~late)
-        if log.has_amounts:
-            n_returns = frame.filter(F.col("amount") < 0).count()
+    future_rows(log, tallies["future"], tallies["rows"], tallies["latest"], data_end, stated)
+    if tallies["future"]:
+        frame = frame.filter(F.to_date("timestamp") <= F.lit(data_end.date()))
     if returns == "drop" and log.has_amounts:
         frame = frame.filter(F.col("amount") >= 0)
     if log.has_amounts:
-        note_returns(log, returns, n_returns, amount)
+        note_returns(log, returns, tallies["returns"], amount)
     else:
         log.notes.append(COUNT_ONLY_NOTE)
     frame = frame.select(*[F.col(_q(c)) for c in kept])

@@ -250,8 +250,8 @@ def read_transactions(
     con.execute(f"CREATE VIEW typed AS {typed}")
     log = TransactionLog(con=con, source=label, files=files, extra_columns=extra, notes=notes,
                          has_amounts=amount is not None)
-    _check_values(log, customer_id, date, amount, date_format, returns, say)
-    _apply_policies(log, returns, duplicates, amount, end, stated)
+    tallies = _check_values(log, customer_id, date, amount, date_format, returns, end, say)
+    _apply_policies(log, returns, duplicates, amount, end, stated, tallies)
     return log
 
 
@@ -592,8 +592,20 @@ def _typed_select(con, customer_id, date, amount, extra, date_format) -> str:
 
 
 def _check_values(log: TransactionLog, customer_id, date, amount, date_format, returns,
-                  say: Wording) -> None:
-    """Count each kind of bad value in one scan; on a hit, fetch the first offending rows."""
+                  data_end: pd.Timestamp, say: Wording) -> dict:
+    """Count each kind of bad value in one scan; on a hit, fetch the first offending rows.
+
+    The same scan tallies what the policies need: rows, rows dated after ``data_end`` (and the
+    latest of their days), and returns among the rest. Returns those tallies.
+    """
+    end = f"DATE '{data_end:%Y-%m-%d}'"
+    tallies = {
+        "rows": "count(*)",
+        "future": f"count(*) FILTER (WHERE timestamp::DATE > {end})",
+        "latest": f"max(timestamp::DATE) FILTER (WHERE timestamp::DATE > {end})",
+    }
+    if amount is not None:
+        tallies["returns"] = f"count(*) FILTER (WHERE amount < 0 AND timestamp::DATE <= {end})"
     conditions = {
         "customer_id": "customer_id IS NULL OR customer_id = ''",
         "date_missing": "raw_date IS NULL",
@@ -605,10 +617,12 @@ def _check_values(log: TransactionLog, customer_id, date, amount, date_format, r
     }
     messages = value_check_messages(customer_id, date, amount, date_format, returns, say)
     checks = {key: (conditions[key], message) for key, message in messages.items()}
-    counts = log.con.execute(
-        "SELECT " + ", ".join(f"count(*) FILTER (WHERE {cond})" for cond, _ in checks.values())
+    row = log.con.execute(
+        "SELECT " + ", ".join([*(f"count(*) FILTER (WHERE {cond})" for cond, _ in
+                                 checks.values()), *tallies.values()])
         + " FROM typed"
     ).fetchall()[0]
+    counts = row[:len(checks)]
     shown = [f"raw_customer_id AS {_ident(customer_id)}", f"raw_date AS {_ident(date)}"]
     if amount is not None:
         shown.append(f"raw_amount AS {_ident(amount)}")
@@ -625,24 +639,23 @@ def _check_values(log: TransactionLog, customer_id, date, amount, date_format, r
                 f"{log.source}: {message}: {n:,} row(s); the first ({ROWS_NOTE}):\n"
                 + describe_rows(rows)
             )
+    return dict(zip(tallies, row[len(checks):], strict=True))
 
 
 def _apply_policies(log: TransactionLog, returns: str, duplicates: str, amount: str | None,
-                    data_end: pd.Timestamp, stated: bool) -> None:
+                    data_end: pd.Timestamp, stated: bool, tallies: dict) -> None:
     con = log.con
     amount_col = ["amount"] if log.has_amounts else []
     cols = ["customer_id", "timestamp", *amount_col, *map(_ident, log.extra_columns)]
     select = ", ".join(cols)
     end = f"DATE '{data_end:%Y-%m-%d}'"
-    n_future, latest, n_rows = con.execute(
-        f"SELECT count(*) FILTER (WHERE timestamp::DATE > {end}), "
-        f"max(timestamp::DATE) FILTER (WHERE timestamp::DATE > {end}), count(*) FROM typed"
-    ).fetchall()[0]
-    future_rows(log, n_future, n_rows, latest, data_end, stated)
-    con.execute(f"CREATE VIEW dated AS SELECT * FROM typed WHERE timestamp::DATE <= {end}")
+    future_rows(log, tallies["future"], tallies["rows"], tallies["latest"], data_end, stated)
+    if tallies["future"]:
+        con.execute(f"CREATE VIEW dated AS SELECT * FROM typed WHERE timestamp::DATE <= {end}")
+    else:  # nothing to drop: no filter for the engine to evaluate
+        con.execute("CREATE VIEW dated AS SELECT * FROM typed")
     if log.has_amounts:
-        n_returns = con.execute("SELECT count(*) FROM dated WHERE amount < 0").fetchall()[0][0]
-        note_returns(log, returns, n_returns, amount)
+        note_returns(log, returns, tallies["returns"], amount)
     else:
         log.notes.append(COUNT_ONLY_NOTE)
     where = "WHERE amount >= 0" if log.has_amounts and returns == "drop" else ""

@@ -459,3 +459,31 @@ def test_repeat_purchases_by_period_of_a_count_only_log(tmp_path, small_log):
         count_only_log(tmp_path), summarize(count_only_log(tmp_path), **period))
     full = checks.repeat_purchases_by_period(small_log, summarize(small_log, **period))
     pd.testing.assert_frame_equal(counts, full)
+
+
+def test_one_summary_plan_for_both_engines():
+    """Issue 10: DuckDB and Spark run one SQL text; only the dialect's spellings differ
+    (identifier quotes, the name of the log, the difference of two days)."""
+    import re
+
+    from clvlib.summary import (
+        DUCKDB,
+        SPARK,
+        SummarySpec,
+        late_customers_sql,
+        per_customer_sql,
+        summary_select_sql,
+    )
+
+    spec = SummarySpec(pd.Timestamp("2020-01-10"), pd.Timestamp("2020-01-15"),
+                       TimeUnit.parse("week"), 0.5, "month", True, True, ("region",))
+
+    def text(dialect):
+        return f"WITH {per_customer_sql(dialect, spec)} {summary_select_sql(dialect, spec)}"
+
+    spark = text(SPARK).replace("`", '"').replace("{transactions}", "transactions")
+    spark = re.sub(r"datediff\(([^,()]+), ([^,()]+)\)", r"date_diff('day', \2, \1)", spark)
+    assert spark == text(DUCKDB)
+    assert "repeat_spend / nullif(x, 0) AS monetary" in spark
+    assert "d.day > f.first_day AND d.day <= DATE '2020-01-10'" in spark
+    assert late_customers_sql(spec).startswith("SELECT count(*) FROM per_customer")

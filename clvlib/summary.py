@@ -90,10 +90,6 @@ class CustomerSummary:
             return None
         return self.time_unit.from_days((self.observation_end - self.calibration_end).days)
 
-    @property
-    def n_customers(self) -> int:
-        return len(self.customers)
-
     def __len__(self) -> int:
         return len(self.customers)
 

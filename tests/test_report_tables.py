@@ -47,4 +47,16 @@ def test_top_customers_shows_meaningful_digits_most_valuable_first():
     assert list(top.index) == ["07592", "02664"]
     assert top.loc["07592"].tolist() == ["80", "34.7", "34.9", "101.94", "0.99", "69.3", "6,728",
                                          "6,569 to 6,880"]
-    assert list(top.columns)[5:] == ["purchases, next 52 weeks", "CLV", "CLV 90% interval"]
+    assert list(top.columns)[5:] == ["expected purchases, next 52 weeks", "expected CLV",
+                                     "expected CLV, 90% credible interval"]
+    # With predictive columns and a currency: the predictive intervals, every money unit said.
+    predictive = values.assign(
+        purchases_predictive_lower=[50.0, 0.0, 1.0], purchases_predictive_upper=[90.0, 2.0, 15.0],
+        clv_predictive_lower=[4100.2, 0.0, 90.0], clv_predictive_upper=[9500.7, 80.0, 2600.0])
+    top = narrative.top_customers(predictive, 2, 52, "weeks", 0.9, currency="USD")
+    assert list(top.columns) == [
+        "repeat purchases (x)", "last purchase (t_x, weeks)", "age (T, weeks)",
+        "mean spend (USD)", "P(alive)", "expected purchases, next 52 weeks",
+        "purchases, 90% predictive interval", "expected CLV (USD)",
+        "CLV (USD), 90% predictive interval"]
+    assert top.loc["07592"].tolist()[6:] == ["50 to 90", "6,728", "4,100 to 9,501"]

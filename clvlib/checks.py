@@ -1,7 +1,11 @@
 """Checks of a fitted purchase model against data: tables that :mod:`clvlib.plots` draws.
 
 Each function returns a DataFrame with the actual numbers and the model's posterior mean and
-credible interval, so a report can both plot and quote them.
+an interval, so a report can both plot and quote them. Each says which interval it gives: a
+*posterior predictive* interval of the count a customer base like this one would show (parameter
+uncertainty and chance together: an actual count falls inside a 90% one 9 times in 10 when the
+model is right), or a *credible* interval of an expected value (parameter uncertainty only: an
+actual count varies around its expectation by chance too, so it often falls outside).
 """
 
 from __future__ import annotations
@@ -26,48 +30,61 @@ def frequency_check(
 ) -> pd.DataFrame:
     """Customers by number of calibration repeat purchases: actual vs posterior predictive.
 
-    The prediction for ``x = k`` is ``sum_i P(X(T_i) = k)`` over the customers' ages ``T_i``,
-    for each posterior draw; the last row counts ``max_x`` or more.
+    The expected count for ``x = k`` is ``sum_i P(X(T_i) = k)`` over the customers' ages
+    ``T_i``, for each posterior draw; the last row counts ``max_x`` or more. The interval is the
+    posterior predictive one: for each draw, every customer's count is drawn from that draw's
+    distribution (a multinomial per distinct age), so it holds chance as well as parameter
+    uncertainty.
 
     Returns
     -------
     pandas.DataFrame
-        Indexed by ``repeat purchases`` (``"0"`` ... ``"7+"``): ``actual``, ``mean``,
-        ``lower``, ``upper``; ``attrs`` hold the chi-square discrepancy (``chi_square``, its
-        posterior mean) and its posterior predictive p-value (``ppp``).
+        Indexed by ``repeat purchases`` (``"0"`` ... ``"7+"``): ``actual``, ``mean`` (posterior
+        mean of the expected count), ``lower``, ``upper`` (the ``interval`` posterior predictive
+        interval); ``attrs`` hold ``interval_kind`` (``"predictive"``), the chi-square
+        discrepancy (``chi_square``, its posterior mean) and its posterior predictive p-value
+        (``ppp``).
     """
     customers = model.customers if customers is None else customers
     ages, counts = np.unique(customers["T"].to_numpy(), return_counts=True)
     k = np.arange(max_x)
-    # (draws, ages, k): probabilities of exactly k purchases by each age.
+    # (draws, ages, k): probabilities of exactly k purchases by each age, then "max_x or more".
     prob = model.prob_purchases(k[None, :], ages[:, None], n_draws=n_draws)
+    prob = np.concatenate([prob, 1 - prob.sum(axis=2, keepdims=True)], axis=2)
+    prob = np.clip(prob, 0, None)
+    prob /= prob.sum(axis=2, keepdims=True)
     expected = np.einsum("sak,a->sk", prob, counts)
-    expected = np.concatenate([expected, counts.sum() - expected.sum(axis=1, keepdims=True)], 1)
-    mean, lo, hi = _interval(expected, interval)
+    replicated = np.random.default_rng(seed).multinomial(counts, prob).sum(axis=1)
+    q = [(1 - interval) / 2, (1 + interval) / 2]
+    lo, hi = np.quantile(replicated, q, axis=0)
     x = np.minimum(customers["x"].to_numpy(), max_x)
     actual = np.bincount(x, minlength=max_x + 1)
     labels = [str(i) for i in k] + [f"{max_x}+"]
     table = pd.DataFrame(
-        {"actual": actual, "mean": mean, "lower": lo, "upper": hi},
+        {"actual": actual, "mean": expected.mean(axis=0), "lower": lo, "upper": hi},
         index=pd.Index(labels, name="repeat purchases"),
     )
-    table.attrs.update(_chi_square_check(actual, expected, np.random.default_rng(seed)))
+    table.attrs["interval_kind"] = "predictive"
+    table.attrs.update(chi_square_check(actual, expected, replicated))
     return table
 
 
-def _chi_square_check(actual: np.ndarray, expected: np.ndarray, rng) -> dict[str, float]:
+def chi_square_check(actual: np.ndarray, expected: np.ndarray,
+                     replicated: np.ndarray) -> dict[str, float]:
     """Posterior predictive check of a histogram with a chi-square discrepancy.
 
     For each draw ``s``, ``D(y, s) = sum_k (y_k - E_k(s))^2 / E_k(s)`` is computed for the
-    actual counts and for counts replicated from the model (multinomial with the draw's expected
-    shares); the posterior predictive p-value is the share of draws where the replicated
-    discrepancy is at least the actual one (Gelman, Meng & Stern 1996). Values near 0 say the
-    data are more extreme than the model predicts.
+    actual counts ``y`` and for the counts replicated from that draw; the posterior predictive
+    p-value is the share of draws where the replicated discrepancy is at least the actual one
+    (Gelman, Meng & Stern 1996). Values near 0 say the data are more extreme than the model
+    predicts.
+
+    Parameters
+    ----------
+    actual : ndarray, shape (k,)
+    expected, replicated : ndarray, shape (draws, k)
+        Expected and replicated counts per posterior draw.
     """
-    n = actual.sum()
-    shares = np.clip(expected / expected.sum(axis=1, keepdims=True), 0, None)
-    shares /= shares.sum(axis=1, keepdims=True)
-    replicated = np.array([rng.multinomial(n, p) for p in shares])
     safe = np.maximum(expected, 1e-12)
     d_actual = ((actual - expected) ** 2 / safe).sum(axis=1)
     d_replicated = ((replicated - expected) ** 2 / safe).sum(axis=1)
@@ -119,6 +136,12 @@ def repeat_purchases_by_period(log: TransactionLog, summary: CustomerSummary) ->
     return full
 
 
+#: The tracking MAPE leaves out a period that the data cover for less than this share of its
+#: length (a log that ends one day into a week): a percentage error of a few days' purchases says
+#: little. Such a period is still drawn, compared pro rata.
+MIN_PERIOD_SHARE = 0.5
+
+
 def tracking_check(
     model: PurchaseModel, summary: CustomerSummary, actual: pd.DataFrame, *,
     n_draws: int = 200, interval: float = 0.9,
@@ -127,7 +150,13 @@ def tracking_check(
 
     The prediction at time ``tau`` is ``sum_i E[X(tau - s_i)]`` over customers who first bought
     at ``s_i``, per posterior draw (new-customer expectations: it uses nothing of each customer's
-    history, so the holdout part is a genuine forecast).
+    history, so the holdout part is a genuine forecast). The intervals are credible intervals
+    of these expected counts (parameter uncertainty only).
+
+    A period that the data cover only in part (the log ends one day into a week) is compared
+    pro rata: its prediction covers the same days as its actual count (``period_share`` says
+    which share of the period that is), and :func:`tracking_mape` leaves it out when the share
+    is below :data:`MIN_PERIOD_SHARE`.
 
     Parameters
     ----------
@@ -137,22 +166,29 @@ def tracking_check(
     Returns
     -------
     pandas.DataFrame
-        Per period: ``period``, ``period_start``, ``actual``, ``actual_cumulative``, ``mean``,
-        ``lower``, ``upper`` (cumulative predictions, at the end of each period) and
-        ``incremental_mean``, ``incremental_lower``, ``incremental_upper`` (predicted purchases
-        within the period).
+        Per period: ``period``, ``period_start``, ``actual``, ``actual_cumulative``,
+        ``period_share`` (the share of the period the data cover, 1 for all but perhaps the
+        last), ``mean``, ``lower``, ``upper`` (cumulative predictions, at the end of the data in
+        each period), ``incremental_mean``, ``incremental_lower``, ``incremental_upper``
+        (predicted purchases within the period) and ``in_holdout``.
     """
     unit = summary.time_unit
     start = summary.customers["first_purchase"].min()
+    end = summary.observation_end or summary.calibration_end
     offsets = unit.from_days((summary.customers["first_purchase"] - start).dt.days.to_numpy())
     first, counts = np.unique(offsets, return_counts=True)
-    ends = actual["period"].to_numpy() + 1.0
+    periods = actual["period"].to_numpy()
+    # A period covers days [p * u, (p + 1) * u); the data cover whole days 0 .. end inclusive.
+    covered = unit.from_days((end - start).days + 1) - periods
+    share = np.clip(covered, 0.0, 1.0)
+    ends = periods + share
     elapsed = np.clip(ends[:, None] - first[None, :], 0, None)  # (periods, cohorts)
     flat = model.expected_purchases_new(elapsed.reshape(-1), n_draws=n_draws)
     cumulative = (flat.reshape(-1, *elapsed.shape) * counts).sum(axis=2)  # (draws, periods)
     mean, lo, hi = _interval(cumulative, interval)
     out = actual.rename(columns={"repeat_purchases": "actual"}).copy()
     out["actual_cumulative"] = out["actual"].cumsum()
+    out["period_share"] = share
     out["mean"], out["lower"], out["upper"] = mean, lo, hi
     incremental = np.diff(cumulative, axis=1, prepend=0.0)
     (out["incremental_mean"], out["incremental_lower"],
@@ -260,6 +296,20 @@ def holdout_errors(model: PurchaseModel, summary: CustomerSummary, *, n_draws: i
 
 
 def tracking_mape(tracking: pd.DataFrame) -> float:
-    """Mean absolute percentage error of predicted purchases per period in the holdout."""
-    hold = tracking[tracking["in_holdout"] & (tracking["actual"] > 0)]
+    """Mean absolute percentage error of predicted purchases per period in the holdout.
+
+    Periods without purchases are left out (their percentage error is undefined), and so is a
+    period that the data cover for less than :data:`MIN_PERIOD_SHARE` of its length (see
+    :func:`tracking_check`). NaN when no period is left.
+    """
+    hold = tracking_periods_scored(tracking)
+    if hold.empty:
+        return float("nan")
     return float(100 * ((hold["incremental_mean"] - hold["actual"]).abs() / hold["actual"]).mean())
+
+
+def tracking_periods_scored(tracking: pd.DataFrame) -> pd.DataFrame:
+    """The holdout periods :func:`tracking_mape` scores."""
+    share = tracking["period_share"] if "period_share" in tracking else 1.0
+    keep = tracking["in_holdout"] & (tracking["actual"] > 0) & (share >= MIN_PERIOD_SHARE)
+    return tracking[keep]

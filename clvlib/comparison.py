@@ -35,6 +35,7 @@ from scipy.special import logsumexp
 from clvlib.compression import CompressedRows
 from clvlib.models import get_model
 from clvlib.models.base import PurchaseModel
+from clvlib.progress import Announce, fit_announced, to_stderr
 from clvlib.summary import CustomerSummary
 
 PARETO_K_BAD = 0.7
@@ -322,15 +323,20 @@ def compare_models(
     return ModelComparison(table, {m.title: m for m in models}, rank_by)
 
 
-def fit_candidates(summary: CustomerSummary, names, **fit_options) -> list[PurchaseModel]:
-    """Fit each named purchase model (``"bg_nbd"``, ``"mbg_nbd"``, ``"pareto_nbd"``) by NUTS."""
+def fit_candidates(summary: CustomerSummary, names, *, progress: Announce | None = to_stderr,
+                   **fit_options) -> list[PurchaseModel]:
+    """Fit each named purchase model (``"bg_nbd"``, ``"mbg_nbd"``, ``"pareto_nbd"``) by NUTS.
+
+    Each fit announces itself and its elapsed time through ``progress`` (default: a line on
+    standard error; ``None`` for none), so a long run never looks hung.
+    """
     models = []
     for name in names:
         cls = get_model(name)
         if not issubclass(cls, PurchaseModel):
             raise ValueError(f"{name!r} is not a purchase model; candidates must predict purchases")
         model = cls(summary)
-        model.fit(**fit_options)
+        fit_announced(model, progress=progress, **fit_options)
         models.append(model)
     return models
 

@@ -51,6 +51,12 @@ def _reproduces(inside: int, total: int) -> str:
     return "does not reproduce"
 
 
+def _closeness(error: float) -> str:
+    """"close" or "not close" by :data:`CLOSE_FORECAST`, with the rule."""
+    verdict = "close" if abs(error) <= CLOSE_FORECAST else "not close"
+    return f"{verdict}: a forecast within {share(CLOSE_FORECAST)} of the actual counts as close"
+
+
 def _rule(total: int) -> str:
     need = int(np.ceil(REPRODUCES_SHARE * total))
     return (f"(a model is said to reproduce them when at least {share(REPRODUCES_SHARE)}, here "
@@ -150,9 +156,7 @@ def holdout_fit(holdout: pd.DataFrame | None, summary: CustomerSummary) -> str:
     inside = _inside(holdout)
     if actual > 0:
         error = (predicted - actual) / actual
-        verdict = ("close" if abs(error) <= CLOSE_FORECAST else "not close") + (
-            f" (within {share(CLOSE_FORECAST)} counts as close)")
-        off = f" ({signed_share(error)}: {verdict})"
+        off = f" ({signed_share(error)}; {_closeness(error)})"
     else:
         off = " (no actual purchases to compare with)"
     return (
@@ -194,9 +198,9 @@ def tracking_fit(tracking: pd.DataFrame, time_unit: str) -> str:
             error = (predicted - actual) / actual
             text += (
                 f"In total the holdout saw {_n(actual)} repeat purchases against "
-                f"{_n(predicted)} expected ({signed_share(error)}: "
-                f"{'close' if abs(error) <= CLOSE_FORECAST else 'not close'}, within "
-                f"{share(CLOSE_FORECAST)} counts as close). "
+                f"{_n(predicted)} expected ({signed_share(error)}; {_closeness(error)}); these "
+                "expectations treat every customer as new from their first purchase on, so they "
+                "differ from the holdout forecast below, which uses each customer's history. "
             )
     else:
         text += (

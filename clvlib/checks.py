@@ -170,8 +170,8 @@ def tracking_check(
         ``period_share`` (the share of the period the data cover, 1 for all but perhaps the
         last), ``mean``, ``lower``, ``upper`` (cumulative predictions, at the end of the data in
         each period), ``incremental_mean``, ``incremental_lower``, ``incremental_upper``
-        (predicted purchases within the period) and ``in_holdout`` (the period reaches past
-        the last day of the calibration period).
+        (predicted purchases within the period) and ``in_holdout`` (the period's data reach
+        past the last day of the calibration period).
     """
     unit = summary.time_unit
     start = summary.customers["first_purchase"].min()
@@ -194,9 +194,9 @@ def tracking_check(
     incremental = np.diff(cumulative, axis=1, prepend=0.0)
     (out["incremental_mean"], out["incremental_lower"],
      out["incremental_upper"]) = _interval(incremental, interval)
-    # A period belongs to the holdout when it reaches past the last calibration day.
+    # A period belongs to the holdout when its data reach past the last calibration day.
     cal_covered = unit.from_days((summary.calibration_end - start).days + 1)
-    out["in_holdout"] = out["period"] + 1 > cal_covered + 1e-9
+    out["in_holdout"] = ends > cal_covered + 1e-9
     return out
 
 

@@ -402,12 +402,17 @@ def comparison_table(result) -> pd.DataFrame:
     return result.table.rename(columns=names)
 
 
+def _share_1(value: float) -> str:
+    return share(value, 1)
+
+
 #: How :func:`comparison_table`'s columns read best (for :func:`clvlib.notebook.table`): log
-#: densities to a tenth of a log point, the share of unreliable PSIS estimates in percent.
+#: densities to a tenth of a log point, the share of unreliable PSIS estimates in percent
+#: (as :func:`clvlib.formatting.share` writes it, the way the sentences do).
 COMPARISON_FORMATS = {
     **dict.fromkeys(["PSIS-LOO elpd", "SE", "Δ elpd", "SE of Δ elpd", "p_loo", "holdout lpd",
                      "Δ holdout lpd", "SE of Δ holdout lpd", "tracking MAPE %"], "{:,.1f}"),
-    "share k > 0.7": "{:.1%}",
+    "share k > 0.7": _share_1,
 }
 
 

@@ -10,9 +10,12 @@ actual count varies around its expectation by chance too, so it often falls outs
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import pandas as pd
 
+from clvlib import formatting
 from clvlib.models.base import PurchaseModel
 from clvlib.summary import CustomerSummary
 from clvlib.transactions import TransactionLog
@@ -315,3 +318,78 @@ def tracking_periods_scored(tracking: pd.DataFrame) -> pd.DataFrame:
     share = tracking["period_share"] if "period_share" in tracking else 1.0
     keep = tracking["in_holdout"] & (tracking["actual"] > 0) & (share >= MIN_PERIOD_SHARE)
     return tracking[keep]
+
+
+@dataclass(frozen=True)
+class Coverage:
+    """How often actual holdout purchases fell inside their posterior predictive intervals.
+
+    Attributes
+    ----------
+    inside : float
+        Share of customers whose actual holdout purchases lie inside their interval.
+    expected : float
+        The share a correct model would put inside: the mean, over customers, of the
+        predictive probability of their interval (at least :attr:`interval`, since intervals
+        of whole-number counts hold more than their nominal share).
+    standard_error : float
+        Of :attr:`inside` under a correct model, customers independent given the parameters.
+    customers : int
+    interval : float
+        Nominal probability of each interval.
+    per_customer : pandas.DataFrame
+        ``actual``, ``lower``, ``upper``, ``inside``.
+    """
+
+    inside: float
+    expected: float
+    standard_error: float
+    customers: int
+    interval: float
+    per_customer: pd.DataFrame
+
+    @property
+    def z(self) -> float:
+        """(inside - expected) / standard error."""
+        return (self.inside - self.expected) / self.standard_error if self.standard_error else 0.0
+
+    def __str__(self) -> str:
+        return (
+            f"{format_share(self.inside)} of {self.customers:,} customers made a number of holdout "
+            f"purchases inside their {self.interval:.0%} predictive interval; a correct model "
+            f"would put {format_share(self.expected)} (standard error "
+            f"{100 * self.standard_error:.1f} points) inside"
+        )
+
+
+def format_share(share: float) -> str:
+    """A share in percent to a tenth of a point that never rounds to 0% or 100% unless it is
+    exactly that: :func:`clvlib.formatting.share` with one decimal (the one share helper)."""
+    return formatting.share(share, 1)
+
+
+def holdout_coverage(model: PurchaseModel, summary: CustomerSummary, *, interval: float = 0.9,
+                     n_draws: int = 1000, seed: int = 0) -> Coverage:
+    """Share of customers whose actual holdout purchases fall inside their predictive interval.
+
+    The interval is each customer's central posterior predictive interval of repeat purchases
+    over the holdout (:meth:`PurchaseModel.predicted_purchases`); the share is compared with
+    what a correct model would give, :attr:`Coverage.expected`.
+
+    Raises
+    ------
+    ValueError
+        When the summary has no holdout period.
+    """
+    if not summary.has_holdout:
+        raise ValueError("holdout_coverage needs a summary with a holdout period")
+    pred = model.predicted_purchases(summary.holdout_length, summary, n_draws=n_draws,
+                                     seed=seed, interval=interval).per_customer
+    actual = summary.customers["x_holdout"]
+    inside = (actual >= pred["lower"]) & (actual <= pred["upper"])
+    mass = pred["interval_mass"]
+    n = len(actual)
+    table = pd.DataFrame({"actual": actual, "lower": pred["lower"], "upper": pred["upper"],
+                          "inside": inside})
+    return Coverage(float(inside.mean()), float(mass.mean()),
+                    float(np.sqrt((mass * (1 - mass)).sum()) / n), n, interval, table)

@@ -141,17 +141,32 @@ class Prediction:
         weeks"``).
     per_customer : pandas.DataFrame
         Indexed like the customers; columns ``mean``, ``lower``, ``upper`` (the central
-        credible interval of probability :attr:`interval`).
+        interval of probability :attr:`interval`); predictive ones also ``interval_mass``, the
+        share of the customer's predictive draws inside it (at least :attr:`interval`; more
+        for whole-number counts).
     total_draws : ndarray
         The sum over all customers, one value per posterior draw.
     interval : float
-        Probability mass of the credible interval.
+        Probability mass of the interval.
+    kind : {"expected", "predictive"}
+        ``"expected"``: the interval is a credible interval of an expected value (parameter
+        uncertainty only). ``"predictive"``: a posterior predictive interval of what will
+        happen (the outcome itself is drawn per customer; totals add customers within a draw).
     """
 
     name: str
     per_customer: pd.DataFrame
     total_draws: np.ndarray
     interval: float
+    kind: str = "expected"
+
+    @property
+    def interval_name(self) -> str:
+        """What the interval is, in words: ``"90% credible interval of the expected value"`` or
+        ``"90% predictive interval"``."""
+        if self.kind == "predictive":
+            return f"{self.interval:.0%} predictive interval"
+        return f"{self.interval:.0%} credible interval of the expected value"
 
     def total(self) -> dict[str, float]:
         """The base total: posterior mean and central credible interval."""
@@ -160,10 +175,9 @@ class Prediction:
 
     def __str__(self) -> str:
         t = self.total()
-        pct = f"{self.interval:.0%}"
         return (
             f"{self.name} for {len(self.per_customer):,} customers; base total "
-            f"{t['mean']:,.4g} ({pct} interval {t['lower']:,.4g} to {t['upper']:,.4g})"
+            f"{t['mean']:,.4g} ({self.interval_name} {t['lower']:,.4g} to {t['upper']:,.4g})"
         )
 
 

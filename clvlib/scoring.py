@@ -1,39 +1,48 @@
-"""Scoring a customer base in one pass: P(alive), expected purchases and CLV with intervals.
+"""The prediction engine: P(alive), expected and predictive purchases, and CLV, in one pass.
 
-Every purchase model factors its conditional expectation as
-``E[Y(t) | x, t_x, T] = E[Y(t) | alive, x, T] * P(alive | x, t_x, T)``. The first factor, the
-expensive one (a hypergeometric function for (M)BG/NBD), depends on ``(x, T)`` only, so it is
-computed once per distinct ``(x, T)`` pair and draw; P(alive) is computed once per distinct
-``(x, t_x, T)`` row; only CLV, which also needs each customer's spend, is computed per customer.
-Customers are processed in chunks sorted by ``(x, T, t_x)``, so memory stays at a few chunks of
-customers x draws whatever the size of the base.
+Every per-customer prediction of a purchase model goes through :func:`score_customers`: the
+model's own methods (``p_alive``, ``expected_purchases``, ``dert``),
+:func:`clvlib.value.customer_lifetime_value` and Spark scoring (:func:`clvlib.spark.score`)
+all call it, so there is one way each number is computed.
+
+Two kinds of interval, named in every :class:`~clvlib.predict.Prediction`:
+
+- ``kind="expected"``: the credible interval of an *expected* value (parameter uncertainty
+  only): "we are 90% sure this customer's expected purchases lie in ...".
+- ``kind="predictive"``: the posterior predictive interval of what will *happen*: purchases,
+  dropout and spend are drawn for each customer under each posterior draw
+  (:func:`clvlib.simulate.simulate_future`), so a 90% predictive interval holds the actual
+  outcome 90% of the time. Base totals add the customers within each draw. Plans use these.
+
+Expected values factor as ``E[Y(t) | x, t_x, T] = E[Y(t) | alive, x, T] * P(alive | x, t_x, T)``;
+the first factor, the expensive one (a hypergeometric function for (M)BG/NBD), depends on
+``(x, T)`` only, so it is computed once per distinct ``(x, T)`` pair and draw; P(alive) once
+per distinct ``(x, t_x, T)`` row. Customers are processed in chunks sorted by ``(x, T, t_x)``,
+so memory stays at a few chunks of customers x draws whatever the size of the base.
+Discounting follows :mod:`clvlib.discounting` (an annual effective rate, continuous in time).
 """
 
 from __future__ import annotations
+
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
 from clvlib import expectations as ex
-from clvlib.models.base import PurchaseModel, _customer_frame
-from clvlib.models.gamma_gamma import GammaGammaModel
+from clvlib.discounting import Discount, purchase_weights
 from clvlib.predict import DEFAULT_CHUNK_CELLS, Prediction, summarize_draws, summarize_product
-from clvlib.timeunits import DAYS_PER_YEAR
+from clvlib.simulate import customer_seeds, simulate_future
+from clvlib.summary import customer_frame
 
+if TYPE_CHECKING:
+    from clvlib.models.base import PurchaseModel
+    from clvlib.models.gamma_gamma import GammaGammaModel
 
-def discount_schedule(horizon: float, unit_days: float, annual_discount_rate: float):
-    """Monthly step ends (in the time unit) up to ``horizon`` and their discount factors.
-
-    Value earned in a step is discounted from the step's end: ``(1 + rate) ** -years``.
-    """
-    if horizon <= 0:
-        raise ValueError(f"horizon={horizon!r} must be positive")
-    if annual_discount_rate < 0:
-        raise ValueError(f"annual_discount_rate={annual_discount_rate!r} must be >= 0")
-    n_steps = max(1, round(horizon * unit_days / (DAYS_PER_YEAR / 12)))
-    ends = horizon * np.arange(1, n_steps + 1) / n_steps
-    factors = (1 + annual_discount_rate) ** (-ends * unit_days / DAYS_PER_YEAR)
-    return ends, factors
+#: What :func:`score_customers` can compute.
+PREDICTIONS = ("p_alive", "expected_purchases", "clv", "purchases_predictive",
+               "clv_predictive")
+_NEEDS_SPEND = ("clv", "clv_predictive")
 
 
 def paired_draws(first: dict, second: dict) -> dict:
@@ -55,103 +64,209 @@ def score_customers(
     *,
     horizon: float = 52,
     annual_discount_rate: float = 0.10,
+    predictions=None,
     n_draws: int | None = 1000,
     seed: int = 0,
     interval: float = 0.9,
     chunk_cells: int = DEFAULT_CHUNK_CELLS,
 ) -> dict[str, Prediction]:
-    """P(alive), expected purchases over ``horizon`` and (with a spend model) CLV, per customer.
+    """P(alive), expected and predictive purchases over ``horizon`` and CLV, per customer.
 
     CLV is, per posterior draw, the customer's expected spend per purchase (Gamma-Gamma) times
-    their expected purchases in each month of the horizon, each month discounted to today at
-    ``annual_discount_rate``. Draws of both models are used, so intervals carry the
-    uncertainty of purchases and of spend.
+    their expected purchases over the horizon, each purchase discounted from the moment it is
+    expected (:func:`clvlib.discounting.purchase_weights`). Draws of both models are used, so
+    intervals carry the uncertainty of purchases and of spend. The predictive versions draw
+    what will happen instead (see the module docstring).
 
     Parameters
     ----------
     purchase_model : PurchaseModel
         Fitted BG/NBD, MBG/NBD or Pareto/NBD; ``horizon`` is in its time unit.
     spend_model : GammaGammaModel, optional
-        Fitted spend model; without it there is no CLV.
+        Fitted spend model; needed for ``"clv"`` and ``"clv_predictive"``.
     customers : CustomerSummary or DataFrame, optional
         Customers to score (default: those the purchase model was fitted to); CLV needs a
         ``monetary`` column.
+    horizon : float
+        How far ahead, in the purchase model's time unit; ``numpy.inf`` for the discounted
+        expected residual purchases (DERT) and residual value.
+    annual_discount_rate : float
+        Annual effective rate (:class:`clvlib.discounting.Discount`); expected purchases
+        are discounted too when ``horizon`` is unbounded.
+    predictions : sequence of str, optional
+        Any of :data:`PREDICTIONS`; default ``p_alive``, ``expected_purchases`` and, with a
+        spend model, ``clv``.
     n_draws : int, optional
         Posterior draws used from each model (default 1000; None for all).
     seed : int
-        Picks the draws; the same seed gives the same numbers.
+        Picks the draws (and seeds each customer's predictive draws, from its id); the same
+        seed gives the same numbers, in chunks or not, locally or on Spark.
     interval : float
-        Probability of the central credible intervals.
+        Probability of the central intervals.
     chunk_cells : int
         Customers x draws evaluated at once (memory: about 40 bytes per cell).
 
     Returns
     -------
     dict of Prediction
-        ``"p_alive"``, ``"expected_purchases"`` and, with a spend model, ``"clv"``.
+        One entry per requested prediction, in the order of :data:`PREDICTIONS`.
+
+    Raises
+    ------
+    ValueError
+        For an unknown prediction, a CLV without a spend model or ``monetary`` column, or a
+        prediction that is not finite (the parameter draws reached a region where the model's
+        closed forms fail; the message names the parameters).
 
     Examples
     --------
     >>> scores = score_customers(bg_nbd, gamma_gamma, horizon=52)  # doctest: +SKIP
     >>> scores["clv"].per_customer.nlargest(5, "mean")  # doctest: +SKIP
     """
-    frame = purchase_model.customers if customers is None else _customer_frame(customers)
+    wanted = _requested(predictions, spend_model)
+    frame = purchase_model.customers if customers is None else customer_frame(customers)
     unit = purchase_model.time_unit
-    ends, factors = discount_schedule(horizon, unit.days, annual_discount_rate)
+    discount = Discount(annual_discount_rate)
+    unbounded = np.isinf(horizon)
+    times, weights = purchase_weights(horizon, unit.days, annual_discount_rate)
+    if unbounded and {"purchases_predictive", "clv_predictive"} & set(wanted):
+        raise ValueError("predictive draws need a finite horizon")
     draws = purchase_model.posterior_draws(n_draws, seed)
-    if spend_model is not None:
+    spend_keys: tuple[str, ...] = ()
+    if set(_NEEDS_SPEND) & set(wanted):
         if "monetary" not in frame.columns:
             raise ValueError("CLV needs a 'monetary' column (mean repeat spend per customer)")
         draws = paired_draws(draws, spend_model.posterior_draws(n_draws, seed + 1))
+        spend_keys = spend_model.params
     n = len(next(iter(draws.values())))
+    # A fit with few draws (MAP: one) still needs many simulated futures for a predictive
+    # interval: its draws are repeated up to n_draws (default 1000) for the simulation.
+    n_future = max(n, n_draws or n, 1000 if n_draws is None and n < 1000 else 0)
+    future_draws = {k: v[np.arange(n_future) % n] for k, v in draws.items()}
     params = {k: draws[k][None, :] for k in purchase_model.params}
-    spend = {k: draws[k][None, :] for k in ("p", "q", "gamma")} if spend_model else None
+    spend = {k: draws[k][None, :] for k in spend_keys}
     model = purchase_model.expectations
+    names = _names(wanted, purchase_model, horizon, discount)
 
     x = frame["x"].to_numpy(dtype=float)
     t_x, T = frame["t_x"].to_numpy(dtype=float), frame["T"].to_numpy(dtype=float)
-    m = frame["monetary"].fillna(0.0).to_numpy(dtype=float) if spend_model else None
+    m = frame["monetary"].fillna(0.0).to_numpy(dtype=float) if spend_keys else None
+    seeds = customer_seeds(frame.index, seed)
     order = np.lexsort((t_x, T, x))
-    names = {"p_alive": "P(alive)",
-             "expected_purchases": f"expected repeat purchases in the next {horizon:g} "
-                                   f"{unit.plural}"}
-    if spend_model is not None:
-        names["clv"] = (f"CLV over the next {horizon:g} {unit.plural} at "
-                        f"{annual_discount_rate:.0%} a year")
-    stats = {k: np.empty((len(frame), 3)) for k in names}
-    totals = {k: np.zeros(n) for k in names}
+    stats = {k: np.empty((len(frame), 4 if k.endswith("_predictive") else 3)) for k in wanted}
+    totals = {k: np.zeros(n_future if k.endswith("_predictive") else n) for k in wanted}
     step = max(1, chunk_cells // n)
     for start in range(0, len(frame), step):
         chunk = order[start:start + step]
         cx, ctx, cT = x[chunk], t_x[chunk], T[chunk]
-        # E[Y | alive] per distinct (x, T): at the horizon, and summed over discounted months.
-        pairs, pair_of = np.unique(np.column_stack([cx, cT]), axis=0, return_inverse=True)
-        px, pT = pairs[:, :1], pairs[:, 1:]
-        alive_at = [model.expected_purchases_alive(**params, x=px, T=pT, t=t) for t in ends]
-        # P(alive) per distinct (x, t_x, T) row of the chunk.
         rows, row_of = np.unique(np.column_stack([cx, ctx, cT]), axis=0, return_inverse=True)
-        p_alive = model.p_alive(**params, x=rows[:, :1], t_x=rows[:, 1:2], T=rows[:, 2:])
-        row_pair = pair_of[np.unique(row_of, return_index=True)[1]]
-        purchases = alive_at[-1][row_pair] * p_alive
-        weights = np.bincount(row_of, minlength=len(rows))
-        for key, values in (("p_alive", p_alive), ("expected_purchases", purchases)):
-            mean, lo, hi = summarize_draws(values, interval)
-            stats[key][chunk] = np.column_stack([mean, lo, hi])[row_of]
-            totals[key] += weights @ values
-        if spend_model is not None:
-            discounted = factors[0] * alive_at[0]
-            for k in range(1, len(ends)):
-                discounted += factors[k] * (alive_at[k] - alive_at[k - 1])
-            per_purchase = ex.gamma_gamma_expected_spend(**spend, x=cx[:, None], m=m[chunk, None])
+        p_alive = _finite(model.p_alive(**params, x=rows[:, :1], t_x=rows[:, 1:2],
+                                        T=rows[:, 2:]), "P(alive)", draws, purchase_model)
+        row_weights = np.bincount(row_of, minlength=len(rows))
+        results = {"p_alive": p_alive}
+        if {"expected_purchases", "clv"} & set(wanted):
+            # E[Y | alive] per distinct (x, T), at the quadrature times of the horizon.
+            pairs, pair_of = np.unique(np.column_stack([cx, cT]), axis=0, return_inverse=True)
+            alive_at = [model.expected_purchases_alive(**params, x=pairs[:, :1], T=pairs[:, 1:],
+                                                       t=t) for t in times]
+            alive_weighted = _finite(sum(w * a for w, a in zip(weights, alive_at, strict=True)),
+                                     "expected purchases", draws, purchase_model)
+            # Counts over a finite horizon are not discounted: E[Y(H)] (times[-1] is H).
+            alive_count = alive_weighted if unbounded else alive_at[-1]
+            row_pair = pair_of[np.unique(row_of, return_index=True)[1]]
+            results["expected_purchases"] = alive_count[row_pair] * p_alive
+        for key in ("p_alive", "expected_purchases"):
+            if key in wanted:
+                mean, lo, hi = summarize_draws(results[key], interval)
+                stats[key][chunk] = np.column_stack([mean, lo, hi])[row_of]
+                totals[key] += row_weights @ results[key]
+        if "clv" in wanted:
+            per_purchase = _finite(
+                ex.gamma_gamma_expected_spend(**spend, x=cx[:, None], m=m[chunk, None]),
+                "expected spend per purchase", draws, spend_model)
             *summary, total = summarize_product(
-                (per_purchase, discounted, p_alive),
+                (per_purchase, alive_weighted, p_alive),
                 (np.arange(len(chunk)), pair_of, row_of), interval,
             )
             stats["clv"][chunk] = np.column_stack(summary)
             totals["clv"] += total
+        if {"purchases_predictive", "clv_predictive"} & set(wanted):
+            counts, value = simulate_future(
+                purchase_model.name,
+                [future_draws[k] for k in purchase_model.params], cx, cT,
+                p_alive[:, np.arange(n_future) % n][row_of], horizon,
+                delta=discount.per_unit(unit.days),
+                spend=([future_draws[k] for k in spend_keys] if "clv_predictive" in wanted
+                       else None),
+                m=None if m is None else m[chunk], seeds=seeds[chunk],
+            )
+            for key, values in (("purchases_predictive", counts), ("clv_predictive", value)):
+                if key in wanted:
+                    stats[key][chunk] = _predictive_summary(values, interval)
+                    totals[key] += values.sum(axis=0)
+    columns = ["mean", "lower", "upper", "interval_mass"]
     return {
         key: Prediction(names[key], pd.DataFrame(stats[key], index=frame.index,
-                                                 columns=["mean", "lower", "upper"]),
-                        totals[key], interval)
-        for key in names
+                                                 columns=columns[:stats[key].shape[1]]),
+                        totals[key], interval,
+                        kind="predictive" if key.endswith("_predictive") else "expected")
+        for key in wanted
     }
+
+
+def _requested(predictions, spend_model) -> list[str]:
+    if predictions is None:
+        predictions = PREDICTIONS[:3] if spend_model is not None else PREDICTIONS[:2]
+    predictions = [predictions] if isinstance(predictions, str) else list(predictions)
+    unknown = [p for p in predictions if p not in PREDICTIONS]
+    if unknown:
+        raise ValueError(f"unknown prediction(s) {unknown}; choose from {', '.join(PREDICTIONS)}")
+    if spend_model is None and set(_NEEDS_SPEND) & set(predictions):
+        raise ValueError(f"predictions {sorted(set(_NEEDS_SPEND) & set(predictions))} need a "
+                         "fitted spend model (Gamma-Gamma)")
+    return [p for p in PREDICTIONS if p in predictions]
+
+
+def _names(wanted, purchase_model, horizon: float, discount: Discount) -> dict[str, str]:
+    unit = purchase_model.time_unit
+    if np.isinf(horizon):
+        over = f"over the customer's remaining lifetime, discounted at {discount}"
+        purchases = f"discounted expected residual purchases (DERT) at {discount}"
+    else:
+        over = f"over the next {horizon:g} {unit.plural}"
+        purchases = f"expected repeat purchases in the next {horizon:g} {unit.plural}"
+    names = {
+        "p_alive": "P(alive)",
+        "expected_purchases": purchases,
+        "clv": f"expected CLV {over}" + ("" if np.isinf(horizon) else f" at {discount}"),
+        "purchases_predictive": f"repeat purchases in the next {horizon:g} {unit.plural} "
+                                "(predictive)",
+        "clv_predictive": f"CLV {over} at {discount} (predictive)",
+    }
+    return {k: names[k] for k in wanted}
+
+
+def _predictive_summary(values: np.ndarray, interval: float) -> np.ndarray:
+    """Mean, central predictive interval and the share of draws inside it, per customer.
+
+    Quantiles by the inverted empirical CDF, so an interval of counts is made of counts that
+    were drawn and holds at least ``interval`` of the draws (``interval_mass`` says how much:
+    a customer who will most likely not buy has the interval [0, 0] holding, say, 96%)."""
+    lo, hi = np.quantile(values, [(1 - interval) / 2, (1 + interval) / 2], axis=1,
+                         method="inverted_cdf")
+    mass = ((values >= lo[:, None]) & (values <= hi[:, None])).mean(axis=1)
+    return np.column_stack([values.mean(axis=1), lo, hi, mass])
+
+
+def _finite(values: np.ndarray, what: str, draws: dict, model) -> np.ndarray:
+    """``values`` if all finite; otherwise a clear error naming the parameters that broke it."""
+    bad = ~np.isfinite(values)
+    if not bad.any():
+        return values
+    column = int(np.argwhere(bad)[0][-1]) if values.ndim == 2 else 0
+    at = ", ".join(f"{k}={draws[k][column]:.6g}" for k in model.params)
+    raise ValueError(
+        f"{model.title}: {what} is not finite for {int(bad.sum()):,} customer-draw pair(s), "
+        f"first at the posterior draw {at}. The fit reached parameters where this prediction "
+        "cannot be computed; check the fit's diagnostics and priors."
+    )

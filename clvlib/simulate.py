@@ -7,6 +7,7 @@ transaction log (BG/NBD purchases, Gamma-Gamma spend).
 
 from __future__ import annotations
 
+import numba
 import numpy as np
 import pandas as pd
 
@@ -263,3 +264,115 @@ def sbg_rvs(alpha, beta, horizon, rng=None):
     lifetime = sbg_churn_times(alpha, beta, horizon.size, rng)
     churned = lifetime <= horizon
     return {"duration": np.where(churned, lifetime, horizon), "churned": churned.astype(int)}
+
+
+# --------------------------------------------------------------------------------------------
+# Each customer's future given their history: the posterior predictive of what will happen
+# --------------------------------------------------------------------------------------------
+# Given the population parameters, a customer's latent traits have a closed-form posterior
+# that is a two-part mixture: "alive at T" (probability P(alive)) or "gone". Given alive, the
+# likelihood factorizes, so (BG/NBD, FHL 2005 eq. 3) lambda ~ Gamma(r + x, alpha + T) and
+# p ~ Beta(a, b + x) (MBG/NBD: b + x + 1, one more coin flip survived); Pareto/NBD: lambda as
+# above and mu ~ Gamma(s, beta + T) (memoryless: the remaining lifetime is Exp(mu)). Spend
+# (Gamma-Gamma): nu ~ Gamma(p x + q, gamma + x m), and each purchase is worth Gamma(p, nu).
+# The future is then drawn as the model tells it: exponential gaps at rate lambda until the
+# horizon, a dropout coin after each purchase (or the end of the lifetime), each purchase's
+# value discounted from its own time. Written with Numba because the draws are a loop over
+# purchases of varying number per customer and draw, which NumPy cannot vectorize without
+# materializing the longest customer's purchases for everyone.
+
+FUTURE_KINDS = {"bg_nbd": 0, "mbg_nbd": 1, "pareto_nbd": 2}
+
+
+def customer_seeds(index: pd.Index, seed: int) -> np.ndarray:
+    """One 32-bit seed per customer from its id and ``seed``: a customer's draws do not depend
+    on which other customers are scored with it, or in which order (chunks, Spark batches)."""
+    hashed = pd.util.hash_pandas_object(pd.Index(index), index=False).to_numpy()
+    mixed = hashed ^ np.uint64(np.random.SeedSequence(seed).generate_state(1, np.uint64)[0])
+    return (mixed % np.uint64(2**32 - 1)).astype(np.int64)
+
+
+def simulate_future(kind: str, params, x, T, p_alive, horizon: float, *, delta: float = 0.0,
+                    spend=None, m=None, seeds=None):
+    """Draw each customer's future purchases (and discounted spend) once per parameter draw.
+
+    Parameters
+    ----------
+    kind : {"bg_nbd", "mbg_nbd", "pareto_nbd"}
+        The purchase model.
+    params : sequence of four ndarray
+        Draws ``(S,)`` of the model's parameters in its order (``r, alpha, a, b`` or
+        ``r, alpha, s, beta``).
+    x, T : ndarray
+        ``(c,)`` repeat purchases and age of each customer.
+    p_alive : ndarray
+        ``(c, S)`` P(alive) of each customer under each draw.
+    horizon : float
+        How far ahead, in the time unit.
+    delta : float
+        Continuous discount rate per time unit (:meth:`clvlib.discounting.Discount.per_unit`).
+    spend : sequence of three ndarray, optional
+        Draws ``(S,)`` of Gamma-Gamma's ``p, q, gamma``; with ``m`` (mean repeat spend), the
+        discounted value of the drawn purchases is returned too.
+    seeds : ndarray of int, optional
+        One seed per customer (:func:`customer_seeds`); default ``0 .. c-1``.
+
+    Returns
+    -------
+    counts : ndarray
+        ``(c, S)`` purchases in the horizon.
+    value : ndarray or None
+        ``(c, S)`` their discounted value (with ``spend``).
+    """
+    x = np.ascontiguousarray(x, dtype=np.float64)
+    T = np.ascontiguousarray(T, dtype=np.float64)
+    c, n_draws = p_alive.shape
+    seeds = np.arange(c, dtype=np.int64) if seeds is None else np.asarray(seeds, dtype=np.int64)
+    if kind not in FUTURE_KINDS:
+        raise ValueError(f"no predictive draws for {kind!r}; models with them: "
+                         f"{', '.join(FUTURE_KINDS)}")
+    with_spend = spend is not None
+    spend = spend if with_spend else (np.ones(n_draws),) * 3
+    m = np.zeros(c) if m is None else np.ascontiguousarray(m, dtype=np.float64)
+    counts, value = _future_kernel(
+        FUTURE_KINDS[kind], *(np.ascontiguousarray(v, dtype=np.float64) for v in params),
+        x, T, np.ascontiguousarray(p_alive, dtype=np.float64), float(horizon), float(delta),
+        *(np.ascontiguousarray(v, dtype=np.float64) for v in spend), m, with_spend, seeds,
+    )
+    return counts, (value if with_spend else None)
+
+
+@numba.njit(cache=True)
+def _future_kernel(kind, r, alpha, third, fourth, x, T, p_alive, horizon, delta,
+                   sp, sq, sgamma, m, with_spend, seeds):
+    c, n_draws = p_alive.shape
+    counts = np.zeros((c, n_draws))
+    value = np.zeros((c, n_draws))
+    for i in range(c):
+        np.random.seed(seeds[i])  # noqa: NPY002 (Numba supports only the legacy API)
+        for s in range(n_draws):
+            if np.random.random() >= p_alive[i, s]:  # noqa: NPY002 (Numba supports only the legacy API)
+                continue
+            lam = np.random.gamma(r[s] + x[i], 1.0 / (alpha[s] + T[i]))  # noqa: NPY002 (Numba supports only the legacy API)
+            end, p = horizon, 0.0
+            if kind == 2:
+                mu = np.random.gamma(third[s], 1.0 / (fourth[s] + T[i]))  # noqa: NPY002 (Numba supports only the legacy API)
+                end = min(horizon, np.random.exponential(1.0 / mu))  # noqa: NPY002 (Numba supports only the legacy API)
+            else:
+                p = np.random.beta(third[s], fourth[s] + x[i] + (1.0 if kind == 1 else 0.0))  # noqa: NPY002 (Numba supports only the legacy API)
+            nu = 0.0
+            if with_spend:
+                nu = np.random.gamma(sp[s] * x[i] + sq[s], 1.0 / (sgamma[s] + x[i] * m[i]))  # noqa: NPY002 (Numba supports only the legacy API)
+            t, n, total = 0.0, 0, 0.0
+            while True:
+                t += np.random.exponential(1.0 / lam)  # noqa: NPY002 (Numba supports only the legacy API)
+                if t > end:
+                    break
+                n += 1
+                if with_spend:
+                    total += np.exp(-delta * t) * np.random.gamma(sp[s], 1.0 / nu)  # noqa: NPY002 (Numba supports only the legacy API)
+                if kind != 2 and np.random.random() < p:  # noqa: NPY002 (Numba supports only the legacy API)
+                    break
+            counts[i, s] = n
+            value[i, s] = total
+    return counts, value

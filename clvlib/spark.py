@@ -37,7 +37,7 @@ import pandas as pd
 import xarray as xr
 
 from clvlib.errors import CLVDataError, describe_rows
-from clvlib.predict import Prediction
+from clvlib.scoring import PREDICTIONS, score_customers
 from clvlib.summary import (
     COHORT_FORMATS,
     CustomerSummary,
@@ -93,7 +93,6 @@ STRPTIME_TO_JAVA = {
 DATE_TYPES = (spark_types.DateType, spark_types.TimestampType, spark_types.TimestampNTZType)
 
 # What score() can predict: each gives <name>_mean, <name>_lower and <name>_upper columns.
-PREDICTIONS = ("p_alive", "expected_purchases", "clv")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -554,7 +553,7 @@ def _posterior_only(model):
 
 
 class _Scorer:
-    """Scores one pandas batch of customers with the models' own prediction methods."""
+    """Scores one pandas batch of customers with the prediction engine (score_customers)."""
 
     def __init__(self, purchase_model, spend_model, predictions, horizon, annual_discount_rate,
                  n_draws, seed, interval, customer_id):
@@ -570,25 +569,15 @@ class _Scorer:
     def output_columns(self) -> list[str]:
         return [f"{p}_{s}" for p in self.predictions for s in ("mean", "lower", "upper")]
 
-    def predict(self, name: str, frame: pd.DataFrame) -> Prediction:
-        if name == "p_alive":
-            return self.purchase.p_alive(frame, **self.options)
-        if name == "expected_purchases":
-            return self.purchase.expected_purchases(self.horizon, frame, **self.options)
-        from clvlib.value import customer_lifetime_value
-
-        return customer_lifetime_value(
-            self.purchase, self.spend, frame, horizon=self.horizon,
-            annual_discount_rate=self.annual_discount_rate, **self.options,
-        )
-
     def __call__(self, batch: pd.DataFrame) -> pd.DataFrame:
         frame = batch.set_index(self.customer_id)
+        scores = score_customers(self.purchase, self.spend, frame, horizon=self.horizon,
+                                 annual_discount_rate=self.annual_discount_rate,
+                                 predictions=self.predictions, **self.options)
         out = {self.customer_id: frame.index.to_numpy()}
         for name in self.predictions:
-            per_customer = self.predict(name, frame).per_customer
             for stat in ("mean", "lower", "upper"):
-                out[f"{name}_{stat}"] = per_customer[stat].to_numpy()
+                out[f"{name}_{stat}"] = scores[name].per_customer[stat].to_numpy()
         return pd.DataFrame(out)
 
 
@@ -608,10 +597,9 @@ def score(
     """Score a Spark DataFrame of customers with fitted models: the same numbers as locally.
 
     The models' posteriors are broadcast once; each partition is scored in Arrow batches by
-    ``mapInPandas`` calling the models' own methods, so every customer gets what
-    ``purchase_model.p_alive(customers)``, ``purchase_model.expected_purchases(horizon,
-    customers)`` and ``clvlib.customer_lifetime_value(purchase_model, spend_model, customers,
-    horizon=horizon, ...)`` give locally with the same ``n_draws``, ``seed`` and ``interval``.
+    ``mapInPandas`` calling the prediction engine, :func:`clvlib.scoring.score_customers`, so
+    every customer gets what it gives locally with the same ``n_draws``, ``seed`` and
+    ``interval`` (predictive draws are seeded by customer id, so they agree too).
 
     Parameters
     ----------
@@ -626,8 +614,10 @@ def score(
         Horizon of expected purchases and of CLV, in the purchase model's time unit.
     annual_discount_rate : float
         Yearly discount rate of CLV.
-    predictions : sequence of {"p_alive", "expected_purchases", "clv"}, optional
-        Default: all three with a spend model, the first two without.
+    predictions : sequence of str, optional
+        Any of :data:`clvlib.scoring.PREDICTIONS` (``"p_alive"``, ``"expected_purchases"``,
+        ``"clv"``, ``"purchases_predictive"``, ``"clv_predictive"``). Default: the first three
+        with a spend model, the first two without.
     n_draws, seed, interval
         As for the local prediction methods.
     customer_id : str
@@ -640,13 +630,14 @@ def score(
         (lazy: nothing runs until it is written or collected).
     """
     if predictions is None:
-        predictions = PREDICTIONS if spend_model is not None else PREDICTIONS[:2]
+        predictions = PREDICTIONS[:3] if spend_model is not None else PREDICTIONS[:2]
     unknown = [p for p in predictions if p not in PREDICTIONS]
     if unknown:
         raise ValueError(f"unknown prediction(s) {unknown}; choose from {', '.join(PREDICTIONS)}")
-    if "clv" in predictions and spend_model is None:
-        raise ValueError("predictions include 'clv': pass a fitted spend_model (Gamma-Gamma)")
-    needed = [customer_id, "x", "t_x", "T"] + (["monetary"] if "clv" in predictions else [])
+    valued = [p for p in predictions if p.startswith("clv")]
+    if valued and spend_model is None:
+        raise ValueError(f"predictions include {valued}: pass a fitted spend_model (Gamma-Gamma)")
+    needed = [customer_id, "x", "t_x", "T"] + (["monetary"] if valued else [])
     missing = [c for c in needed if c not in customers.columns]
     if missing:
         raise CLVDataError(

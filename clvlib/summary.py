@@ -421,3 +421,10 @@ def check_summary(customers: pd.DataFrame, source: str = "summary") -> pd.DataFr
                 + describe_rows(rows)
             )
     return customers
+
+
+def customer_frame(customers: CustomerSummary | pd.DataFrame) -> pd.DataFrame:
+    """The checked table of a :class:`CustomerSummary` or of a DataFrame of customers."""
+    if isinstance(customers, CustomerSummary):
+        return check_summary(customers.customers, customers.source)
+    return check_summary(customers, "customers")

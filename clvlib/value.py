@@ -21,15 +21,19 @@ def customer_lifetime_value(
     n_draws: int | None = 1000,
     seed: int = 0,
     interval: float = 0.9,
+    predictive: bool = False,
 ) -> Prediction:
-    """Discounted value of each customer's future purchases, with credible intervals.
+    """Discounted value of each customer's future purchases, with intervals.
 
-    For each posterior draw, CLV is the customer's expected spend per purchase (Gamma-Gamma)
-    times their expected purchases in each month of the horizon (the purchase model), each month
-    discounted to today. Both models' draws are used, so the interval carries the
-    uncertainty of purchases and of spend. This is the ``"clv"`` entry of
-    :func:`clvlib.scoring.score_customers`, which also returns P(alive) and expected purchases
-    from the same pass.
+    For each posterior draw, expected CLV is the customer's expected spend per purchase
+    (Gamma-Gamma) times their expected purchases over the horizon (the purchase model), each
+    purchase discounted from when it is expected (:mod:`clvlib.discounting`). Both models'
+    draws are used, so the credible interval carries the uncertainty of purchases and of
+    spend. With ``predictive=True`` the posterior predictive CLV instead: each customer's
+    purchases, dropout and spend drawn, so the interval holds what the customer will actually
+    be worth with probability ``interval``. This is the ``"clv"`` (or ``"clv_predictive"``)
+    entry of :func:`clvlib.scoring.score_customers`, which also returns P(alive) and
+    purchases from the same pass.
 
     Parameters
     ----------
@@ -41,20 +45,25 @@ def customer_lifetime_value(
         Customers to value (default: those the purchase model was fitted to); needs ``x``,
         ``t_x``, ``T`` and ``monetary``.
     horizon : float
-        How far ahead to count purchases, in the purchase model's time unit.
+        How far ahead to count purchases, in the purchase model's time unit; ``numpy.inf``
+        for the residual value over the customer's remaining lifetime.
     annual_discount_rate : float
-        Yearly discount rate, e.g. 0.10 for 10%.
+        Annual effective discount rate, e.g. 0.10 for 10% (:class:`clvlib.discounting.Discount`).
     n_draws : int, optional
         Posterior draws used from each model (default 1000; None for all).
     seed : int
         Picks the draws; the same seed gives the same numbers.
     interval : float
-        Probability of the central credible interval.
+        Probability of the central interval.
+    predictive : bool
+        The posterior predictive CLV instead of the expected one (finite horizons only).
     """
+    key = "clv_predictive" if predictive else "clv"
     return score_customers(
         purchase_model, spend_model, customers, horizon=horizon,
         annual_discount_rate=annual_discount_rate, n_draws=n_draws, seed=seed, interval=interval,
-    )["clv"]
+        predictions=[key],
+    )[key]
 
 
 # ---------------------------------------------------------------------------------------------

@@ -225,24 +225,29 @@ def test_predictions_at_the_mle_match_closed_forms(bg_map, gg_map, cdnow):
     assert spend.loc[zero] == pytest.approx(g["p"] * g["gamma"] / (g["q"] - 1))
 
 
-def test_clv_equals_a_direct_monthly_sum(bg_map, gg_map, cdnow):
-    """CLV = expected spend x sum over months of discounted expected purchases in that month."""
+def test_clv_equals_an_adaptive_integral_of_discounted_purchases(bg_map, gg_map, cdnow):
+    """CLV = expected spend x integral_0^52 (1.1)^-(t*7/365.25) dE[Y(t)], each purchase
+    discounted from when it is expected (clvlib.discounting); the reference is SciPy's adaptive
+    quadrature of the derivative of E[Y(t)], taken by central differences."""
+    from scipy.integrate import quad
+
     value = clv.customer_lifetime_value(bg_map, gg_map, horizon=52, annual_discount_rate=0.1)
     e, g = bg_map.point_estimate(), gg_map.point_estimate()
     c = cdnow.customers.loc["00004"]
-    months = 12  # 52 weeks of 7 days = 364 days, rounded to whole months of 30.44 days
-    total, previous = 0.0, 0.0
-    for k in range(1, months + 1):
-        t = 52 * k / months
-        cumulative = ex.bg_nbd_expected_purchases(**e, x=c["x"], t_x=c["t_x"], T=c["T"], t=t)
-        total += (cumulative - previous) / 1.1 ** (t * 7 / 365.25)
-        previous = cumulative
+
+    def expected(t):
+        return float(ex.bg_nbd_expected_purchases(**e, x=c["x"], t_x=c["t_x"], T=c["T"], t=t))
+
+    def density(t, h=1e-4):
+        return (expected(t + h) - expected(max(t - h, 0.0))) / (t + h - max(t - h, 0.0))
+
+    total, _ = quad(lambda t: 1.1 ** (-t * 7 / 365.25) * density(t), 0, 52, epsabs=1e-12)
     spend = g["p"] * (g["gamma"] + c["x"] * c["monetary"]) / (g["p"] * c["x"] + g["q"] - 1)
-    assert value.per_customer.loc["00004", "mean"] == pytest.approx(total * spend, rel=1e-10)
-    # Without discounting the sum telescopes to E[Y(52)] x spend.
+    assert value.per_customer.loc["00004", "mean"] == pytest.approx(total * spend, rel=1e-6)
+    # Without discounting the integral is E[Y(52)] x spend.
     undiscounted = clv.customer_lifetime_value(bg_map, gg_map, horizon=52, annual_discount_rate=0)
     assert undiscounted.per_customer.loc["00004", "mean"] == pytest.approx(
-        ex.bg_nbd_expected_purchases(**e, x=2, t_x=c["t_x"], T=c["T"], t=52) * spend, rel=1e-10
+        expected(52) * spend, rel=1e-10
     )
 
 

@@ -1,9 +1,8 @@
-"""The pure functions of clvlib.value: concentration of value and the discount schedule.
+"""The pure functions of clvlib.value: concentration of value.
 
 Sources: hand-computable cases; the Gini coefficient's mean-absolute-difference definition,
 G = sum_i sum_j |v_i - v_j| / (2 n^2 mean), which the trapezoidal Lorenz-curve form equals
-exactly; discounting (1 + rate) ** -years with years = days / 365.25 (DESIGN.md section 3:
-"CLV with explicit time unit and discount rate").
+exactly. Discounting is tested in tests/test_discounting.py.
 """
 
 from __future__ import annotations
@@ -12,8 +11,6 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from clvlib.scoring import discount_schedule
-from clvlib.timeunits import TIME_UNITS
 from clvlib.value import decile_table, gini, lorenz_curve, top_share
 
 # --------------------------------------------------------------------------------------------
@@ -118,55 +115,3 @@ def test_decile_table_shares_and_sizes(n):
     assert table["total_value"].sum() == pytest.approx(values.sum(), rel=1e-12)
     if n % 10 == 0:
         assert table.loc[1, "share_of_value"] == pytest.approx(top_share(values, 0.1), rel=1e-12)
-
-
-# --------------------------------------------------------------------------------------------
-# Discount schedule
-# --------------------------------------------------------------------------------------------
-
-
-def test_discount_schedule_monthly_unit():
-    """24 months at 10%: steps end at months 1..24; factor (1.1) ** -(k/12) (a month is
-    365.25/12 days, so 12 of them make exactly one year)."""
-    ends, factors = discount_schedule(24, TIME_UNITS["month"].days, 0.10)
-    np.testing.assert_allclose(ends, np.arange(1, 25))
-    np.testing.assert_allclose(factors, 1.1 ** -(np.arange(1, 25) / 12), rtol=1e-14)
-    assert factors[11] == pytest.approx(1 / 1.1, rel=1e-14)
-    assert factors[23] == pytest.approx(1 / 1.21, rel=1e-14)
-
-
-def test_discount_schedule_weeks():
-    """52 weeks: 12 (about monthly) steps of 52/12 weeks; factor (1+rate) ** -(weeks*7/365.25)."""
-    ends, factors = discount_schedule(52, 7.0, 0.08)
-    assert len(ends) == 12
-    np.testing.assert_allclose(np.diff(ends, prepend=0), 52 / 12)
-    assert ends[-1] == pytest.approx(52)
-    np.testing.assert_allclose(factors, 1.08 ** -(ends * 7 / 365.25), rtol=1e-14)
-
-
-@pytest.mark.parametrize("unit, horizon, steps", [
-    ("day", 365.25, 12), ("day", 730.5, 24), ("week", 104, 24), ("week", 39, 9),
-    ("month", 6, 6), ("year", 1, 12), ("year", 10, 120), ("day", 10, 1), ("week", 1, 1),
-])
-def test_discount_schedule_steps_are_about_a_month(unit, horizon, steps):
-    """Steps are equal, about one month long (a horizon shorter than a month is one step),
-    end at the horizon, and discount by (1+rate) ** -years for every time unit."""
-    days = TIME_UNITS[unit].days
-    ends, factors = discount_schedule(horizon, days, 0.12)
-    assert len(ends) == steps
-    assert ends[-1] == pytest.approx(horizon, rel=1e-14)
-    np.testing.assert_allclose(np.diff(ends, prepend=0), horizon / steps, rtol=1e-12)
-    np.testing.assert_allclose(factors, 1.12 ** -(ends * days / 365.25), rtol=1e-14)
-    assert np.all(np.diff(factors) < 0) and np.all(factors < 1)
-
-
-def test_zero_rate_means_no_discount():
-    ends, factors = discount_schedule(52, 7.0, 0.0)
-    np.testing.assert_array_equal(factors, np.ones_like(ends))
-
-
-@pytest.mark.parametrize("horizon, rate, match", [(0, 0.1, "horizon"), (-5, 0.1, "horizon"),
-                                                  (52, -0.01, "annual_discount_rate")])
-def test_discount_schedule_rejects_bad_arguments(horizon, rate, match):
-    with pytest.raises(ValueError, match=match):
-        discount_schedule(horizon, 7.0, rate)

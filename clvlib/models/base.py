@@ -13,7 +13,6 @@ import json
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
-from functools import partial
 from pathlib import Path
 from typing import ClassVar
 
@@ -26,8 +25,9 @@ from clvlib.compression import WEIGHT_COLUMN, CompressedRows
 from clvlib.diagnostics import Diagnostics
 from clvlib.models import fit_cache
 from clvlib.models.samplers import ADAPTERS, FitSettings, Method, Sampler
-from clvlib.predict import Prediction, posterior_predict
+from clvlib.predict import Prediction
 from clvlib.priors import Prior
+from clvlib.scoring import score_customers
 from clvlib.summary import CustomerSummary, check_summary
 from clvlib.timeunits import TimeUnit
 
@@ -314,9 +314,9 @@ class CLVModel:
 class PurchaseModel(CLVModel):
     """A model of repeat purchases (and dropout) with per-customer predictions.
 
-    Subclasses name their closed forms in :attr:`expectations`; this class turns them into
-    posterior predictions with credible intervals, computed in chunks (see
-    :func:`clvlib.predict.posterior_predict`).
+    Subclasses name their closed forms in :attr:`expectations`; every per-customer prediction
+    goes through the one prediction engine, :func:`clvlib.scoring.score_customers` (chunked,
+    with credible intervals of expected values or posterior predictive intervals).
     """
 
     columns = ("x", "t_x", "T")
@@ -332,8 +332,7 @@ class PurchaseModel(CLVModel):
     def p_alive(self, customers=None, *, n_draws: int | None = 1000, seed: int = 0,
                 interval: float = 0.9) -> Prediction:
         """Posterior probability that each customer is still alive at the end of calibration."""
-        return self._predict(self.expectations.p_alive, "P(alive)", customers, n_draws, seed,
-                             interval)
+        return self.score(customers, "p_alive", n_draws=n_draws, seed=seed, interval=interval)
 
     def p_alive_draws(self, x, t_x, T, *, n_draws: int | None = 1000, seed: int = 0):
         """P(alive) per posterior draw for arrays of ``x, t_x, T``: shape ``(draws, *shape)``."""
@@ -343,10 +342,31 @@ class PurchaseModel(CLVModel):
 
     def expected_purchases(self, t: float, customers=None, *, n_draws: int | None = 1000,
                            seed: int = 0, interval: float = 0.9) -> Prediction:
-        """Expected repeat purchases of each customer in the next ``t`` time units."""
-        fn = partial(self.expectations.expected_purchases, t=t)
-        name = self._horizon_name("expected repeat purchases", t)
-        return self._predict(fn, name, customers, n_draws, seed, interval)
+        """Expected repeat purchases of each customer in the next ``t`` time units (credible
+        interval of the expectation; :meth:`predicted_purchases` for what will happen)."""
+        return self.score(customers, "expected_purchases", horizon=t, n_draws=n_draws,
+                          seed=seed, interval=interval)
+
+    def predicted_purchases(self, t: float, customers=None, *, n_draws: int | None = 1000,
+                            seed: int = 0, interval: float = 0.9) -> Prediction:
+        """Posterior predictive repeat purchases in the next ``t`` time units: each customer's
+        purchases drawn under each posterior draw, so the interval holds the actual count with
+        probability ``interval``."""
+        return self.score(customers, "purchases_predictive", horizon=t, n_draws=n_draws,
+                          seed=seed, interval=interval)
+
+    def dert(self, annual_discount_rate: float, customers=None, *,
+             n_draws: int | None = 1000, seed: int = 0, interval: float = 0.9) -> Prediction:
+        """Discounted expected residual transactions (DERT) of each customer: all future
+        purchases, each discounted from when it is expected (:mod:`clvlib.discounting`)."""
+        return self.score(customers, "expected_purchases", horizon=np.inf,
+                          annual_discount_rate=annual_discount_rate, n_draws=n_draws, seed=seed,
+                          interval=interval)
+
+    def score(self, customers=None, prediction: str = "p_alive", **options) -> Prediction:
+        """One prediction from the prediction engine (:func:`clvlib.scoring.score_customers`)."""
+        return score_customers(self, None, customers, predictions=[prediction],
+                               **options)[prediction]
 
     def expected_purchases_new(self, t, *, n_draws: int | None = 1000, seed: int = 0):
         """E[X(t)] for a new customer, per posterior draw: shape ``(draws, *t.shape)``."""
@@ -360,25 +380,7 @@ class PurchaseModel(CLVModel):
         draws = self._draws_for(n.ndim, n_draws, seed)
         return self.expectations.prob_purchases(**draws, t=t, n=n)
 
-    def _predict(self, fn, name: str, customers, n_draws: int | None, seed: int,
-                 interval: float) -> Prediction:
-        frame = self.customers if customers is None else _customer_frame(customers)
-        rows = CompressedRows.from_frame(frame, self.columns)
-        return posterior_predict(
-            fn, self.posterior_draws(n_draws, seed), rows, frame.index, name=name,
-            interval=interval,
-        )
-
     def _draws_for(self, ndim: int, n_draws: int | None, seed: int) -> dict[str, np.ndarray]:
         """Posterior draws shaped ``(S, 1, ..., 1)`` to broadcast against ``ndim``-d data."""
         shape = (-1,) + (1,) * ndim
         return {k: v.reshape(shape) for k, v in self.posterior_draws(n_draws, seed).items()}
-
-    def _horizon_name(self, what: str, t: float) -> str:
-        return f"{what} in the next {t:g} {self.time_unit.plural}"
-
-
-def _customer_frame(customers: CustomerSummary | pd.DataFrame) -> pd.DataFrame:
-    if isinstance(customers, CustomerSummary):
-        return check_summary(customers.customers, customers.source)
-    return check_summary(customers, "customers")

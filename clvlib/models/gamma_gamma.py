@@ -11,9 +11,10 @@ from clvlib import expectations as ex
 from clvlib.compression import CompressedRows
 from clvlib.errors import CLVDataError, describe_rows
 from clvlib.likelihoods import gamma_gamma_loglike, gamma_gamma_logp
-from clvlib.models.base import CLVModel, Likelihood, _customer_frame
+from clvlib.models.base import CLVModel, Likelihood
 from clvlib.predict import Prediction, posterior_predict
 from clvlib.priors import Prior
+from clvlib.summary import customer_frame
 
 
 class GammaGammaModel(CLVModel):
@@ -70,7 +71,7 @@ class GammaGammaModel(CLVModel):
     def expected_spend(self, customers=None, *, n_draws: int | None = 1000, seed: int = 0,
                        interval: float = 0.9) -> Prediction:
         """Posterior expected spend per transaction of each customer (population mean if x = 0)."""
-        frame = self.customers if customers is None else _customer_frame(customers)
+        frame = self.customers if customers is None else customer_frame(customers)
         data = pd.DataFrame({"x": frame["x"], "m": frame["monetary"].fillna(0.0)})
         rows = CompressedRows.from_frame(data, ("x", "m"))
         return posterior_predict(

@@ -205,9 +205,24 @@ def tracking_check(
 
 def holdout_check(
     model: PurchaseModel, summary: CustomerSummary, *, max_x: int = 7, n_draws: int = 500,
-    interval: float = 0.9,
+    interval: float = 0.9, seed: int = 0,
 ) -> pd.DataFrame:
-    """Mean holdout repeat purchases by calibration frequency: actual vs conditional expectation.
+    """Mean holdout repeat purchases by calibration frequency: actual vs the model's forecast.
+
+    For each group of customers by calibration repeat purchases (``max_x`` or more in the last
+    group), the model's forecast of the group's mean holdout purchases given each member's
+    history, with two intervals: the posterior *predictive* interval of the group's actual mean
+    (each member's purchases drawn per posterior draw, then averaged within the draw: a correct
+    model puts the actual mean inside it with probability ``interval``), and the credible
+    interval of the expected mean (parameter uncertainty only).
+
+    Returns
+    -------
+    pandas.DataFrame
+        Indexed by ``repeat purchases``: ``customers``, ``actual``, ``mean`` (posterior mean of
+        the expected group mean), ``lower``, ``upper`` (the predictive interval),
+        ``expected_lower``, ``expected_upper`` (the credible interval); ``attrs["interval_kind"]``
+        is ``"predictive"``.
 
     Raises
     ------
@@ -224,13 +239,18 @@ def holdout_check(
         members = c[group == g]
         if members.empty:
             continue
-        pred = model.expected_purchases(summary.holdout_length, members, n_draws=n_draws,
-                                        interval=interval)
-        mean, lo, hi = _interval(pred.total_draws / len(members), interval)
+        expected = model.expected_purchases(summary.holdout_length, members, n_draws=n_draws,
+                                            seed=seed, interval=interval)
+        mean, lo, hi = _interval(expected.total_draws / len(members), interval)
+        predictive = model.predicted_purchases(summary.holdout_length, members,
+                                               n_draws=n_draws, seed=seed, interval=interval)
+        _, p_lo, p_hi = _interval(predictive.total_draws / len(members), interval)
         rows.append({"repeat purchases": label, "customers": len(members),
-                     "actual": members["x_holdout"].mean(), "mean": mean, "lower": lo,
-                     "upper": hi})
-    return pd.DataFrame(rows).set_index("repeat purchases")
+                     "actual": members["x_holdout"].mean(), "mean": mean, "lower": p_lo,
+                     "upper": p_hi, "expected_lower": lo, "expected_upper": hi})
+    table = pd.DataFrame(rows).set_index("repeat purchases")
+    table.attrs["interval_kind"] = "predictive"
+    return table
 
 
 def p_alive_grid(

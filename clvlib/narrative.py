@@ -159,15 +159,24 @@ def holdout_fit(holdout: pd.DataFrame | None, summary: CustomerSummary) -> str:
         off = f" ({signed_share(error)}; {_closeness(error)})"
     else:
         off = " (no actual purchases to compare with)"
-    return (
+    text = (
         f"In the {summary.holdout_length:g} held-out {summary.time_unit.plural} the customers "
         f"made **{_n(actual)} repeat purchases**; the model, which never saw them, forecast "
-        f"**{_n(predicted)}**{off} from each customer's calibration history. Grouped by how "
-        f"often customers bought during calibration, the actual holdout mean falls inside the "
-        f"90% credible interval of the model's expected mean in **{inside} of {len(holdout)} "
-        "groups**. That interval holds parameter uncertainty only, not the chance variation of "
-        "a group's actual mean, so small groups fall outside it more often than 1 time in 10 "
-        "even when the model is right."
+        f"**{_n(predicted)}**{off} from each customer's calibration history. "
+    )
+    if holdout.attrs.get("interval_kind") == "predictive":
+        return text + (
+            f"Grouped by how often customers bought during calibration, the model "
+            f"{_reproduces(inside, len(holdout))} the groups' holdout purchases: the actual mean "
+            f"of **{inside} of {len(holdout)} groups** falls inside the 90% predictive interval "
+            f"of the group's mean {_rule(len(holdout))}."
+        )
+    return text + (
+        f"Grouped by how often customers bought during calibration, the actual holdout mean "
+        f"falls inside the 90% credible interval of the model's expected mean in **{inside} of "
+        f"{len(holdout)} groups**. That interval holds parameter uncertainty only, not the "
+        "chance variation of a group's actual mean, so groups fall outside it more often than 1 "
+        "time in 10 even when the model is right."
     )
 
 

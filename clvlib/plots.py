@@ -92,13 +92,17 @@ def plot_tracking(table: pd.DataFrame, *, time_unit: str = "week", cumulative: b
 
 
 def plot_holdout_check(table: pd.DataFrame, *, interval: float = 0.9, ax=None):
-    """Mean holdout repeat purchases by calibration frequency, actual vs conditional expectation."""
+    """Mean holdout repeat purchases by calibration frequency, actual vs the model's forecast
+    with the interval of :func:`clvlib.checks.holdout_check` (predictive, when it says so)."""
     ax = _axes(ax)
     pos = np.arange(len(table))
     ax.plot(pos, table["actual"], "o-", color=ACTUAL, label="actual")
     ax.plot(pos, table["mean"], "s--", color=MODEL, label="model (mean)")
+    what = ("predictive interval of the group's mean"
+            if table.attrs.get("interval_kind") == "predictive"
+            else "credible interval of the expected mean")
     ax.fill_between(pos, table["lower"], table["upper"], color=MODEL, alpha=0.2,
-                    label=f"{interval:.0%} credible interval of the expected mean")
+                    label=f"{interval:.0%} {what}")
     ax.set_xticks(pos, table.index)
     ax.set_xlabel("repeat purchases in the calibration period")
     ax.set_ylabel("mean repeat purchases in the holdout")

@@ -175,7 +175,12 @@ def test_holdout_check_and_errors_by_hand():
     group = np.minimum(c["x"], 7)
     assert table["customers"].tolist() == group.value_counts().sort_index().tolist()
     np.testing.assert_allclose(table["actual"], c.groupby(group)["x_holdout"].mean())
-    assert (table["lower"] <= table["mean"]).all() and (table["mean"] <= table["upper"]).all()
+    lo, hi = table["expected_lower"], table["expected_upper"]
+    assert (lo <= table["mean"]).all() and (table["mean"] <= hi).all()
+    # The predictive interval of a group's mean holds the chance variation of its members'
+    # purchases on top of parameter uncertainty: wider than the credible interval.
+    assert ((table["upper"] - table["lower"]) > (hi - lo)).all()
+    assert table.attrs["interval_kind"] == "predictive"
     per_customer, aggregate = checks.holdout_errors(model, summary, n_draws=50)
     e = per_customer["predicted"] - per_customer["actual"]
     np.testing.assert_allclose(per_customer["error"], e)

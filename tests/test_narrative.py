@@ -169,7 +169,9 @@ def test_holdout_sentence_totals_equal_the_table(cdnow_checks):
     assert f"**{actual:,.0f} repeat purchases**" in text
     assert f"forecast **{predicted:,.0f}** ({signed_share((predicted - actual) / actual)};" in text
     inside = ((h["actual"] >= h["lower"]) & (h["actual"] <= h["upper"])).sum()
-    assert f"**{inside} of {len(h)} groups**" in text
+    assert f"the actual mean of **{inside} of {len(h)} groups** falls inside the 90% predictive" \
+        in text
+    assert ("the model reproduces the groups'" in text) == (inside >= 0.75 * len(h))
     verdict = "close" if abs(predicted / actual - 1) <= 0.1 else "not close"
     assert f"; {verdict}: a forecast within 10% of the actual counts as close" in text
 

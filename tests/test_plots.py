@@ -83,7 +83,7 @@ def test_plot_tracking_actual_model_band_and_holdout_boundary(bg):
 def test_plot_holdout_check_names_its_interval(bg):
     table = checks.holdout_check(bg, cdnow_summary(), n_draws=50)
     ax = plots.plot_holdout_check(table)
-    assert _labels(ax) == ["actual", "model (mean)", "90% credible interval of the expected mean"]
+    assert _labels(ax) == ["actual", "model (mean)", "90% predictive interval of the group's mean"]
     np.testing.assert_allclose(ax.lines[0].get_ydata(), table["actual"])
     assert len(_bands(ax)) == 1
 

@@ -24,8 +24,8 @@ from clvlib.summary import CustomerSummary
 from clvlib.value import gini, top_share
 
 #: A check is said to reproduce the data when at least this share of the actual numbers fall
-#: inside their 90% posterior predictive intervals (a correct model puts each inside 9 times in
-#: 10; for 8 counts, 6 or more).
+#: inside their 90% posterior predictive intervals (a correct model puts each inside at least 9
+#: times in 10; for 8 counts, 6 or more).
 REPRODUCES_SHARE = 0.75
 #: ... and to reproduce them only roughly when at least this share do (fewer: it does not).
 ROUGHLY_SHARE = 0.5
@@ -60,7 +60,8 @@ def _closeness(error: float) -> str:
 def _rule(total: int) -> str:
     need = int(np.ceil(REPRODUCES_SHARE * total))
     return (f"(a model is said to reproduce them when at least {share(REPRODUCES_SHARE)}, here "
-            f"{need} of {total}, fall inside; a correct model puts each inside 9 times in 10)")
+            f"{need} of {total}, fall inside; a correct model puts each inside at least 9 times "
+            "in 10)")
 
 
 def data_overview(overview: dict, summary: CustomerSummary) -> str:

@@ -17,6 +17,33 @@ import pandas as pd
 # (already-compressed data such as the donations file); it weights that row's likelihood.
 WEIGHT_COLUMN = "weights"
 
+
+def row_weights(frame: pd.DataFrame, source: str = "customers") -> np.ndarray | None:
+    """The ``weights`` column of ``frame`` as floats, checked; None when there is none.
+
+    A weight is how many customers a row stands for: a finite number >= 0 (0 drops the row
+    from every fit and total). The likelihood, the spend model and every base total use it;
+    per-customer predictions are per row.
+
+    Raises
+    ------
+    CLVDataError
+        Naming the first rows whose weight is missing, not a number, negative or infinite.
+    """
+    from clvlib.errors import CLVDataError, describe_rows
+
+    if WEIGHT_COLUMN not in frame.columns:
+        return None
+    w = pd.to_numeric(frame[WEIGHT_COLUMN], errors="coerce").to_numpy(dtype=float)
+    bad = ~np.isfinite(w) | (w < 0)
+    if bad.any():
+        raise CLVDataError(
+            f"{source}: column '{WEIGHT_COLUMN}' must hold finite numbers >= 0 (customers per "
+            f"row); {int(bad.sum()):,} row(s) do not, the first:\n"
+            + describe_rows(frame.loc[bad, [WEIGHT_COLUMN]])
+        )
+    return w
+
 @dataclass(frozen=True)
 class CompressedRows:
     """Distinct rows of some summary columns, with a weight (count) per row.

@@ -35,8 +35,9 @@ def summarize_draws(values: np.ndarray, interval: float):
     return _mean_and_quantiles(np.ascontiguousarray(values, dtype=np.float64), *positions)
 
 
-def summarize_product(factors, indices, interval: float):
-    """Mean, interval and per-draw total of a product of gathered factors, per customer.
+def summarize_product(factors, indices, interval: float, weights=None):
+    """Mean, interval and per-draw (weighted) total of a product of gathered factors, per
+    customer (``weights``: how many customers each row stands for; default 1).
 
     Customer ``i``'s draws are ``factors[0][indices[0][i]] * factors[1][indices[1][i]] * ...``
     (each factor is distinct-rows x draws). Fused in one Numba pass so the customers x draws
@@ -53,7 +54,8 @@ def summarize_product(factors, indices, interval: float):
     ia, ib, ic = (np.ascontiguousarray(i, dtype=np.int64) for i in indices)
     n_draws = a.shape[1]
     positions = ((n_draws - 1) * (1 - interval) / 2, (n_draws - 1) * (1 + interval) / 2)
-    return _product_summary(a, ia, b, ib, c, ic, *positions)
+    w = np.ones(ia.size) if weights is None else np.ascontiguousarray(weights, dtype=np.float64)
+    return _product_summary(a, ia, b, ib, c, ic, w, *positions)
 
 
 # Rows are split into this many blocks, each summed into its own partial total: the per-draw
@@ -62,7 +64,7 @@ _BLOCKS = 64
 
 
 @numba.njit(parallel=True, cache=True)
-def _product_summary(a, ia, b, ib, c, ic, low_position, high_position):
+def _product_summary(a, ia, b, ib, c, ic, w, low_position, high_position):
     n_rows, n_draws = ia.size, a.shape[1]
     mean, lower, upper = np.empty(n_rows), np.empty(n_rows), np.empty(n_rows)
     k_low, k_high = int(np.floor(low_position)), int(np.floor(high_position))
@@ -71,7 +73,7 @@ def _product_summary(a, ia, b, ib, c, ic, low_position, high_position):
     for block in numba.prange(_BLOCKS):
         for i in range(block * block_size, min(n_rows, (block + 1) * block_size)):
             row = a[ia[i]] * b[ib[i]] * c[ic[i]]
-            partial_totals[block] += row
+            partial_totals[block] += w[i] * row
             mean[i] = row.mean()
             lower[i] = _interpolate(row, _select(row, 0, n_draws - 1, k_low), k_low,
                                     low_position)

@@ -30,6 +30,7 @@ import numpy as np
 import pandas as pd
 
 from clvlib import expectations as ex
+from clvlib.compression import row_weights
 from clvlib.discounting import Discount, purchase_weights
 from clvlib.predict import DEFAULT_CHUNK_CELLS, Prediction, summarize_draws, summarize_product
 from clvlib.simulate import customer_seeds, simulate_future
@@ -152,6 +153,9 @@ def score_customers(
     t_x, T = frame["t_x"].to_numpy(dtype=float), frame["T"].to_numpy(dtype=float)
     m = frame["monetary"].fillna(0.0).to_numpy(dtype=float) if spend_keys else None
     seeds = customer_seeds(frame.index, seed)
+    # How many customers each row stands for (a ``weights`` column): base totals count them.
+    w = row_weights(frame)
+    w = np.ones(len(frame)) if w is None else w
     order = np.lexsort((t_x, T, x))
     stats = {k: np.empty((len(frame), 4 if k.endswith("_predictive") else 3)) for k in wanted}
     totals = {k: np.zeros(n_future if k.endswith("_predictive") else n) for k in wanted}
@@ -162,7 +166,7 @@ def score_customers(
         rows, row_of = np.unique(np.column_stack([cx, ctx, cT]), axis=0, return_inverse=True)
         p_alive = _finite(model.p_alive(**params, x=rows[:, :1], t_x=rows[:, 1:2],
                                         T=rows[:, 2:]), "P(alive)", draws, purchase_model)
-        row_weights = np.bincount(row_of, minlength=len(rows))
+        weight_of_row = np.bincount(row_of, weights=w[chunk], minlength=len(rows))
         results = {"p_alive": p_alive}
         if {"expected_purchases", "clv"} & set(wanted):
             # E[Y | alive] per distinct (x, T), at the quadrature times of the horizon.
@@ -179,14 +183,14 @@ def score_customers(
             if key in wanted:
                 mean, lo, hi = summarize_draws(results[key], interval)
                 stats[key][chunk] = np.column_stack([mean, lo, hi])[row_of]
-                totals[key] += row_weights @ results[key]
+                totals[key] += weight_of_row @ results[key]
         if "clv" in wanted:
             per_purchase = _finite(
                 ex.gamma_gamma_expected_spend(**spend, x=cx[:, None], m=m[chunk, None]),
                 "expected spend per purchase", draws, spend_model)
             *summary, total = summarize_product(
                 (per_purchase, alive_weighted, p_alive),
-                (np.arange(len(chunk)), pair_of, row_of), interval,
+                (np.arange(len(chunk)), pair_of, row_of), interval, w[chunk],
             )
             stats["clv"][chunk] = np.column_stack(summary)
             totals["clv"] += total
@@ -203,7 +207,7 @@ def score_customers(
             for key, values in (("purchases_predictive", counts), ("clv_predictive", value)):
                 if key in wanted:
                     stats[key][chunk] = _predictive_summary(values, interval)
-                    totals[key] += values.sum(axis=0)
+                    totals[key] += w[chunk] @ values
     columns = ["mean", "lower", "upper", "interval_mass"]
     return {
         key: Prediction(names[key], pd.DataFrame(stats[key], index=frame.index,

@@ -287,9 +287,12 @@ FUTURE_KINDS = {"bg_nbd": 0, "mbg_nbd": 1, "pareto_nbd": 2}
 def customer_seeds(index: pd.Index, seed: int) -> np.ndarray:
     """One 32-bit seed per customer from its id and ``seed``: a customer's draws do not depend
     on which other customers are scored with it, or in which order (chunks, Spark batches)."""
-    hashed = pd.util.hash_pandas_object(pd.Index(index), index=False).to_numpy()
+    # Ids hashed by their text, so that an id read as a string by one engine and as another
+    # string type (or a number) by another still gets the same draws.
+    text = np.asarray(pd.Index(index).astype(str), dtype=object)
+    hashed = pd.util.hash_array(text, categorize=False)
     mixed = hashed ^ np.uint64(np.random.SeedSequence(seed).generate_state(1, np.uint64)[0])
-    return (mixed % np.uint64(2**32 - 1)).astype(np.int64)
+    return (mixed % np.uint64(2**31 - 1)).astype(np.int64)  # the spend stream adds 2**31
 
 
 def simulate_future(kind: str, params, x, T, p_alive, horizon: float, *, delta: float = 0.0,
@@ -345,34 +348,57 @@ def simulate_future(kind: str, params, x, T, p_alive, horizon: float, *, delta: 
 @numba.njit(cache=True)
 def _future_kernel(kind, r, alpha, third, fourth, x, T, p_alive, horizon, delta,
                    sp, sq, sgamma, m, with_spend, seeds):
+    # Purchases and spend use separate random streams (each customer's seed, then the seed
+    # plus 2**31): the purchases drawn are the same whether or not spend is asked for. Each
+    # purchase's discount factor is kept until its spend is drawn.
+    # The legacy np.random API is the one Numba compiles (hence the noqa: NPY002 below).
     c, n_draws = p_alive.shape
     counts = np.zeros((c, n_draws))
     value = np.zeros((c, n_draws))
+    factors = np.empty(1024)
+    starts = np.zeros(n_draws + 1, dtype=np.int64)
     for i in range(c):
-        np.random.seed(seeds[i])  # noqa: NPY002 (Numba supports only the legacy API)
+        np.random.seed(seeds[i])  # noqa: NPY002
+        k = 0
         for s in range(n_draws):
-            if np.random.random() >= p_alive[i, s]:  # noqa: NPY002 (Numba supports only the legacy API)
+            starts[s] = k
+            if np.random.random() >= p_alive[i, s]:  # noqa: NPY002
                 continue
-            lam = np.random.gamma(r[s] + x[i], 1.0 / (alpha[s] + T[i]))  # noqa: NPY002 (Numba supports only the legacy API)
+            lam = np.random.gamma(r[s] + x[i], 1.0 / (alpha[s] + T[i]))  # noqa: NPY002
             end, p = horizon, 0.0
             if kind == 2:
-                mu = np.random.gamma(third[s], 1.0 / (fourth[s] + T[i]))  # noqa: NPY002 (Numba supports only the legacy API)
-                end = min(horizon, np.random.exponential(1.0 / mu))  # noqa: NPY002 (Numba supports only the legacy API)
+                mu = np.random.gamma(third[s], 1.0 / (fourth[s] + T[i]))  # noqa: NPY002
+                end = min(horizon, np.random.exponential(1.0 / mu))  # noqa: NPY002
             else:
-                p = np.random.beta(third[s], fourth[s] + x[i] + (1.0 if kind == 1 else 0.0))  # noqa: NPY002 (Numba supports only the legacy API)
-            nu = 0.0
-            if with_spend:
-                nu = np.random.gamma(sp[s] * x[i] + sq[s], 1.0 / (sgamma[s] + x[i] * m[i]))  # noqa: NPY002 (Numba supports only the legacy API)
-            t, n, total = 0.0, 0, 0.0
+                extra = 1.0 if kind == 1 else 0.0
+                p = np.random.beta(third[s], fourth[s] + x[i] + extra)  # noqa: NPY002
+            t, n = 0.0, 0
             while True:
-                t += np.random.exponential(1.0 / lam)  # noqa: NPY002 (Numba supports only the legacy API)
+                t += np.random.exponential(1.0 / lam)  # noqa: NPY002
                 if t > end:
                     break
                 n += 1
                 if with_spend:
-                    total += np.exp(-delta * t) * np.random.gamma(sp[s], 1.0 / nu)  # noqa: NPY002 (Numba supports only the legacy API)
-                if kind != 2 and np.random.random() < p:  # noqa: NPY002 (Numba supports only the legacy API)
+                    if k == factors.size:
+                        grown = np.empty(2 * factors.size)
+                        grown[:k] = factors
+                        factors = grown
+                    factors[k] = np.exp(-delta * t)
+                    k += 1
+                if kind != 2 and np.random.random() < p:  # noqa: NPY002
                     break
             counts[i, s] = n
+        starts[n_draws] = k
+        if not with_spend:
+            continue
+        np.random.seed(seeds[i] + 2**31)  # noqa: NPY002
+        for s in range(n_draws):
+            if starts[s + 1] == starts[s]:
+                continue
+            rate = sgamma[s] + x[i] * m[i]
+            nu = np.random.gamma(sp[s] * x[i] + sq[s], 1.0 / rate)  # noqa: NPY002
+            total = 0.0
+            for j in range(starts[s], starts[s + 1]):
+                total += factors[j] * np.random.gamma(sp[s], 1.0 / nu)  # noqa: NPY002
             value[i, s] = total
     return counts, value

@@ -182,3 +182,30 @@ def test_dert_is_the_unbounded_discounted_expectation():
     assert (dert > model.expected_purchases(52).per_customer["mean"] * 0.9).all()
     # E[Y] over 200 years, undiscounted, exceeds the discounted total.
     assert (long["expected_purchases"].per_customer["mean"] > dert).all()
+
+
+def test_weights_count_in_every_total_and_in_the_spend_model():
+    """A row with weight 2 counts as two customers: in the purchase and the spend likelihoods
+    (equal to the table with every row twice) and in every base total; per-customer numbers
+    are per row. Bad weights are refused, naming the rows."""
+    customers = cdnow_summary().customers[["x", "t_x", "T", "monetary"]]
+    weighted = customers.assign(weights=2.0)
+    doubled = pd.concat([customers, customers.set_axis(customers.index + "b")])
+    for cls, params in ((clv.BetaGeoModel, MODELS[clv.BetaGeoModel]),
+                        (clv.GammaGammaModel, GAMMA_GAMMA)):
+        assert cls(weighted).log_likelihood(params) == pytest.approx(
+            cls(doubled).log_likelihood(params), rel=1e-12)
+    purchases = _point(clv.BetaGeoModel(customers), MODELS[clv.BetaGeoModel])
+    spend = _point(clv.GammaGammaModel(customers), GAMMA_GAMMA)
+    keys = ["p_alive", "expected_purchases", "clv", "purchases_predictive", "clv_predictive"]
+    once = score_customers(purchases, spend, customers, predictions=keys, n_draws=100)
+    twice = score_customers(purchases, spend, weighted, predictions=keys, n_draws=100)
+    for key in keys:
+        np.testing.assert_allclose(twice[key].total_draws, 2 * once[key].total_draws,
+                                   rtol=1e-12)
+        pd.testing.assert_frame_equal(twice[key].per_customer, once[key].per_customer)
+    for bad in (-1.0, np.nan, np.inf):
+        frame = weighted.copy()
+        frame.iloc[3, frame.columns.get_loc("weights")] = bad
+        with pytest.raises(clv.CLVDataError, match=r"'weights' must hold finite numbers"):
+            clv.BetaGeoModel(frame)

@@ -24,6 +24,7 @@ import pytest
 from helpers import CALIBRATION_END, FH_GAMMA_GAMMA, FHL_BG_NBD, OBSERVATION_END, cdnow_summary
 
 import clvlib
+from clvlib.scoring import PREDICTIONS
 
 pytest.importorskip("pyspark", reason="pyspark is not installed: pip install -e '.[spark]'")
 if shutil.which("java") is None:
@@ -274,13 +275,18 @@ def test_spark_scoring_equals_local_scoring(spark, fitted):
     summary, purchases, spend = fitted
     customers = spark.createDataFrame(summary.customers.reset_index()).repartition(3)
     options = dict(n_draws=200, seed=5, interval=0.8)
-    scores = clvspark.score(customers, purchases, spend, horizon=39, **options).toPandas()
+    predictions = list(PREDICTIONS)  # expected and predictive (seeded by customer id)
+    scores = clvspark.score(customers, purchases, spend, horizon=39, predictions=predictions,
+                            **options).toPandas()
     scores = scores.set_index("customer_id").sort_index()
     assert list(scores.index) == list(summary.customers.index)
     local = {
         "p_alive": purchases.p_alive(summary, **options),
         "expected_purchases": purchases.expected_purchases(39, summary, **options),
         "clv": clvlib.customer_lifetime_value(purchases, spend, summary, horizon=39, **options),
+        "purchases_predictive": purchases.predicted_purchases(39, summary, **options),
+        "clv_predictive": clvlib.customer_lifetime_value(purchases, spend, summary, horizon=39,
+                                                         predictive=True, **options),
     }
     for name, prediction in local.items():
         for stat in ("mean", "lower", "upper"):

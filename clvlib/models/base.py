@@ -21,7 +21,7 @@ import pandas as pd
 import pymc as pm
 import xarray as xr
 
-from clvlib.compression import WEIGHT_COLUMN, CompressedRows
+from clvlib.compression import CompressedRows, row_weights
 from clvlib.diagnostics import Diagnostics
 from clvlib.models import fit_cache
 from clvlib.models.samplers import ADAPTERS, FitSettings, Method, Sampler
@@ -96,8 +96,7 @@ class CLVModel:
             **{k: Prior.from_dict(v) for k, v in (priors or {}).items()},
         }
         frame = self.likelihood_frame(self.customers)
-        weights = frame[WEIGHT_COLUMN] if WEIGHT_COLUMN in frame.columns else None
-        self.rows = CompressedRows.from_frame(frame, self.columns, weights)
+        self.rows = CompressedRows.from_frame(frame, self.columns, row_weights(frame, source))
         self.idata: xr.DataTree | None = None
         self.settings: FitSettings | None = None
         self.timings: dict[str, float] = {}

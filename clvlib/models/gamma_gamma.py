@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 
 from clvlib import expectations as ex
-from clvlib.compression import CompressedRows
+from clvlib.compression import WEIGHT_COLUMN, CompressedRows
 from clvlib.errors import CLVDataError, describe_rows
 from clvlib.likelihoods import gamma_gamma_loglike, gamma_gamma_logp
 from clvlib.models.base import CLVModel, Likelihood
@@ -66,7 +66,8 @@ class GammaGammaModel(CLVModel):
             repeat = repeat[~free]
         if repeat.empty:
             raise CLVDataError("Gamma-Gamma: no customer has a paid repeat purchase to learn from")
-        return repeat.assign(m=repeat["monetary"])[["x", "m"]]
+        keep = ["x", "m"] + ([WEIGHT_COLUMN] if WEIGHT_COLUMN in repeat.columns else [])
+        return repeat.assign(m=repeat["monetary"])[keep]
 
     def expected_spend(self, customers=None, *, n_draws: int | None = 1000, seed: int = 0,
                        interval: float = 0.9) -> Prediction:

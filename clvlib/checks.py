@@ -16,9 +16,16 @@ import numpy as np
 import pandas as pd
 
 from clvlib import formatting
+from clvlib.compression import row_weights
 from clvlib.models.base import PurchaseModel
 from clvlib.summary import CustomerSummary
 from clvlib.transactions import TransactionLog
+
+
+def _weights(customers: pd.DataFrame, source: str = "customers") -> np.ndarray:
+    """How many customers each row stands for (its ``weights`` column, validated), else ones."""
+    w = row_weights(customers, source or "customers")
+    return np.ones(len(customers)) if w is None else w
 
 
 def _interval(draws: np.ndarray, interval: float, axis: int = 0):
@@ -37,7 +44,7 @@ def frequency_check(
     ``T_i``, for each posterior draw; the last row counts ``max_x`` or more. The interval is the
     posterior predictive one: for each draw, every customer's count is drawn from that draw's
     distribution (a multinomial per distinct age), so it holds chance as well as parameter
-    uncertainty.
+    uncertainty. A ``weights`` column counts each row as that many customers.
 
     Returns
     -------
@@ -49,7 +56,13 @@ def frequency_check(
         (``ppp``).
     """
     customers = model.customers if customers is None else customers
-    ages, counts = np.unique(customers["T"].to_numpy(), return_counts=True)
+    w = _weights(customers)
+    ages, inverse = np.unique(customers["T"].to_numpy(), return_inverse=True)
+    counts = np.bincount(inverse.reshape(-1), weights=w, minlength=len(ages))
+    if not np.allclose(counts, np.round(counts)):
+        raise ValueError("frequency_check: the customers' weights must add up to whole numbers of "
+                         "customers at each age (T) to draw their counts")
+    counts = np.round(counts).astype(np.int64)
     k = np.arange(max_x)
     # (draws, ages, k): probabilities of exactly k purchases by each age, then "max_x or more".
     prob = model.prob_purchases(k[None, :], ages[:, None], n_draws=n_draws)
@@ -60,8 +73,8 @@ def frequency_check(
     replicated = np.random.default_rng(seed).multinomial(counts, prob).sum(axis=1)
     q = [(1 - interval) / 2, (1 + interval) / 2]
     lo, hi = np.quantile(replicated, q, axis=0)
-    x = np.minimum(customers["x"].to_numpy(), max_x)
-    actual = np.bincount(x, minlength=max_x + 1)
+    x = np.minimum(customers["x"].to_numpy(), max_x).astype(np.int64)
+    actual = np.round(np.bincount(x, weights=w, minlength=max_x + 1)).astype(np.int64)
     labels = [str(i) for i in k] + [f"{max_x}+"]
     table = pd.DataFrame(
         {"actual": actual, "mean": expected.mean(axis=0), "lower": lo, "upper": hi},
@@ -219,10 +232,10 @@ def holdout_check(
     Returns
     -------
     pandas.DataFrame
-        Indexed by ``repeat purchases``: ``customers``, ``actual``, ``mean`` (posterior mean of
-        the expected group mean), ``lower``, ``upper`` (the predictive interval),
-        ``expected_lower``, ``expected_upper`` (the credible interval); ``attrs["interval_kind"]``
-        is ``"predictive"``.
+        Indexed by ``repeat purchases``: ``customers`` (their weights' sum, when the summary has
+        a ``weights`` column), ``actual``, ``mean`` (posterior mean of the expected group mean),
+        ``lower``, ``upper`` (the predictive interval), ``expected_lower``, ``expected_upper``
+        (the credible interval); ``attrs["interval_kind"]`` is ``"predictive"``.
 
     Raises
     ------
@@ -232,22 +245,25 @@ def holdout_check(
     if not summary.has_holdout:
         raise ValueError("holdout_check needs a summary with a holdout period (observation_end)")
     c = summary.customers
+    w = pd.Series(_weights(c, summary.source), index=c.index)
     group = np.minimum(c["x"], max_x)
     labels = [str(i) for i in range(max_x)] + [f"{max_x}+"]
     rows = []
     for g, label in enumerate(labels):
         members = c[group == g]
-        if members.empty:
+        n = w[group == g].sum()
+        if members.empty or n == 0:
             continue
         expected = model.expected_purchases(summary.holdout_length, members, n_draws=n_draws,
                                             seed=seed, interval=interval)
-        mean, lo, hi = _interval(expected.total_draws / len(members), interval)
+        mean, lo, hi = _interval(expected.total_draws / n, interval)
         predictive = model.predicted_purchases(summary.holdout_length, members,
                                                n_draws=n_draws, seed=seed, interval=interval)
-        _, p_lo, p_hi = _interval(predictive.total_draws / len(members), interval)
-        rows.append({"repeat purchases": label, "customers": len(members),
-                     "actual": members["x_holdout"].mean(), "mean": mean, "lower": p_lo,
-                     "upper": p_hi, "expected_lower": lo, "expected_upper": hi})
+        _, p_lo, p_hi = _interval(predictive.total_draws / n, interval)
+        rows.append({"repeat purchases": label, "customers": n,
+                     "actual": np.average(members["x_holdout"], weights=w[group == g]),
+                     "mean": mean, "lower": p_lo, "upper": p_hi, "expected_lower": lo,
+                     "expected_upper": hi})
     table = pd.DataFrame(rows).set_index("repeat purchases")
     table.attrs["interval_kind"] = "predictive"
     return table
@@ -285,6 +301,9 @@ def p_alive_calibration(model: PurchaseModel, summary: CustomerSummary, *, group
     if not summary.has_holdout:
         raise ValueError("p_alive_calibration needs a summary with a holdout period")
     c = summary.customers
+    if row_weights(c, summary.source or "summary") is not None:
+        raise ValueError("p_alive_calibration: customers with a 'weights' column are not "
+                         "supported; give one row per customer")
     alive = model.p_alive(n_draws=n_draws).per_customer["mean"]
     group = pd.qcut(alive.rank(method="first"), groups, labels=False) + 1
     table = pd.DataFrame({"p_alive": alive, "bought": c["x_holdout"] > 0}).groupby(group).agg(
@@ -303,19 +322,24 @@ def holdout_errors(model: PurchaseModel, summary: CustomerSummary, *, n_draws: i
     per_customer : pandas.DataFrame
         ``actual``, ``predicted`` (posterior mean), ``error`` (predicted - actual).
     aggregate : dict
-        ``mae``, ``rmse``, ``bias`` (mean error) and ``correlation``.
+        ``mae``, ``rmse``, ``bias`` (mean error) and ``correlation``, each row counted as many
+        times as its weight when the summary has a ``weights`` column.
     """
     if not summary.has_holdout:
         raise ValueError("holdout_errors needs a summary with a holdout period")
-    predicted = model.expected_purchases(summary.holdout_length, n_draws=n_draws)
-    per_customer = pd.DataFrame({"actual": summary.customers["x_holdout"],
+    c = summary.customers
+    predicted = model.expected_purchases(summary.holdout_length, c, n_draws=n_draws)
+    per_customer = pd.DataFrame({"actual": c["x_holdout"],
                                  "predicted": predicted.per_customer["mean"]})
     per_customer["error"] = per_customer["predicted"] - per_customer["actual"]
-    e = per_customer["error"]
+    e = per_customer["error"].to_numpy()
+    w = _weights(c, summary.source)
+    cov = np.cov(per_customer["actual"], per_customer["predicted"], aweights=w)
     aggregate = {
-        "mae": float(e.abs().mean()), "rmse": float(np.sqrt((e**2).mean())),
-        "bias": float(e.mean()),
-        "correlation": float(per_customer[["actual", "predicted"]].corr().iloc[0, 1]),
+        "mae": float(np.average(np.abs(e), weights=w)),
+        "rmse": float(np.sqrt(np.average(e**2, weights=w))),
+        "bias": float(np.average(e, weights=w)),
+        "correlation": float(cov[0, 1] / np.sqrt(cov[0, 0] * cov[1, 1])),
     }
     return per_customer, aggregate
 

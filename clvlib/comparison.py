@@ -32,7 +32,7 @@ import pytensor
 import pytensor.tensor as pt
 from scipy.special import logsumexp
 
-from clvlib.compression import CompressedRows
+from clvlib.compression import CompressedRows, row_weights
 from clvlib.models import get_model
 from clvlib.models.base import PurchaseModel
 from clvlib.progress import Announce, fit_announced, to_stderr
@@ -211,7 +211,8 @@ def loo(model: PurchaseModel) -> dict[str, float]:
 
 
 def holdout_rows(summary: CustomerSummary) -> CompressedRows:
-    """Distinct (calibration, whole-period) histories of the summary's customers, weighted."""
+    """Distinct (calibration, whole-period) histories of the summary's customers, each counted
+    as often as it occurs (times its ``weights`` column, when the summary has one)."""
     if not summary.has_holdout:
         raise ValueError("the holdout log predictive density needs a summary with a holdout "
                          "period (observation_end)")
@@ -221,7 +222,8 @@ def holdout_rows(summary: CustomerSummary) -> CompressedRows:
         "x_full": c["x"] + c["x_holdout"], "t_x_full": c["t_x_full"],
         "T_full": c["T"] + summary.holdout_length,
     })
-    return CompressedRows.from_frame(full, tuple(full.columns))
+    return CompressedRows.from_frame(full, tuple(full.columns),
+                                     row_weights(c, summary.source or "summary"))
 
 
 def holdout_lpd_pointwise(model: PurchaseModel, rows: CompressedRows) -> np.ndarray:

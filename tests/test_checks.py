@@ -218,3 +218,38 @@ def test_p_alive_grid_and_calibration():
     assert len(table) == 10 and table["customers"].sum() == len(summary.customers)
     assert table["customers"].max() - table["customers"].min() <= 1
     assert table["mean_p_alive"].is_monotonic_increasing
+
+
+# -- weighted rows ---------------------------------------------------------------------------------
+
+
+def test_checks_count_weighted_rows_as_the_customers_they_stand_for():
+    """CDNOW's customers with identical histories merged into weighted rows: the frequency check
+    (its predictive draws too: the same counts per age and the same seed), the holdout groups'
+    sizes, actual and expected means, and the holdout errors are unchanged."""
+    from helpers import cdnow_summary
+
+    summary = cdnow_summary()
+    keys = ["x", "t_x", "T", "x_holdout", "t_x_full"]
+    c = summary.customers
+    merged = c.groupby(keys, as_index=False, sort=False).first()
+    merged["weights"] = c.groupby(keys, sort=False).size().to_numpy()
+    merged.index = pd.Index([f"row{i}" for i in range(len(merged))], name="customer_id")
+    weighted = clv.CustomerSummary(merged, summary.time_unit, summary.calibration_end,
+                                   summary.observation_end, source="merged")
+    assert len(merged) < 0.6 * len(c)
+    plain = fake_fit(clv.BetaGeoModel(summary), FHL_BG_NBD, spread=0.03, draws=60)
+    rows = fake_fit(clv.BetaGeoModel(weighted), FHL_BG_NBD, spread=0.03, draws=60)
+    pd.testing.assert_frame_equal(checks.frequency_check(rows, n_draws=60),
+                                  checks.frequency_check(plain, n_draws=60))
+    a, b = (checks.holdout_check(m, s, n_draws=60) for m, s in ((rows, weighted),
+                                                                  (plain, summary)))
+    for column in ("customers", "actual", "mean", "expected_lower", "expected_upper"):
+        np.testing.assert_allclose(a[column], b[column], rtol=1e-9, err_msg=column)
+    errors = [checks.holdout_errors(m, s, n_draws=60)[1] for m, s in ((rows, weighted),
+                                                                       (plain, summary))]
+    assert errors[0] == pytest.approx(errors[1], rel=1e-9)
+    with pytest.raises(ValueError, match="weights"):
+        checks.p_alive_calibration(rows, weighted)
+    with pytest.raises(ValueError, match="whole numbers"):
+        checks.frequency_check(rows, merged.assign(weights=merged["weights"] * 0.5))

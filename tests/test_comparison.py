@@ -244,3 +244,36 @@ def test_comparison_without_holdout_ranks_by_loo_and_says_so():
     assert isinstance(comparison.table, pd.DataFrame)
     assert "PSIS-LOO expected log predictive density" in narrative.comparison(comparison,
                                                                                comparison.best)
+
+
+# -- weighted rows ---------------------------------------------------------------------------------
+
+
+def weighted_summary() -> clv.CustomerSummary:
+    """The simulated customers with identical (calibration, holdout) histories merged into one
+    row each, weighted by how many they are."""
+    summary = simulated_summary()
+    keys = ["x", "t_x", "T", "x_holdout", "t_x_full"]
+    c = summary.customers
+    merged = c.groupby(keys, as_index=False, sort=False).first()
+    merged["weights"] = c.groupby(keys, sort=False).size().to_numpy()
+    merged.index = pd.Index([f"row{i}" for i in range(len(merged))], name="customer_id")
+    assert len(merged) < len(c) * 0.8 and merged["weights"].sum() == len(c)
+    return clv.CustomerSummary(merged, summary.time_unit, summary.calibration_end,
+                               summary.observation_end, source="merged")
+
+
+def test_weighted_rows_compare_as_the_customers_they_stand_for():
+    """Merging identical customers into weighted rows changes no difference or standard error
+    (the same stand-in posteriors: fake_fit draws depend on the seed only)."""
+    merged = weighted_summary()
+    wrong = fake_fit(clv.BetaGeoModel(merged), WRONG, spread=0.05, seed=1)
+    wrong.title = "wrong dropout"
+    weighted = compare_models([wrong, fake_fit(clv.BetaGeoModel(merged), TRUTH, spread=0.05,
+                                               seed=1)], merged)
+    expanded = truth_vs_wrong()
+    for column in ("elpd_loo", "d_elpd_loo", "d_elpd_loo_se", "holdout_lpd", "d_holdout_lpd",
+                   "d_holdout_lpd_se", "p_loo", "mae", "rmse", "bias", "correlation"):
+        np.testing.assert_allclose(weighted.table[column].to_numpy(),
+                                   expanded.table[column].to_numpy(), rtol=1e-8, atol=1e-9,
+                                   err_msg=column)

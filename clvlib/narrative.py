@@ -42,13 +42,19 @@ def _inside(table: pd.DataFrame, actual: str = "actual", lower: str = "lower",
     return int(((table[actual] >= table[lower]) & (table[actual] <= table[upper])).sum())
 
 
-def _reproduces(inside: int, total: int) -> str:
-    """"reproduces", "reproduces only roughly" or "does not reproduce", by the stated shares."""
+# What the frequency and holdout checks reproduce (or do not), in the verdict's words.
+FREQUENCY_WHAT = "how many customers made 0, 1, 2, ... repeat purchases"
+HOLDOUT_WHAT = "the groups' holdout purchases"
+
+
+def _reproduces(inside: int, total: int, what: str) -> str:
+    """"reproduces WHAT", "reproduces WHAT only roughly" or "does not reproduce WHAT", by
+    :data:`REPRODUCES_SHARE` and :data:`ROUGHLY_SHARE`."""
     if inside >= REPRODUCES_SHARE * total:
-        return "reproduces"
+        return f"reproduces {what}"
     if inside >= ROUGHLY_SHARE * total:
-        return "reproduces only roughly"
-    return "does not reproduce"
+        return f"reproduces {what} only roughly"
+    return f"does not reproduce {what}"
 
 
 def _closeness(error: float) -> str:
@@ -127,10 +133,10 @@ def frequency_fit(table: pd.DataFrame) -> str:
     error = (table["mean"] - table["actual"]).abs().sum() / table["actual"].sum() / 2
     kind = "predictive " if table.attrs.get("interval_kind") == "predictive" else ""
     text = (
-        f"The model {_reproduces(inside, total)} how many customers made 0, 1, 2, ... repeat "
-        f"purchases: **{inside} of the {total} actual counts fall inside the model's 90% "
-        f"{kind}intervals** {_rule(total)}, and reallocating {share(error, 1)} of customers "
-        "between the bars would make the actual and the expected counts agree."
+        f"The model {_reproduces(inside, total, FREQUENCY_WHAT)}: **{inside} of the {total} "
+        f"actual counts fall inside the model's 90% {kind}intervals** {_rule(total)}, and "
+        f"reallocating {share(error, 1)} of customers between the bars would make the actual "
+        "and the expected counts agree."
     )
     if "ppp" in table.attrs:
         ppp = table.attrs["ppp"]
@@ -168,7 +174,7 @@ def holdout_fit(holdout: pd.DataFrame | None, summary: CustomerSummary) -> str:
     if holdout.attrs.get("interval_kind") == "predictive":
         return text + (
             f"Grouped by how often customers bought during calibration, the model "
-            f"{_reproduces(inside, len(holdout))} the groups' holdout purchases: the actual mean "
+            f"{_reproduces(inside, len(holdout), HOLDOUT_WHAT)}: the actual mean "
             f"of **{inside} of {len(holdout)} groups** falls inside the 90% predictive interval "
             f"of the group's mean {_rule(len(holdout))}."
         )

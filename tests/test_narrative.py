@@ -277,3 +277,23 @@ def test_data_overview_share_of_customers_without_repeat_purchase():
     text = narrative.data_overview(overview, summary)
     zero = (summary.customers["x"] == 0).sum()
     assert f"**{share_of(zero, len(summary.customers))} made no repeat purchase**" in text
+
+
+def test_tracking_sentence_without_holdout_and_with_a_partial_last_week():
+    t = pd.DataFrame({"period": [0, 1, 2], "actual": [5, 7, 1], "incremental_mean": [5.5, 6.5, 0.8],
+                      "in_holdout": [False] * 3, "period_share": [1.0, 1.0, 2 / 7]})
+    text = narrative.tracking_fit(t, "week")
+    assert text.startswith("This run has no holdout period")
+    assert text.endswith("The data end 29% of the way into the last week; the figures compare "
+                         "that week pro rata (the model's expectation covers the same days).")
+    assert "MAPE" not in text and "off by" not in text
+
+
+def test_holdout_sentence_without_actual_purchases_states_no_ratio():
+    h = pd.DataFrame({"customers": [10, 5], "actual": [0.0, 0.0], "mean": [0.2, 0.5],
+                      "lower": [0.0, 0.0], "upper": [0.5, 1.2]}, index=["0", "1"])
+    h.attrs["interval_kind"] = "predictive"
+    summary = SimpleNamespace(holdout_length=39.0, time_unit=clv.TimeUnit.parse("week"))
+    text = narrative.holdout_fit(h, summary)
+    assert "forecast **4** (no actual purchases to compare with)" in text
+    assert "inf" not in text and "nan" not in text

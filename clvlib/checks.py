@@ -121,13 +121,15 @@ def repeat_purchases_by_period(log: TransactionLog, summary: CustomerSummary) ->
     end = summary.observation_end or summary.calibration_end
     ids = pd.DataFrame({"customer_id": summary.customers.index.astype(str)})
     log.con.register("summary_ids", ids)
+    # A day of only returns is no purchase; a count-only log has no amounts: every day counts.
+    having = "HAVING bool_or(t.amount >= 0)" if log.has_amounts else ""
     table = log.query(
-        """
+        f"""
         WITH days AS (
             SELECT t.customer_id, t.timestamp::DATE AS day
             FROM transactions t JOIN summary_ids USING (customer_id)
             WHERE t.timestamp::DATE <= $end
-            GROUP BY t.customer_id, day HAVING bool_or(t.amount >= 0)
+            GROUP BY t.customer_id, day {having}
         ),
         repeats AS (
             SELECT day FROM (

@@ -303,20 +303,74 @@ def heterogeneity(purchase_model) -> str:
     return text + "Decisions based on the average customer fit very few real ones."
 
 
-def value_summary(clv: Prediction, p_alive: Prediction, interval: float = 0.9) -> str:
+def money(value: float, currency: str = "", digits: int = 0) -> str:
+    """An amount with its currency label: ``"1,234 USD"`` (no label when ``currency`` is
+    empty)."""
+    text = f"{value:,.{digits}f}"
+    return f"{text} {currency}" if currency else text
+
+
+def duration(value: float, unit_plural: str) -> str:
+    """A length of time to one decimal: ``"39.9 weeks"``."""
+    return f"{value:,.1f} {unit_plural}"
+
+
+def valuation_basis(summary: CustomerSummary, horizon: float, discount, currency: str = "") -> str:
+    """From which date value is measured, over which period, discounted how, in what money."""
+    unit = summary.time_unit
+    start = summary.calibration_end
+    end = start + pd.Timedelta(days=unit.to_days(horizon))
+    basis = ("the end of the calibration period, so that the holdout can check the forecasts"
+             if summary.has_holdout else "the end of the data")
+    text = (
+        f"**Values are measured as of {start:%d %B %Y}** ({basis}) and count purchases over the "
+        f"next {horizon:g} {unit.plural}, to {end:%d %B %Y}. "
+        + discount.describe(unit.name, unit.days) + " "
+    )
+    text += (f"Money is in {currency}." if currency else
+             "Money is in the unit of the data's amounts (no currency was given).")
+    return text
+
+
+def interval_meaning(interval: float) -> str:
+    """One sentence on each kind of interval the report shows."""
+    pct = f"{interval:.0%}"
+    return (
+        f"Two kinds of interval appear below. A **{pct} predictive interval** says what will "
+        f"happen: a customer (or the whole base) ends up inside it {pct} of the time if the model "
+        f"is right, because it draws each customer's purchases, dropout and spend; plan with it. "
+        f"A **{pct} credible interval of the expected value** says only how sure we are of the "
+        f"average outcome (parameter uncertainty), so it is much narrower and is not a range for "
+        f"what one customer will do."
+    )
+
+
+def value_summary(clv: Prediction, p_alive: Prediction, interval: float = 0.9,
+                  predictive: Prediction | None = None, currency: str = "") -> str:
     """Total value, its concentration, and how many customers are still active."""
     values = clv.per_customer["mean"]
     total = clv.total()
     alive = p_alive.per_customer["mean"]
-    return (
-        f"The {clv.name} of these {_n(len(values))} customers is **{_n(total['mean'])}** "
-        f"({interval:.0%} interval {_n(total['lower'])} to {_n(total['upper'])}). "
+    text = (
+        f"The {clv.name} of these {_n(len(values))} customers is "
+        f"**{money(total['mean'], currency)}** ({clv.interval_name} "
+        f"{money(total['lower'], currency)} to "
+        f"{money(total['upper'], currency)}). "
+    )
+    if predictive is not None:
+        t = predictive.total()
+        text += (
+            f"What the base will actually bring, with the randomness of each customer's purchases "
+            f"and spend, is **{money(t['lower'], currency)} to {money(t['upper'], currency)}** "
+            f"({predictive.interval_name}). "
+        )
+    return text + (
         f"Value is concentrated: **the top 10% of customers hold "
         f"{share(top_share(values, 0.1))} of it** and the top 1% hold "
         f"{share(top_share(values, 0.01))} (Gini {gini(values):.2f}). "
-        f"The average customer is worth {values.mean():,.2f}, yet "
+        f"The average customer is worth {money(values.mean(), currency, 2)}, yet "
         f"{share((values < values.mean()).mean())} of customers are worth less than that, and "
-        f"the median customer only {values.median():,.2f}. "
+        f"the median customer only {money(values.median(), currency, 2)}. "
         f"**{_n((alive > 0.5).sum())} customers ({share((alive > 0.5).mean())}) are more likely "
         f"than not still active**; on average a customer is alive with probability "
         f"{share(alive.mean())}."
@@ -324,33 +378,59 @@ def value_summary(clv: Prediction, p_alive: Prediction, interval: float = 0.9) -
 
 
 def top_customers(values: pd.DataFrame, n: int, horizon: float, unit_plural: str,
-                  interval: float = 0.9) -> pd.DataFrame:
+                  interval: float = 0.9, currency: str = "") -> pd.DataFrame:
     """The ``n`` most valuable customers as a table to read: each number as text, to the digits
-    that mean something (whole purchases and currency units, spend to the cent).
+    that mean something (whole purchases and currency units, spend to the cent), each column
+    with its unit. Intervals are predictive when the table has them.
 
     Parameters
     ----------
     values : pandas.DataFrame
-        From :func:`clvlib.prediction_table` with ``p_alive``, ``purchases`` and ``clv``.
+        From :func:`clvlib.prediction_table` with ``p_alive``, ``purchases`` and ``clv``, and
+        optionally ``purchases_predictive`` and ``clv_predictive``.
     """
     top = values.nlargest(n, "clv_mean")
+    money_unit = f" ({currency})" if currency else ""
+    unit = unit_plural
 
     def shown(column: str, fmt: str) -> list[str]:
         return [fmt.format(v) for v in top[column]]
 
-    return pd.DataFrame({
+    def between(prefix: str, fmt: str) -> list[str]:
+        return [f"{fmt.format(lo)} to {fmt.format(hi)}" for lo, hi in
+                zip(top[f"{prefix}_lower"], top[f"{prefix}_upper"], strict=True)]
+
+    columns = {
         "repeat purchases (x)": shown("x", "{:,.0f}"),
-        "last purchase (t_x)": shown("t_x", "{:.1f}"),
-        "age (T)": shown("T", "{:.1f}"),
-        "mean spend": shown("monetary", "{:,.2f}"),
+        f"last purchase (t_x, {unit})": shown("t_x", "{:.1f}"),
+        f"age (T, {unit})": shown("T", "{:.1f}"),
+        f"mean spend{money_unit}": shown("monetary", "{:,.2f}"),
         "P(alive)": shown("p_alive_mean", "{:.2f}"),
-        f"purchases, next {horizon:g} {unit_plural}": shown("purchases_mean", "{:,.1f}"),
-        "CLV": shown("clv_mean", "{:,.0f}"),
-        f"CLV {interval:.0%} interval": [
-            f"{lo:,.0f} to {hi:,.0f}"
-            for lo, hi in zip(top["clv_lower"], top["clv_upper"], strict=True)
-        ],
-    }, index=top.index)
+        f"expected purchases, next {horizon:g} {unit}": shown("purchases_mean", "{:,.1f}"),
+    }
+    if "purchases_predictive_lower" in top.columns:
+        columns[f"purchases, {interval:.0%} predictive interval"] = between(
+            "purchases_predictive", "{:,.0f}")
+    columns[f"expected CLV{money_unit}"] = shown("clv_mean", "{:,.0f}")
+    if "clv_predictive_lower" in top.columns:
+        columns[f"CLV{money_unit}, {interval:.0%} predictive interval"] = between(
+            "clv_predictive", "{:,.0f}")
+    else:
+        columns[f"expected CLV, {interval:.0%} credible interval"] = between("clv", "{:,.0f}")
+    return pd.DataFrame(columns, index=top.index)
+
+
+def holdout_coverage(coverage) -> str:
+    """How often actual holdout purchases fell inside their predictive intervals, judged
+    against what a correct model gives (within 3 standard errors: consistent)."""
+    verdict = ("consistent with the model" if abs(coverage.z) <= 3 else
+               "fewer than a correct model would give: the intervals are too narrow or off-centre"
+               if coverage.z < 0 else
+               "more than a correct model would give: the intervals are wider than they need be")
+    return (
+        f"**Checked on the holdout:** {coverage}. That is {verdict} (the rule: within 3 standard "
+        f"errors of the expected share; here {coverage.z:+.1f})."
+    )
 
 
 _MEASURES = {"holdout_lpd": "log predictive density of the holdout purchases",

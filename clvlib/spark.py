@@ -1,9 +1,11 @@
 """Customer summaries and scoring on Apache Spark, for transaction logs beyond one machine.
 
 The same two arrows as the DuckDB path, run by Spark: a transaction log becomes the customer
-summary of :func:`clvlib.summarize` (same columns, same same-day merging, same time-unit
-arithmetic and rounding, same holdout, same notes), and a fitted model scores a Spark DataFrame of
-customers with the very prediction methods used locally (:meth:`PurchaseModel.p_alive`,
+summary of :func:`clvlib.summarize` (the very SQL plan of :mod:`clvlib.summary`, rendered for
+Spark: same columns, same same-day merging, same mean repeat spend, same time-unit arithmetic
+and rounding, same holdout, same notes; the reader applies the rules of
+:func:`clvlib.read_transactions` with the same words), and a fitted model scores a Spark
+DataFrame of customers with the very prediction methods used locally (:meth:`PurchaseModel.p_alive`,
 :meth:`PurchaseModel.expected_purchases`, :func:`clvlib.customer_lifetime_value`): the posterior
 is broadcast once, and each partition is scored in Arrow batches with
 :func:`clvlib.predict.posterior_predict`'s bounded-memory chunks.
@@ -40,20 +42,33 @@ from clvlib.errors import CLVDataError, describe_rows
 from clvlib.scoring import PREDICTIONS, score_customers
 from clvlib.summary import (
     COHORT_FORMATS,
+    SPARK,
     CustomerSummary,
+    SummarySpec,
     check_resolution,
     excluded_notes,
+    late_customers_sql,
+    per_customer_sql,
     resolution_note,
-    summary_params,
     summary_period,
-    time_sql,
+    summary_select_sql,
 )
 from clvlib.timeunits import TimeUnit
 from clvlib.transactions import (
+    COUNT_ONLY_NOTE,
+    CSV_DELIMITERS,
     DUPLICATES_POLICIES,
+    MAX_AMOUNT,
+    PARQUET_SUFFIXES,
     RETURNS_POLICIES,
+    check_columns,
+    delimiter_note,
+    future_rows,
+    not_a_table,
     note_duplicates,
     note_returns,
+    resolve_data_end,
+    value_check_messages,
 )
 
 try:
@@ -75,14 +90,6 @@ __all__ = [
     "summarize",
     "summary_frame",
 ]
-
-# The cohort labels of clvlib.summary.COHORT_FORMATS, in Spark SQL.
-SPARK_COHORT_FORMATS = {
-    "month": "date_format(first_day, 'yyyy-MM')",
-    "quarter": "concat(CAST(year(first_day) AS STRING), '-Q', CAST(quarter(first_day) AS STRING))",
-    "year": "CAST(year(first_day) AS STRING)",
-}
-assert SPARK_COHORT_FORMATS.keys() == COHORT_FORMATS.keys()
 
 # strptime directives (the DuckDB path's date_format) and their Java DateTimeFormatter patterns.
 STRPTIME_TO_JAVA = {
@@ -152,19 +159,22 @@ class SparkTransactions:
     Attributes
     ----------
     frame : pyspark.sql.DataFrame
-        Columns ``customer_id`` (string), ``timestamp``, ``amount`` (double) and any extra
-        columns, after the returns and duplicates policies.
+        Columns ``customer_id`` (string), ``timestamp``, ``amount`` (double; absent from a
+        count-only log) and any extra columns, after the rules and policies.
     source : str
         The files (or a name for a DataFrame) the log came from.
     extra_columns : tuple of str
     notes : list of str
         What validation found and how the policies handled it, worded as on the DuckDB path.
+    has_amounts : bool
+        False for a count-only log (read with ``amount=None``).
     """
 
     frame: DataFrame
     source: str
     extra_columns: tuple[str, ...] = ()
     notes: list[str] = field(default_factory=list)
+    has_amounts: bool = True
 
     @property
     def spark(self) -> SparkSession:
@@ -172,9 +182,10 @@ class SparkTransactions:
 
     def overview(self) -> dict:
         """Rows, customers, first and last date and total amount, as ``TransactionLog.overview``."""
+        total = F.sum("amount") if self.has_amounts else F.lit(None)
         row = self.frame.agg(
             F.count(F.lit(1)), F.countDistinct("customer_id"), F.min(F.to_date("timestamp")),
-            F.max(F.to_date("timestamp")), F.sum("amount"),
+            F.max(F.to_date("timestamp")), total,
         ).first()
         keys = ("rows", "customers", "first_date", "last_date", "total_amount")
         out = dict(zip(keys, row, strict=True))
@@ -189,11 +200,12 @@ def read_transactions(
     spark: SparkSession | None = None,
     customer_id: str = "customer_id",
     date: str = "date",
-    amount: str = "amount",
+    amount: str | None = "amount",
     extra_columns: Sequence[str] = (),
     date_format: str | None = None,
     returns: str = "error",
     duplicates: str = "keep",
+    data_end: str | pd.Timestamp | None = None,
     file_format: str | None = None,
     csv_options: dict | None = None,
     name: str | None = None,
@@ -204,12 +216,15 @@ def read_transactions(
     ----------
     source : Spark DataFrame, path, or list of paths
         A DataFrame, or Parquet/CSV files (a folder or glob is fine: Spark reads it).
-        CSV files are read with a header and every column as text, as on the DuckDB path.
+        CSV files are read with a header and every column as text, as on the DuckDB path; the
+        delimiter (comma, semicolon, tab or bar) is detected from the first line unless
+        ``csv_options`` gives ``sep``, and one other than a comma is said in the notes.
     spark : SparkSession, optional
         The session to read files with (default: the active one).
-    customer_id, date, amount, extra_columns, date_format, returns, duplicates
-        As for :func:`clvlib.read_transactions`. ``date_format`` is a ``strptime`` format
-        (``"%Y%m%d"``), translated to Spark's pattern.
+    customer_id, date, amount, extra_columns, date_format, returns, duplicates, data_end
+        As for :func:`clvlib.read_transactions` (``amount=None`` for a count-only log; rows
+        dated after ``data_end``, default today in UTC, are dropped and noted).
+        ``date_format`` is a ``strptime`` format (``"%Y%m%d"``), translated to Spark's pattern.
     file_format : {"parquet", "csv"}, optional
         Default: from the file suffix (``.parquet``/``.pq`` is Parquet, anything else CSV).
     csv_options : dict, optional
@@ -221,31 +236,26 @@ def read_transactions(
         raise ValueError(f"returns={returns!r}; choose one of {RETURNS_POLICIES}")
     if duplicates not in DUPLICATES_POLICIES:
         raise ValueError(f"duplicates={duplicates!r}; choose one of {DUPLICATES_POLICIES}")
-    raw, label = _read_raw(source, spark, file_format, csv_options or {}, name)
+    end, stated = resolve_data_end(data_end)
+    raw, label, notes = _read_raw(source, spark, file_format, csv_options or {}, name)
     _require_utc(raw.sparkSession)
     extra = tuple(extra_columns)
-    present = raw.columns
-    required = {"customer_id": customer_id, "date": date, "amount": amount}
-    missing = [f"{col!r} (the {role} column)" for role, col in required.items()
-               if col not in present]
-    missing += [f"{col!r} (an extra column)" for col in extra if col not in present]
-    if missing:
-        raise CLVDataError(
-            f"{label}: missing column(s) {', '.join(missing)}; the file has columns: "
-            f"{', '.join(map(repr, present))}. Map yours with customer_id=, date=, amount=."
-        )
-    typed = raw.select(
+    check_columns(label, raw.columns,
+                  {"customer_id": customer_id, "date": date, "amount": amount}, extra)
+    columns = [
         F.trim(F.col(_q(customer_id)).cast("string")).alias("customer_id"),
         _parsed_date(raw, date, date_format).alias("timestamp"),
-        F.expr(f"try_cast({_q(amount)} AS DOUBLE)").alias("amount"),
-        *[F.col(_q(c)).alias(c) for c in extra],
-        F.col(_q(customer_id)).alias("raw_customer_id"),
-        F.col(_q(date)).alias("raw_date"),
-        F.col(_q(amount)).alias("raw_amount"),
-    )
-    log = SparkTransactions(frame=typed, source=label, extra_columns=extra)
-    n_returns = _check_values(log, customer_id, date, amount, date_format, returns)
-    _apply_policies(log, returns, duplicates, amount, n_returns)
+    ]
+    if amount is not None:
+        columns.append(F.expr(f"try_cast({_q(amount)} AS DOUBLE)").alias("amount"))
+    columns += [F.col(_q(c)).alias(c) for c in extra]
+    columns += [F.col(_q(customer_id)).alias("raw_customer_id"), F.col(_q(date)).alias("raw_date")]
+    if amount is not None:
+        columns.append(F.col(_q(amount)).alias("raw_amount"))
+    log = SparkTransactions(frame=raw.select(*columns), source=label, extra_columns=extra,
+                            notes=notes, has_amounts=amount is not None)
+    tallies = _check_values(log, customer_id, date, amount, date_format, returns, end)
+    _apply_policies(log, returns, duplicates, amount, tallies, end, stated)
     return log
 
 
@@ -253,24 +263,45 @@ def _q(name: str) -> str:
     return "`" + name.replace("`", "``") + "`"
 
 
-def _read_raw(source, spark, file_format, csv_options, name) -> tuple[DataFrame, str]:
+def _read_raw(source, spark, file_format, csv_options, name) -> tuple[DataFrame, str, list]:
     if isinstance(source, DataFrame):
-        return source, name or "DataFrame"
+        return source, name or "DataFrame", []
     paths = [str(p) for p in ([source] if isinstance(source, str | Path) else source)]
     spark = spark or SparkSession.getActiveSession()
     if spark is None:
         raise ValueError("no active Spark session: pass spark= (see clvlib.spark.local_session)")
+    for path in map(Path, paths):  # local files only: a cluster path is left to Spark
+        problem = not_a_table(path) if path.is_file() and path.stat().st_size else None
+        if problem:
+            raise CLVDataError(problem)
     kind = file_format or (
-        "parquet" if Path(paths[0]).suffix.lower() in {".parquet", ".pq"} else "csv"
+        "parquet" if Path(paths[0]).suffix.lower() in PARQUET_SUFFIXES else "csv"
     )
     label = ", ".join(paths)
+    notes = []
     if kind == "parquet":
         frame = spark.read.parquet(*paths)
     elif kind == "csv":
-        frame = spark.read.csv(paths, header=True, inferSchema=False, **csv_options)
+        options = dict(csv_options)
+        if not {"sep", "delimiter"} & set(options):
+            options["sep"] = _sniff_delimiter(spark, paths)
+            if options["sep"] != ",":
+                notes.append(delimiter_note(options["sep"]))
+        frame = spark.read.csv(paths, header=True, inferSchema=False, **options)
     else:
         raise ValueError(f"file_format={file_format!r}; choose 'parquet' or 'csv'")
-    return frame, label
+    return frame, label, notes
+
+
+def _sniff_delimiter(spark: SparkSession, paths: list[str]) -> str:
+    """The delimiter of a CSV file's header line: the candidate found most often (ties: comma)."""
+    line = spark.read.text(paths).first()
+    if line is None:
+        return ","
+    header = line[0]
+    counts = {d: header.count(d) for d in CSV_DELIMITERS}
+    best = max(CSV_DELIMITERS, key=lambda d: (counts[d], d == ","))
+    return best if counts[best] else ","
 
 
 def _java_pattern(date_format: str) -> str:
@@ -308,59 +339,67 @@ def _parsed_date(raw: DataFrame, date: str, date_format: str | None):
 
 
 def _check_values(log: SparkTransactions, customer_id, date, amount, date_format,
-                  returns) -> int:
-    """Count each kind of bad value (and returns) in one pass; on a hit, show offending rows."""
-    c, ts, a = F.col("customer_id"), F.col("timestamp"), F.col("amount")
-    raw_date, raw_amount = F.col("raw_date"), F.col("raw_amount")
-    checks = {
-        "customer_id": (c.isNull() | (c == ""), f"column {customer_id!r}: missing customer ids"),
-        "date_missing": (raw_date.isNull(), f"column {date!r}: missing dates"),
-        "date": (
-            raw_date.isNotNull() & ts.isNull(),
-            f"column {date!r}: dates that cannot be parsed"
-            + (f" with format {date_format!r}" if date_format else " (expected ISO 8601, "
-               "e.g. 2024-01-31, or pass date_format=)"),
-        ),
-        "amount_missing": (raw_amount.isNull(), f"column {amount!r}: missing amounts"),
-        "amount": (
-            raw_amount.isNotNull()
-            & (a.isNull() | F.isnan(a) | (F.abs(a) == F.lit(float("inf")))),
-            f"column {amount!r}: amounts that are not finite numbers",
-        ),
+                  returns, data_end: pd.Timestamp) -> dict:
+    """Count each kind of bad value in one pass; on a hit, show offending rows.
+
+    The same pass tallies what the policies need: rows, rows dated after ``data_end`` (and the
+    latest of their days), and returns among the rest. Returns those tallies.
+    """
+    c, ts = F.col("customer_id"), F.col("timestamp")
+    day = F.to_date("timestamp")
+    late = day > F.lit(data_end.date())
+    tallies = [F.count(F.lit(1)).alias("rows"), F.count(F.when(late, 1)).alias("future"),
+               F.max(F.when(late, day)).alias("latest")]
+    if amount is not None:
+        tallies.append(F.count(F.when((F.col("amount") < 0) & ~late, 1)).alias("returns"))
+    raw_date = F.col("raw_date")
+    conditions = {
+        "customer_id": c.isNull() | (c == ""),
+        "date_missing": raw_date.isNull(),
+        "date": raw_date.isNotNull() & ts.isNull(),
     }
-    if returns == "error":
-        checks["negative"] = (
-            a < 0,
-            f"column {amount!r}: negative amounts (returns). Pass returns='drop' to remove them "
-            "or returns='net' to net them against the same day's purchases",
-        )
+    shown = [F.col("raw_customer_id").alias(customer_id), F.col("raw_date").alias(date)]
+    if amount is not None:
+        a, raw_amount = F.col("amount"), F.col("raw_amount")
+        finite = ~F.isnan(a) & (F.abs(a) != F.lit(float("inf")))
+        conditions |= {
+            "amount_missing": raw_amount.isNull(),
+            "amount": raw_amount.isNotNull() & (a.isNull() | ~finite),
+            "amount_huge": finite & (F.abs(a) > F.lit(MAX_AMOUNT)),
+            "negative": a < 0,
+        }
+        shown.append(F.col("raw_amount").alias(amount))
+    messages = value_check_messages(customer_id, date, amount, date_format, returns)
+    checks = {key: (conditions[key], message) for key, message in messages.items()}
     counts = log.frame.agg(
-        *[F.count(F.when(cond, 1)).alias(k) for k, (cond, _) in checks.items()],
-        F.count(F.when(a < 0, 1)).alias("returns"),
+        *[F.count(F.when(cond, 1)).alias(k) for k, (cond, _) in checks.items()], *tallies,
     ).first()
     for key, (cond, message) in checks.items():
         n = counts[key]
         if n:
-            rows = (
-                log.frame.filter(cond)
-                .select(F.col("raw_customer_id").alias(customer_id),
-                        F.col("raw_date").alias(date), F.col("raw_amount").alias(amount))
-                .limit(5).toPandas()
-            )
+            rows = log.frame.filter(cond).select(*shown).limit(5).toPandas()
             raise CLVDataError(
                 f"{log.source}: {message}: {n:,} row(s); for example (Spark keeps no row "
                 f"numbers):\n" + describe_rows(rows)
             )
-    return counts["returns"]
+    found = counts.asDict()
+    return {k: found[k] for k in ("rows", "future", "latest", "returns") if k in found}
 
 
-def _apply_policies(log: SparkTransactions, returns: str, duplicates: str, amount: str,
-                    n_returns: int):
-    kept = ["customer_id", "timestamp", "amount", *log.extra_columns]
+def _apply_policies(log: SparkTransactions, returns: str, duplicates: str, amount: str | None,
+                    tallies: dict, data_end: pd.Timestamp, stated: bool):
+    kept = ["customer_id", "timestamp", *(["amount"] if log.has_amounts else []),
+            *log.extra_columns]
     frame = log.frame
-    if returns == "drop":
+    future_rows(log, tallies["future"], tallies["rows"], tallies["latest"], data_end, stated)
+    if tallies["future"]:
+        frame = frame.filter(F.to_date("timestamp") <= F.lit(data_end.date()))
+    if returns == "drop" and log.has_amounts:
         frame = frame.filter(F.col("amount") >= 0)
-    note_returns(log, returns, n_returns, amount)
+    if log.has_amounts:
+        note_returns(log, returns, tallies["returns"], amount)
+    else:
+        log.notes.append(COUNT_ONLY_NOTE)
     frame = frame.select(*[F.col(_q(c)) for c in kept])
     n_extra = (
         frame.groupBy(*[F.col(_q(c)) for c in kept]).count()
@@ -384,84 +423,20 @@ def _apply_policies(log: SparkTransactions, returns: str, duplicates: str, amoun
 # ---------------------------------------------------------------------------------------------
 
 
-def _spark_summary_sql(extra_columns: tuple[str, ...], cohort: str, with_holdout: bool,
-                       rounded: bool) -> str:
-    """clvlib.summary._summary_sql in Spark SQL: keep the two in step (tests/test_spark.py)."""
-
-    def units(days: str) -> str:  # the shared arithmetic, with Spark's parameter markers
-        return time_sql(days, rounded).replace("$", ":")
-
-    extras_first = "".join(f", min_by({_q(c)}, `timestamp`) AS {_q(c)}" for c in extra_columns)
-    extras_select = "".join(f", f.{_q(c)}" for c in extra_columns)
-    holdout_cte = """,
-        hold AS (
-            SELECT customer_id, count(*) AS x_holdout, sum(spend) AS spend_holdout,
-                   max(day) AS last_day
-            FROM days WHERE day > :cal_end GROUP BY customer_id
-        )""" if with_holdout else ""
-    full_recency = units("coalesce(datediff(h.last_day, f.first_day), c.recency_days)")
-    holdout_select = (
-        ", coalesce(h.x_holdout, 0) AS x_holdout, coalesce(h.spend_holdout, 0.0) AS spend_holdout"
-        f", {full_recency} AS t_x_full"
-        if with_holdout else ""
-    )
-    holdout_join = "LEFT JOIN hold h USING (customer_id)" if with_holdout else ""
-    cohort_sql = SPARK_COHORT_FORMATS[cohort].replace("first_day", "f.first_day")
-    return f"""
-        WITH tx AS (
-            SELECT *, to_date(`timestamp`) AS day FROM {{transactions}}
-        ),
-        days AS (
-            SELECT customer_id, day, sum(amount) AS spend
-            FROM tx
-            WHERE day <= :end
-            GROUP BY customer_id, day
-            HAVING bool_or(amount >= 0)
-        ),
-        firsts AS (
-            SELECT customer_id, min(day) AS first_day{extras_first}
-            FROM tx WHERE day <= :end AND amount >= 0
-            GROUP BY customer_id
-        ),
-        cal AS (
-            SELECT d.customer_id,
-                   count(*) - 1 AS x,
-                   datediff(max(d.day), min(d.day)) AS recency_days,
-                   sum(d.spend) FILTER (WHERE d.day > f.first_day) AS repeat_spend
-            FROM days d JOIN firsts f ON d.customer_id = f.customer_id
-            WHERE d.day <= :cal_end
-            GROUP BY d.customer_id
-        ){holdout_cte}
-        SELECT c.customer_id,
-               CAST(c.x AS BIGINT) AS x,
-               {units("c.recency_days")} AS t_x,
-               {units("datediff(:cal_end, f.first_day)")} AS T,
-               c.repeat_spend / nullif(c.x, 0) AS monetary,
-               f.first_day AS first_purchase,
-               {cohort_sql} AS cohort
-               {holdout_select}{extras_select}
-        FROM cal c JOIN firsts f USING (customer_id) {holdout_join}
-    """
-
-
 @dataclass(frozen=True)
 class _Plan:
     frame: DataFrame
-    unit: TimeUnit
-    cal_end: pd.Timestamp
+    spec: SummarySpec
     obs_end: pd.Timestamp | None
-    end: pd.Timestamp
     span: str
-    params: dict
     notes: list[str]
-    resolution: float | None
 
 
 def _plan(log: SparkTransactions, time_unit, calibration_end, observation_end, cohort,
           resolution) -> _Plan:
     unit = TimeUnit.parse(time_unit)
-    if cohort not in SPARK_COHORT_FORMATS:
-        raise ValueError(f"cohort={cohort!r}; choose one of {', '.join(SPARK_COHORT_FORMATS)}")
+    if cohort not in COHORT_FORMATS:
+        raise ValueError(f"cohort={cohort!r}; choose one of {', '.join(COHORT_FORMATS)}")
     resolution = check_resolution(resolution)
     _require_utc(log.spark)
     overview = log.overview()
@@ -470,11 +445,11 @@ def _plan(log: SparkTransactions, time_unit, calibration_end, observation_end, c
         log.source, overview["first_date"], overview["last_date"], calibration_end,
         observation_end, notes,
     )
-    params = summary_params(unit, cal_end, end, resolution)
-    sql = _spark_summary_sql(log.extra_columns, cohort, obs_end is not None,
-                             resolution is not None)
-    frame = log.spark.sql(sql, args=params, transactions=log.frame)
-    return _Plan(frame, unit, cal_end, obs_end, end, span, params, notes, resolution)
+    spec = SummarySpec(cal_end, end, unit, resolution, cohort, obs_end is not None,
+                       log.has_amounts, log.extra_columns)
+    sql = f"WITH {per_customer_sql(SPARK, spec)} {summary_select_sql(SPARK, spec)}"
+    frame = log.spark.sql(sql, transactions=log.frame)
+    return _Plan(frame, spec, obs_end, span, notes)
 
 
 def summary_frame(
@@ -509,6 +484,7 @@ def summarize(
     path on the same transactions.
     """
     plan = _plan(log, time_unit, calibration_end, observation_end, cohort, resolution)
+    spec = plan.spec
     customers = plan.frame.orderBy("customer_id").toPandas()
     customers = customers.set_index("customer_id")
     customers.index = customers.index.astype("str")
@@ -516,24 +492,18 @@ def summarize(
         "datetime64[us]"
     )
     customers["cohort"] = customers["cohort"].astype("str")
-    counts = (
-        log.frame.withColumn("day", F.to_date("timestamp"))
-        .groupBy("customer_id")
-        .agg(F.min(F.when(F.col("amount") >= 0, F.col("day"))).alias("first_day"),
-             F.count(F.when(F.col("day") > F.lit(plan.end.date()), 1)).alias("n_after"))
-        .agg(F.count(F.when(F.col("first_day") > F.lit(plan.cal_end.date()), 1)),
-             F.sum("n_after"))
-        .first()
-    )
-    notes = plan.notes + excluded_notes(counts[0], counts[1] or 0, plan.cal_end, plan.end)
+    late = log.spark.sql(f"WITH {per_customer_sql(SPARK, spec)} {late_customers_sql(spec)}",
+                         transactions=log.frame).first()[0]
+    after = log.frame.filter(F.to_date("timestamp") > F.lit(spec.end.date())).count()
+    notes = plan.notes + excluded_notes(late, after, spec.cal_end, spec.end)
     if customers.empty:
         raise CLVDataError(
-            f"{log.source}: no customer bought by {plan.cal_end:%Y-%m-%d}; {plan.span}"
+            f"{log.source}: no customer bought by {spec.cal_end:%Y-%m-%d}; {plan.span}"
         )
-    if plan.resolution is not None:
-        notes.append(resolution_note(plan.resolution, plan.unit))
-    return CustomerSummary(customers, plan.unit, plan.cal_end, plan.obs_end, log.source,
-                           tuple(notes), plan.resolution)
+    if spec.resolution is not None:
+        notes.append(resolution_note(spec.resolution, spec.unit))
+    return CustomerSummary(customers, spec.unit, spec.cal_end, plan.obs_end, log.source,
+                           tuple(notes), spec.resolution)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -4,7 +4,14 @@ One row per customer: frequency ``x`` (repeat purchases), recency ``t_x`` (time 
 purchase since the first), age ``T`` (time from the first purchase to the end of calibration),
 mean repeat spend ``monetary``, first purchase and cohort; with a holdout period, also the
 holdout repeat purchases ``x_holdout`` and spend ``spend_holdout``. Purchases on the same day
-are merged into one, as in Fader, Hardie & Lee (2005).
+are merged into one, as in Fader, Hardie & Lee (2005). A count-only log (read with
+``amount=None``) gives the same summary without the spend columns.
+
+The summary is defined once, as one SQL plan (:func:`per_customer_sql` and
+:func:`summary_select_sql`) that DuckDB runs here and Spark runs in :mod:`clvlib.spark`; the two
+engines differ only in what :class:`SqlDialect` renders (quoting, a difference of days, the name
+of the log). Mean repeat spend is the spend of the repeat purchase days themselves (the days
+after the first, up to the calibration end) divided by their number ``x``.
 """
 
 from __future__ import annotations
@@ -22,12 +29,15 @@ from clvlib.errors import CLVDataError, describe_rows
 from clvlib.timeunits import TimeUnit
 from clvlib.transactions import TransactionLog
 
+# First-purchase cohort labels, in SQL that DuckDB and Spark both run.
 COHORT_FORMATS = {
-    "month": "strftime(first_day, '%Y-%m')",
-    "quarter": "CAST(year(first_day) AS VARCHAR) || '-Q' || CAST(quarter(first_day) AS VARCHAR)",
-    "year": "CAST(year(first_day) AS VARCHAR)",
+    "month": "CAST(year(first_day) AS STRING) || '-' "
+             "|| lpad(CAST(month(first_day) AS STRING), 2, '0')",
+    "quarter": "CAST(year(first_day) AS STRING) || '-Q' || CAST(quarter(first_day) AS STRING)",
+    "year": "CAST(year(first_day) AS STRING)",
 }
 SUMMARY_COLUMNS = ("x", "t_x", "T")
+SPEND_COLUMNS = ("monetary", "spend_holdout")
 
 
 @dataclass(frozen=True)
@@ -69,15 +79,16 @@ class CustomerSummary:
         return self.observation_end is not None
 
     @property
+    def has_amounts(self) -> bool:
+        """False for the summary of a count-only log (no ``monetary`` column)."""
+        return "monetary" in self.customers.columns
+
+    @property
     def holdout_length(self) -> float | None:
         """Length of the holdout period in :attr:`time_unit` (None without a holdout)."""
         if self.observation_end is None:
             return None
         return self.time_unit.from_days((self.observation_end - self.calibration_end).days)
-
-    @property
-    def n_customers(self) -> int:
-        return len(self.customers)
 
     def __len__(self) -> int:
         return len(self.customers)
@@ -94,7 +105,7 @@ class CustomerSummary:
             "calibration repeat purchases": int(c["x"].sum()),
             "share with no repeat purchase": float((c["x"] == 0).mean()),
             "mean repeat purchases": float(c["x"].mean()),
-            "mean repeat spend": float(c["monetary"].mean()),
+            **({"mean repeat spend": float(c["monetary"].mean())} if self.has_amounts else {}),
         }
         if self.has_holdout:
             out["observation end"] = f"{self.observation_end:%Y-%m-%d}"
@@ -204,18 +215,13 @@ def summarize(
     cal_end, obs_end, end, span = summary_period(
         log.source, first, last, calibration_end, observation_end, notes,
     )
-    params = summary_params(unit, cal_end, end, resolution)
+    spec = SummarySpec(cal_end, end, unit, resolution, cohort, obs_end is not None,
+                       log.has_amounts, log.extra_columns)
     con = log.con
-    # DDL takes no bound parameters; the two dates are ours, written as DATE literals.
-    per_customer = (_per_customer_sql(log.extra_columns)
-                    .replace("$cal_end", f"DATE '{cal_end:%Y-%m-%d}'")
-                    .replace("$end", f"DATE '{end:%Y-%m-%d}'"))
-    con.execute(f"CREATE OR REPLACE TEMP TABLE per_customer AS {per_customer}")
-    sql = _summary_sql(log.extra_columns, cohort, with_holdout=obs_end is not None,
-                       rounded=resolution is not None)
-    customers = con.execute(sql, {k: v for k, v in params.items() if f"${k}" in sql}).df()
-    late = con.execute("SELECT count(*) FROM per_customer WHERE first_day > $cal_end",
-                       {"cal_end": params["cal_end"]}).fetchall()[0][0]
+    con.execute("CREATE OR REPLACE TEMP TABLE per_customer AS "
+                f"WITH {per_customer_sql(DUCKDB, spec)} SELECT * FROM per_customer")
+    customers = con.execute(f"{summary_select_sql(DUCKDB, spec)} ORDER BY customer_id").df()
+    late = con.execute(late_customers_sql(spec)).fetchall()[0][0]
     after = log.rows_after(end)
     con.execute("DROP TABLE per_customer")
     customers = customers.set_index("customer_id")
@@ -261,15 +267,6 @@ def summary_period(source: str, first: pd.Timestamp, last: pd.Timestamp, calibra
     return cal_end, obs_end, end, span
 
 
-def summary_params(unit: TimeUnit, cal_end: pd.Timestamp, end: pd.Timestamp,
-                   resolution: float | None) -> dict:
-    """The named parameters of the summary SQL."""
-    params = {"cal_end": cal_end.date(), "end": end.date(), "unit_days": unit.days}
-    if resolution is not None:
-        params["res_days"] = resolution * unit.days
-    return params
-
-
 def excluded_notes(late: int, after: int, cal_end: pd.Timestamp, end: pd.Timestamp) -> list[str]:
     """Notes on customers who first bought after calibration and rows after the last day."""
     notes = []
@@ -307,17 +304,6 @@ def _amount(value: float, unit: TimeUnit) -> str:
     return f"{value:.4g} {unit.name if value == 1 else unit.plural}"
 
 
-def time_sql(days: str, rounded: bool) -> str:
-    """SQL turning a whole number of days into the time unit, optionally at a resolution.
-
-    Shared with the Spark path (:mod:`clvlib.spark`), so both engines do the same arithmetic:
-    ``days / unit_days``, or ``round(days / res_days) * res_days / unit_days``.
-    """
-    if rounded:
-        return f"round({days} / $res_days) * $res_days / $unit_days"
-    return f"{days} / $unit_days"
-
-
 def _as_day(value, name: str) -> pd.Timestamp:
     try:
         return pd.Timestamp(value).normalize()
@@ -325,62 +311,176 @@ def _as_day(value, name: str) -> pd.Timestamp:
         raise ValueError(f"{name}={value!r} is not a date") from err
 
 
-def _per_customer_sql(extra_columns: tuple[str, ...]) -> str:
-    """One pass over the log: purchase days, then one row per customer.
+# ---------------------------------------------------------------------------------------------
+# The summary plan: one SQL text, rendered for DuckDB here and for Spark in clvlib.spark
+# ---------------------------------------------------------------------------------------------
 
-    Every customer who ever bought is here, so those who first bought after calibration_end
-    can be counted; the calibration and holdout aggregates filter on the day.
 
-    A day is a purchase if it has a non-negative row; returns (negative rows, present only when
-    read with returns="net") lower that day's spend. Everything per customer comes from one
-    aggregation of the days, so the log is scanned once (it may be larger than memory).
-    """
-    extras_day = "".join(
-        f', arg_min("{c}", timestamp) FILTER (WHERE amount >= 0) AS "{c}"' for c in extra_columns
-    )
-    extras_customer = "".join(f', arg_min("{c}", day) AS "{c}"' for c in extra_columns)
-    return f"""
-        WITH days AS (
-            SELECT customer_id, timestamp::DATE AS day, sum(amount) AS spend{extras_day}
-            FROM transactions
-            GROUP BY customer_id, day
-            HAVING bool_or(amount >= 0)
-        )
-        SELECT customer_id,
-               min(day) AS first_day,
-               count(*) FILTER (WHERE day <= $cal_end) - 1 AS x,
-               max(day) FILTER (WHERE day <= $cal_end) AS last_calibration_day,
-               sum(spend) FILTER (WHERE day <= $cal_end) - arg_min(spend, day) AS repeat_spend,
-               count(*) FILTER (WHERE day > $cal_end AND day <= $end) AS x_holdout,
-               coalesce(sum(spend) FILTER (WHERE day > $cal_end AND day <= $end), 0.0)
-                   AS spend_holdout,
-               max(day) FILTER (WHERE day <= $end) AS last_day{extras_customer}
-        FROM days
-        GROUP BY customer_id
+@dataclass(frozen=True)
+class SqlDialect:
+    """What the engines that run the summary plan spell differently.
+
+    Parameters
+    ----------
+    name : str
+        The engine.
+    quote_char : str
+        How an identifier is quoted (doubled inside it).
+    days_template : str
+        Whole days from ``{start}`` to ``{end}`` (two DATE expressions).
+    table : str
+        How the plan names the transaction log.
+    escape_braces : bool
+        Double ``{`` and ``}`` in identifiers (Spark formats the SQL text with the DataFrames
+        it refers to).
     """
 
+    name: str
+    quote_char: str
+    days_template: str
+    table: str
+    escape_braces: bool = False
 
-def _summary_sql(extra_columns: tuple[str, ...], cohort: str, with_holdout: bool,
-                 rounded: bool = False) -> str:
-    """The summary columns from the per-customer table ``per_customer`` (see above)."""
-    full_recency = time_sql("date_diff('day', first_day, last_day)", rounded)
-    holdout_select = (
-        f", x_holdout, spend_holdout, {full_recency} AS t_x_full" if with_holdout else ""
-    )
-    extras_select = "".join(f', "{c}"' for c in extra_columns)
-    return f"""
-        SELECT customer_id,
-               x::BIGINT AS x,
-               {time_sql("date_diff('day', first_day, last_calibration_day)", rounded)} AS t_x,
-               {time_sql("date_diff('day', first_day, $cal_end)", rounded)} AS T,
-               repeat_spend / nullif(x, 0) AS monetary,
-               first_day AS first_purchase,
-               {COHORT_FORMATS[cohort]} AS cohort
-               {holdout_select}{extras_select}
-        FROM per_customer
-        WHERE first_day <= $cal_end
-        ORDER BY customer_id
+    def quote(self, identifier: str) -> str:
+        q = self.quote_char
+        text = q + identifier.replace(q, q + q) + q
+        return text.replace("{", "{{").replace("}", "}}") if self.escape_braces else text
+
+    def days_between(self, start: str, end: str) -> str:
+        return self.days_template.format(start=start, end=end)
+
+
+DUCKDB = SqlDialect("duckdb", '"', "date_diff('day', {start}, {end})", "transactions")
+SPARK = SqlDialect("spark", "`", "datediff({end}, {start})", "{transactions}",
+                   escape_braces=True)
+
+
+@dataclass(frozen=True)
+class SummarySpec:
+    """What one summary is asked for: the plan's inputs, shared by both engines."""
+
+    cal_end: pd.Timestamp
+    end: pd.Timestamp
+    unit: TimeUnit
+    resolution: float | None
+    cohort: str
+    with_holdout: bool
+    has_amounts: bool = True
+    extra_columns: tuple[str, ...] = ()
+
+
+def _date(day: pd.Timestamp) -> str:
+    return f"DATE '{day:%Y-%m-%d}'"
+
+
+def _double(value: float) -> str:
+    """A float as an SQL double both engines read exactly (repr round-trips)."""
+    return f"CAST({float(value)!r} AS DOUBLE)"
+
+
+def time_sql(days: str, spec: SummarySpec) -> str:
+    """SQL turning a whole number of days into the time unit, at the spec's resolution.
+
+    ``days / unit_days``, or ``round(days / res_days) * res_days / unit_days`` (halves away
+    from zero in both engines).
     """
+    unit = _double(spec.unit.days)
+    if spec.resolution is None:
+        return f"{days} / {unit}"
+    res = _double(spec.resolution * spec.unit.days)
+    return f"round({days} / {res}) * {res} / {unit}"
+
+
+def per_customer_sql(dialect: SqlDialect, spec: SummarySpec) -> str:
+    """The common table expressions that end in ``per_customer``: one row per customer.
+
+    Without the leading ``WITH``. Every customer who ever bought is here (so those who first
+    bought after the calibration end can be counted); the calibration and holdout aggregates
+    filter on the day.
+
+    ``days`` merges each customer's rows of one UTC day into one purchase: a day is a purchase
+    if it has a non-negative row (returns, present only when read with ``returns="net"``,
+    lower that day's spend). ``x`` counts the calibration days after the first;
+    ``repeat_spend`` is the spend of exactly those days (never total minus first-day spend,
+    which cancels for huge amounts and loses digits in general). An extra column takes its
+    value at the customer's first purchase (the earliest non-return row of the first day).
+    """
+    q = dialect.quote
+    cal_end, end = _date(spec.cal_end), _date(spec.end)
+    extras = [f"extra_{i}" for i in range(len(spec.extra_columns))]
+    tx_items = ["customer_id", f"CAST({q('timestamp')} AS DATE) AS day", f"{q('timestamp')} AS ts"]
+    tx_items += ["amount"] if spec.has_amounts else []
+    tx_items += [f"{q(c)} AS {e}" for c, e in zip(spec.extra_columns, extras, strict=True)]
+    purchase_row = " FILTER (WHERE amount >= 0)" if spec.has_amounts else ""
+    day_items = ["customer_id", "day"] + (["sum(amount) AS spend"] if spec.has_amounts else [])
+    day_items += [f"min_by({e}, ts){purchase_row} AS {e}" for e in extras]
+    having = "HAVING bool_or(amount >= 0)" if spec.has_amounts else ""
+    spend_items = [
+        f"sum(d.spend) FILTER (WHERE d.day > f.first_day AND d.day <= {cal_end}) AS repeat_spend",
+        f"coalesce(sum(d.spend) FILTER (WHERE d.day > {cal_end} AND d.day <= {end}), 0.0)"
+        " AS spend_holdout",
+    ] if spec.has_amounts else []
+    customer_items = [
+        "d.customer_id AS customer_id",
+        "min(f.first_day) AS first_day",
+        f"count(*) FILTER (WHERE d.day <= {cal_end}) - 1 AS x",
+        f"max(d.day) FILTER (WHERE d.day <= {cal_end}) AS last_calibration_day",
+        f"max(d.day) FILTER (WHERE d.day <= {end}) AS last_day",
+        f"count(*) FILTER (WHERE d.day > {cal_end} AND d.day <= {end}) AS x_holdout",
+        *spend_items,
+        *[f"min_by(d.{e}, d.day) AS {e}" for e in extras],
+    ]
+    sep = ",\n               "
+    return f"""tx AS (
+        SELECT {", ".join(tx_items)}
+        FROM {dialect.table}
+    ),
+    days AS (
+        SELECT {", ".join(day_items)}
+        FROM tx
+        GROUP BY customer_id, day
+        {having}
+    ),
+    firsts AS (
+        SELECT customer_id, min(day) AS first_day FROM days GROUP BY customer_id
+    ),
+    per_customer AS (
+        SELECT {sep.join(customer_items)}
+        FROM days d JOIN firsts f ON d.customer_id = f.customer_id
+        GROUP BY d.customer_id
+    )"""
+
+
+def summary_select_sql(dialect: SqlDialect, spec: SummarySpec) -> str:
+    """The summary's columns, from ``per_customer`` (see :func:`per_customer_sql`).
+
+    Customers who first bought after the calibration end are left out; rows are not ordered.
+    """
+    q = dialect.quote
+    cal_end = _date(spec.cal_end)
+    items = [
+        "customer_id",
+        "CAST(x AS BIGINT) AS x",
+        f"{time_sql(dialect.days_between('first_day', 'last_calibration_day'), spec)} AS t_x",
+        f"{time_sql(dialect.days_between('first_day', cal_end), spec)} AS T",
+    ]
+    if spec.has_amounts:
+        items.append("repeat_spend / nullif(x, 0) AS monetary")
+    items += ["first_day AS first_purchase", f"{COHORT_FORMATS[spec.cohort]} AS cohort"]
+    if spec.with_holdout:
+        items += ["x_holdout"] + (["spend_holdout"] if spec.has_amounts else [])
+        items.append(f"{time_sql(dialect.days_between('first_day', 'last_day'), spec)}"
+                     " AS t_x_full")
+    items += [f"extra_{i} AS {q(c)}" for i, c in enumerate(spec.extra_columns)]
+    sep = ",\n           "
+    return f"""SELECT {sep.join(items)}
+    FROM per_customer
+    WHERE first_day <= {cal_end}"""
+
+
+def late_customers_sql(spec: SummarySpec) -> str:
+    """How many customers in ``per_customer`` first bought after the calibration end."""
+    return f"SELECT count(*) FROM per_customer WHERE first_day > {_date(spec.cal_end)}"
 
 
 def check_summary(customers: pd.DataFrame, source: str = "summary") -> pd.DataFrame:

@@ -267,7 +267,8 @@ def test_value_summary_and_figures_print_the_same_numbers():
     assert f"mean (the 'average customer'): {values.mean():,.2f}" in legend
     assert f"median: {values.median():,.2f}" in legend
     total = _prediction(values).total()
-    assert f"**{total['mean']:,.0f}** (90% interval {total['lower']:,.0f} to" in text
+    assert f"**{total['mean']:,.0f}** (90% credible interval of the expected value " \
+        f"{total['lower']:,.0f} to" in text
 
 
 def test_data_overview_share_of_customers_without_repeat_purchase():

@@ -22,6 +22,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from helpers import CALIBRATION_END, FH_GAMMA_GAMMA, FHL_BG_NBD, OBSERVATION_END, cdnow_summary
+from malformed import CORPUS, case_params, read_arguments, run_case
 
 import clvlib
 from clvlib.scoring import PREDICTIONS
@@ -183,6 +184,41 @@ def test_summary_frame_stays_in_spark_and_matches(spark):
     reference = cdnow_summary("cdnow_sample").customers
     assert frame.columns == ["customer_id", *reference.columns]
     assert frame.count() == len(reference)
+
+
+def test_mean_repeat_spend_is_the_mean_of_the_repeat_days(spark):
+    """Mean repeat spend is the spend of the repeat days over x, in both engines: a first day
+    of 1e14 next to repeat days of 0.01 and 0.02 gives (0.01 + 0.02) / 2 exactly, where total
+    minus first-day spend ((1e14 + 0.01 + 0.02) - 1e14) / 2 gives 0.015625."""
+    frame = pd.DataFrame({"customer_id": ["a", "a", "a", "a", "b"],
+                          "date": ["2020-01-01", "2020-01-01", "2020-01-03", "2020-01-05",
+                                   "2020-01-02"],
+                          "amount": [6e13, 4e13, 0.01, 0.02, 3.0]})
+    period = dict(calibration_end="2020-01-05", time_unit="day")
+    reference = clvlib.summarize(duck_log(frame), **period)
+    ours = clvspark.summarize(spark_log(frame, spark), **period)
+    assert_same_summary(ours, reference)
+    for summary in (ours, reference):
+        assert summary.customers.loc["a", "monetary"] == (0.01 + 0.02) / 2
+        assert summary.customers.loc["a", "x"] == 2
+        assert np.isnan(summary.customers.loc["b", "monetary"])
+
+
+@pytest.mark.parametrize("case", case_params(spark_only=True))
+def test_malformed_corpus_in_spark(spark, case):
+    """Each rule of the malformed-file corpus (tests/data/malformed) holds in Spark, with the
+    same words, and where a summary comes out it equals the DuckDB one (notes included)."""
+
+    def read(path, **kwargs):
+        return clvspark.read_transactions(str(path), spark=spark, **kwargs)
+
+    run_case(case, read, clvspark.summarize)
+    if "error" not in case:
+        options = case.get("summarize") or {}
+        path = CORPUS / case["file"]
+        ours = clvspark.summarize(spark_log(str(path), spark, **read_arguments(case)), **options)
+        reference = clvlib.summarize(duck_log(path, **read_arguments(case)), **options)
+        assert_same_summary(ours, reference)
 
 
 # --------------------------------------------------------------------------------------------

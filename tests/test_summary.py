@@ -392,3 +392,98 @@ def test_check_summary_t_x_equal_T_is_fine():
     """A last purchase on the last calibration day (t_x == T) is valid."""
     table = good_table()
     assert check_summary(table)["t_x"].iloc[3] == table["T"].iloc[3]
+
+
+# --------------------------------------------------------------------------------------------
+# Mean repeat spend and count-only logs (issue 9 sections 5 and 7, issue 10)
+# --------------------------------------------------------------------------------------------
+
+
+def test_mean_repeat_spend_is_the_mean_of_the_repeat_days():
+    """monetary = spend of the days after the first / x. A first day of 1e14 beside repeat days
+    of 0.01 and 0.02 gives (0.01 + 0.02) / 2 exactly; total minus first-day spend gave 0.015625.
+    A first-day-only customer has no repeat spend (NaN), whatever the first day's amount."""
+    frame = pd.DataFrame({"customer_id": ["a", "a", "a", "a", "b"],
+                          "date": pd.to_datetime(["2020-01-01", "2020-01-01", "2020-01-03",
+                                                  "2020-01-05", "2020-01-02"]),
+                          "amount": [6e13, 4e13, 0.01, 0.02, 3.0]})
+    c = summarize(read_transactions(frame), calibration_end="2020-01-05").customers
+    assert c.loc["a", "x"] == 2 and c.loc["a", "monetary"] == (0.01 + 0.02) / 2
+    assert np.isnan(c.loc["b", "monetary"])
+
+
+def count_only_log(tmp_path):
+    path = tmp_path / "visits.csv"
+    rows = [",".join(line.split(",")[:2]) for line in LINES[1:]]  # small_log without amounts
+    path.write_text("\n".join(["customer_id,date", *rows]) + "\n")
+    return quiet_log(path, amount=None)
+
+
+def test_count_only_summary_equals_the_counts_of_the_full_one(tmp_path, small_log):
+    """amount=None: the same x, t_x, T, holdout counts and cohorts as the log with amounts,
+    no spend columns, a note saying why, and has_amounts False."""
+    log = count_only_log(tmp_path)
+    assert not log.has_amounts and log.overview()["total_amount"] is None
+    assert "amount" not in log.to_pandas().columns
+    period = dict(time_unit="day", calibration_end="2020-01-10", observation_end="2020-01-15")
+    counts = summarize(log, **period)
+    full = summarize(small_log, **period)
+    assert not counts.has_amounts and full.has_amounts
+    assert list(counts.customers.columns) == [
+        c for c in full.customers.columns if c not in ("monetary", "spend_holdout", "region")]
+    pd.testing.assert_frame_equal(counts.customers, full.customers[counts.customers.columns])
+    assert any("no amount column (a count-only log)" in n for n in counts.notes)
+    assert "mean repeat spend" not in counts.describe()
+    assert "mean repeat spend" in full.describe()
+
+
+def test_count_only_summary_round_trips_and_fits_purchase_models_only(tmp_path):
+    """A count-only summary survives Parquet; a purchase model takes it; Gamma-Gamma says it
+    needs a 'monetary' column."""
+    summary = summarize(count_only_log(tmp_path), time_unit="day", calibration_end="2020-01-10")
+    summary.to_parquet(tmp_path / "s.parquet")
+    back = CustomerSummary.from_parquet(tmp_path / "s.parquet")
+    pd.testing.assert_frame_equal(back.customers, summary.customers, check_exact=True)
+    assert not back.has_amounts
+    clvlib.BetaGeoModel(summary)
+    with pytest.raises(CLVDataError, match="'monetary'"):
+        clvlib.GammaGammaModel(summary)
+
+
+def test_repeat_purchases_by_period_of_a_count_only_log(tmp_path, small_log):
+    """The tracking check counts the same repeat purchases with or without amounts."""
+    from clvlib import checks
+
+    period = dict(time_unit="day", calibration_end="2020-01-10", observation_end="2020-01-15")
+    counts = checks.repeat_purchases_by_period(
+        count_only_log(tmp_path), summarize(count_only_log(tmp_path), **period))
+    full = checks.repeat_purchases_by_period(small_log, summarize(small_log, **period))
+    pd.testing.assert_frame_equal(counts, full)
+
+
+def test_one_summary_plan_for_both_engines():
+    """Issue 10: DuckDB and Spark run one SQL text; only the dialect's spellings differ
+    (identifier quotes, the name of the log, the difference of two days)."""
+    import re
+
+    from clvlib.summary import (
+        DUCKDB,
+        SPARK,
+        SummarySpec,
+        late_customers_sql,
+        per_customer_sql,
+        summary_select_sql,
+    )
+
+    spec = SummarySpec(pd.Timestamp("2020-01-10"), pd.Timestamp("2020-01-15"),
+                       TimeUnit.parse("week"), 0.5, "month", True, True, ("region",))
+
+    def text(dialect):
+        return f"WITH {per_customer_sql(dialect, spec)} {summary_select_sql(dialect, spec)}"
+
+    spark = text(SPARK).replace("`", '"').replace("{transactions}", "transactions")
+    spark = re.sub(r"datediff\(([^,()]+), ([^,()]+)\)", r"date_diff('day', \2, \1)", spark)
+    assert spark == text(DUCKDB)
+    assert "repeat_spend / nullif(x, 0) AS monetary" in spark
+    assert "d.day > f.first_day AND d.day <= DATE '2020-01-10'" in spark
+    assert late_customers_sql(spec).startswith("SELECT count(*) FROM per_customer")

@@ -486,3 +486,98 @@ def test_transaction_log_str_mentions_notes(tmp_path):
     assert str(path) in text and "8 rows" in text and "5 customers" in text
     assert "2020-01-01 to 2020-01-05" in text
     assert "note: 2 duplicate row(s)" in text
+
+
+# --------------------------------------------------------------------------------------------
+# Issue 9 section 5: quieter problems (the corpus in tests/data/malformed holds one file each)
+# --------------------------------------------------------------------------------------------
+
+
+def test_amounts_up_to_the_limit_are_kept_and_beyond_refused(tmp_path):
+    """MAX_AMOUNT (1e15) itself is accepted, in both signs with returns='net'; a larger
+    amount is refused naming the rows, so no spend sum can overflow or lose its cents."""
+    from clvlib.transactions import MAX_AMOUNT
+
+    ok = write_csv(tmp_path, [f"a,2020-01-01,{MAX_AMOUNT!r}", f"a,2020-01-01,{-MAX_AMOUNT!r}",
+                              "a,2020-01-02,1"], name="ok.csv")
+    assert read_transactions(ok, returns="net").overview()["total_amount"] == 1.0
+    bad = write_csv(tmp_path, ["a,2020-01-01,1", "b,2020-01-01,1.0000001e15",
+                               "c,2020-01-01,-1e308"], name="bad.csv")
+    assert_data_error(bad, "amount", "amounts above 1e+15 in absolute value", [2, 3], 2,
+                      returns="net")
+
+
+@pytest.mark.parametrize("kind", ["text", "dataframe", "parquet", "date_format"])
+def test_utc_offsets_are_converted_to_utc(tmp_path, kind):
+    """23:30 at -02:00 on Jan 1 is 01:30 UTC on Jan 2, and 01:00 at +05:00 on Jan 3 is 20:00
+    UTC on Jan 2: with 10:00Z on Jan 2, one UTC day, whatever form the timestamps come in."""
+    stamps = ["2020-01-01T23:30:00-02:00", "2020-01-02T10:00:00+00:00",
+              "2020-01-03T01:00:00+05:00"]
+    utc = pd.to_datetime(["2020-01-02 01:30", "2020-01-02 10:00", "2020-01-02 20:00"])
+    frame = pd.DataFrame({"customer_id": "a", "date": stamps, "amount": [1.0, 2.0, 3.0]})
+    options = {}
+    if kind == "text":
+        source = tmp_path / "log.csv"
+        frame.to_csv(source, index=False)
+    elif kind == "dataframe":
+        source = frame.assign(date=pd.to_datetime(frame["date"], utc=True, format="ISO8601"))
+    elif kind == "parquet":
+        source = tmp_path / "log.parquet"
+        frame.assign(date=pd.to_datetime(frame["date"], format="ISO8601", utc=True)
+                     .dt.tz_convert("America/Sao_Paulo")).to_parquet(source)
+    else:
+        source = tmp_path / "log.csv"
+        frame.assign(date=frame["date"].str.replace(r"(\d\d):(\d\d)$", r"\1\2", regex=True)
+                     ).to_csv(source, index=False)
+        options = {"date_format": "%Y-%m-%dT%H:%M:%S%z"}
+    log = read_transactions(source, **options)
+    assert log.to_pandas()["timestamp"].tolist() == list(utc)
+    summary = summarize(log)
+    assert summary.customers.loc["a", "x"] == 0
+    assert summary.calibration_end == pd.Timestamp("2020-01-02")
+
+
+def test_delimiter_note_only_when_detected_and_not_a_comma(tmp_path):
+    """A semicolon file read by detection says so; a comma file, or a delimiter given in
+    csv_options, adds no note; both give the same log."""
+    semi = tmp_path / "semi.csv"
+    semi.write_text("customer_id;date;amount\na;2020-01-01;1.5\nb;2020-01-02;2\n")
+    comma = write_csv(tmp_path, ["a,2020-01-01,1.5", "b,2020-01-02,2"])
+    detected = read_transactions(semi)
+    assert detected.notes == ["the file was read with the delimiter ';', detected from the file"]
+    given = read_transactions(semi, csv_options={"sep": ";"})
+    assert given.notes == [] and read_transactions(comma).notes == []
+    pd.testing.assert_frame_equal(detected.to_pandas(), read_transactions(comma).to_pandas())
+    pd.testing.assert_frame_equal(given.to_pandas(), detected.to_pandas())
+
+
+def test_messages_name_the_report_keys_with_report_option_names(tmp_path):
+    """Through the report (option_names=REPORT_OPTION_NAMES), messages name the parameter-file
+    keys (amount_column, date_format, returns: drop), not the Python arguments."""
+    from clvlib.transactions import REPORT_OPTION_NAMES as KEYS
+
+    path = write_csv(tmp_path, ["a,2020-01-01,1"], header="client,day,total")
+    with pytest.raises(CLVDataError) as err:
+        read_transactions(path, option_names=KEYS)
+    msg = str(err.value)
+    assert "'customer_id' (the customer_id column, customer_id_column)" in msg
+    assert "'amount' (the amount column, amount_column)" in msg
+    assert "Name yours in the parameters customer_id_column, date_column, amount_column." in msg
+    assert "customer_id=" not in msg
+    mapped = dict(customer_id="client", date="day", amount="total", option_names=KEYS)
+    negative = write_csv(tmp_path, ["a,2020-01-01,-1"], name="neg.csv", header="client,day,total")
+    with pytest.raises(CLVDataError, match=re.escape(
+            "column 'total' (amount_column): negative amounts (returns). Set returns: drop to "
+            "remove them or returns: net")):
+        read_transactions(negative, **mapped)
+    dates = write_csv(tmp_path, ["a,31/01/2020,1"], name="dates.csv", header="client,day,total")
+    with pytest.raises(CLVDataError, match=re.escape(
+            "column 'day' (date_column): dates that cannot be parsed (expected ISO 8601, e.g. "
+            "2024-01-31, or set date_format)")):
+        read_transactions(dates, **mapped)
+
+
+def test_data_end_must_be_a_date(tmp_path):
+    path = write_csv(tmp_path, ["a,2020-01-01,1"])
+    with pytest.raises(ValueError, match="data_end="):
+        read_transactions(path, data_end="soon")

@@ -298,3 +298,8 @@ def test_comparison_ranks_the_true_model_first(truth_name, rvs, params, n):
     assert list(comparison.table["rank"]) == [1, 2]
     assert comparison.table["d_elpd_loo"].iloc[1] < 0
     assert comparison.table["pareto_k_bad"].max() == 0
+    # The paired standard error of the difference is finite and positive; the difference is
+    # the table's own elpd_loo gap.
+    t = comparison.table
+    assert 0 < t["d_elpd_loo_se"].iloc[1] < np.inf
+    assert t["d_elpd_loo"].iloc[1] == pytest.approx(t["elpd_loo"].iloc[1] - t["elpd_loo"].iloc[0])

@@ -401,17 +401,12 @@ class Coverage:
 
     def __str__(self) -> str:
         return (
-            f"{format_share(self.inside)} of {self.customers:,} customers made a number of holdout "
+            f"{formatting.share(self.inside, 1)} of {self.customers:,} customers made a number "
+            f"of holdout "
             f"purchases inside their {self.interval:.0%} predictive interval; a correct model "
-            f"would put {format_share(self.expected)} (standard error "
+            f"would put {formatting.share(self.expected, 1)} (standard error "
             f"{100 * self.standard_error:.1f} points) inside"
         )
-
-
-def format_share(share: float) -> str:
-    """A share in percent to a tenth of a point that never rounds to 0% or 100% unless it is
-    exactly that: :func:`clvlib.formatting.share` with one decimal (the one share helper)."""
-    return formatting.share(share, 1)
 
 
 def holdout_coverage(model: PurchaseModel, summary: CustomerSummary, *, interval: float = 0.9,

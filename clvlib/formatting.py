@@ -74,6 +74,18 @@ def amount(value: float, decimals: int = 0) -> str:
     return text[1:] if text.startswith("-") and float(text.replace(",", "")) == 0 else text
 
 
+def money(value: float, currency: str = "", decimals: int = 0) -> str:
+    """An amount of money with its currency label ("1,234 USD"; no label when ``currency`` is
+    empty)."""
+    text = amount(value, decimals)
+    return f"{text} {currency}" if currency else text
+
+
+def duration(value: float, unit_plural: str) -> str:
+    """A length of time to one decimal ("39.9 weeks")."""
+    return f"{amount(value, 1)} {unit_plural}"
+
+
 def log_points(value: float) -> str:
     """A log density or a difference of them, to a tenth of a log point ("-95,341.2")."""
     return amount(value, 1)

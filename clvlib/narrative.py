@@ -18,7 +18,15 @@ from scipy import stats
 
 from clvlib.checks import MIN_PERIOD_SHARE, tracking_mape, tracking_periods_scored
 from clvlib.comparison import CLEAR_MARGIN_SE, SMALL_DIFFERENCE, margin_verdict
-from clvlib.formatting import amount, log_points, share, share_of, signed_share
+from clvlib.formatting import (
+    amount,
+    duration,
+    log_points,
+    money,
+    share,
+    share_of,
+    signed_share,
+)
 from clvlib.predict import Prediction
 from clvlib.summary import CustomerSummary
 from clvlib.value import gini, top_share
@@ -83,8 +91,9 @@ def data_overview(overview: dict, summary: CustomerSummary) -> str:
     if summary.has_holdout:
         text += (
             f"The models learn from the **calibration period** up to "
-            f"{summary.calibration_end:%d %B %Y}; the following {summary.holdout_length:g} "
-            f"{unit.plural}, to {summary.observation_end:%d %B %Y}, are held out to test the "
+            f"{summary.calibration_end:%d %B %Y}; the following "
+            f"{duration(summary.holdout_length, unit.plural)}, to "
+            f"{summary.observation_end:%d %B %Y}, are held out to test the "
             "forecasts against what customers actually did. "
         )
     else:
@@ -167,8 +176,9 @@ def holdout_fit(holdout: pd.DataFrame | None, summary: CustomerSummary) -> str:
     else:
         off = " (no actual purchases to compare with)"
     text = (
-        f"In the {summary.holdout_length:g} held-out {summary.time_unit.plural} the customers "
-        f"made **{_n(actual)} repeat purchases**; the model, which never saw them, forecast "
+        f"In the {duration(summary.holdout_length, summary.time_unit.plural)} held out, the "
+        f"customers made **{_n(actual)} repeat purchases**; the model, which never saw them, "
+        f"forecast "
         f"**{_n(predicted)}**{off} from each customer's calibration history. "
     )
     if holdout.attrs.get("interval_kind") == "predictive":
@@ -301,18 +311,6 @@ def heterogeneity(purchase_model) -> str:
             f"{share(avg['share_more_loyal'])} are more loyal than the average. "
         )
     return text + "Decisions based on the average customer fit very few real ones."
-
-
-def money(value: float, currency: str = "", digits: int = 0) -> str:
-    """An amount with its currency label: ``"1,234 USD"`` (no label when ``currency`` is
-    empty)."""
-    text = f"{value:,.{digits}f}"
-    return f"{text} {currency}" if currency else text
-
-
-def duration(value: float, unit_plural: str) -> str:
-    """A length of time to one decimal: ``"39.9 weeks"``."""
-    return f"{value:,.1f} {unit_plural}"
 
 
 def valuation_basis(summary: CustomerSummary, horizon: float, discount, currency: str = "") -> str:

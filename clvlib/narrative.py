@@ -39,6 +39,9 @@ REPRODUCES_SHARE = 0.75
 ROUGHLY_SHARE = 0.5
 #: A forecast total is called close when it is within this share of the actual total.
 CLOSE_FORECAST = 0.10
+#: Holdout coverage of the predictive intervals is consistent with the model within this many
+#: standard errors of the share a correct model gives.
+COVERAGE_Z = 3.0
 
 
 def _n(value: float) -> str:
@@ -420,14 +423,14 @@ def top_customers(values: pd.DataFrame, n: int, horizon: float, unit_plural: str
 
 def holdout_coverage(coverage) -> str:
     """How often actual holdout purchases fell inside their predictive intervals, judged
-    against what a correct model gives (within 3 standard errors: consistent)."""
-    verdict = ("consistent with the model" if abs(coverage.z) <= 3 else
+    against what a correct model gives (:data:`COVERAGE_Z`)."""
+    verdict = ("consistent with the model" if abs(coverage.z) <= COVERAGE_Z else
                "fewer than a correct model would give: the intervals are too narrow or off-centre"
                if coverage.z < 0 else
                "more than a correct model would give: the intervals are wider than they need be")
     return (
-        f"**Checked on the holdout:** {coverage}. That is {verdict} (the rule: within 3 standard "
-        f"errors of the expected share; here {coverage.z:+.1f})."
+        f"**Checked on the holdout:** {coverage}. That is {verdict} (the rule: within "
+        f"{COVERAGE_Z:g} standard errors of the expected share; here {coverage.z:+.1f})."
     )
 
 

@@ -81,7 +81,7 @@ def _rule(total: int) -> str:
             "in 10)")
 
 
-def data_overview(overview: dict, summary: CustomerSummary) -> str:
+def data_overview(overview: dict, summary: CustomerSummary, currency: str = "") -> str:
     """What data the report is about: rows, customers, periods, and what was left out."""
     c = summary.customers
     unit = summary.time_unit
@@ -109,8 +109,14 @@ def data_overview(overview: dict, summary: CustomerSummary) -> str:
         "repeat purchase** "
         f"in the calibration period, while the busiest 10% made "
         f"{np.quantile(c['x'], 0.9):.0f} or more; together the customers made "
-        f"{_n(c['x'].sum())} repeat purchases worth {c['monetary'].mean():,.2f} on average."
+        f"{_n(c['x'].sum())} repeat purchases"
     )
+    if summary.has_amounts:
+        text += (f", and a customer who bought again spent "
+                 f"{money(c['monetary'].mean(), currency, 2)} per repeat purchase on average.")
+    else:
+        text += (". The log has no amounts, so this report counts purchases and leaves out "
+                 "spend and customer value.")
     if summary.notes:
         text += "\n\nData notes:\n" + "\n".join(f"- {n}" for n in summary.notes)
     return text
@@ -331,6 +337,13 @@ def valuation_basis(summary: CustomerSummary, horizon: float, discount, currency
     text += (f"Money is in {currency}." if currency else
              "Money is in the unit of the data's amounts (no currency was given).")
     return text
+
+
+def no_value() -> str:
+    """Why a report on a count-only log has no spend or value sections."""
+    return ("**No spend or value here:** the transaction log has no amounts (`amount_column` was "
+            "empty), so the report models how often customers buy and whether they are still "
+            "active, and leaves out spend per purchase and customer lifetime value.")
 
 
 def interval_meaning(interval: float) -> str:

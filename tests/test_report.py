@@ -10,10 +10,12 @@ import shutil
 from pathlib import Path
 
 import nbformat
+import pandas as pd
 import pytest
 from conftest import SECRET_CODE, make_notebook
 from pypdf import PdfReader
 
+import clvlib
 from clvlib.config import PARAMS_DIR, PIPELINE_DIR
 from clvlib.datasets import DATASETS
 from clvlib.report import (
@@ -371,3 +373,28 @@ def test_smoke_report_end_to_end(tmp_path):
     assert manifest["parameters"]["smoke"] is True
     assert manifest["data"]["files"][0]["sha256"] == DATASETS["cdnow_sample"].sha256
     assert {p.name for p in PIPELINE_DIR.glob("*.ipynb")} <= {p.name for p in out.iterdir()}
+
+
+@pytest.mark.slow
+def test_a_count_only_log_gives_a_report_that_says_why_value_is_absent(tmp_path):
+    """A log of customer ids and dates only (amount_column: ""): purchase models, P(alive),
+    forecasts and their holdout check, and prose that says why spend and value are absent."""
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        log = clvlib.load_dataset("cdnow_sample")
+    log = log[log["customer_id"] < "05000"][["customer_id", "date"]]
+    log.to_csv(tmp_path / "counts.csv", index=False)
+    params = {"title": "Count-only log", "data": str(tmp_path / "counts.csv"),
+              "amount_column": "", "candidate_models": ["bg_nbd"], "draws": 60, "tune": 100,
+              "chains": 2, "smoke": True, "prediction_draws": 60, "fit_cache": False}
+    out = run_report(params, tmp_path / "counts", progress=print)
+    html = (out / "report.html").read_text()
+    assert "The log has no amounts" in html and "No spend or value here" in html
+    assert "Checked on the holdout" in html and "predictive interval" in html
+    prose = re.sub(r"<style.*?</style>|<[^>]+>", " ", html, flags=re.S)
+    assert not re.search(r"\bnan\b", prose, flags=re.I)
+    assert not (out / "artifacts" / "gamma_gamma.nc").exists()
+    values = pd.read_parquet(out / "artifacts" / "customer_values.parquet")
+    assert "clv_mean" not in values.columns and values["purchases_mean"].notna().all()

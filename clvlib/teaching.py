@@ -109,8 +109,31 @@ def setup_lesson() -> None:
         pass
     for name in ("pymc", "pytensor", "arviz", "numba"):
         logging.getLogger(name).setLevel(logging.ERROR)
-    pd.set_option("display.precision", 3)
+    pd.set_option("display.precision", 4)
     pd.set_option("display.max_columns", 20)
+
+
+def cdnow_sample(holdout: bool = True):
+    """The CDNOW sample as the lessons use it: the log and its weekly summary (FHL 2005).
+
+    Calibration is 1997-01-01 to 1997-09-30 (39 weeks); with ``holdout`` the summary also
+    counts the next 39 weeks (to 1998-06-30). The warning about 21 identical rows, which
+    lesson 2 explains, is not repeated.
+
+    Returns
+    -------
+    (TransactionLog, CustomerSummary)
+    """
+    import warnings
+
+    import clvlib as clv
+
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=r".*duplicate row", category=UserWarning)
+        log = clv.read_transactions("cdnow_sample")
+    summary = clv.summarize(log, time_unit="week", calibration_end="1997-09-30",
+                            observation_end="1998-06-30" if holdout else None)
+    return log, summary
 
 
 # --------------------------------------------------------------------------------------------

@@ -27,7 +27,6 @@ import argparse
 import copy
 import html
 import json
-import os
 import re
 import shutil
 import subprocess
@@ -275,7 +274,8 @@ SITE_CSS = """
 .course-nav a { text-decoration: none; color: #1f4e99; }
 .course-index { max-width: 52em; margin: 2em auto; font-family: sans-serif; line-height: 1.5; }
 .course-index table { border-collapse: collapse; width: 100%; }
-.course-index td, .course-index th { border-bottom: 1px solid #dde; padding: 0.4em; text-align: left; }
+.course-index td, .course-index th { border-bottom: 1px solid #dde; padding: 0.4em;
+  text-align: left; }
 """
 
 
@@ -359,7 +359,7 @@ def build_site(folder: str | Path, out: str | Path, *, execute: bool = True) -> 
         body, _ = exporter.from_notebook_node(nb, resources={"metadata": {"name": pages[i][1]}})
         top, bottom = _nav(pages, i, "top"), _nav(pages, i, "bottom")
         body = body.replace("</head>", f"<style>{SITE_CSS}</style></head>", 1)
-        body = re.sub(r"(<body[^>]*>)", lambda m: m.group(1) + top, body, count=1)
+        body = re.sub(r"(<body[^>]*>)", lambda m, nav=top: m.group(1) + nav, body, count=1)
         body = body.replace("</body>", bottom + "</body>", 1)
         (out / pages[i][0]).write_text(body, encoding="utf-8")
     (out / "index.html").write_text(_index_page(folder, pages, found, timings), encoding="utf-8")
@@ -492,7 +492,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"student version of {len(written)} lessons written to {args.out}")
         return 0
     elif args.command == "site":
-        os.environ.setdefault("MPLBACKEND", "Agg")
         build_site(args.folder, args.out, execute=not args.no_execute)
         print(f"course site written to {args.out / 'index.html'}")
         return 0

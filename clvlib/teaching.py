@@ -371,7 +371,10 @@ def _index_page(folder: Path, pages, found, timings) -> str:
     from nbconvert.filters.markdown import markdown2html
 
     readme = folder / "README.md"
-    intro = markdown2html(readme.read_text(encoding="utf-8")) if readme.is_file() else ""
+    text = readme.read_text(encoding="utf-8") if readme.is_file() else ""
+    text = re.sub(r"\A# .*\n", "", text)  # the page has its own title
+    text = re.sub(r"\]\(([0-9][0-9]_[^)]*)\.ipynb\)", r"](\1.html)", text)  # links to the pages
+    intro = markdown2html(text)
     rows = "".join(
         f'<tr><td>{i + 1}</td><td><a href="{href}">{html.escape(title)}</a></td>'
         f"<td>{timings.get(path.name, '')}{' s' if path.name in timings else ''}</td></tr>"
@@ -384,9 +387,10 @@ def _index_page(folder: Path, pages, found, timings) -> str:
         f"<style>{SITE_CSS}</style></head><body>"
         f'<nav class="course-nav top"><span>The CLV course</span>'
         f'<a class="next" href="{pages[0][0]}">{html.escape(pages[0][1])} &rarr;</a></nav>'
-        f'<main class="course-index"><h1>The CLV course</h1>'
+        f'<main class="course-index"><h1>The CLV course</h1>{intro}'
+        f"<h2>Run times</h2><p>Each lesson from a clean kernel, when this site was built.</p>"
         f"<table><thead><tr><th>#</th><th>Lesson</th><th>run time ({mode})</th></tr></thead>"
-        f"<tbody>{rows}</tbody></table>{intro}</main></body></html>"
+        f"<tbody>{rows}</tbody></table></main></body></html>"
     )
 
 

@@ -218,16 +218,10 @@ def strip_solutions(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
             cell.outputs, cell.execution_count = [], None
         cells.append(cell)
     student.cells = cells
-    for cell in student.cells:  # fresh ids: nbformat wants them unique
-        cell.pop("id", None)
-    nbformat.validator.normalize(student)
-    return nbformat.v4.upgrade(student) if student.nbformat_minor < 5 else _with_ids(student)
-
-
-def _with_ids(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
-    for index, cell in enumerate(nb.cells):
-        cell["id"] = f"cell-{index:03d}"
-    return nb
+    if student.nbformat_minor < 5:  # cell ids came with nbformat 4.5; new cells bring one
+        for cell in student.cells:
+            cell.pop("id", None)
+    return student
 
 
 def lessons(folder: str | Path) -> list[Path]:

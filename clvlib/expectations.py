@@ -12,7 +12,8 @@ import math
 import numpy as np
 from scipy.special import betainc, betaln, expit, exprel, gammaln, hyp2f1, polygamma
 
-from clvlib.likelihoods import bg_bb_log_terms, log_rising, pareto_nbd_log_terms
+from clvlib.likelihoods import PNBD_NODES, PNBD_WEIGHTS, pareto_nbd_substitution
+from clvlib.special import log_rising
 
 # --------------------------------------------------------------------------------------------
 # BG/NBD (Fader, Hardie & Lee 2005)
@@ -145,6 +146,21 @@ def _gamma_ratio_term(s, z):
     return np.where(near_one, -log_z, -np.expm1((safe - 1) * log_z) / (safe - 1))
 
 
+def pareto_nbd_log_terms(r, alpha, s, beta, x, t_x, T):
+    """NumPy: log of the 'alive throughout' and 'dropped out' terms of the likelihood bracket.
+
+    Their log-sum-exp plus the ``x`` part is the log-likelihood; P(alive) is the first term's
+    share. Nodes are summed one at a time, so memory stays at the size of the broadcast inputs.
+    """
+    alive_throughout = -(r + x) * np.log(alpha + T) - s * np.log(beta + T)
+    k, e, c, u_low, log_scale = pareto_nbd_substitution(np, r, alpha, s, beta, x, t_x, T)
+    total = np.full(np.broadcast(k, u_low).shape, -np.inf)
+    for node, weight in zip(PNBD_NODES, PNBD_WEIGHTS, strict=True):
+        u = u_low * (1 - node) / 2
+        total = np.logaddexp(total, k * u - e * np.log1p(c * np.exp(u)) + np.log(weight))
+    return alive_throughout, np.log(s) + log_scale + total
+
+
 def pareto_nbd_p_alive(r, alpha, s, beta, x, t_x, T):
     """P(alive at T | x, t_x, T) under Pareto/NBD: the likelihood's 'alive' share."""
     alive, dropped = pareto_nbd_log_terms(r, alpha, s, beta, x, t_x, T)
@@ -246,9 +262,43 @@ def gamma_gamma_expected_spend(p, q, gamma, x, m):
 # setting", Marketing Science 29(6)). Time is counted in transaction opportunities: a customer
 # has x transactions in n opportunities, the last at t_x. "Alive at opportunity t" means the
 # customer has not dropped out at the start of any of the first t opportunities. Ratios of
-# beta functions are written as rising factorials (clvlib.likelihoods.log_rising), which stay
+# beta functions are written as rising factorials (clvlib.special.log_rising), which stay
 # accurate for large shape parameters where differences of log-beta functions do not.
 # --------------------------------------------------------------------------------------------
+
+
+def _bg_bb_alive_term(alpha, beta, gamma, delta, x, n):
+    """NumPy: log of the 'alive throughout' term, without the x part."""
+    return (log_rising(beta, n - x) - log_rising(alpha + beta, n)
+            + log_rising(delta, n) - log_rising(gamma + delta, n))
+
+
+def _bg_bb_dropout_term(alpha, beta, gamma, delta, x, t_x, i):
+    """NumPy: log of the term for dropping out at the start of opportunity t_x + i + 1."""
+    m = t_x + i
+    return (log_rising(beta, m - x) - log_rising(alpha + beta, m)
+            + log_rising(delta, m) - log_rising(gamma + delta, m)
+            + np.log(gamma) - np.log(gamma + delta + m))
+
+
+def bg_bb_log_terms(alpha, beta, gamma, delta, x, t_x, n):
+    """NumPy: log of the 'alive throughout' and 'dropped out' parts of the BG/BB likelihood.
+
+    Their log-sum-exp is the log-likelihood; P(alive) and the conditional expectations use the
+    first part's share. Broadcasts like :mod:`clvlib.expectations`; the terms of the sum over
+    the dropout opportunity are added one at a time, so memory stays at the size of the
+    broadcast inputs.
+    """
+    x, t_x, n = (np.asarray(v, dtype=float) for v in (x, t_x, n))
+    head = log_rising(alpha, x)
+    alive = head + _bg_bb_alive_term(alpha, beta, gamma, delta, x, n)
+    gap = n - t_x
+    dropped = np.full(np.broadcast(alive, gap).shape, -np.inf)
+    for i in range(int(np.max(gap, initial=0))):
+        # where masked, t_x + i may pass n; only x <= t_x + i is needed for a finite value
+        term = _bg_bb_dropout_term(alpha, beta, gamma, delta, x, t_x, float(i))
+        dropped = np.logaddexp(dropped, np.where(i < gap, head + term, -np.inf))
+    return alive, dropped
 
 
 def _log_beta_ratio(a, b, m):

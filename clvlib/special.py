@@ -41,3 +41,142 @@ def log_rising(a, m):
                 + _stirling_tail(big + m) - _stirling_tail(big))
     direct = special.gammaln(small + m) - special.gammaln(small)
     return np.where(a >= _STIRLING_FROM, stirling, direct)
+
+
+# --------------------------------------------------------------------------------------------
+# The beta mean of a purchase curve, behind (M)BG/NBD expected purchases
+# --------------------------------------------------------------------------------------------
+
+# Power series in u where R u and u are at most this (alternating, ratio at most 1/2).
+_SERIES_BELOW = 0.5
+_SERIES_TERMS = 60
+# Within this distance of a = 1 the closed form divides 0 by 0: interpolate across it.
+_NEAR_ONE = 1e-4
+# Double-exponential (tanh-sinh) quadrature in the logit of p: step and half-width in t.
+_DE_STEP = 1 / 12
+_DE_T = np.arange(-3.5, 3.5 + _DE_STEP / 2, _DE_STEP)
+_DE_Z = np.sinh(np.pi / 2 * np.sinh(_DE_T))
+_DE_W = _DE_STEP * np.pi / 2 * np.cosh(_DE_T) * np.cosh(np.pi / 2 * np.sinh(_DE_T))
+
+
+def _purchase_curve(R, u, p):
+    """(1 - (1 + p u)^-R) / p, the expected purchases of a customer with dropout chance p."""
+    return -np.expm1(-R * np.log1p(p * u)) / p
+
+
+def _by_series(R, u, a, b):
+    """sum_k (-1)^k (R)_{k+1} u^{k+1} / (k+1)! (a)_k / (a+b)_k: E[p^k] term by term."""
+    term = R * u
+    total = term
+    for k in range(_SERIES_TERMS):
+        term = -term * (R + k + 1) * u / (k + 2) * (a + k) / (a + b + k)
+        total = total + term
+    return total
+
+
+def _by_hyp2f1(R, u, a, b):
+    """(a+b-1)/(a-1) [1 - 2F1(R, a-1; a+b-1; -u)], in either of Pfaff's two forms.
+
+    Pfaff on the second parameter, ``(1+u)^(1-a) 2F1(a+b-1-R, a-1; a+b-1; z)``, and on the
+    first, ``(1+u)^-R 2F1(R, b; a+b-1; z)``, z = u/(1+u) in [0, 1): the first form overflows
+    for large ``a`` or heavy buyers, the second where ``R`` and ``u`` are both large. Each is
+    taken as a product and, where that overflows, in logs; the first finite positive value is
+    used, NaN where there is none.
+    """
+    c = a + b - 1
+    z = u / (1 + u)
+    log1p_u = np.log1p(u)
+    out = np.full(np.broadcast(R, u, a, b).shape, np.nan)
+    for exponent, hyp in (((1 - a) * log1p_u, special.hyp2f1(c - R, a - 1, c, z)),
+                          (-R * log1p_u, special.hyp2f1(R, b, c, z))):
+        plain = c / (a - 1) * (1 - np.exp(exponent) * hyp)
+        in_logs = c / (a - 1) * -np.expm1(exponent + np.log(hyp))
+        for value in (plain, in_logs):
+            ok = np.isnan(out) & np.isfinite(value) & (value > 0)
+            out = np.where(ok, value, out)
+    return out
+
+
+def _by_quadrature(R, u, a, b):
+    """E over p ~ Beta(a, b) by tanh-sinh quadrature in y = logit(p), centred at the mode.
+
+    The logit of a beta variable has a log-concave density ``p^a (1-p)^b / B(a, b)`` with mode
+    ``log(a/b)`` and curvature scale ``sqrt(1/a + 1/b)``; the nodes are spread on that scale.
+    A shape below 1 gives a tail too slow for the nodes, so it is first raised by one:
+    with ``h`` the purchase curve, ``E[h] = h(0) + a/(a+b) E_{Beta(a+1, b)}[(h(p) - h(0))/p]``
+    (and likewise at ``p = 1`` for ``b``; both together with the line through ``h(0)`` and
+    ``h(1)``).
+    """
+    shift_a, shift_b = (a < 1).astype(float), (b < 1).astype(float)
+    h0, h1 = R * u, -np.expm1(-R * np.log1p(u))
+    # the part subtracted before the shift: h0, h1 or the line between them
+    slope = np.where((shift_a > 0) & (shift_b > 0), h1 - h0, 0.0)
+    level = np.where(shift_a > 0, h0, np.where(shift_b > 0, h1, 0.0))
+    A, B = a + shift_a, b + shift_b
+    mode, scale = np.log(A) - np.log(B), np.sqrt(1 / A + 1 / B)
+    log_norm = special.betaln(A, B)
+    total = np.zeros(np.broadcast(R, u, a, b).shape)
+    for z, w in zip(_DE_Z, _DE_W, strict=True):
+        y = mode + scale * z
+        log_p, log_q = -np.logaddexp(0, -y), -np.logaddexp(0, y)
+        p, q = np.exp(log_p), np.exp(log_q)
+        curve = _purchase_curve(R, u, np.maximum(p, 1e-300))
+        reduced = (curve - level - slope * p) / (p ** shift_a * q ** shift_b)
+        term = scale * w * np.exp(A * log_p + B * log_q - log_norm) * reduced
+        total = total + np.where(np.isfinite(term), term, 0.0)
+    weight = np.exp(log_rising(a, shift_a) + log_rising(b, shift_b)
+                    - log_rising(a + b, shift_a + shift_b))
+    return level + slope * a / (a + b) + weight * total
+
+
+def _beta_mean_away_from_one(R, u, a, b):
+    value = _by_hyp2f1(R, u, a, b)
+    bad = ~np.isfinite(value)
+    if bad.any():
+        R_, u_, a_, b_ = (np.broadcast_to(v, value.shape)[bad] for v in (R, u, a, b))
+        value[bad] = _by_quadrature(R_, u_, a_, b_)
+    return value
+
+
+def beta_mean_of_purchase_curve(R, u, a, b):
+    """``E[(1 - (1 + p u)^-R) / p]`` over ``p ~ Beta(a, b)``, finite for all positive inputs.
+
+    With ``R = r + x``, ``u = t / (alpha + T)`` and ``b`` the beta's second shape given the
+    data, this is the BG/NBD (and MBG/NBD) expected number of purchases in the next ``t`` of a
+    customer known to be alive (FHL 2005, eq. 10, without P(alive)): the Gauss hypergeometric
+    closed form ``(a+b-1)/(a-1) [1 - 2F1(R, a-1; a+b-1; -u)]``. That form overflows for large
+    shapes (a = 62,556, b = 381,461 gave NaN) and for heavy buyers over long horizons, and
+    divides 0 by 0 at ``a = 1``. Here, per element:
+
+    - ``R u <= 1/2`` and ``u <= 1/2``: the power series in ``u``, ``sum_k E[p^k]`` times the
+      binomial coefficients of ``(1 + p u)^-R`` (60 terms, each step at most half the last);
+    - else the closed form in whichever of Pfaff's two forms is finite;
+    - where neither is, tanh-sinh quadrature over the logit of ``p`` (the integrand is smooth
+      and the beta density log-concave there);
+    - within 1e-4 of ``a = 1``, interpolated between the values at ``a = 1 -/+ 1e-4`` (smooth
+      in ``a``; the closed form itself divides 0 by 0 at ``a = 1``).
+
+    tests/test_finite.py checks it against mpmath quadrature at 20 digits on a grid of shapes
+    from 1e-3 to 1e6.
+
+    Examples
+    --------
+    >>> # E[X(39)] of a new CDNOW customer at the FHL 2005 estimates
+    >>> round(float(beta_mean_of_purchase_curve(0.2426, 39 / 4.4136, 0.7929, 2.4259)), 3)
+    1.195
+    """
+    R, u, a, b = np.broadcast_arrays(*(np.asarray(v, dtype=float) for v in (R, u, a, b)))
+    out = np.empty(R.shape)
+    series = (R * u <= _SERIES_BELOW) & (u <= _SERIES_BELOW)
+    near_one = ~series & (np.abs(a - 1) < _NEAR_ONE)
+    rest = ~series & ~near_one
+    with np.errstate(all="ignore"):
+        out[series] = _by_series(R[series], u[series], a[series], b[series])
+        out[rest] = _beta_mean_away_from_one(R[rest], u[rest], a[rest], b[rest])
+        if near_one.any():
+            R_, u_, a_, b_ = R[near_one], u[near_one], a[near_one], b[near_one]
+            low = _beta_mean_away_from_one(R_, u_, np.full(a_.shape, 1 - _NEAR_ONE), b_)
+            high = _beta_mean_away_from_one(R_, u_, np.full(a_.shape, 1 + _NEAR_ONE), b_)
+            share = (a_ - (1 - _NEAR_ONE)) / (2 * _NEAR_ONE)
+            out[near_one] = low + share * (high - low)
+    return out[()] if out.ndim == 0 else out

@@ -10,10 +10,10 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from scipy.special import betainc, expit, exprel, gammaln, hyp2f1, polygamma
+from scipy.special import betainc, expit, exprel, gammaln, polygamma
 
 from clvlib.likelihoods import PNBD_NODES, PNBD_WEIGHTS, pareto_nbd_substitution
-from clvlib.special import beta_mean_of_purchase_curve, log_rising
+from clvlib.special import beta_mean_of_purchase_curve, hyp2f1_one, log_rising
 
 # --------------------------------------------------------------------------------------------
 # A prediction that is not a number is an error, never a "nan" in a report or a 0 in a sum
@@ -510,7 +510,7 @@ def bg_bb_dert(alpha, beta, gamma, delta, x, t_x, n, d):
     n = np.asarray(n, dtype=float)
     share = _bg_bb_log_purchase_share(alpha, beta, gamma, delta, x, t_x, n)
     head = _log_beta_ratio(gamma, delta, n + 1) - np.log1p(d)
-    return np.exp(share + head) * hyp2f1(1.0, delta + n + 1, gamma + delta + n + 1, 1 / (1 + d))
+    return np.exp(share + head) * hyp2f1_one(delta + n + 1, gamma + delta + n + 1, 1 / (1 + d))
 
 
 # --------------------------------------------------------------------------------------------
@@ -576,5 +576,5 @@ def sbg_derl(alpha, beta, d, n):
     [3.31, 3.45, 3.59, 3.72, 3.84]
     """
     n = np.asarray(n, dtype=float)
-    return sbg_retention_rate(alpha, beta, n) * hyp2f1(1.0, beta + n, alpha + beta + n,
-                                                       1 / (1 + d))
+    return sbg_retention_rate(alpha, beta, n) * hyp2f1_one(beta + n, alpha + beta + n,
+                                                           1 / (1 + d))

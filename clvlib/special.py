@@ -196,7 +196,7 @@ def beta_mean_of_purchase_curve(R, u, a, b):
       ``b >= 100``, else interpolated between the values at ``a = 1 -/+ 1e-4`` (smooth in
       ``a``).
 
-    tests/test_finite.py checks it against mpmath quadrature at 20 digits on a grid of shapes
+    tests/test_finite.py checks it against mpmath quadrature at 16 digits on a grid of shapes
     from 1e-3 to 1e6.
 
     Examples

@@ -13,7 +13,8 @@ The public surface is this file's ``__all__``. The flow is one call per arrow::
 from clvlib.compression import CompressedRows
 from clvlib.config import smoke_mode
 from clvlib.datasets import DATASETS, load_dataset
-from clvlib.diagnostics import Diagnostics
+from clvlib.diagnostics import Diagnostics, Identification
+from clvlib.discounting import Discount
 from clvlib.errors import CLVDataError
 from clvlib.models import (
     MODELS,
@@ -30,6 +31,7 @@ from clvlib.models import (
 )
 from clvlib.predict import Prediction, prediction_table
 from clvlib.priors import Prior
+from clvlib.scoring import score_customers
 from clvlib.simulate import simulate_transactions
 from clvlib.summary import CustomerSummary, check_summary, summarize
 from clvlib.timeunits import TimeUnit
@@ -48,8 +50,10 @@ __all__ = [
     "CompressedRows",
     "CustomerSummary",
     "Diagnostics",
+    "Discount",
     "FitSettings",
     "GammaGammaModel",
+    "Identification",
     "ModifiedBetaGeoModel",
     "ParetoNBDModel",
     "Prediction",
@@ -67,6 +71,7 @@ __all__ = [
     "lorenz_curve",
     "prediction_table",
     "read_transactions",
+    "score_customers",
     "simulate_transactions",
     "smoke_mode",
     "summarize",

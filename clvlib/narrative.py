@@ -123,7 +123,8 @@ def data_overview(overview: dict, summary: CustomerSummary, currency: str = "") 
 
 
 def fit_overview(models) -> str:
-    """One verdict per fitted model, in words, with a warning when a fit is not to be trusted.
+    """Two verdicts per fitted model, in words: did the sampler converge, and do the data (not
+    the priors) determine the answer; with a warning when either fails.
 
     Parameters
     ----------
@@ -137,6 +138,9 @@ def fit_overview(models) -> str:
         cached = (" (Read back from the fit cache: an earlier run fitted the same model, priors "
                   "and settings to the same data.)" if getattr(model, "cache_hit", False) else "")
         lines.append(f"- **{model.title}**: {mark}{diag.verdict()}{cached}")
+        if diag.method != "map":  # did the data, not the prior, decide? (a separate verdict)
+            ident = model.identification(warn=False)
+            lines.append(f"  {'' if ident.ok else '**Warning:** '}{ident.verdict()}")
         lines += [f"  Note: {note}." for note in model.notes]
     return "\n".join(lines)
 

@@ -83,15 +83,18 @@ def valuation(result: CorporateValuation, equity_total: dict, horizon_value: dic
     table = result.table()
     a: ValuationAssumptions = result.assumptions
     op = table.loc["operating value"]
+    cost = (f"acquired at {_money(a.acquisition_cost)} each" if a.acquisition_cost
+            else "before any acquisition cost (none assumed)")
+    growth = f" growing {a.acquisition_growth:.1%} a year" if a.acquisition_growth else ""
     text = (
-        f"The existing customers are worth **{_money(equity_total['mean'])}** in margin over "
-        f"their whole remaining lifetime ({result.interval:.0%} credible interval "
-        f"{_range(equity_total)}), the customer equity of the base; the first {horizon:g} "
-        f"{unit_plural} hold {_money(horizon_value['mean'])} of it in revenue. "
-        f"With {a.new_customers_per_year:,.0f} new customers a year"
-        f"{f' growing {a.acquisition_growth:.1%} a year' if a.acquisition_growth else ''}, "
-        f"acquired at {_money(a.acquisition_cost)} each, the firm's customers, existing and "
-        f"future, give an **operating value of {_money(op['mean'])}** ({_range(op)})."
+        f"The existing customers will bring **{_money(equity_total['mean'] / a.margin)}** in "
+        f"revenue over their whole remaining lifetime, discounted, that is "
+        f"**{_money(equity_total['mean'])}** in margin at {a.margin:.0%} ({result.interval:.0%} "
+        f"credible interval {_range(equity_total)}): the customer equity of the base. The next "
+        f"{horizon:g} {unit_plural} bring {_money(horizon_value['mean'])} of that revenue. "
+        f"With {a.new_customers_per_year:,.0f} new customers a year{growth}, {cost}, the "
+        f"firm's customers, existing and future, give an **operating value of "
+        f"{_money(op['mean'])}** ({_range(op)})."
     )
     if "value per share" in table.index:
         share = table.loc["value per share"]

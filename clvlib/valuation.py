@@ -632,6 +632,7 @@ def sensitivities(
     retention_points: float = 0.01,
     acquisition_change: float = 0.10,
     spend_change: float = 0.10,
+    base: CorporateValuation | None = None,
 ) -> pd.DataFrame:
     """The operating value under the CFO's three what-ifs, against the base case, per draw.
 
@@ -641,7 +642,11 @@ def sensitivities(
       with the shifted parameter) and to new ones;
     - **acquisition +10%**: ``acquisition_change`` more new customers every year;
     - **spend +10%**: every amount ``spend_change`` higher (the Gamma-Gamma scale ``gamma`` and
-      each customer's mean spend: expected spend per purchase scales exactly).
+      each customer's mean spend: expected spend per purchase scales exactly, so the base
+      case's customer equity and acquisition value are scaled per draw).
+
+    ``base``, the base case from :func:`corporate_valuation` with the same models, assumptions,
+    customers and draws, saves computing it again.
 
     Returns
     -------
@@ -652,18 +657,22 @@ def sensitivities(
     """
     a = assumptions or ValuationAssumptions()
     options = dict(n_draws=n_draws, seed=seed, interval=interval)
-    base = corporate_valuation(purchase_model, spend_model, a, customers, **options)
+    if base is None:
+        base = corporate_valuation(purchase_model, spend_model, a, customers, **options)
     shifted = _ShiftedModel(purchase_model, retention_shift(purchase_model, retention_points))
+    existing = base.components["existing customers"].to_numpy()
+    more_spend = 1 + spend_change
+    richer = replace(base.acquisition, draws=base.acquisition.draws * more_spend,
+                     spend_draws=base.acquisition.spend_draws * more_spend)
     scenarios = {
         "base case": base,
         f"retention +{retention_points * 100:g} point": corporate_valuation(
             shifted, spend_model, a, customers, **options),
         f"acquisition +{acquisition_change:.0%}": valuation_from_draws(
-            base.components["existing customers"].to_numpy(), base.acquisition, a, interval,
+            existing, base.acquisition, a, interval,
             acquisition_multiplier=1 + acquisition_change),
-        f"spend per purchase +{spend_change:.0%}": corporate_valuation(
-            purchase_model, spend_model, a, customers, spend_multiplier=1 + spend_change,
-            **options),
+        f"spend per purchase +{spend_change:.0%}": valuation_from_draws(
+            existing * more_spend, richer, a, interval),
     }
     reference = base.components["operating value"].to_numpy()
     rows = []

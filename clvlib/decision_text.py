@@ -110,13 +110,16 @@ def comparison(result: PeriodComparison, previous_label: str) -> str:
     v = result.value
     change = v.loc["change"]
     c = result.customers
-    direction = "rose" if change["mean"] > 0 else "fell"
     sure = change["lower"] > 0 or change["upper"] < 0
+    if change["mean"] == 0 and change["lower"] == change["upper"] == 0:
+        moved = f"stayed at {_money(v.loc['current', 'mean'])} in every posterior draw"
+    else:
+        moved = (f"{'rose' if change['mean'] > 0 else 'fell'} from "
+                 f"{_money(v.loc['previous', 'mean'])} to {_money(v.loc['current', 'mean'])}, a "
+                 f"change of **{_money(change['mean'])}** (credible interval {_range(change)}"
+                 f"{'' if sure else ', which includes no change'})")
     text = (
-        f"Since the previous report ({previous_label}) the base value {direction} from "
-        f"{_money(v.loc['previous', 'mean'])} to {_money(v.loc['current', 'mean'])}, a change of "
-        f"**{_money(change['mean'])}** (credible interval {_range(change)}"
-        f"{'' if sure else ', which includes no change'}). "
+        f"Since the previous report ({previous_label}) the base value {moved}. "
         f"{c['new']:,} customers are new, {c['lost (active before, lapsed now)']:,} who were "
         f"active are now lapsed, and {c['no longer in the data']:,} are no longer in the data. "
     )

@@ -3,6 +3,7 @@ period-over-period comparison of two report runs (clvlib.periods)."""
 
 from __future__ import annotations
 
+import json
 import warnings
 
 import numpy as np
@@ -248,6 +249,30 @@ def test_two_cdnow_periods_move_customers_as_expected():
     assert not result.unchanged
 
 
+def test_the_comparison_and_segments_read_as_sentences_and_figures(cdnow):
+    from clvlib import decision_plots, decision_text
+
+    before = fake_run({"a": "protect", "b": "develop"}, {"a": 10, "b": 5}, [10.0, 20.0, 30.0])
+    after = fake_run({"a": "protect", "b": "win back"}, {"a": 12, "b": 2}, [1.0, 2.0, 3.0])
+    text = decision_text.comparison(periods.compare_runs(before, after), "March")
+    assert "fell from 20.00 to 2.00, a change of **-18.00** (credible interval" in text
+    assert "1 who were active are now lapsed" in text and "1 customers changed segment" in text
+    same = decision_text.comparison(periods.compare_runs(before, before), "March")
+    assert "stayed at 20.00 in every posterior draw" in same
+    assert "Every customer is in the same segment as before." in same
+    listed = sg.win_back_list(cdnow["segmented"])
+    words = decision_text.segments(cdnow["table"], listed, 52, "weeks", 0.9, 0.1)
+    protect = cdnow["table"].loc["protect"]
+    assert f"**Protect** the {protect['customers']:,.0f} customers" in words
+    assert f"**{protect['share of value']:.0%}** of the predicted value" in words
+    ax = decision_plots.plot_segments(cdnow["table"])
+    assert [t.get_text() for t in ax.get_yticklabels()] == list(sg.SEGMENTS)
+    counts = pd.DataFrame([[5, 1, 0, 0, 0], [0, 2, 1, 3, 0]], columns=list(sg.STAGES),
+                          index=["q1", "q2"])
+    ax = decision_plots.plot_stage_counts(counts)
+    assert len(ax.patches) == 10
+
+
 def test_previous_must_be_a_report_with_decisions(tmp_path):
     steps = pipeline_steps()
     with pytest.raises(ReportError, match="not a report folder"):
@@ -257,3 +282,42 @@ def test_previous_must_be_a_report_with_decisions(tmp_path):
         _check_previous(tmp_path, steps)
     fake_run({"a": "protect"}, {"a": 1.0}, [1.0]).write(tmp_path / "artifacts")
     assert _check_previous(tmp_path, steps) == tmp_path.absolute()
+
+
+# --------------------------------------------------------------------------------------------
+# The real pipeline, end to end: the decisions section, and --previous on the same data
+# --------------------------------------------------------------------------------------------
+
+DECISION_SECTIONS = ["Strategy segments", "Win-back list", "Relationship stages",
+                     "What a new customer is worth", "What the base and the firm are worth",
+                     "Change since the previous report"]
+
+
+@pytest.mark.slow
+def test_smoke_report_twice_with_previous_shows_no_change(tmp_path, monkeypatch):
+    """Two smoke runs on the same data and seed (fits read back from a shared cache): the
+    second, given the first with --previous, finds every customer in the same segment."""
+    from clvlib.cli import main
+    from clvlib.config import PARAMS_DIR
+
+    monkeypatch.setenv("CLVLIB_FIT_CACHE", str(tmp_path / "fits"))
+    params = tmp_path / "smoke.yaml"
+    params.write_text((PARAMS_DIR / "cdnow_smoke.yaml").read_text() + "fit_cache: true\n")
+    first, second = tmp_path / "first", tmp_path / "second"
+    assert main(["report", "--params", str(params), "--out", str(first)]) == 0
+    assert main(["report", "--params", str(params), "--out", str(second),
+                 "--previous", str(first)]) == 0
+    html = (second / "report.html").read_text()
+    for section in DECISION_SECTIONS:
+        assert f">{section}<" in html, section
+    assert "Every customer is in the same segment as before" in html
+    assert "in every posterior draw" in html
+    manifest = json.loads((second / "manifest.json").read_text())
+    assert manifest["previous"]["path"] == str(first)
+    assert manifest["parameters"]["previous_report"] == str(first)
+    assert json.loads((first / "manifest.json").read_text())["previous"] is None
+    for name in ("segment_table.csv", "segment_table.parquet", "win_back_list.csv",
+                 "win_back_list.parquet", "segments.parquet", "base_value_draws.parquet"):
+        assert (second / "artifacts" / name).is_file(), name
+    result = periods.compare_runs(periods.load_run(first), periods.load_run(second))
+    assert result.unchanged and (result.value.loc["change"] == 0).all()

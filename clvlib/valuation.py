@@ -221,7 +221,7 @@ def acquisition_value_by_cohort(
     seed: int = 0,
     interval: float = 0.9,
     by: str = "cohort",
-) -> pd.DataFrame:
+) -> tuple[pd.DataFrame, dict]:
     """What an acquired customer of each cohort (or other group) has brought and is still worth.
 
     Per group: customers, repeat spend so far per customer (observed, ``x * monetary``), the
@@ -240,14 +240,18 @@ def acquisition_value_by_cohort(
 
     Returns
     -------
-    pandas.DataFrame
+    table : pandas.DataFrame
         Indexed by group.
+    draws : dict
+        Each group's residual value (margin included) per draw, summed over its customers; the
+        groups partition the customers and share the draws, so their sum is the customer equity
+        of the base per draw (:func:`corporate_valuation` takes it as ``existing``).
     """
     frame = purchase_model.customers if customers is None else customer_frame(customers)
     if by not in frame.columns:
         raise ValueError(f"acquisition value by {by!r}: the customers have no column {by!r} "
                          f"(columns: {list(frame.columns)})")
-    rows = []
+    rows, draws = [], {}
     for group, members in frame.groupby(by, sort=True):
         residual = score_customers(
             purchase_model, spend_model, members, horizon=np.inf,
@@ -255,12 +259,13 @@ def acquisition_value_by_cohort(
             seed=seed, interval=interval,
         )["clv"]
         n = len(members)
+        draws[group] = margin * residual.total_draws
         past = float((members["x"] * members["monetary"].fillna(0.0)).sum()) / n
         mean, lo, hi = _interval(margin * residual.total_draws / n, interval)
         rows.append({by: group, "customers": n, "past repeat value per customer": margin * past,
                      "residual value per customer": mean, "lower": lo, "upper": hi,
                      "total value per customer": margin * past + mean})
-    return pd.DataFrame(rows).set_index(by)
+    return pd.DataFrame(rows).set_index(by), draws
 
 
 # --------------------------------------------------------------------------------------------
@@ -518,6 +523,7 @@ def corporate_valuation(
     interval: float = 0.9,
     spend_multiplier: float = 1.0,
     acquisition_multiplier: float = 1.0,
+    existing: np.ndarray | None = None,
 ) -> CorporateValuation:
     """Customer-based corporate valuation: existing base plus future cohorts, per draw.
 
@@ -535,6 +541,10 @@ def corporate_valuation(
         The inputs (default: :class:`ValuationAssumptions` with its documented defaults).
     spend_multiplier, acquisition_multiplier : float
         What-ifs: scale every amount, or the number of new customers.
+    existing : ndarray, optional
+        The base's customer equity per draw (margin included, same ``n_draws`` and ``seed``),
+        when already computed (e.g. the sum of :func:`acquisition_value_by_cohort`'s draws):
+        the unbounded-horizon scoring is the costly part.
 
     Returns
     -------
@@ -548,8 +558,11 @@ def corporate_valuation(
     a = assumptions or ValuationAssumptions()
     options = dict(annual_discount_rate=a.annual_discount_rate, n_draws=n_draws, seed=seed,
                    interval=interval, spend_multiplier=spend_multiplier)
-    existing = customer_equity(purchase_model, spend_model, customers, margin=a.margin,
-                               **options).total_draws
+    if existing is None:
+        existing = customer_equity(purchase_model, spend_model, customers, margin=a.margin,
+                                   **options).total_draws
+    else:
+        existing = spend_multiplier * np.asarray(existing, dtype=float)
     acquisition = acquisition_value(purchase_model, spend_model, margin=a.margin,
                                     first_purchase=a.first_purchase, **options)
     return valuation_from_draws(existing, acquisition, a, interval, acquisition_multiplier)

@@ -8,6 +8,7 @@ published CDNOW estimates (tests/helpers.py), so nothing here samples.
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import pytest
 from helpers import FH_GAMMA_GAMMA, FHL_BG_NBD, cdnow_summary, fake_fit
 from scipy import integrate
@@ -189,11 +190,17 @@ def test_sensitivities_have_the_right_sign_and_size():
 
 def test_acquisition_value_by_cohort_adds_up_to_the_base():
     summary, purchases, spend = models(n=120)
-    table = val.acquisition_value_by_cohort(purchases, spend, summary, margin=0.5, n_draws=50)
+    table, draws = val.acquisition_value_by_cohort(purchases, spend, summary, margin=0.5,
+                                                   n_draws=50)
     assert table["customers"].sum() == 120
-    equity = val.customer_equity(purchases, spend, margin=0.5, n_draws=50).total()["mean"]
+    equity = val.customer_equity(purchases, spend, margin=0.5, n_draws=50).total_draws
+    np.testing.assert_allclose(sum(draws.values()), equity, rtol=1e-12)
     assert (table["residual value per customer"] * table["customers"]).sum() == pytest.approx(
-        equity, rel=1e-9)
+        equity.mean(), rel=1e-9)
+    a = val.ValuationAssumptions(margin=0.5, new_customers_per_year=10)
+    given = val.corporate_valuation(purchases, spend, a, n_draws=50, existing=sum(draws.values()))
+    computed = val.corporate_valuation(purchases, spend, a, n_draws=50)
+    pd.testing.assert_frame_equal(given.components, computed.components, rtol=1e-12)
     with pytest.raises(ValueError, match="no column 'region'"):
         val.acquisition_value_by_cohort(purchases, spend, summary, by="region")
 

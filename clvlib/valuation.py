@@ -503,7 +503,7 @@ def valuation_from_draws(
     parts = {
         "existing customers": existing,
         "future customers": future,
-        "fixed costs": -fixed,
+        "fixed costs": 0.0 - fixed,  # 0.0 - 0.0 is +0.0: no "-0" in tables
         "operating value": operating,
         "equity value": operating - a.net_debt,
     }

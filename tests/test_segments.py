@@ -3,7 +3,6 @@ period-over-period comparison of two report runs (clvlib.periods)."""
 
 from __future__ import annotations
 
-import json
 import warnings
 
 import numpy as np
@@ -287,37 +286,3 @@ def test_previous_must_be_a_report_with_decisions(tmp_path):
 # --------------------------------------------------------------------------------------------
 # The real pipeline, end to end: the decisions section, and --previous on the same data
 # --------------------------------------------------------------------------------------------
-
-DECISION_SECTIONS = ["Strategy segments", "Win-back list", "Relationship stages",
-                     "What a new customer is worth", "What the base and the firm are worth",
-                     "Change since the previous report"]
-
-
-@pytest.mark.slow
-def test_smoke_report_twice_with_previous_shows_no_change(tmp_path, monkeypatch):
-    """Two smoke runs on the same data and seed (fits read back from a shared cache): the
-    second, given the first with --previous, finds every customer in the same segment."""
-    from clvlib.cli import main
-    from clvlib.config import PARAMS_DIR
-
-    monkeypatch.setenv("CLVLIB_FIT_CACHE", str(tmp_path / "fits"))
-    params = tmp_path / "smoke.yaml"
-    params.write_text((PARAMS_DIR / "cdnow_smoke.yaml").read_text() + "fit_cache: true\n")
-    first, second = tmp_path / "first", tmp_path / "second"
-    assert main(["report", "--params", str(params), "--out", str(first)]) == 0
-    assert main(["report", "--params", str(params), "--out", str(second),
-                 "--previous", str(first)]) == 0
-    html = (second / "report.html").read_text()
-    for section in DECISION_SECTIONS:
-        assert f">{section}<" in html, section
-    assert "Every customer is in the same segment as before" in html
-    assert "in every posterior draw" in html
-    manifest = json.loads((second / "manifest.json").read_text())
-    assert manifest["previous"]["path"] == str(first)
-    assert manifest["parameters"]["previous_report"] == str(first)
-    assert json.loads((first / "manifest.json").read_text())["previous"] is None
-    for name in ("segment_table.csv", "segment_table.parquet", "win_back_list.csv",
-                 "win_back_list.parquet", "segments.parquet", "base_value_draws.parquet"):
-        assert (second / "artifacts" / name).is_file(), name
-    result = periods.compare_runs(periods.load_run(first), periods.load_run(second))
-    assert result.unchanged and (result.value.loc["change"] == 0).all()

@@ -60,9 +60,12 @@ class Prior:
         self.dist = dist
         self.params = {k: float(v) for k, v in params.items()}
 
-    def create(self, name: str):
-        """Create the PyMC random variable ``name`` (inside a model context)."""
-        return PRIOR_DISTRIBUTIONS[self.dist](name, **self.params)
+    def create(self, name: str, dims: str | None = None):
+        """Create the PyMC random variable ``name`` (inside a model context); ``dims`` names
+        the model coordinate of an indexed variable (a coefficient per covariate)."""
+        if dims is None:
+            return PRIOR_DISTRIBUTIONS[self.dist](name, **self.params)
+        return PRIOR_DISTRIBUTIONS[self.dist](name, dims=dims, **self.params)
 
     def to_dict(self) -> dict:
         return {"dist": self.dist, **self.params}

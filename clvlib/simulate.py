@@ -304,8 +304,9 @@ def simulate_future(kind: str, params, x, T, p_alive, horizon: float, *, delta: 
     kind : {"bg_nbd", "mbg_nbd", "pareto_nbd"}
         The purchase model.
     params : sequence of four ndarray
-        Draws ``(S,)`` of the model's parameters in its order (``r, alpha, a, b`` or
-        ``r, alpha, s, beta``).
+        Draws of the model's parameters in its order (``r, alpha, a, b`` or
+        ``r, alpha, s, beta``): ``(S,)`` or ``(1, S)`` for all customers alike, ``(c, S)`` for
+        each customer's own (linked to covariates).
     x, T : ndarray
         ``(c,)`` repeat purchases and age of each customer.
     p_alive : ndarray
@@ -315,7 +316,8 @@ def simulate_future(kind: str, params, x, T, p_alive, horizon: float, *, delta: 
     delta : float
         Continuous discount rate per time unit (:meth:`clvlib.discounting.Discount.per_unit`).
     spend : sequence of three ndarray, optional
-        Draws ``(S,)`` of Gamma-Gamma's ``p, q, gamma``; with ``m`` (mean repeat spend), the
+        Draws of Gamma-Gamma's ``p, q, gamma`` (shaped as ``params``); with ``m`` (mean repeat
+        spend), the
         discounted value of the drawn purchases is returned too.
     seeds : ndarray of int, optional
         One seed per customer (:func:`customer_seeds`); default ``0 .. c-1``.
@@ -336,11 +338,15 @@ def simulate_future(kind: str, params, x, T, p_alive, horizon: float, *, delta: 
                          f"{', '.join(FUTURE_KINDS)}")
     with_spend = spend is not None
     spend = spend if with_spend else (np.ones(n_draws),) * 3
+
+    def per_customer(v):  # (c, S) views: a shared draw is not copied per customer
+        return np.broadcast_to(np.asarray(v, dtype=np.float64), (c, n_draws))
+
     m = np.zeros(c) if m is None else np.ascontiguousarray(m, dtype=np.float64)
     counts, value = _future_kernel(
-        FUTURE_KINDS[kind], *(np.ascontiguousarray(v, dtype=np.float64) for v in params),
+        FUTURE_KINDS[kind], *(per_customer(v) for v in params),
         x, T, np.ascontiguousarray(p_alive, dtype=np.float64), float(horizon), float(delta),
-        *(np.ascontiguousarray(v, dtype=np.float64) for v in spend), m, with_spend, seeds,
+        *(per_customer(v) for v in spend), m, with_spend, seeds,
     )
     return counts, (value if with_spend else None)
 
@@ -364,14 +370,14 @@ def _future_kernel(kind, r, alpha, third, fourth, x, T, p_alive, horizon, delta,
             starts[s] = k
             if np.random.random() >= p_alive[i, s]:  # noqa: NPY002
                 continue
-            lam = np.random.gamma(r[s] + x[i], 1.0 / (alpha[s] + T[i]))  # noqa: NPY002
+            lam = np.random.gamma(r[i, s] + x[i], 1.0 / (alpha[i, s] + T[i]))  # noqa: NPY002
             end, p = horizon, 0.0
             if kind == 2:
-                mu = np.random.gamma(third[s], 1.0 / (fourth[s] + T[i]))  # noqa: NPY002
+                mu = np.random.gamma(third[i, s], 1.0 / (fourth[i, s] + T[i]))  # noqa: NPY002
                 end = min(horizon, np.random.exponential(1.0 / mu))  # noqa: NPY002
             else:
                 extra = 1.0 if kind == 1 else 0.0
-                p = np.random.beta(third[s], fourth[s] + x[i] + extra)  # noqa: NPY002
+                p = np.random.beta(third[i, s], fourth[i, s] + x[i] + extra)  # noqa: NPY002
             t, n = 0.0, 0
             while True:
                 t += np.random.exponential(1.0 / lam)  # noqa: NPY002
@@ -395,10 +401,10 @@ def _future_kernel(kind, r, alpha, third, fourth, x, T, p_alive, horizon, delta,
         for s in range(n_draws):
             if starts[s + 1] == starts[s]:
                 continue
-            rate = sgamma[s] + x[i] * m[i]
-            nu = np.random.gamma(sp[s] * x[i] + sq[s], 1.0 / rate)  # noqa: NPY002
+            rate = sgamma[i, s] + x[i] * m[i]
+            nu = np.random.gamma(sp[i, s] * x[i] + sq[i, s], 1.0 / rate)  # noqa: NPY002
             total = 0.0
             for j in range(starts[s], starts[s + 1]):
-                total += factors[j] * np.random.gamma(sp[s], 1.0 / nu)  # noqa: NPY002
+                total += factors[j] * np.random.gamma(sp[i, s], 1.0 / nu)  # noqa: NPY002
             value[i, s] = total
     return counts, value

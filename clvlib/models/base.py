@@ -19,9 +19,11 @@ from typing import ClassVar
 import numpy as np
 import pandas as pd
 import pymc as pm
+import pytensor.tensor as pt
 import xarray as xr
 
 from clvlib.compression import CompressedRows, row_weights
+from clvlib.covariates import Design, linear_predictor
 from clvlib.diagnostics import Diagnostics
 from clvlib.models import fit_cache
 from clvlib.models.samplers import ADAPTERS, FitSettings, Method, Sampler
@@ -64,7 +66,20 @@ class CLVModel:
         The customers to fit, with the columns the model's likelihood reads.
     priors : dict, optional
         Priors for some or all parameters, as :class:`~clvlib.priors.Prior` or
-        ``{"dist": ..., **params}`` dicts; the rest keep :attr:`default_priors`.
+        ``{"dist": ..., **params}`` dicts; the rest keep :attr:`default_priors`. Covariate
+        coefficients are named ``g_purchase``, ``g_dropout`` and ``g_spend`` (default
+        ``Normal(0, 1)``; ``Prior("Flat")`` with ``HalfFlat`` population priors makes MAP the
+        maximum-likelihood estimate).
+    purchase_covariates, dropout_covariates, spend_covariates : list of str, optional
+        Covariate columns of the summary (``clvlib.summarize(..., covariates=TABLE)``) that
+        scale the parameter of :attr:`covariate_links` for each customer:
+        ``theta_i = theta * exp(sign * x_i'g)``. Purchase and dropout for the purchase models,
+        spend for Gamma-Gamma.
+    covariate_baselines : dict, optional
+        The baseline level of categorical covariates, by column (default: the most frequent
+        level).
+    standardize_covariates : bool
+        Standardize numeric covariates (then a coefficient is per standard deviation).
     """
 
     name: ClassVar[str]
@@ -73,8 +88,15 @@ class CLVModel:
     params: ClassVar[tuple[str, ...]]
     columns: ClassVar[tuple[str, ...]]
     default_priors: ClassVar[dict[str, Prior]]
+    #: Which parameter each kind of covariate scales, and the sign of the link:
+    #: ``role -> (parameter, sign)`` with ``parameter_i = parameter * exp(sign * x_i'g)``.
+    covariate_links: ClassVar[dict[str, tuple[str, float]]] = {}
+    #: The default prior of every covariate coefficient.
+    coefficient_prior: ClassVar[Prior] = Prior("Normal", mu=0, sigma=1)
 
-    def __init__(self, data: CustomerSummary | pd.DataFrame, priors: dict | None = None):
+    def __init__(self, data: CustomerSummary | pd.DataFrame, priors: dict | None = None, *,
+                 purchase_covariates=None, dropout_covariates=None, spend_covariates=None,
+                 covariate_baselines: dict | None = None, standardize_covariates: bool = False):
         if isinstance(data, CustomerSummary):
             self.summary: CustomerSummary | None = data
             customers, source, self.time_unit = data.customers, data.source, data.time_unit
@@ -85,18 +107,33 @@ class CLVModel:
             self.resolution = data.attrs.get("resolution")
         self.customers = self.check_data(customers, source)
         self.notes: list[str] = []  # what the model left out of or adjusted in the data
-        unknown = set(priors or {}) - set(self.params)
+        requested = {"purchase": purchase_covariates, "dropout": dropout_covariates,
+                     "spend": spend_covariates}
+        self.designs: dict[str, Design] = {}
+        for role, columns in requested.items():
+            if columns is None:
+                continue
+            if role not in self.covariate_links:
+                takes = ", ".join(f"{r}_covariates" for r in self.covariate_links) or "none"
+                raise ValueError(f"{self.title} takes no {role}_covariates (it takes: {takes})")
+            self.designs[role] = Design.fit(role, self.customers, columns, covariate_baselines,
+                                            standardize_covariates, source)
+        unknown = set(priors or {}) - set(self.variables)
         if unknown:
             raise ValueError(
                 f"{self.title}: priors given for unknown parameter(s) {sorted(unknown)}; "
-                f"its parameters are {list(self.params)}"
+                f"its parameters are {list(self.variables)}"
             )
         self.priors = {
             **self.default_priors,
+            **{d.coefficient: self.coefficient_prior for d in self.designs.values()},
             **{k: Prior.from_dict(v) for k, v in (priors or {}).items()},
         }
         frame = self.likelihood_frame(self.customers)
-        self.rows = CompressedRows.from_frame(frame, self.columns, row_weights(frame, source))
+        for design in self.designs.values():
+            frame = frame.join(design.frame(self.customers.loc[frame.index]))
+        self.rows = CompressedRows.from_frame(frame, self.columns + self.design_columns,
+                                              row_weights(frame, source))
         self.idata: xr.DataTree | None = None
         self.settings: FitSettings | None = None
         self.timings: dict[str, float] = {}
@@ -115,15 +152,79 @@ class CLVModel:
         return customers
 
     def loglike(self, params: dict, rows: CompressedRows):
-        """Total log-likelihood (a PyTensor scalar) of weighted rows."""
-        return self.likelihood.total(**params, rows=rows)
+        """Total log-likelihood (a PyTensor scalar) of weighted rows.
+
+        With covariates, each distinct row (summary and covariates) has its own linked
+        parameters and the model's pointwise likelihood is weighted and summed.
+        """
+        if not self.designs:
+            return self.likelihood.total(**params, rows=rows)
+        linked = self.linked_params(params, rows.columns)
+        data = {c: rows[c] for c in self.columns}
+        return pt.sum(rows.weights * self.likelihood.pointwise(**linked, **data))
+
+    # -- parameters indexed by customer -------------------------------------------------------
+
+    @property
+    def variables(self) -> tuple[str, ...]:
+        """Every fitted variable: the population parameters, then the coefficients."""
+        return self.params + tuple(d.coefficient for d in self.designs.values())
+
+    @property
+    def design_columns(self) -> tuple[str, ...]:
+        """The covariate columns of the compressed rows (empty without covariates)."""
+        return tuple(c for d in self.designs.values() for c in d.frame_columns)
+
+    @property
+    def coords(self) -> dict[str, list[str]]:
+        """The named dimensions of indexed variables, with their labels."""
+        return {d.dim: d.names for d in self.designs.values()}
+
+    def design_matrix(self, customers: pd.DataFrame) -> np.ndarray:
+        """All coded covariates of ``customers``, in :attr:`design_columns` order
+        (``(customers, 0)`` without covariates)."""
+        if not self.designs:
+            return np.empty((len(customers), 0))
+        return np.column_stack([d.matrix(customers) for d in self.designs.values()])
+
+    def linked_params(self, params: dict, columns) -> dict:
+        """The likelihood's parameters, linked to covariates where the model has them.
+
+        Parameters
+        ----------
+        params : dict
+            Population parameters and coefficients: PyTensor variables (scalars and ``(K,)``)
+            or NumPy posterior draws (``(S,)`` and ``(S, K)``).
+        columns : dict of str to ndarray, or ndarray
+            The covariate columns by name (as in compressed rows), or a design matrix in
+            :attr:`design_columns` order.
+
+        Returns
+        -------
+        dict
+            The parameters of :attr:`params`; a linked one is per row (PyTensor ``(rows,)``,
+            NumPy ``(rows, S)``), the others as given (NumPy draws as ``(1, S)``).
+        """
+        if isinstance(columns, np.ndarray):
+            columns = dict(zip(self.design_columns, columns.T, strict=True))
+        symbolic = any(isinstance(v, pt.Variable) for v in params.values())
+        out = {k: (params[k] if symbolic else np.asarray(params[k], dtype=float)[None, ...])
+               for k in self.params}
+        for role, design in self.designs.items():
+            name, sign = self.covariate_links[role]
+            matrix = np.column_stack([columns[c] for c in design.frame_columns])
+            eta = linear_predictor(matrix, params[design.coefficient])
+            out[name] = out[name] * (pt.exp(sign * eta) if symbolic else np.exp(sign * eta))
+        return out
 
     # -- building and fitting -----------------------------------------------------------------
 
     def build(self) -> pm.Model:
         """The PyMC model: the priors, and the likelihood as one weighted potential."""
-        with pm.Model() as model:
-            params = {name: self.priors[name].create(name) for name in self.params}
+        dims = {d.coefficient: d.dim for d in self.designs.values()}
+        with pm.Model(coords=self.coords) as model:
+            params = {name: self.priors[name].create(name, dims=dims.get(name))
+                      for name in self.variables}
             pm.Potential("loglike", self.loglike(params, self.rows))
         return model
 
@@ -197,7 +298,7 @@ class CLVModel:
         model = self.build()
         start = time.perf_counter()
         adapter = ADAPTERS[settings.adapter]
-        idata = adapter(model, self.params, settings, progressbar, self.timings)
+        idata = adapter(model, self.variables, settings, progressbar, self.timings)
         self.timings["fit_seconds"] = time.perf_counter() - start
         idata.attrs["clvlib"] = json.dumps(self.config(settings))
         self.idata, self.settings = idata, settings
@@ -220,12 +321,16 @@ class CLVModel:
         return self.idata
 
     def posterior_draws(self, n: int | None = None, seed: int = 0) -> dict[str, np.ndarray]:
-        """Posterior draws of each parameter, chains stacked; a random subset of ``n`` if given.
+        """Posterior draws of each variable, chains stacked; a random subset of ``n`` if given.
 
-        The same ``seed`` picks the same draws for every parameter (they stay paired).
+        The same ``seed`` picks the same draws for every parameter (they stay paired). A
+        scalar parameter gives ``(S,)``; an indexed one keeps its dimension, ``(S, K)``.
         """
         post = self._require_fit().posterior
-        flat = {k: post[k].to_numpy().reshape(-1) for k in self.params}
+        flat = {}
+        for k in self.variables:
+            values = post[k].to_numpy()
+            flat[k] = values.reshape((-1,) + values.shape[2:])
         total = len(next(iter(flat.values())))
         if n is not None and n < total:
             pick = np.sort(np.random.default_rng(seed).choice(total, size=n, replace=False))
@@ -233,19 +338,21 @@ class CLVModel:
         return flat
 
     def point_estimate(self) -> dict[str, float]:
-        """Posterior means (for MAP fits: the mode)."""
-        return {k: float(v.mean()) for k, v in self.posterior_draws().items()}
+        """Posterior means (for MAP fits: the mode); an indexed variable gives an array."""
+        return {k: float(v.mean()) if v.ndim == 1 else v.mean(axis=0)
+                for k, v in self.posterior_draws().items()}
 
     def log_likelihood(self, params: dict[str, float] | None = None) -> float:
         """Total log-likelihood of the data at ``params`` (default: the point estimate)."""
         params = params or self.point_estimate()
-        value = self.loglike({k: np.float64(params[k]) for k in self.params}, self.rows)
+        value = self.loglike({k: pt.as_tensor_variable(np.asarray(params[k], dtype=np.float64))
+                              for k in self.variables}, self.rows)
         return float(value.eval())
 
     def diagnostics(self) -> Diagnostics:
         """R-hat, bulk and tail ESS, divergences, and a verdict in words."""
         method = self.settings.method if self.settings else "nuts"
-        return Diagnostics.from_idata(self._require_fit(), list(self.params), method)
+        return Diagnostics.from_idata(self._require_fit(), list(self.variables), method)
 
     def config(self, settings: FitSettings | None = None) -> dict:
         """Everything needed to rebuild and refit this model, as JSON-ready data."""
@@ -254,6 +361,7 @@ class CLVModel:
             "format": fit_cache.FIT_FORMAT,
             "model": self.name,
             "priors": {k: v.to_dict() for k, v in self.priors.items()},
+            "covariates": {role: d.to_dict() for role, d in self.designs.items()},
             "fit": asdict(settings) if settings else None,
             "time_unit": {"name": self.time_unit.name, "days": self.time_unit.days},
             "data": {
@@ -267,7 +375,7 @@ class CLVModel:
     def data_hash(self) -> str:
         """sha256 of the (compressed) likelihood data: equal data give equal hashes."""
         h = hashlib.sha256()
-        for c in self.columns:
+        for c in self.columns + self.design_columns:
             h.update(np.ascontiguousarray(self.rows[c]).tobytes())
         h.update(np.ascontiguousarray(self.rows.weights).tobytes())
         return h.hexdigest()
@@ -302,7 +410,8 @@ class CLVModel:
         priors = ", ".join(f"{k} ~ {v}" for k, v in self.priors.items())
         state = "not fitted"
         if self.idata is not None:
-            est = ", ".join(f"{k}={v:.4g}" for k, v in self.point_estimate().items())
+            est = ", ".join(f"{k}={np.round(v, 4)}" if np.ndim(v) else f"{k}={v:.4g}"
+                            for k, v in self.point_estimate().items())
             state = f"fitted by {self.settings.method} ({est})"
         return (
             f"{self.title} on {self.rows.n_original:,.0f} customers ({len(self.rows):,} distinct "
@@ -380,6 +489,8 @@ class PurchaseModel(CLVModel):
         return self.expectations.prob_purchases(**draws, t=t, n=n)
 
     def _draws_for(self, ndim: int, n_draws: int | None, seed: int) -> dict[str, np.ndarray]:
-        """Posterior draws shaped ``(S, 1, ..., 1)`` to broadcast against ``ndim``-d data."""
+        """Population draws shaped ``(S, 1, ..., 1)`` to broadcast against ``ndim``-d data
+        (with covariates: a customer whose coded covariates are all 0, the baseline)."""
         shape = (-1,) + (1,) * ndim
-        return {k: v.reshape(shape) for k, v in self.posterior_draws(n_draws, seed).items()}
+        draws = self.posterior_draws(n_draws, seed)
+        return {k: draws[k].reshape(shape) for k in self.params}

@@ -39,6 +39,10 @@ class GammaGammaModel(CLVModel):
         "gamma": Prior("LogNormal", mu=0, sigma=3),
     }
     likelihood = Likelihood(pointwise=gamma_gamma_logp, total=gamma_gamma_loglike)
+    #: nu_i = nu exp(-x_i'g_spend), so nu_i ~ Gamma(q, gamma_i) with gamma_i = gamma
+    #: exp(x_i'g_spend): spend is on the scale of exp(x_i'g_spend) (E[spend_i] = p gamma_i /
+    #: (q - 1)); a positive coefficient means spending more per purchase.
+    covariate_links = {"spend": ("gamma", 1.0)}
 
     def likelihood_frame(self, customers: pd.DataFrame) -> pd.DataFrame:
         if "monetary" not in customers.columns:

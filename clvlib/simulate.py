@@ -56,6 +56,24 @@ def simulate_transactions(
     return log.sort_values(["customer_id", "timestamp"], ignore_index=True)
 
 
+def linked_scale(scale: float, design, coefficients, sign: float = -1.0) -> np.ndarray:
+    """Per-customer parameters ``scale * exp(sign * x_i'g)`` for simulating with covariates.
+
+    Every simulator here takes a per-customer array wherever it takes a population parameter,
+    so a base with covariates is drawn by passing, e.g., Pareto/NBD's ``alpha_i =
+    linked_scale(alpha, X, g_purchase)`` and ``beta_i = linked_scale(beta, X, g_dropout)``
+    (the links of the models' ``covariate_links``), and a base with groups by passing each
+    customer its group's value.
+
+    Examples
+    --------
+    >>> linked_scale(2.0, [[0.0], [1.0]], [np.log(2.0)]).round(6).tolist()
+    [2.0, 1.0]
+    """
+    design = np.atleast_2d(np.asarray(design, dtype=float))
+    return scale * np.exp(sign * design @ np.asarray(coefficients, dtype=float))
+
+
 # --------------------------------------------------------------------------------------------
 # BG/NBD (Fader, Hardie & Lee 2005)
 # --------------------------------------------------------------------------------------------
@@ -66,7 +84,8 @@ def bg_nbd_purchase_times(r, alpha, a, b, T, rng=None):
 
     Each customer draws ``lambda ~ Gamma(r, rate=alpha)`` and ``p ~ Beta(a, b)``, then buys at
     exponential intervals until the age ``T``, dropping out after each repeat purchase with
-    probability ``p``. Vectorized over customers, one round per purchase.
+    probability ``p``. Vectorized over customers, one round per purchase. Parameters may be
+    per-customer arrays (covariates: :func:`linked_scale`).
 
     Returns
     -------

@@ -78,8 +78,24 @@ class GammaGammaModel(CLVModel):
         """Posterior expected spend per transaction of each customer (population mean if x = 0)."""
         frame = self.customers if customers is None else customer_frame(customers)
         data = pd.DataFrame({"x": frame["x"], "m": frame["monetary"].fillna(0.0)})
-        rows = CompressedRows.from_frame(data, ("x", "m"))
-        return posterior_predict(
-            ex.gamma_gamma_expected_spend, self.posterior_draws(n_draws, seed), rows,
-            frame.index, name="expected spend per purchase", interval=interval,
-        )
+        for design in self.designs.values():
+            data = data.join(design.frame(frame))
+        rows = CompressedRows.from_frame(data, ("x", "m") + self.design_columns)
+        draws = self.posterior_draws(n_draws, seed)
+        if not self.designs:
+            return posterior_predict(ex.gamma_gamma_expected_spend, draws, rows, frame.index,
+                                     name="expected spend per purchase", interval=interval)
+        # Each distinct row (spend and covariates) with its own gamma_i: posterior_predict
+        # passes the rows' indices, chunk by chunk, and gets the spend under their parameters.
+        indexed = CompressedRows({"row": np.arange(len(rows), dtype=float)}, rows.weights,
+                                 rows.inverse)
+
+        def spend_of_rows(row, **_):
+            at = row[:, 0].astype(int)
+            linked = self.linked_params(draws, {c: rows[c][at] for c in self.design_columns})
+            return ex.gamma_gamma_expected_spend(**linked, x=rows["x"][at, None],
+                                                 m=rows["m"][at, None])
+
+        return posterior_predict(spend_of_rows, {"draw": np.zeros(len(draws["p"]))}, indexed,
+                                 frame.index, name="expected spend per purchase",
+                                 interval=interval)

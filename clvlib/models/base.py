@@ -25,6 +25,7 @@ import xarray as xr
 from clvlib.compression import CompressedRows, row_weights
 from clvlib.covariates import Design, linear_predictor
 from clvlib.diagnostics import Diagnostics
+from clvlib.errors import CLVDataError
 from clvlib.models import fit_cache
 from clvlib.models.samplers import ADAPTERS, FitSettings, Method, Sampler
 from clvlib.predict import Prediction
@@ -80,6 +81,13 @@ class CLVModel:
         level).
     standardize_covariates : bool
         Standardize numeric covariates (then a coefficient is per standard deviation).
+    group : str, optional
+        A summary or covariate column (``"cohort"``, a region, a segment): each group gets its
+        own value of every parameter of :attr:`covariate_links`, pooled on the log scale,
+        ``theta_g = theta * exp(sign * sigma * z_g)`` with ``z_g ~ Normal(0, 1)`` and a learned
+        spread ``sigma_<role>`` (default prior ``HalfNormal(1)``): a group with few customers is
+        drawn towards the pooled ``theta``. ``sigma = 0`` (complete pooling) or a single group
+        gives back the unpooled model's likelihood.
     """
 
     name: ClassVar[str]
@@ -93,10 +101,16 @@ class CLVModel:
     covariate_links: ClassVar[dict[str, tuple[str, float]]] = {}
     #: The default prior of every covariate coefficient.
     coefficient_prior: ClassVar[Prior] = Prior("Normal", mu=0, sigma=1)
+    #: The default prior of the spread of group effects (log scale) in a pooled model.
+    spread_prior: ClassVar[Prior] = Prior("HalfNormal", sigma=1)
+    #: The name of the group dimension and of the group codes among the compressed rows.
+    GROUP_DIM: ClassVar[str] = "group"
+    GROUP_CODE: ClassVar[str] = "group:code"
 
     def __init__(self, data: CustomerSummary | pd.DataFrame, priors: dict | None = None, *,
                  purchase_covariates=None, dropout_covariates=None, spend_covariates=None,
-                 covariate_baselines: dict | None = None, standardize_covariates: bool = False):
+                 covariate_baselines: dict | None = None, standardize_covariates: bool = False,
+                 group: str | None = None):
         if isinstance(data, CustomerSummary):
             self.summary: CustomerSummary | None = data
             customers, source, self.time_unit = data.customers, data.source, data.time_unit
@@ -118,6 +132,9 @@ class CLVModel:
                 raise ValueError(f"{self.title} takes no {role}_covariates (it takes: {takes})")
             self.designs[role] = Design.fit(role, self.customers, columns, covariate_baselines,
                                             standardize_covariates, source)
+        self.group, self.group_levels = group, ()
+        if group is not None:
+            self.group_levels = self._group_levels(self.customers, group, source)
         unknown = set(priors or {}) - set(self.variables)
         if unknown:
             raise ValueError(
@@ -127,11 +144,16 @@ class CLVModel:
         self.priors = {
             **self.default_priors,
             **{d.coefficient: self.coefficient_prior for d in self.designs.values()},
+            **{f"sigma_{role}": self.spread_prior for role in self.pooled_roles},
+            **{f"z_{role}": Prior("Normal", mu=0, sigma=1) for role in self.pooled_roles},
             **{k: Prior.from_dict(v) for k, v in (priors or {}).items()},
         }
         frame = self.likelihood_frame(self.customers)
         for design in self.designs.values():
             frame = frame.join(design.frame(self.customers.loc[frame.index]))
+        if self.group is not None:
+            frame = frame.assign(**{self.GROUP_CODE: self.group_codes(
+                self.customers.loc[frame.index])})
         self.rows = CompressedRows.from_frame(frame, self.columns + self.design_columns,
                                               row_weights(frame, source))
         self.idata: xr.DataTree | None = None
@@ -157,7 +179,7 @@ class CLVModel:
         With covariates, each distinct row (summary and covariates) has its own linked
         parameters and the model's pointwise likelihood is weighted and summed.
         """
-        if not self.designs:
+        if not self.indexed:
             return self.likelihood.total(**params, rows=rows)
         linked = self.linked_params(params, rows.columns)
         data = {c: rows[c] for c in self.columns}
@@ -166,26 +188,74 @@ class CLVModel:
     # -- parameters indexed by customer -------------------------------------------------------
 
     @property
+    def pooled_roles(self) -> tuple[str, ...]:
+        """The roles whose parameter has a value per group (all of them in a pooled model)."""
+        return tuple(self.covariate_links) if getattr(self, "group", None) else ()
+
+    @property
     def variables(self) -> tuple[str, ...]:
-        """Every fitted variable: the population parameters, then the coefficients."""
-        return self.params + tuple(d.coefficient for d in self.designs.values())
+        """Every fitted variable: the population parameters, the coefficients, and in a
+        pooled model the spread and standardized effects of the groups, by role."""
+        return (self.params + tuple(d.coefficient for d in self.designs.values())
+                + tuple(f"{kind}_{role}" for role in self.pooled_roles
+                        for kind in ("sigma", "z")))
+
+    @property
+    def indexed(self) -> bool:
+        """Whether some parameter differs across customers (covariates or groups)."""
+        return bool(self.designs) or self.group is not None
 
     @property
     def design_columns(self) -> tuple[str, ...]:
-        """The covariate columns of the compressed rows (empty without covariates)."""
-        return tuple(c for d in self.designs.values() for c in d.frame_columns)
+        """The covariate columns (and group codes) of the compressed rows (empty without)."""
+        columns = tuple(c for d in self.designs.values() for c in d.frame_columns)
+        return columns + ((self.GROUP_CODE,) if self.group is not None else ())
 
     @property
     def coords(self) -> dict[str, list[str]]:
         """The named dimensions of indexed variables, with their labels."""
-        return {d.dim: d.names for d in self.designs.values()}
+        coords = {d.dim: d.names for d in self.designs.values()}
+        if self.group is not None:
+            coords[self.GROUP_DIM] = list(self.group_levels)
+        return coords
+
+    @property
+    def variable_dims(self) -> dict[str, str]:
+        """The dimension of each indexed variable."""
+        dims = {d.coefficient: d.dim for d in self.designs.values()}
+        return dims | {f"z_{role}": self.GROUP_DIM for role in self.pooled_roles}
 
     def design_matrix(self, customers: pd.DataFrame) -> np.ndarray:
-        """All coded covariates of ``customers``, in :attr:`design_columns` order
-        (``(customers, 0)`` without covariates)."""
-        if not self.designs:
-            return np.empty((len(customers), 0))
-        return np.column_stack([d.matrix(customers) for d in self.designs.values()])
+        """All coded covariates (and group codes) of ``customers``, in :attr:`design_columns`
+        order (``(customers, 0)`` without covariates or groups)."""
+        parts = [d.matrix(customers) for d in self.designs.values()]
+        if self.group is not None:
+            parts.append(self.group_codes(customers)[:, None])
+        return np.column_stack(parts) if parts else np.empty((len(customers), 0))
+
+    @staticmethod
+    def _group_levels(customers: pd.DataFrame, group: str, source: str) -> tuple[str, ...]:
+        if group not in customers.columns:
+            raise CLVDataError(f"{source}: group column '{group}' is not in the customer table "
+                               f"(columns: {list(customers.columns)})")
+        values = customers[group]
+        if values.isna().any():
+            first = ", ".join(map(str, values.index[values.isna()][:5]))
+            raise CLVDataError(f"{source}: group column '{group}' is empty for "
+                               f"{int(values.isna().sum()):,} customer(s), the first: {first}")
+        return tuple(sorted(values.astype(str).unique()))
+
+    def group_codes(self, customers: pd.DataFrame) -> np.ndarray:
+        """Each customer's group as an index into :attr:`group_levels` (as floats)."""
+        if self.group not in customers.columns:
+            raise CLVDataError(f"customers to score lack the group column '{self.group}'")
+        text = customers[self.group].astype(str)
+        codes = pd.Index(self.group_levels).get_indexer(text)
+        if (codes < 0).any():
+            unknown = sorted(set(text[codes < 0]))[:5]
+            raise CLVDataError(f"group column '{self.group}': level(s) {unknown} were not in "
+                               f"the fitted data (levels {list(self.group_levels)})")
+        return codes.astype(float)
 
     def linked_params(self, params: dict, columns) -> dict:
         """The likelihood's parameters, linked to covariates where the model has them.
@@ -210,18 +280,33 @@ class CLVModel:
         symbolic = any(isinstance(v, pt.Variable) for v in params.values())
         out = {k: (params[k] if symbolic else np.asarray(params[k], dtype=float)[None, ...])
                for k in self.params}
-        for role, design in self.designs.items():
-            name, sign = self.covariate_links[role]
-            matrix = np.column_stack([columns[c] for c in design.frame_columns])
-            eta = linear_predictor(matrix, params[design.coefficient])
-            out[name] = out[name] * (pt.exp(sign * eta) if symbolic else np.exp(sign * eta))
+        for role, (name, sign) in self.covariate_links.items():
+            eta = 0.0
+            if role in self.designs:
+                design = self.designs[role]
+                matrix = np.column_stack([columns[c] for c in design.frame_columns])
+                eta = linear_predictor(matrix, params[design.coefficient])
+            if role in self.pooled_roles:
+                eta = eta + self._group_effect(params[f"sigma_{role}"], params[f"z_{role}"],
+                                               columns[self.GROUP_CODE], symbolic)
+            if role in self.designs or role in self.pooled_roles:
+                out[name] = out[name] * (pt.exp(sign * eta) if symbolic else np.exp(sign * eta))
         return out
+
+    @staticmethod
+    def _group_effect(sigma, z, codes, symbolic: bool):
+        """``sigma * z[group]`` per row: PyTensor ``(rows,)`` or NumPy draws ``(rows, S)``."""
+        index = np.asarray(codes).astype(np.int64)
+        if symbolic:
+            return sigma * z[index]
+        sigma, z = np.asarray(sigma, dtype=float), np.asarray(z, dtype=float)
+        return (sigma[..., None] * z).T[index] if z.ndim == 2 else sigma * z[index]
 
     # -- building and fitting -----------------------------------------------------------------
 
     def build(self) -> pm.Model:
         """The PyMC model: the priors, and the likelihood as one weighted potential."""
-        dims = {d.coefficient: d.dim for d in self.designs.values()}
+        dims = self.variable_dims
         with pm.Model(coords=self.coords) as model:
             params = {name: self.priors[name].create(name, dims=dims.get(name))
                       for name in self.variables}
@@ -362,6 +447,8 @@ class CLVModel:
             "model": self.name,
             "priors": {k: v.to_dict() for k, v in self.priors.items()},
             "covariates": {role: d.to_dict() for role, d in self.designs.items()},
+            "group": None if self.group is None else {"column": self.group,
+                                                       "levels": list(self.group_levels)},
             "fit": asdict(settings) if settings else None,
             "time_unit": {"name": self.time_unit.name, "days": self.time_unit.days},
             "data": {

@@ -78,14 +78,14 @@ class GammaGammaModel(CLVModel):
         """Posterior expected spend per transaction of each customer (population mean if x = 0)."""
         frame = self.customers if customers is None else customer_frame(customers)
         data = pd.DataFrame({"x": frame["x"], "m": frame["monetary"].fillna(0.0)})
-        for design in self.designs.values():
-            data = data.join(design.frame(frame))
+        data = data.join(pd.DataFrame(self.design_matrix(frame), index=frame.index,
+                                      columns=list(self.design_columns)))
         rows = CompressedRows.from_frame(data, ("x", "m") + self.design_columns)
         draws = self.posterior_draws(n_draws, seed)
-        if not self.designs:
+        if not self.indexed:
             return posterior_predict(ex.gamma_gamma_expected_spend, draws, rows, frame.index,
                                      name="expected spend per purchase", interval=interval)
-        # Each distinct row (spend and covariates) with its own gamma_i: posterior_predict
+        # Each distinct row (spend, covariates, group) with its own gamma_i: posterior_predict
         # passes the rows' indices, chunk by chunk, and gets the spend under their parameters.
         indexed = CompressedRows({"row": np.arange(len(rows), dtype=float)}, rows.weights,
                                  rows.inverse)

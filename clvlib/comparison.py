@@ -68,7 +68,8 @@ COMPARISON_DRAWS = 1000
 
 
 def _thinned_posterior(model: PurchaseModel, max_draws: int):
-    post = model.idata["posterior"].to_dataset()[list(model.params)]
+    post = model.idata["posterior"].to_dataset()[list(getattr(model, "variables",
+                                                              model.params))]
     total = post.sizes["chain"] * post.sizes["draw"]
     return post.thin(draw=max(1, -(-total // max_draws)))
 
@@ -85,6 +86,12 @@ def pointwise_loglik(model: PurchaseModel, rows: CompressedRows, *, columns=("x"
     max_draws : int
         Use every k-th draw of each chain so that at most this many remain.
     """
+    if getattr(model, "indexed", False):  # covariates or groups: each row's own parameters
+        post = _thinned_posterior(model, max_draws)
+        chains, draws = post.sizes["chain"], post.sizes["draw"]
+        flat = {k: post[k].to_numpy().reshape((chains * draws,) + post[k].shape[2:])
+                for k in model.variables}
+        return model.pointwise_loglik(flat, rows, columns).reshape(chains, draws, len(rows))
     params = [pt.dvector(name) for name in model.params]
     logp = model.likelihood.pointwise(
         *(p[:, None] for p in params),
@@ -132,6 +139,9 @@ def holdout_lpd(model: PurchaseModel, summary: CustomerSummary) -> float:
         "x_full": c["x"] + c["x_holdout"], "t_x_full": c["t_x_full"],
         "T_full": c["T"] + summary.holdout_length,
     })
+    if getattr(model, "indexed", False):
+        full = full.join(pd.DataFrame(model.design_matrix(c), index=c.index,
+                                      columns=list(model.design_columns)))
     rows = CompressedRows.from_frame(full, tuple(full.columns))
     calibration = pointwise_loglik(model, rows)
     whole = pointwise_loglik(model, rows, columns=("x_full", "t_x_full", "T_full"))

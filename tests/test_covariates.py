@@ -330,3 +330,17 @@ def test_parameter_recovery_with_covariates():
             z[f"{name}[{j}]"] = (draws[name][:, j].mean() - value) / draws[name][:, j].std()
     bound = recovery_z_bound(len(z))
     assert all(abs(v) <= bound for v in z.values()), (bound, z)
+
+
+def test_pointwise_log_likelihood_for_comparison_uses_each_rows_parameters(base):
+    """The comparison's pointwise log-likelihood (PSIS-LOO, holdout density) of a covariate
+    model: its weighted row sum at each draw is the model's total log-likelihood there."""
+    from clvlib.comparison import pointwise_loglik
+
+    model = fake_covariate_fit(covariate_model(base), draws=6)
+    ll = pointwise_loglik(model, model.rows, chunk=4)
+    assert ll.shape == (1, 6, len(model.rows))
+    draws = model.posterior_draws()
+    for j in (0, 5):
+        total = model.log_likelihood({k: v[j] for k, v in draws.items()})
+        assert model.rows.weights @ ll[0, j] == pytest.approx(total, rel=1e-10)

@@ -293,6 +293,41 @@ class CLVModel:
                 out[name] = out[name] * (pt.exp(sign * eta) if symbolic else np.exp(sign * eta))
         return out
 
+    def pointwise_loglik(self, draws: dict[str, np.ndarray], rows: CompressedRows,
+                         columns: tuple[str, ...] | None = None,
+                         cells: int = 2_000_000) -> np.ndarray:
+        """Log-likelihood of each distinct row under each draw, ``(S, rows)``, each row with
+        its own parameters (for models indexed by customer; model comparison uses it).
+
+        Parameters
+        ----------
+        draws : dict of str to ndarray
+            Posterior draws of :attr:`variables` (``(S,)`` and ``(S, K)``).
+        rows : CompressedRows
+            Rows with the likelihood's data columns and :attr:`design_columns`.
+        columns : tuple of str, optional
+            The rows' columns passed as the likelihood's data (default :attr:`columns`).
+        cells : int
+            Draws x rows evaluated at once.
+        """
+        import pytensor
+
+        columns = columns or self.columns
+        inputs = [pt.dmatrix(name) for name in self.params]
+        data = [np.asarray(rows[c], dtype=float)[None, :] for c in columns]
+        fn = pytensor.function(inputs, self.likelihood.pointwise(*inputs, *data))
+        n_draws, n_rows = len(draws[self.params[0]]), len(rows)
+        out = np.empty((n_draws, n_rows))
+        step = max(1, cells // max(n_rows, 1))
+        design = {c: rows[c] for c in self.design_columns}
+        for start in range(0, n_draws, step):
+            part = {k: v[start:start + step] for k, v in draws.items()}
+            linked = self.linked_params(part, design)  # (1, S) or (rows, S)
+            size = len(part[self.params[0]])
+            out[start:start + size] = fn(*(np.ascontiguousarray(
+                np.broadcast_to(linked[k].T, (size, n_rows))) for k in self.params))
+        return out
+
     @staticmethod
     def _group_effect(sigma, z, codes, symbolic: bool):
         """``sigma * z[group]`` per row: PyTensor ``(rows,)`` or NumPy draws ``(rows, S)``."""

@@ -201,3 +201,32 @@ def test_parameter_recovery_with_groups():
             z[f"{name}[{LEVELS[k]}]"] = (logs[:, k].mean() - np.log(value)) / logs[:, k].std()
     bound = recovery_z_bound(len(z))
     assert all(abs(v) <= bound for v in z.values()), (bound, z)
+
+
+# -- the sBG cohort model -----------------------------------------------------------------------
+
+
+def test_pooled_sbg_cohorts_reduce_to_the_separate_cohort_models():
+    """Fader & Hardie (2007)'s two segments in one pooled sBG: with the group effects at
+    sigma z_g the likelihood is the sum of the two single-cohort models at alpha exp(sigma_c
+    z_g) and beta exp(sigma_r w_g); with sigma = 0 it is their sum at the pooled alpha, beta."""
+    table = clv.load_dataset("sbg_retention")
+    pooled = clv.ShiftedBetaGeoModel.from_survival_tables(
+        table, ["highend", "regular"], cohort_size=1000, through=7)
+    assert pooled.coords == {"group": ["highend", "regular"]}
+    assert pooled.variables == ("alpha", "beta", "sigma_churn", "z_churn", "sigma_renewal",
+                                "z_renewal")
+    single = {c: clv.ShiftedBetaGeoModel.from_survival_table(table, c, cohort_size=1000,
+                                                             through=7)
+              for c in ("highend", "regular")}
+    z, w = np.array([-0.7, 1.1]), np.array([0.4, -0.9])
+    params = {"alpha": 0.9, "beta": 1.5, "sigma_churn": 0.6, "z_churn": z,
+              "sigma_renewal": 0.3, "z_renewal": w}
+    separate = sum(
+        single[c].log_likelihood({"alpha": 0.9 * np.exp(0.6 * z[k]),
+                                  "beta": 1.5 * np.exp(0.3 * w[k])})
+        for k, c in enumerate(("highend", "regular")))
+    assert pooled.log_likelihood(params) == pytest.approx(separate, rel=1e-12)
+    flat = {**params, "sigma_churn": 0.0, "sigma_renewal": 0.0}
+    assert pooled.log_likelihood(flat) == pytest.approx(
+        sum(m.log_likelihood({"alpha": 0.9, "beta": 1.5}) for m in single.values()), rel=1e-12)

@@ -457,6 +457,13 @@ class CLVModel:
             flat = {k: v[pick] for k, v in flat.items()}
         return flat
 
+    def population_draws(self, n: int | None = None, seed: int = 0) -> dict[str, np.ndarray]:
+        """:meth:`posterior_draws` of the population parameters only (:attr:`params`): with
+        covariates or groups, those of a customer at the baseline (all coded covariates and
+        group effects 0)."""
+        draws = self.posterior_draws(n, seed)
+        return {k: draws[k] for k in self.params}
+
     def point_estimate(self) -> dict[str, float]:
         """Posterior means (for MAP fits: the mode); an indexed variable gives an array."""
         return {k: float(v.mean()) if v.ndim == 1 else v.mean(axis=0)

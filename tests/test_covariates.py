@@ -8,6 +8,8 @@ implementation of the likelihood and the link.
 
 from __future__ import annotations
 
+import json
+
 import arviz as az
 import numpy as np
 import pandas as pd
@@ -19,6 +21,7 @@ from clvlib import expectations as ex
 from clvlib.covariates import Design, attach_covariates
 from clvlib.errors import CLVDataError
 from clvlib.likelihoods import pareto_nbd_logp
+from clvlib.models.samplers import FitSettings
 from clvlib.priors import Prior
 from clvlib.scoring import score_customers
 from clvlib.simulate import gamma_gamma_rvs, linked_scale, pareto_nbd_rvs
@@ -344,3 +347,20 @@ def test_pointwise_log_likelihood_for_comparison_uses_each_rows_parameters(base)
     for j in (0, 5):
         total = model.log_likelihood({k: v[j] for k, v in draws.items()})
         assert model.rows.weights @ ll[0, j] == pytest.approx(total, rel=1e-10)
+
+
+def test_a_saved_covariate_fit_reloads_with_its_coding(base, tmp_path):
+    """load_model rebuilds the covariates, their baseline and standardization from the file."""
+    frame = base.assign(region=np.where(base["size"] > 0, "north", "south"))
+    model = clv.ParetoNBDModel(frame, purchase_covariates=["size", "region"],
+                               dropout_covariates=["size"], standardize_covariates=True,
+                               covariate_baselines={"region": "north"})
+    model = fake_covariate_fit(model)
+    model.idata.attrs["clvlib"] = json.dumps(model.config(FitSettings("map")))
+    path = model.save(tmp_path / "fit.nc")
+    loaded = clv.load_model(path, frame)
+    assert loaded.coords == model.coords == {
+        "purchase_covariate": ["size", "region[south]"], "dropout_covariate": ["size"]}
+    assert loaded.standardize_covariates
+    np.testing.assert_allclose(loaded.p_alive(n_draws=None).per_customer["mean"],
+                               model.p_alive(n_draws=None).per_customer["mean"])

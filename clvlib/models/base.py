@@ -132,6 +132,7 @@ class CLVModel:
                 raise ValueError(f"{self.title} takes no {role}_covariates (it takes: {takes})")
             self.designs[role] = Design.fit(role, self.customers, columns, covariate_baselines,
                                             standardize_covariates, source)
+        self.standardize_covariates = standardize_covariates
         self.group, self.group_levels = group, ()
         if group is not None:
             self.group_levels = self._group_levels(self.customers, group, source)
@@ -489,6 +490,7 @@ class CLVModel:
             "model": self.name,
             "priors": {k: v.to_dict() for k, v in self.priors.items()},
             "covariates": {role: d.to_dict() for role, d in self.designs.items()},
+            "standardize_covariates": self.standardize_covariates,
             "group": None if self.group is None else {"column": self.group,
                                                        "levels": list(self.group_levels)},
             "fit": asdict(settings) if settings else None,
@@ -500,6 +502,23 @@ class CLVModel:
                 "resolution": self.resolution,
             },
         }
+
+    @staticmethod
+    def options_from_config(config: dict) -> dict:
+        """The constructor's covariate and group arguments recorded in a fit's config."""
+        options: dict = {}
+        baselines = {}
+        for role, design in (config.get("covariates") or {}).items():
+            options[f"{role}_covariates"] = [c["column"] for c in design["codings"]]
+            baselines |= {c["column"]: c["baseline"] for c in design["codings"]
+                          if c["kind"] == "categorical"}
+        if baselines:
+            options["covariate_baselines"] = baselines
+        if config.get("standardize_covariates"):
+            options["standardize_covariates"] = True
+        if config.get("group"):
+            options["group"] = config["group"]["column"]
+        return options
 
     def data_hash(self) -> str:
         """sha256 of the (compressed) likelihood data: equal data give equal hashes."""

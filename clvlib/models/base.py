@@ -207,6 +207,13 @@ class CLVModel:
         return bool(self.designs) or self.group is not None
 
     @property
+    def input_columns(self) -> list[str]:
+        """The customer table's covariate and group columns this model reads (to score)."""
+        columns = [c.column for d in self.designs.values() for c in d.codings]
+        columns += [self.group] if self.group is not None else []
+        return list(dict.fromkeys(columns))
+
+    @property
     def design_columns(self) -> tuple[str, ...]:
         """The covariate columns (and group codes) of the compressed rows (empty without)."""
         columns = tuple(c for d in self.designs.values() for c in d.frame_columns)

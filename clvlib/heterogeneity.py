@@ -127,3 +127,42 @@ def group_summary(model, interval: float = 0.9) -> tuple[pd.DataFrame, pd.DataFr
                                "pooled": float(draws[name].mean()),
                                "shrinkage": float(min(shrinkage[k], 1.0))})
     return pd.DataFrame(spread_rows), pd.DataFrame(group_rows)
+
+
+def plot_group_forest(model, role: str | None = None, *, interval: float = 0.9, ax=None):
+    """Forest plot of each group's parameter (mean and interval) beside the pooled value.
+
+    Parameters
+    ----------
+    model : CLVModel
+        A fitted pooled model (``group=``).
+    role : str, optional
+        Which linked parameter (``"purchase"``, ``"dropout"``, ``"spend"``, ...); default the
+        first of the model's pooled roles.
+    interval : float
+        Probability of the drawn intervals.
+    ax : matplotlib Axes, optional
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+    """
+    import matplotlib.pyplot as plt
+
+    role = role or model.pooled_roles[0]
+    _, groups = group_summary(model, interval)
+    rows = groups[groups["role"] == role].reset_index(drop=True)
+    if ax is None:
+        _, ax = plt.subplots(figsize=(6, 0.35 * len(rows) + 1.2))
+    y = np.arange(len(rows))[::-1]
+    ax.hlines(y, rows["lower"], rows["upper"], color="C0")
+    ax.plot(rows["mean"], y, "o", color="C0", label=f"group mean, {interval:.0%} interval")
+    pooled = rows["pooled"].iloc[0]
+    ax.axvline(pooled, color="0.4", linestyle="--", label=f"pooled {pooled:.3g}")
+    ax.set_yticks(y, [f"{g} ({n:,})" for g, n in zip(rows["group"], rows["customers"],
+                                                      strict=True)])
+    name = rows["parameter"].iloc[0]
+    ax.set_xlabel(f"{name} per {model.group} ({role})")
+    ax.set_title(f"{model.title}: {name} by {model.group}, pooled")
+    ax.legend(loc="best", fontsize="small")
+    return ax

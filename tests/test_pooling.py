@@ -230,3 +230,18 @@ def test_pooled_sbg_cohorts_reduce_to_the_separate_cohort_models():
     flat = {**params, "sigma_churn": 0.0, "sigma_renewal": 0.0}
     assert pooled.log_likelihood(flat) == pytest.approx(
         sum(m.log_likelihood({"alpha": 0.9, "beta": 1.5}) for m in single.values()), rel=1e-12)
+
+
+def test_forest_plot_shows_every_group_and_the_pooled_value(grouped):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from clvlib.heterogeneity import plot_group_forest
+
+    frame, _, _ = grouped
+    model = fake_pooled_fit(clv.BetaGeoModel(frame, group="region"))
+    ax = plot_group_forest(model, "dropout")
+    assert len(ax.get_yticklabels()) == 8
+    assert ax.get_xlabel() == "a per region (dropout)"
+    pooled = [line for line in ax.get_lines() if line.get_linestyle() == "--"][0]
+    assert pooled.get_xdata()[0] == pytest.approx(model.posterior_draws()["a"].mean())

@@ -386,3 +386,32 @@ def test_spark_scoring_uses_each_customers_covariates(base):
     for name in ("p_alive", "expected_purchases"):
         np.testing.assert_array_equal(scores[f"{name}_mean"].to_numpy(),
                                       local[name].per_customer["mean"].to_numpy())
+
+
+def test_spend_covariates_in_expected_spend_and_clv(base):
+    """Gamma-Gamma with a spend covariate: each customer's expected spend uses gamma_i =
+    gamma exp(x_i'g_spend), and CLV (expected and predictive) runs with both models indexed."""
+    rng = np.random.default_rng(6)
+    frame = base.copy()
+    frame["monetary"] = np.nan
+    repeat = frame["x"] > 0
+    gamma_i = linked_scale(20.0, frame.loc[repeat, ["channel"]].to_numpy(), [0.5], 1.0)
+    frame.loc[repeat, "monetary"] = gamma_gamma_rvs(5.0, 4.0, gamma_i, frame.loc[repeat, "x"],
+                                                    rng=rng)
+    spend = clv.GammaGammaModel(frame, spend_covariates=["channel"])
+    draws = 30
+    post = {k: np.full((1, draws), v) * np.exp(0.02 * rng.standard_normal((1, draws)))
+            for k, v in {"p": 5.0, "q": 4.0, "gamma": 20.0}.items()}
+    post["g_spend"] = (0.5 + 0.05 * rng.standard_normal((1, draws, 1)))
+    spend.idata = az.from_dict({"posterior": post}, dims={"g_spend": ["spend_covariate"]},
+                               coords=spend.coords)
+    d = spend.posterior_draws()
+    expected = spend.expected_spend(n_draws=None).per_customer["mean"]
+    g_i = d["gamma"] * np.exp(frame[["channel"]].to_numpy() @ d["g_spend"].T)
+    direct = ex.gamma_gamma_expected_spend(d["p"], d["q"], g_i, frame["x"].to_numpy(float)[:, None],
+                                           frame["monetary"].fillna(0).to_numpy()[:, None])
+    np.testing.assert_allclose(expected, direct.mean(axis=1), rtol=1e-12)
+    purchases = fake_covariate_fit(covariate_model(frame))
+    scores = score_customers(purchases, spend, horizon=26, n_draws=30,
+                             predictions=["clv", "clv_predictive"])
+    assert all(np.isfinite(s.per_customer["mean"]).all() for s in scores.values())

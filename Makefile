@@ -18,12 +18,16 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.stamp
 PANGO_PACKAGES := libpango-1.0-0 libpangoft2-1.0-0 fonts-dejavu-core
 JAVA_PACKAGES := openjdk-17-jre-headless
+CHROMIUM_PACKAGES := chromium
+COURSE_DIR := notebooks/teaching
+COURSE_OUT ?= build/course
+STUDENT_OUT ?= build/student
 REPORT_PARAMS ?= clvlib/params/cdnow.yaml
 REPORT_OUT ?= reports/cdnow
 
 BENCH ?= full
 
-.PHONY: help report test lab bench clean system-deps test-deps FORCE
+.PHONY: help report test lab course student bench clean system-deps test-deps course-deps FORCE
 
 help: ## list the targets with what they do
 	@echo "make <target>:"
@@ -46,8 +50,19 @@ test: system-deps test-deps $(STAMP)-dev ## run the tests (pytest tests/) and ev
 bench: system-deps $(STAMP)-dev ## benchmarks vs pymc-marketing and lifetimes into benchmarks/RESULTS.md (BENCH=quick: a few minutes, into benchmarks/output/)
 	$(BIN)/python -m benchmarks.run $(if $(filter quick,$(BENCH)),--quick,)
 
-lab: $(STAMP)-lab ## start JupyterLab in notebooks/ (installs the lab extra the first time)
-	cd notebooks && $(CURDIR)/$(BIN)/jupyter lab $$([ "$$(id -u)" = 0 ] && echo --allow-root || true)
+lab: $(STAMP)-lab ## start JupyterLab in notebooks/, opened on the course index (installs the lab extra the first time)
+	cd notebooks && $(CURDIR)/$(BIN)/jupyter lab teaching/README.md $$([ "$$(id -u)" = 0 ] && echo --allow-root || true)
+
+# The course site: nbconvert's HTML of each executed lesson plus an index and prev/next links
+# (clvlib/teaching.py says why not Jupyter Book), then headless Chromium loads the index and a
+# lesson and checks that the title, a figure and the navigation render (screenshots in
+# $(COURSE_OUT)/screenshots). CLVLIB_SMOKE=1 make course builds it with few draws.
+course: course-deps $(STAMP)-dev ## build the course site (every lesson executed) into build/course and check it in headless Chromium
+	$(BIN)/python -m clvlib.teaching site $(COURSE_DIR) --out $(COURSE_OUT)
+	$(BIN)/python -m clvlib.teaching browser-check $(COURSE_OUT) --screenshots $(COURSE_OUT)/screenshots
+
+student: $(STAMP)-base ## write the student version of the course (solutions removed) into build/student
+	$(BIN)/python -m clvlib.teaching strip $(COURSE_DIR) --out $(STUDENT_OUT)
 
 clean: ## remove caches and rebuildable intermediates (keeps .venv, data/raw and reports/)
 	find . -path ./$(VENV) -prune -o -type d -name __pycache__ -print0 | xargs -0 rm -rf
@@ -73,8 +88,12 @@ endef
 system-deps: ## check for the Pango library the PDF needs; install it with apt-get when root
 	$(call apt_install,{ ldconfig -p 2>/dev/null || /sbin/ldconfig -p; } | grep libpango-1.0 >/dev/null,$(PANGO_PACKAGES),the Pango library and fonts for the PDF report)
 
-test-deps: ## check for the Java (17 or newer) the Spark tests need; install it with apt-get when root
+test-deps: ## check for the Java (17 or newer) the Spark tests need, and under CI Chromium for the course's browser test; install them with apt-get when root
 	$(call apt_install,java -version 2>&1 | grep -E 'version "(1[7-9]|[2-9][0-9])' >/dev/null,$(JAVA_PACKAGES),Java 17 or newer for the Spark tests)
+	@if [ "$${CI:-}" = true ]; then $(MAKE) --no-print-directory course-deps; fi
+
+course-deps: ## check for the Chromium that the course's browser check uses; install it with apt-get when root
+	$(call apt_install,command -v chromium >/dev/null || command -v chromium-browser >/dev/null,$(CHROMIUM_PACKAGES),Chromium for the course's browser check)
 
 # A .venv made by an older Python (3.11, before the move to PyMC 6) is replaced.
 $(BIN)/python: FORCE

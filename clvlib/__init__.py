@@ -14,7 +14,8 @@ from clvlib.compression import CompressedRows
 from clvlib.config import smoke_mode
 from clvlib.covariates import attach_covariates
 from clvlib.datasets import DATASETS, load_dataset
-from clvlib.diagnostics import Diagnostics
+from clvlib.diagnostics import Diagnostics, Identification
+from clvlib.discounting import Discount
 from clvlib.errors import CLVDataError
 from clvlib.heterogeneity import covariate_effects, group_parameters, group_summary
 from clvlib.models import (
@@ -32,6 +33,7 @@ from clvlib.models import (
 )
 from clvlib.predict import Prediction, prediction_table
 from clvlib.priors import Prior
+from clvlib.scoring import score_customers
 from clvlib.simulate import simulate_transactions
 from clvlib.summary import CustomerSummary, check_summary, summarize
 from clvlib.timeunits import TimeUnit
@@ -50,8 +52,10 @@ __all__ = [
     "CompressedRows",
     "CustomerSummary",
     "Diagnostics",
+    "Discount",
     "FitSettings",
     "GammaGammaModel",
+    "Identification",
     "ModifiedBetaGeoModel",
     "ParetoNBDModel",
     "Prediction",
@@ -73,6 +77,7 @@ __all__ = [
     "lorenz_curve",
     "prediction_table",
     "read_transactions",
+    "score_customers",
     "simulate_transactions",
     "smoke_mode",
     "summarize",

@@ -1,7 +1,11 @@
 """Checks of a fitted purchase model against data: tables that :mod:`clvlib.plots` draws.
 
 Each function returns a DataFrame with the actual numbers and the model's posterior mean and
-credible interval, so a report can both plot and quote them.
+an interval, so a report can both plot and quote them. Each says which interval it gives: a
+*posterior predictive* interval of the count a customer base like this one would show (parameter
+uncertainty and chance together: an actual count falls inside a 90% one 9 times in 10 when the
+model is right), or a *credible* interval of an expected value (parameter uncertainty only: an
+actual count varies around its expectation by chance too, so it often falls outside).
 """
 
 from __future__ import annotations
@@ -11,9 +15,17 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from clvlib import formatting
+from clvlib.compression import row_weights
 from clvlib.models.base import PurchaseModel
 from clvlib.summary import CustomerSummary
 from clvlib.transactions import TransactionLog
+
+
+def _weights(customers: pd.DataFrame, source: str = "customers") -> np.ndarray:
+    """How many customers each row stands for (its ``weights`` column, validated), else ones."""
+    w = row_weights(customers, source or "customers")
+    return np.ones(len(customers)) if w is None else w
 
 
 def _interval(draws: np.ndarray, interval: float, axis: int = 0):
@@ -28,48 +40,67 @@ def frequency_check(
 ) -> pd.DataFrame:
     """Customers by number of calibration repeat purchases: actual vs posterior predictive.
 
-    The prediction for ``x = k`` is ``sum_i P(X(T_i) = k)`` over the customers' ages ``T_i``,
-    for each posterior draw; the last row counts ``max_x`` or more.
+    The expected count for ``x = k`` is ``sum_i P(X(T_i) = k)`` over the customers' ages
+    ``T_i``, for each posterior draw; the last row counts ``max_x`` or more. The interval is the
+    posterior predictive one: for each draw, every customer's count is drawn from that draw's
+    distribution (a multinomial per distinct age), so it holds chance as well as parameter
+    uncertainty. A ``weights`` column counts each row as that many customers.
 
     Returns
     -------
     pandas.DataFrame
-        Indexed by ``repeat purchases`` (``"0"`` ... ``"7+"``): ``actual``, ``mean``,
-        ``lower``, ``upper``; ``attrs`` hold the chi-square discrepancy (``chi_square``, its
-        posterior mean) and its posterior predictive p-value (``ppp``).
+        Indexed by ``repeat purchases`` (``"0"`` ... ``"7+"``): ``actual``, ``mean`` (posterior
+        mean of the expected count), ``lower``, ``upper`` (the ``interval`` posterior predictive
+        interval); ``attrs`` hold ``interval_kind`` (``"predictive"``), the chi-square
+        discrepancy (``chi_square``, its posterior mean) and its posterior predictive p-value
+        (``ppp``).
     """
     customers = model.customers if customers is None else customers
-    ages, counts = np.unique(customers["T"].to_numpy(), return_counts=True)
+    w = _weights(customers)
+    ages, inverse = np.unique(customers["T"].to_numpy(), return_inverse=True)
+    counts = np.bincount(inverse.reshape(-1), weights=w, minlength=len(ages))
+    if not np.allclose(counts, np.round(counts)):
+        raise ValueError("frequency_check: the customers' weights must add up to whole numbers of "
+                         "customers at each age (T) to draw their counts")
+    counts = np.round(counts).astype(np.int64)
     k = np.arange(max_x)
-    # (draws, ages, k): probabilities of exactly k purchases by each age.
+    # (draws, ages, k): probabilities of exactly k purchases by each age, then "max_x or more".
     prob = model.prob_purchases(k[None, :], ages[:, None], n_draws=n_draws)
+    prob = np.concatenate([prob, 1 - prob.sum(axis=2, keepdims=True)], axis=2)
+    prob = np.clip(prob, 0, None)
+    prob /= prob.sum(axis=2, keepdims=True)
     expected = np.einsum("sak,a->sk", prob, counts)
-    expected = np.concatenate([expected, counts.sum() - expected.sum(axis=1, keepdims=True)], 1)
-    mean, lo, hi = _interval(expected, interval)
-    x = np.minimum(customers["x"].to_numpy(), max_x)
-    actual = np.bincount(x, minlength=max_x + 1)
+    replicated = np.random.default_rng(seed).multinomial(counts, prob).sum(axis=1)
+    q = [(1 - interval) / 2, (1 + interval) / 2]
+    lo, hi = np.quantile(replicated, q, axis=0)
+    x = np.minimum(customers["x"].to_numpy(), max_x).astype(np.int64)
+    actual = np.round(np.bincount(x, weights=w, minlength=max_x + 1)).astype(np.int64)
     labels = [str(i) for i in k] + [f"{max_x}+"]
     table = pd.DataFrame(
-        {"actual": actual, "mean": mean, "lower": lo, "upper": hi},
+        {"actual": actual, "mean": expected.mean(axis=0), "lower": lo, "upper": hi},
         index=pd.Index(labels, name="repeat purchases"),
     )
-    table.attrs.update(_chi_square_check(actual, expected, np.random.default_rng(seed)))
+    table.attrs["interval_kind"] = "predictive"
+    table.attrs.update(chi_square_check(actual, expected, replicated))
     return table
 
 
-def _chi_square_check(actual: np.ndarray, expected: np.ndarray, rng) -> dict[str, float]:
+def chi_square_check(actual: np.ndarray, expected: np.ndarray,
+                     replicated: np.ndarray) -> dict[str, float]:
     """Posterior predictive check of a histogram with a chi-square discrepancy.
 
     For each draw ``s``, ``D(y, s) = sum_k (y_k - E_k(s))^2 / E_k(s)`` is computed for the
-    actual counts and for counts replicated from the model (multinomial with the draw's expected
-    shares); the posterior predictive p-value is the share of draws where the replicated
-    discrepancy is at least the actual one (Gelman, Meng & Stern 1996). Values near 0 say the
-    data are more extreme than the model predicts.
+    actual counts ``y`` and for the counts replicated from that draw; the posterior predictive
+    p-value is the share of draws where the replicated discrepancy is at least the actual one
+    (Gelman, Meng & Stern 1996). Values near 0 say the data are more extreme than the model
+    predicts.
+
+    Parameters
+    ----------
+    actual : ndarray, shape (k,)
+    expected, replicated : ndarray, shape (draws, k)
+        Expected and replicated counts per posterior draw.
     """
-    n = actual.sum()
-    shares = np.clip(expected / expected.sum(axis=1, keepdims=True), 0, None)
-    shares /= shares.sum(axis=1, keepdims=True)
-    replicated = np.array([rng.multinomial(n, p) for p in shares])
     safe = np.maximum(expected, 1e-12)
     d_actual = ((actual - expected) ** 2 / safe).sum(axis=1)
     d_replicated = ((replicated - expected) ** 2 / safe).sum(axis=1)
@@ -123,6 +154,12 @@ def repeat_purchases_by_period(log: TransactionLog, summary: CustomerSummary) ->
     return full
 
 
+#: The tracking MAPE leaves out a period that the data cover for less than this share of its
+#: length (a log that ends one day into a week): a percentage error of a few days' purchases says
+#: little. Such a period is still drawn, compared pro rata.
+MIN_PERIOD_SHARE = 0.5
+
+
 def tracking_check(
     model: PurchaseModel, summary: CustomerSummary, actual: pd.DataFrame, *,
     n_draws: int = 200, interval: float = 0.9,
@@ -131,7 +168,13 @@ def tracking_check(
 
     The prediction at time ``tau`` is ``sum_i E[X(tau - s_i)]`` over customers who first bought
     at ``s_i``, per posterior draw (new-customer expectations: it uses nothing of each customer's
-    history, so the holdout part is a genuine forecast).
+    history, so the holdout part is a genuine forecast). The intervals are credible intervals
+    of these expected counts (parameter uncertainty only).
+
+    A period that the data cover only in part (the log ends one day into a week) is compared
+    pro rata: its prediction covers the same days as its actual count (``period_share`` says
+    which share of the period that is), and :func:`tracking_mape` leaves it out when the share
+    is below :data:`MIN_PERIOD_SHARE`.
 
     Parameters
     ----------
@@ -141,36 +184,60 @@ def tracking_check(
     Returns
     -------
     pandas.DataFrame
-        Per period: ``period``, ``period_start``, ``actual``, ``actual_cumulative``, ``mean``,
-        ``lower``, ``upper`` (cumulative predictions, at the end of each period) and
-        ``incremental_mean``, ``incremental_lower``, ``incremental_upper`` (predicted purchases
-        within the period).
+        Per period: ``period``, ``period_start``, ``actual``, ``actual_cumulative``,
+        ``period_share`` (the share of the period the data cover, 1 for all but perhaps the
+        last), ``mean``, ``lower``, ``upper`` (cumulative predictions, at the end of the data in
+        each period), ``incremental_mean``, ``incremental_lower``, ``incremental_upper``
+        (predicted purchases within the period) and ``in_holdout`` (the period's data reach
+        past the last day of the calibration period).
     """
     unit = summary.time_unit
     start = summary.customers["first_purchase"].min()
+    end = summary.observation_end or summary.calibration_end
     offsets = unit.from_days((summary.customers["first_purchase"] - start).dt.days.to_numpy())
     first, counts = np.unique(offsets, return_counts=True)
-    ends = actual["period"].to_numpy() + 1.0
+    periods = actual["period"].to_numpy()
+    # A period covers days [p * u, (p + 1) * u); the data cover whole days 0 .. end inclusive.
+    covered = unit.from_days((end - start).days + 1) - periods
+    share = np.clip(covered, 0.0, 1.0)
+    ends = periods + share
     elapsed = np.clip(ends[:, None] - first[None, :], 0, None)  # (periods, cohorts)
     flat = model.expected_purchases_new(elapsed.reshape(-1), n_draws=n_draws)
     cumulative = (flat.reshape(-1, *elapsed.shape) * counts).sum(axis=2)  # (draws, periods)
     mean, lo, hi = _interval(cumulative, interval)
     out = actual.rename(columns={"repeat_purchases": "actual"}).copy()
     out["actual_cumulative"] = out["actual"].cumsum()
+    out["period_share"] = share
     out["mean"], out["lower"], out["upper"] = mean, lo, hi
     incremental = np.diff(cumulative, axis=1, prepend=0.0)
     (out["incremental_mean"], out["incremental_lower"],
      out["incremental_upper"]) = _interval(incremental, interval)
-    cal_end = unit.from_days((summary.calibration_end - start).days)
-    out["in_holdout"] = out["period"] + 1 > cal_end + 1e-9
+    # A period belongs to the holdout when its data reach past the last calibration day.
+    cal_covered = unit.from_days((summary.calibration_end - start).days + 1)
+    out["in_holdout"] = ends > cal_covered + 1e-9
     return out
 
 
 def holdout_check(
     model: PurchaseModel, summary: CustomerSummary, *, max_x: int = 7, n_draws: int = 500,
-    interval: float = 0.9,
+    interval: float = 0.9, seed: int = 0,
 ) -> pd.DataFrame:
-    """Mean holdout repeat purchases by calibration frequency: actual vs conditional expectation.
+    """Mean holdout repeat purchases by calibration frequency: actual vs the model's forecast.
+
+    For each group of customers by calibration repeat purchases (``max_x`` or more in the last
+    group), the model's forecast of the group's mean holdout purchases given each member's
+    history, with two intervals: the posterior *predictive* interval of the group's actual mean
+    (each member's purchases drawn per posterior draw, then averaged within the draw: a correct
+    model puts the actual mean inside it with probability ``interval``), and the credible
+    interval of the expected mean (parameter uncertainty only).
+
+    Returns
+    -------
+    pandas.DataFrame
+        Indexed by ``repeat purchases``: ``customers`` (their weights' sum, when the summary has
+        a ``weights`` column), ``actual``, ``mean`` (posterior mean of the expected group mean),
+        ``lower``, ``upper`` (the predictive interval), ``expected_lower``, ``expected_upper``
+        (the credible interval); ``attrs["interval_kind"]`` is ``"predictive"``.
 
     Raises
     ------
@@ -180,20 +247,28 @@ def holdout_check(
     if not summary.has_holdout:
         raise ValueError("holdout_check needs a summary with a holdout period (observation_end)")
     c = summary.customers
+    w = pd.Series(_weights(c, summary.source), index=c.index)
     group = np.minimum(c["x"], max_x)
     labels = [str(i) for i in range(max_x)] + [f"{max_x}+"]
     rows = []
     for g, label in enumerate(labels):
         members = c[group == g]
-        if members.empty:
+        n = w[group == g].sum()
+        if members.empty or n == 0:
             continue
-        pred = model.expected_purchases(summary.holdout_length, members, n_draws=n_draws,
-                                        interval=interval)
-        mean, lo, hi = _interval(pred.total_draws / len(members), interval)
-        rows.append({"repeat purchases": label, "customers": len(members),
-                     "actual": members["x_holdout"].mean(), "mean": mean, "lower": lo,
-                     "upper": hi})
-    return pd.DataFrame(rows).set_index("repeat purchases")
+        expected = model.expected_purchases(summary.holdout_length, members, n_draws=n_draws,
+                                            seed=seed, interval=interval)
+        mean, lo, hi = _interval(expected.total_draws / n, interval)
+        predictive = model.predicted_purchases(summary.holdout_length, members,
+                                               n_draws=n_draws, seed=seed, interval=interval)
+        _, p_lo, p_hi = _interval(predictive.total_draws / n, interval)
+        rows.append({"repeat purchases": label, "customers": n,
+                     "actual": np.average(members["x_holdout"], weights=w[group == g]),
+                     "mean": mean, "lower": p_lo, "upper": p_hi, "expected_lower": lo,
+                     "expected_upper": hi})
+    table = pd.DataFrame(rows).set_index("repeat purchases")
+    table.attrs["interval_kind"] = "predictive"
+    return table
 
 
 def p_alive_grid(
@@ -228,6 +303,9 @@ def p_alive_calibration(model: PurchaseModel, summary: CustomerSummary, *, group
     if not summary.has_holdout:
         raise ValueError("p_alive_calibration needs a summary with a holdout period")
     c = summary.customers
+    if row_weights(c, summary.source or "summary") is not None:
+        raise ValueError("p_alive_calibration: customers with a 'weights' column are not "
+                         "supported; give one row per customer")
     alive = model.p_alive(n_draws=n_draws).per_customer["mean"]
     group = pd.qcut(alive.rank(method="first"), groups, labels=False) + 1
     table = pd.DataFrame({"p_alive": alive, "bought": c["x_holdout"] > 0}).groupby(group).agg(
@@ -246,27 +324,46 @@ def holdout_errors(model: PurchaseModel, summary: CustomerSummary, *, n_draws: i
     per_customer : pandas.DataFrame
         ``actual``, ``predicted`` (posterior mean), ``error`` (predicted - actual).
     aggregate : dict
-        ``mae``, ``rmse``, ``bias`` (mean error) and ``correlation``.
+        ``mae``, ``rmse``, ``bias`` (mean error) and ``correlation``, each row counted as many
+        times as its weight when the summary has a ``weights`` column.
     """
     if not summary.has_holdout:
         raise ValueError("holdout_errors needs a summary with a holdout period")
-    predicted = model.expected_purchases(summary.holdout_length, n_draws=n_draws)
-    per_customer = pd.DataFrame({"actual": summary.customers["x_holdout"],
+    c = summary.customers
+    predicted = model.expected_purchases(summary.holdout_length, c, n_draws=n_draws)
+    per_customer = pd.DataFrame({"actual": c["x_holdout"],
                                  "predicted": predicted.per_customer["mean"]})
     per_customer["error"] = per_customer["predicted"] - per_customer["actual"]
-    e = per_customer["error"]
+    e = per_customer["error"].to_numpy()
+    w = _weights(c, summary.source)
+    cov = np.cov(per_customer["actual"], per_customer["predicted"], aweights=w)
     aggregate = {
-        "mae": float(e.abs().mean()), "rmse": float(np.sqrt((e**2).mean())),
-        "bias": float(e.mean()),
-        "correlation": float(per_customer[["actual", "predicted"]].corr().iloc[0, 1]),
+        "mae": float(np.average(np.abs(e), weights=w)),
+        "rmse": float(np.sqrt(np.average(e**2, weights=w))),
+        "bias": float(np.average(e, weights=w)),
+        "correlation": float(cov[0, 1] / np.sqrt(cov[0, 0] * cov[1, 1])),
     }
     return per_customer, aggregate
 
 
 def tracking_mape(tracking: pd.DataFrame) -> float:
-    """Mean absolute percentage error of predicted purchases per period in the holdout."""
-    hold = tracking[tracking["in_holdout"] & (tracking["actual"] > 0)]
+    """Mean absolute percentage error of predicted purchases per period in the holdout.
+
+    Periods without purchases are left out (their percentage error is undefined), and so is a
+    period that the data cover for less than :data:`MIN_PERIOD_SHARE` of its length (see
+    :func:`tracking_check`). NaN when no period is left.
+    """
+    hold = tracking_periods_scored(tracking)
+    if hold.empty:
+        return float("nan")
     return float(100 * ((hold["incremental_mean"] - hold["actual"]).abs() / hold["actual"]).mean())
+
+
+def tracking_periods_scored(tracking: pd.DataFrame) -> pd.DataFrame:
+    """The holdout periods :func:`tracking_mape` scores."""
+    share = tracking["period_share"] if "period_share" in tracking else 1.0
+    keep = tracking["in_holdout"] & (tracking["actual"] > 0) & (share >= MIN_PERIOD_SHARE)
+    return tracking[keep]
 
 
 @dataclass(frozen=True)
@@ -304,22 +401,12 @@ class Coverage:
 
     def __str__(self) -> str:
         return (
-            f"{format_share(self.inside)} of {self.customers:,} customers made a number of holdout "
+            f"{formatting.share(self.inside, 1)} of {self.customers:,} customers made a number "
+            f"of holdout "
             f"purchases inside their {self.interval:.0%} predictive interval; a correct model "
-            f"would put {format_share(self.expected)} (standard error "
+            f"would put {formatting.share(self.expected, 1)} (standard error "
             f"{100 * self.standard_error:.1f} points) inside"
         )
-
-
-def format_share(share: float) -> str:
-    """A share in percent that never rounds to 0% or 100% unless it is exactly that."""
-    pct = 100 * share
-    text = f"{pct:.1f}%"
-    if text == "100.0%" and share < 1:
-        return ">99.9%"
-    if text == "0.0%" and share > 0:
-        return "<0.1%"
-    return text
 
 
 def holdout_coverage(model: PurchaseModel, summary: CustomerSummary, *, interval: float = 0.9,

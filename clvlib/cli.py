@@ -61,6 +61,11 @@ def add_report(subparsers: argparse._SubParsersAction) -> None:
         "--notebooks", type=Path, default=PIPELINE_DIR, metavar="DIR",
         help=f"pipeline notebooks folder, run in name order (default: {_show(PIPELINE_DIR)})",
     )
+    parser.add_argument(
+        "--previous", type=Path, default=None, metavar="DIR",
+        help="an earlier report folder to compare with: value change, new and lost customers, "
+             "moves between strategy segments",
+    )
     parser.set_defaults(handler=run_report_command)
 
 
@@ -69,7 +74,8 @@ def run_report_command(args: argparse.Namespace) -> int:
     from clvlib.report import run_report
 
     _say(f"clvlib report: {_show(args.params)} -> {_show(args.out)}")
-    out = run_report(args.params, args.out, notebooks_dir=args.notebooks, progress=_say)
+    out = run_report(args.params, args.out, notebooks_dir=args.notebooks, progress=_say,
+                     previous=args.previous)
     _say(f"report written to {_show(out)}: report.html, report.pdf, manifest.json")
     return 0
 

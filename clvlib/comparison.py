@@ -11,6 +11,14 @@
   the holdout purchases given the calibration ones. Every model is scored on the same data.
 - forecast errors of each customer's expected holdout purchases (MAE, RMSE, bias, correlation)
   and the tracking MAPE of purchases per period in the holdout.
+
+Differences between models come with the standard error of the *difference*, from the paired
+per-customer values: ``se = sqrt(n * var(d_i))`` over customers ``i`` with ``d_i`` the
+difference of the two models' pointwise values (Vehtari, Gelman & Gabry 2017, eq. 24; ArviZ's
+``compare`` reports the same as ``dse``). With compressed rows, each distinct row's value counts
+as many times as its weight. :func:`margin_verdict` calls a margin clear only when it is both
+larger than :data:`CLEAR_MARGIN_SE` standard errors and at least :data:`SMALL_DIFFERENCE` log
+points, and "too close to call" otherwise.
 """
 
 from __future__ import annotations
@@ -24,12 +32,55 @@ import pytensor
 import pytensor.tensor as pt
 from scipy.special import logsumexp
 
-from clvlib.compression import CompressedRows
+from clvlib.compression import CompressedRows, row_weights
 from clvlib.models import get_model
 from clvlib.models.base import PurchaseModel
+from clvlib.progress import Announce, fit_announced, to_stderr
 from clvlib.summary import CustomerSummary
 
 PARETO_K_BAD = 0.7
+
+#: A difference counts as clear only when it exceeds this many standard errors of the
+#: difference: under a normal approximation a model that is in truth no better wins by that much
+#: with probability 2.3%.
+CLEAR_MARGIN_SE = 2.0
+#: ... and is at least this many log points: below 4 the normal approximation of the
+#: difference's uncertainty is poorly calibrated and the models predict about equally well
+#: (Sivula, Magnusson, Matamoros & Vehtari 2022, "Uncertainty in Bayesian leave-one-out
+#: cross-validation based model comparison").
+SMALL_DIFFERENCE = 4.0
+
+
+def margin_verdict(diff: float, se: float) -> str:
+    """``"clear"`` when ``|diff| > CLEAR_MARGIN_SE * se`` and ``|diff| >= SMALL_DIFFERENCE``,
+    else ``"too close to call"``.
+
+    Examples
+    --------
+    >>> margin_verdict(-31.3, 8.2)
+    'clear'
+    >>> margin_verdict(-6.0, 4.1)
+    'too close to call'
+    >>> margin_verdict(0.0, 0.0)
+    'too close to call'
+    """
+    diff, se = abs(float(diff)), float(se)
+    clear = diff >= SMALL_DIFFERENCE and diff > CLEAR_MARGIN_SE * se
+    return "clear" if clear else "too close to call"
+
+
+def weighted_sum_se(values: np.ndarray, weights: np.ndarray) -> tuple[float, float]:
+    """Sum of per-customer values given per distinct row, and its standard error.
+
+    ``values[k]`` holds for ``weights[k]`` customers; the sum is ``sum_k w_k v_k`` and its
+    standard error ``sqrt(n * var(v))`` over the ``n = sum_k w_k`` customers (the population
+    variance, as in Vehtari, Gelman & Gabry 2017 and ArviZ).
+    """
+    w = np.asarray(weights, dtype=float)
+    v = np.asarray(values, dtype=float)
+    n = w.sum()
+    mean = (w @ v) / n
+    return float(w @ v), float(np.sqrt(n * (w @ (v - mean) ** 2) / n))
 
 
 @dataclass
@@ -40,9 +91,10 @@ class ModelComparison:
     ----------
     table : pandas.DataFrame
         One row per model (by title), best first: ``rank``, ``elpd_loo``, ``elpd_loo_se``,
-        ``d_elpd_loo``, ``p_loo``, ``pareto_k_bad`` (share of customers with k > 0.7),
-        ``holdout_lpd``, ``d_holdout_lpd``, ``mae``, ``rmse``, ``bias``, ``correlation``,
-        ``tracking_mape``.
+        ``d_elpd_loo`` and ``d_elpd_loo_se`` (the difference from the first-ranked model and
+        its paired standard error), ``p_loo``, ``pareto_k_bad`` (share of customers with
+        k > 0.7), ``holdout_lpd``, ``d_holdout_lpd``, ``d_holdout_lpd_se``, ``mae``, ``rmse``,
+        ``bias``, ``correlation``, ``tracking_mape``.
     models : dict
         The compared models by title.
     rank_by : str
@@ -56,6 +108,15 @@ class ModelComparison:
     @property
     def best(self) -> PurchaseModel:
         return self.models[self.table.index[0]]
+
+    def margin(self, title: str | None = None) -> tuple[float, float, str]:
+        """How far ``title`` (default: the second-ranked model) is behind the first on the
+        ranking measure: the difference, its paired standard error and
+        :func:`margin_verdict`."""
+        title = self.table.index[1] if title is None else title
+        diff = float(self.table.loc[title, f"d_{self.rank_by}"])
+        se = float(self.table.loc[title, f"d_{self.rank_by}_se"])
+        return diff, se, margin_verdict(diff, se)
 
     def __str__(self) -> str:
         table = self.table.to_string(float_format="{:.4g}".format)
@@ -108,46 +169,141 @@ def pointwise_loglik(model: PurchaseModel, rows: CompressedRows, *, columns=("x"
     return out.reshape(chains, draws, len(rows))
 
 
-def loo(model: PurchaseModel) -> dict[str, float]:
-    """Weighted PSIS-LOO of a NUTS fit over its distinct customer rows."""
-    ll = pointwise_loglik(model, model.rows)
+def loo_pointwise(model: PurchaseModel, rows: CompressedRows | None = None):
+    """PSIS-LOO of a NUTS fit per distinct row: ``elpd_i``, ``lppd_i`` and Pareto ``k``.
+
+    Parameters
+    ----------
+    rows : CompressedRows, optional
+        The rows to score (default: the model's own); identical customers have identical
+        leave-one-out terms, so one term per distinct row stands for all of them.
+
+    Returns
+    -------
+    dict of str to ndarray
+        ``elpd_i``, ``lppd_i`` (log pointwise predictive density) and ``pareto_k``, one value
+        per row.
+    """
+    rows = model.rows if rows is None else rows
+    ll = pointwise_loglik(model, rows)
     post = _thinned_posterior(model, COMPARISON_DRAWS)
     idata = az.from_dict({
         "posterior": {k: post[k].to_numpy() for k in model.params},
         "log_likelihood": {"loglike": ll},
     })
     result = az.loo(idata, pointwise=True)
-    w = model.rows.weights
-    n = w.sum()
-    elpd_i = result.elpd_i.to_numpy()
     flat = ll.reshape(-1, ll.shape[-1])
-    lppd_i = logsumexp(flat, axis=0) - np.log(flat.shape[0])
-    mean = (w * elpd_i).sum() / n
     return {
-        "elpd_loo": float((w * elpd_i).sum()),
-        "elpd_loo_se": float(np.sqrt(n * (w * (elpd_i - mean) ** 2).sum() / n)),
-        "p_loo": float((w * (lppd_i - elpd_i)).sum()),
-        "pareto_k_bad": float(w[result.pareto_k.to_numpy() > PARETO_K_BAD].sum() / n),
+        "elpd_i": result.elpd_i.to_numpy(),
+        "lppd_i": logsumexp(flat, axis=0) - np.log(flat.shape[0]),
+        "pareto_k": result.pareto_k.to_numpy(),
     }
 
 
-def holdout_lpd(model: PurchaseModel, summary: CustomerSummary) -> float:
-    """Log predictive density of the holdout purchases given each customer's calibration ones."""
+def _loo_totals(pointwise: dict, w: np.ndarray) -> dict[str, float]:
+    elpd, se = weighted_sum_se(pointwise["elpd_i"], w)
+    return {
+        "elpd_loo": elpd,
+        "elpd_loo_se": se,
+        "p_loo": float(w @ (pointwise["lppd_i"] - pointwise["elpd_i"])),
+        "pareto_k_bad": float(w[pointwise["pareto_k"] > PARETO_K_BAD].sum() / w.sum()),
+    }
+
+
+def loo(model: PurchaseModel) -> dict[str, float]:
+    """Weighted PSIS-LOO of a NUTS fit over its distinct customer rows: ``elpd_loo``, its
+    standard error ``elpd_loo_se``, ``p_loo`` and ``pareto_k_bad`` (share of customers with
+    k > 0.7)."""
+    return _loo_totals(loo_pointwise(model), model.rows.weights)
+
+
+def holdout_rows(summary: CustomerSummary, extra: pd.DataFrame | None = None) -> CompressedRows:
+    """Distinct (calibration, whole-period) histories of the summary's customers, each counted
+    as often as it occurs (times its ``weights`` column, when the summary has one); ``extra``
+    adds columns per customer (the covariates of models indexed by customer)."""
+    if not summary.has_holdout:
+        raise ValueError("the holdout log predictive density needs a summary with a holdout "
+                         "period (observation_end)")
     c = summary.customers
     full = pd.DataFrame({
         "x": c["x"], "t_x": c["t_x"], "T": c["T"],
         "x_full": c["x"] + c["x_holdout"], "t_x_full": c["t_x_full"],
         "T_full": c["T"] + summary.holdout_length,
     })
-    if getattr(model, "indexed", False):
-        full = full.join(pd.DataFrame(model.design_matrix(c), index=c.index,
-                                      columns=list(model.design_columns)))
-    rows = CompressedRows.from_frame(full, tuple(full.columns))
+    if extra is not None:
+        full = full.join(extra)
+    return CompressedRows.from_frame(full, tuple(full.columns),
+                                     row_weights(c, summary.source or "summary"))
+
+
+def holdout_lpd_pointwise(model: PurchaseModel, rows: CompressedRows) -> np.ndarray:
+    """Log predictive density of each row's holdout purchases given its calibration ones.
+
+    ``log E_post[p(full) / p(calibration)]`` per distinct row of :func:`holdout_rows`: the
+    likelihood of the whole observation period divided by that of the calibration period is the
+    density of the holdout purchases (their number and the time of the last) given the
+    calibration history, averaged over the posterior.
+    """
     calibration = pointwise_loglik(model, rows)
     whole = pointwise_loglik(model, rows, columns=("x_full", "t_x_full", "T_full"))
     ratio = (whole - calibration).reshape(-1, len(rows))
-    lpd = logsumexp(ratio, axis=0) - np.log(ratio.shape[0])
-    return float(rows.weights @ lpd)
+    return logsumexp(ratio, axis=0) - np.log(ratio.shape[0])
+
+
+def holdout_lpd(model: PurchaseModel, summary: CustomerSummary) -> float:
+    """Log predictive density of the holdout purchases given each customer's calibration ones,
+    summed over customers (see :func:`holdout_lpd_pointwise`)."""
+    rows = holdout_rows(summary)
+    return float(rows.weights @ holdout_lpd_pointwise(model, rows))
+
+
+def _indexed_columns(models: list[PurchaseModel], customers: pd.DataFrame) -> pd.DataFrame:
+    """The coded covariates and group codes of every model indexed by customer, per customer
+    (one column per name; two models coding a name differently cannot be compared)."""
+    columns: dict[str, np.ndarray] = {}
+    for model in models:
+        if not getattr(model, "indexed", False):
+            continue
+        matrix = model.design_matrix(customers)
+        for j, name in enumerate(model.design_columns):
+            if name in columns and not np.array_equal(columns[name], matrix[:, j]):
+                raise ValueError(f"models code the covariate column {name!r} differently; "
+                                 "compare models with one coding of each covariate")
+            columns[name] = matrix[:, j]
+    return pd.DataFrame(columns, index=customers.index)
+
+
+def _comparison_rows(models: list[PurchaseModel], summary: CustomerSummary):
+    """The rows every model is scored on, and the holdout rows: the models' own shared rows, or
+    with covariate or pooled models, the summary compressed on (x, t_x, T) and every model's
+    covariate columns, so each model reads its customers' covariates."""
+    if not any(getattr(m, "indexed", False) for m in models):
+        return _same_rows(models), holdout_rows(summary) if summary.has_holdout else None
+    c = summary.customers
+    extra = _indexed_columns(models, c)
+    frame = c[["x", "t_x", "T"]].join(extra)
+    rows = CompressedRows.from_frame(frame, tuple(frame.columns),
+                                     row_weights(c, summary.source or "summary"))
+    for model in models:
+        if not np.isclose(model.rows.n_original, rows.n_original):
+            raise ValueError(f"{model.title} was fitted to other customers than the summary; "
+                             "models are compared on the same customers only")
+    return rows, holdout_rows(summary, extra) if summary.has_holdout else None
+
+
+def _same_rows(models: list[PurchaseModel]) -> CompressedRows:
+    """The distinct customer rows all models were fitted to (pairing needs the same ones)."""
+    rows = models[0].rows
+    for model in models[1:]:
+        same = (len(model.rows) == len(rows)
+                and np.array_equal(model.rows.weights, rows.weights)
+                and all(np.array_equal(model.rows[c], rows[c]) for c in rows.columns))
+        if not same:
+            raise ValueError(
+                f"{model.title} was fitted to other customers than {models[0].title}; models "
+                "are compared on the same customers only"
+            )
+    return rows
 
 
 def compare_models(
@@ -176,38 +332,56 @@ def compare_models(
     """
     from clvlib.checks import holdout_errors, tracking_check, tracking_mape
 
+    titles = [m.title for m in models]
+    if len(set(titles)) < len(titles):
+        raise ValueError(f"models to compare need distinct titles; got {titles}")
     rank_by = rank_by or ("holdout_lpd" if summary.has_holdout else "elpd_loo")
-    rows = {}
+    rows, hold = _comparison_rows(models, summary)
+    table, pointwise = {}, {}
     for model in models:
-        row = loo(model)
-        if summary.has_holdout:
-            row |= {"holdout_lpd": holdout_lpd(model, summary),
+        loo_i = loo_pointwise(model, rows)
+        row = _loo_totals(loo_i, rows.weights)
+        pointwise[model.title] = {"elpd_loo": loo_i["elpd_i"]}
+        if hold is not None:
+            lpd_i = holdout_lpd_pointwise(model, hold)
+            pointwise[model.title]["holdout_lpd"] = lpd_i
+            row |= {"holdout_lpd": float(hold.weights @ lpd_i),
                     **holdout_errors(model, summary)[1]}
             if repeat_purchases is not None:
                 row["tracking_mape"] = tracking_mape(
                     tracking_check(model, summary, repeat_purchases)
                 )
-        rows[model.title] = row
-    table = pd.DataFrame.from_dict(rows, orient="index").sort_values(rank_by, ascending=False)
+        table[model.title] = row
+    table = pd.DataFrame.from_dict(table, orient="index").sort_values(rank_by, ascending=False)
     table.insert(0, "rank", np.arange(1, len(table) + 1))
-    table.insert(table.columns.get_loc("elpd_loo") + 2, "d_elpd_loo",
-                 table["elpd_loo"] - table["elpd_loo"].max())
-    if "holdout_lpd" in table:
-        table.insert(table.columns.get_loc("holdout_lpd") + 1, "d_holdout_lpd",
-                     table["holdout_lpd"] - table["holdout_lpd"].max())
+    first = table.index[0]
+    measures = {"elpd_loo": rows.weights, "holdout_lpd": None if hold is None else hold.weights}
+    for column, weights in measures.items():
+        if column not in table:
+            continue
+        diffs = [weighted_sum_se(pointwise[t][column] - pointwise[first][column], weights)
+                 for t in table.index]
+        at = table.columns.get_loc(column) + (2 if column == "elpd_loo" else 1)
+        table.insert(at, f"d_{column}", [d for d, _ in diffs])
+        table.insert(at + 1, f"d_{column}_se", [se for _, se in diffs])
     table.index.name = "model"
     return ModelComparison(table, {m.title: m for m in models}, rank_by)
 
 
-def fit_candidates(summary: CustomerSummary, names, **fit_options) -> list[PurchaseModel]:
-    """Fit each named purchase model (``"bg_nbd"``, ``"mbg_nbd"``, ``"pareto_nbd"``) by NUTS."""
+def fit_candidates(summary: CustomerSummary, names, *, progress: Announce | None = to_stderr,
+                   **fit_options) -> list[PurchaseModel]:
+    """Fit each named purchase model (``"bg_nbd"``, ``"mbg_nbd"``, ``"pareto_nbd"``) by NUTS.
+
+    Each fit announces itself and its elapsed time through ``progress`` (default: a line on
+    standard error; ``None`` for none), so a long run never looks hung.
+    """
     models = []
     for name in names:
         cls = get_model(name)
         if not issubclass(cls, PurchaseModel):
             raise ValueError(f"{name!r} is not a purchase model; candidates must predict purchases")
         model = cls(summary)
-        model.fit(**fit_options)
+        fit_announced(model, progress=progress, **fit_options)
         models.append(model)
     return models
 

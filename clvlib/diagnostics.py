@@ -1,15 +1,22 @@
-"""Convergence diagnostics of a fit, with a verdict in plain words.
+"""Convergence and identification diagnostics of a fit, each with a verdict in plain words.
 
 Thresholds follow Vehtari, Gelman, Simpson, Carpenter & Buerkner (2021), "Rank-normalization,
 folding, and localization: an improved R-hat": R-hat below 1.01 and at least 100 effective
 draws per chain (bulk and tail); and any divergent transition is a warning sign.
+
+Convergence says the sampler found the posterior; it does not say the data decided it. A
+parameter the data cannot identify (one customer; no repeat buyers for a dropout parameter)
+converges happily to its prior. :func:`identification` compares each parameter's posterior
+with its prior (contraction and shift, on the log scale) and says so in words.
 """
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 
 import arviz as az
+import numpy as np
 import pandas as pd
 import xarray as xr
 
@@ -110,3 +117,126 @@ class Diagnostics:
 
     def __str__(self) -> str:
         return f"{self.table.to_string(float_format=lambda v: f'{v:.4g}')}\n{self.verdict()}"
+
+
+# --------------------------------------------------------------------------------------------
+# Identification: did the data, rather than the prior, decide each parameter?
+# --------------------------------------------------------------------------------------------
+
+#: A parameter counts as weakly identified when its posterior sd (of its logarithm) is more than
+#: this share of its prior sd: the data have removed less than 75% of the prior variance.
+SD_RATIO_MAX = 0.5
+PRIOR_DRAWS = 4000
+
+
+@dataclass(frozen=True)
+class Identification:
+    """How much the data moved each parameter from its prior.
+
+    All parameters are positive, so both distributions are compared on the log scale, where a
+    wide prior such as ``LogNormal(0, 3)`` has a finite, meaningful spread.
+
+    Attributes
+    ----------
+    table : pandas.DataFrame
+        One row per parameter with a proper prior: ``prior_sd`` and ``posterior_sd`` (of the
+        log), ``sd_ratio`` (posterior over prior), ``contraction`` (``1 - sd_ratio**2``, the
+        share of prior variance the data removed) and ``shift`` (posterior mean minus prior
+        mean of the log, in prior sds).
+    flat : list of str
+        Parameters with a flat prior, whose contraction is not defined.
+    """
+
+    table: pd.DataFrame
+    flat: list[str]
+
+    @classmethod
+    def from_draws(cls, prior: dict[str, np.ndarray], posterior: dict[str, np.ndarray],
+                   flat: list[str] | None = None) -> Identification:
+        """Compare prior and posterior draws of each parameter (name -> positive values)."""
+        rows = {}
+        for name, draws in prior.items():
+            log_prior, log_post = np.log(draws), np.log(posterior[name])
+            prior_sd, post_sd = float(np.std(log_prior)), float(np.std(log_post))
+            ratio = post_sd / prior_sd
+            rows[name] = {
+                "prior_sd": prior_sd,
+                "posterior_sd": post_sd,
+                "sd_ratio": ratio,
+                "contraction": 1 - ratio**2,
+                "shift": float((np.mean(log_post) - np.mean(log_prior)) / prior_sd),
+            }
+        table = pd.DataFrame.from_dict(rows, orient="index")
+        return cls(table, list(flat or []))
+
+    def weak(self) -> list[str]:
+        """The parameters the data barely inform (posterior sd above half the prior's)."""
+        return [n for n, r in self.table.iterrows() if not r["sd_ratio"] <= SD_RATIO_MAX]
+
+    @property
+    def ok(self) -> bool:
+        return not self.weak()
+
+    def problems(self) -> list[str]:
+        """One sentence per weakly identified parameter."""
+        return [
+            f"the data barely inform {name}: its posterior sd is "
+            f"{self.table.loc[name, 'sd_ratio']:.0%} of the prior's (on the log scale; at most "
+            f"{SD_RATIO_MAX:.0%} expected), so its value mostly restates the prior"
+            for name in self.weak()
+        ]
+
+    def verdict(self) -> str:
+        """Whether the data determine the answer: a separate verdict from convergence."""
+        flat = (f" ({', '.join(self.flat)} had flat priors, where this cannot be measured.)"
+                if self.flat else "")
+        if self.table.empty:
+            return "Identification was not measured: every prior is flat." + flat[1:]
+        if self.ok:
+            return (
+                "The data determine the answer: for every parameter the posterior sd is at most "
+                f"{self.table['sd_ratio'].max():.0%} of the prior's (on the log scale; "
+                f"{SD_RATIO_MAX:.0%} or less counts as informed)." + flat
+            )
+        return (
+            "The data do not determine every parameter: " + "; ".join(self.problems()) + ". "
+            "Predictions that depend on these parameters repeat the prior's assumptions; more "
+            "customers, a longer history or repeat buyers are needed to learn them." + flat
+        )
+
+    def __str__(self) -> str:
+        return f"{self.table.to_string(float_format=lambda v: f'{v:.3g}')}\n{self.verdict()}"
+
+
+def identification(model, n_prior: int = PRIOR_DRAWS, seed: int = 0,
+                   warn: bool = True) -> Identification:
+    """How much the data moved each of a NUTS-fitted model's parameters from its prior.
+
+    Prior draws come from the model's :class:`~clvlib.priors.Prior` objects; posterior draws
+    from its fit. A weakly identified parameter is also reported by ``warnings.warn`` (unless
+    ``warn=False``): "the sampler converged" (:class:`Diagnostics`) and "the data determine
+    the answer" (this) are separate verdicts.
+
+    Raises
+    ------
+    ValueError
+        For a MAP fit, which has no posterior spread to compare.
+
+    Examples
+    --------
+    >>> print(identification(model).verdict())  # doctest: +SKIP
+    The data determine the answer: for every parameter the posterior sd is at most 6% ...
+    """
+    if model.settings is not None and model.settings.method == "map":
+        raise ValueError(
+            f"{model.title}: a MAP fit is one point, with no posterior spread to compare with "
+            "the prior; fit by NUTS to measure identification"
+        )
+    posterior = model.posterior_draws()
+    flat = [n for n in model.params if not model.priors[n].is_proper]
+    prior = {n: model.priors[n].draw(n_prior, seed=seed + i)
+             for i, n in enumerate(model.params) if n not in flat}
+    result = Identification.from_draws(prior, posterior, flat)
+    if warn and not result.ok:
+        warnings.warn(f"{model.title}: {result.verdict()}", stacklevel=2)
+    return result

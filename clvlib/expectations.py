@@ -10,23 +10,66 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from scipy.special import betainc, betaln, expit, exprel, gammaln, hyp2f1, polygamma
+from scipy.special import betainc, expit, exprel, gammaln, polygamma
 
-from clvlib.likelihoods import bg_bb_log_terms, log_rising, pareto_nbd_log_terms
+from clvlib.likelihoods import PNBD_NODES, PNBD_WEIGHTS, pareto_nbd_substitution
+from clvlib.special import beta_mean_of_purchase_curve, hyp2f1_one, log_rising
+
+# --------------------------------------------------------------------------------------------
+# A prediction that is not a number is an error, never a "nan" in a report or a 0 in a sum
+# --------------------------------------------------------------------------------------------
+
+
+def require_finite(values, what: str, params: dict | None = None):
+    """Return ``values`` if every one is finite; else raise, naming the quantity and parameters.
+
+    The closed forms here are finite over the whole parameter space a sampler or optimizer can
+    reach (tests/test_finite.py); a non-finite value means bad input (a negative age, a NaN in
+    the data) or a bug, and must stop a report rather than print ``nan`` or sum to 0.
+
+    Parameters
+    ----------
+    values : array_like
+        The predictions.
+    what : str
+        What they are, for the message (``"expected purchases in the next 52 weeks"``).
+    params : dict, optional
+        Parameter draws (name -> array broadcasting against ``values``); the message shows
+        those of the first non-finite value.
+
+    Raises
+    ------
+    FloatingPointError
+        With the count of non-finite values, the first one's position and its parameters.
+
+    Examples
+    --------
+    >>> require_finite(np.array([1.0, np.nan]), "P(alive)", {"r": np.array([0.2, 0.3])})
+    Traceback (most recent call last):
+    ...
+    FloatingPointError: P(alive): 1 of 2 value(s) are not finite (the first, nan, at index (1,), with r=0.3); refusing to report or sum them
+    """  # noqa: E501
+    values = np.asarray(values)
+    bad = ~np.isfinite(values)
+    if not bad.any():
+        return values
+    first = tuple(int(i) for i in np.argwhere(bad)[0])
+    shown = ""
+    if params:
+        parts = []
+        for name, value in params.items():
+            value = np.broadcast_to(np.asarray(value, dtype=float), values.shape)
+            parts.append(f"{name}={value[first]:.6g}")
+        shown = ", with " + ", ".join(parts)
+    raise FloatingPointError(
+        f"{what}: {int(bad.sum()):,} of {values.size:,} value(s) are not finite (the first, "
+        f"{values[first]}, at index {first}{shown}); refusing to report or sum them"
+    )
+
 
 # --------------------------------------------------------------------------------------------
 # BG/NBD (Fader, Hardie & Lee 2005)
 # --------------------------------------------------------------------------------------------
-
-
-def _survival_hyp2f1(R, a, c, t, A):
-    """2F1(R, a-1; c; -t/A), the hypergeometric term of (M)BG/NBD expected purchases.
-
-    Evaluated after Pfaff's transformation on the second parameter,
-    ``(1 + t/A)^(1-a) 2F1(c-R, a-1; c; t/(A+t))``, whose argument lies in [0, 1): direct
-    evaluation at ``-t/A < -1`` returns inf or nan in SciPy once ``R`` (= r + x) is large.
-    """
-    return (1 + t / A) ** (1 - a) * hyp2f1(c - R, a - 1, c, t / (A + t))
 
 
 def _bg_nbd_log_dropout_odds(r, alpha, a, b, x, t_x, T):
@@ -46,10 +89,12 @@ def bg_nbd_p_alive(r, alpha, a, b, x, t_x, T):
 def bg_nbd_expected_purchases_new(r, alpha, a, b, t):
     """E[X(t)]: expected repeat purchases by a new customer in ``t`` (FHL 2005, eq. 7).
 
-    Written with Pfaff's transformation, (alpha/(alpha+t))^r 2F1(r, b; a+b-1; t/(alpha+t)) =
-    2F1(r, a-1; a+b-1; -t/alpha), see :func:`_survival_hyp2f1`.
+    ``E[(1 - (alpha/(alpha + p t))^r) / p]`` over ``p ~ Beta(a, b)``, the closed form
+    ``(a+b-1)/(a-1) [1 - 2F1(r, a-1; a+b-1; -t/alpha)]`` (Pfaff's transformation of eq. 7),
+    evaluated where it stays finite by :func:`clvlib.special.beta_mean_of_purchase_curve`.
     """
-    return (a + b - 1) / (a - 1) * (1 - _survival_hyp2f1(r, a, a + b - 1, t, alpha))
+    t = np.asarray(t, dtype=float)
+    return beta_mean_of_purchase_curve(r, t / alpha, a, b)
 
 
 def bg_nbd_expected_purchases_alive(r, alpha, a, b, x, T, t):
@@ -57,10 +102,11 @@ def bg_nbd_expected_purchases_alive(r, alpha, a, b, x, T, t):
     known to be alive. It depends on ``x`` and ``T`` only, not on ``t_x``.
 
     Given alive, lambda ~ Gamma(r+x, alpha+T) and p ~ Beta(a, b+x); E[(1 - e^(-lambda p t))/p]
-    is (a+b+x-1)/(a-1) [1 - 2F1(r+x, a-1; a+b+x-1; -t/(alpha+T))] (FHL 2005, eq. 10, in Pfaff's
-    form as in :func:`bg_nbd_expected_purchases_new`).
+    is (a+b+x-1)/(a-1) [1 - 2F1(r+x, a-1; a+b+x-1; -t/(alpha+T))] (FHL 2005, eq. 10), see
+    :func:`clvlib.special.beta_mean_of_purchase_curve`.
     """
-    return (a + b + x - 1) / (a - 1) * (1 - _survival_hyp2f1(r + x, a, a + b + x - 1, t, alpha + T))
+    x, T, t = (np.asarray(v, dtype=float) for v in (x, T, t))
+    return beta_mean_of_purchase_curve(r + x, t / (alpha + T), a, b + x)
 
 
 def bg_nbd_expected_purchases(r, alpha, a, b, x, t_x, T, t):
@@ -74,13 +120,16 @@ def bg_nbd_prob_purchases(r, alpha, a, b, t, n):
     n = np.asarray(n, dtype=float)
     log_t = np.log(t) - np.log(alpha + t)
     log_alpha = np.log(alpha) - np.log(alpha + t)
+    # Ratios of beta and gamma functions as rising factorials: differences of log-betas lose
+    # every digit for large shapes.
     alive = np.exp(
-        betaln(a, b + n) - betaln(a, b) + gammaln(r + n) - gammaln(r) - gammaln(n + 1)
+        _log_beta_ratio(a, b, n) + log_rising(r, n) - gammaln(n + 1)
         + r * log_alpha + np.where(n > 0, n * log_t, 0.0)
     )
     # 1 - sum_{j<n} NegBin(j; r, alpha/(alpha+t)) is the regularized incomplete beta below.
     n_safe = np.maximum(n, 1)
-    dropped = np.exp(betaln(a + 1, b + n_safe - 1) - betaln(a, b)) * betainc(
+    # B(a+1, b+n-1)/B(a, b) = a (b)_{n-1} / (a+b)_n
+    dropped = np.exp(np.log(a) + log_rising(b, n_safe - 1) - log_rising(a + b, n_safe)) * betainc(
         n_safe, r, t / (alpha + t)
     )
     return alive + np.where(n > 0, dropped, 0.0)
@@ -100,13 +149,19 @@ def mbg_nbd_p_alive(r, alpha, a, b, x, t_x, T):
 
 
 def mbg_nbd_expected_purchases_new(r, alpha, a, b, t):
-    """E[X(t)] for a new MBG/NBD customer: b/(a-1) [1 - 2F1(r, a-1; a+b; -t/alpha)]."""
-    return b / (a - 1) * (1 - _survival_hyp2f1(r, a, a + b, t, alpha))
+    """E[X(t)] for a new MBG/NBD customer: b/(a-1) [1 - 2F1(r, a-1; a+b; -t/alpha)].
+
+    The customer survives the first coin with probability 1 - p, so this is ``b/(a+b)`` times
+    the BG/NBD curve with ``p ~ Beta(a, b+1)``.
+    """
+    t = np.asarray(t, dtype=float)
+    return b / (a + b) * beta_mean_of_purchase_curve(r, t / alpha, a, b + 1)
 
 
 def mbg_nbd_expected_purchases_alive(r, alpha, a, b, x, T, t):
     """E[Y(t) | alive at T, x, T] under MBG/NBD: as BG/NBD with p ~ Beta(a, b+x+1)."""
-    return (a + b + x) / (a - 1) * (1 - _survival_hyp2f1(r + x, a, a + b + x, t, alpha + T))
+    x, T, t = (np.asarray(v, dtype=float) for v in (x, T, t))
+    return beta_mean_of_purchase_curve(r + x, t / (alpha + T), a, b + x + 1)
 
 
 def mbg_nbd_expected_purchases(r, alpha, a, b, x, t_x, T, t):
@@ -125,11 +180,13 @@ def mbg_nbd_prob_purchases(r, alpha, a, b, t, n):
     log_t = np.log(t) - np.log(alpha + t)
     log_alpha = np.log(alpha) - np.log(alpha + t)
     alive = np.exp(
-        betaln(a, b + n + 1) - betaln(a, b) + gammaln(r + n) - gammaln(r) - gammaln(n + 1)
+        _log_beta_ratio(a, b, n + 1) + log_rising(r, n) - gammaln(n + 1)
         + r * log_alpha + np.where(n > 0, n * log_t, 0.0)
     )
     reached = np.where(n > 0, betainc(np.maximum(n, 1), r, t / (alpha + t)), 1.0)
-    return alive + np.exp(betaln(a + 1, b + n) - betaln(a, b)) * reached
+    # B(a+1, b+n)/B(a, b) = a (b)_n / (a+b)_{n+1}
+    dropped = np.log(a) + log_rising(b, n) - log_rising(a + b, n + 1)
+    return alive + np.exp(dropped) * reached
 
 
 # --------------------------------------------------------------------------------------------
@@ -143,6 +200,21 @@ def _gamma_ratio_term(s, z):
     near_one = np.abs(s - 1) < 1e-8
     safe = np.where(near_one, 2.0, s)
     return np.where(near_one, -log_z, -np.expm1((safe - 1) * log_z) / (safe - 1))
+
+
+def pareto_nbd_log_terms(r, alpha, s, beta, x, t_x, T):
+    """NumPy: log of the 'alive throughout' and 'dropped out' terms of the likelihood bracket.
+
+    Their log-sum-exp plus the ``x`` part is the log-likelihood; P(alive) is the first term's
+    share. Nodes are summed one at a time, so memory stays at the size of the broadcast inputs.
+    """
+    alive_throughout = -(r + x) * np.log(alpha + T) - s * np.log(beta + T)
+    k, e, c, u_low, log_scale = pareto_nbd_substitution(np, r, alpha, s, beta, x, t_x, T)
+    total = np.full(np.broadcast(k, u_low).shape, -np.inf)
+    for node, weight in zip(PNBD_NODES, PNBD_WEIGHTS, strict=True):
+        u = u_low * (1 - node) / 2
+        total = np.logaddexp(total, k * u - e * np.log1p(c * np.exp(u)) + np.log(weight))
+    return alive_throughout, np.log(s) + log_scale + total
 
 
 def pareto_nbd_p_alive(r, alpha, s, beta, x, t_x, T):
@@ -184,7 +256,7 @@ def pareto_nbd_prob_purchases(r, alpha, s, beta, t, n):
     t = np.asarray(t, dtype=float)
 
     def log_nb(tau):
-        return (gammaln(r + n) - gammaln(r) - gammaln(n + 1) + r * (np.log(alpha)
+        return (log_rising(r, n) - gammaln(n + 1) + r * (np.log(alpha)
                 - np.log(alpha + tau)) + np.where(n > 0, n * (np.log(tau) - np.log(alpha + tau)),
                                                    0.0))
 
@@ -198,34 +270,6 @@ def pareto_nbd_prob_purchases(r, alpha, s, beta, t, n):
 
 
 # --------------------------------------------------------------------------------------------
-# Discounted expected residual transactions, for any purchase model
-# --------------------------------------------------------------------------------------------
-
-_LAGUERRE_NODES, _LAGUERRE_WEIGHTS = np.polynomial.laguerre.laggauss(40)
-
-
-def dert(expected_purchases, delta, **params_and_data):
-    """Discounted expected residual transactions at continuous discount rate ``delta``.
-
-    ``DERT = integral_0^inf exp(-delta t) dE[Y(t)] = delta * integral_0^inf exp(-delta t) E[Y(t)]
-    dt`` (by parts, E[Y(0)] = 0), by 40-node Gauss-Laguerre quadrature in ``z = delta t``.
-    Works with any model's ``expected_purchases(..., t)``; for Pareto/NBD it agrees with the
-    closed form of Fader, Hardie & Lee (2005, eq. 2) (tests/test_expectations.py).
-
-    Parameters
-    ----------
-    expected_purchases : callable
-        ``expected_purchases(**params_and_data, t=...)``, broadcasting.
-    delta : float
-        Continuous discount rate per time unit: ``log(1 + annual rate) / units per year``.
-    """
-    total = 0.0
-    for node, weight in zip(_LAGUERRE_NODES, _LAGUERRE_WEIGHTS, strict=True):
-        total = total + weight * expected_purchases(**params_and_data, t=node / delta)
-    return total
-
-
-# --------------------------------------------------------------------------------------------
 # Gamma-Gamma (Fader & Hardie 2013)
 # --------------------------------------------------------------------------------------------
 
@@ -233,12 +277,32 @@ def dert(expected_purchases, delta, **params_and_data):
 def gamma_gamma_expected_spend(p, q, gamma, x, m):
     """E[M | x, m]: a customer's expected spend per transaction (FH 2013, eq. 5).
 
-    For ``x = 0`` (no repeat purchase to learn from) this is the population mean
-    ``p gamma / (q - 1)``. Requires ``q > 1``.
+    ``p (gamma + x m) / (p x + q - 1)``. For ``x = 0`` (no repeat purchase to learn from) this
+    is the population mean ``p gamma / (q - 1)``, which exists only for ``q > 1``: the mean of
+    ``1/nu`` with ``nu ~ Gamma(q, gamma)`` is infinite for ``q <= 1``, and the formula would
+    give a negative or infinite spend. Wherever ``p x + q - 1 <= 0`` (so for every customer
+    without repeat purchases once ``q <= 1``) this raises rather than return such a value.
+
+    Raises
+    ------
+    ValueError
+        Naming the parameters and the customers' ``x`` where the expected spend is infinite.
     """
     x = np.asarray(x, dtype=float)
     m = np.nan_to_num(np.asarray(m, dtype=float))
-    return p * (gamma + x * m) / (p * x + q - 1)
+    denominator = p * x + q - 1
+    undefined = ~(denominator > 0)
+    if np.any(undefined):
+        p_, q_, x_ = (np.broadcast_to(np.asarray(v, dtype=float), undefined.shape)[undefined]
+                      for v in (p, q, x))
+        raise ValueError(
+            f"Gamma-Gamma expected spend is infinite for {int(undefined.sum()):,} "
+            f"(draw, customer) pair(s): it needs p x + q > 1, and the first has p={p_[0]:.4g}, "
+            f"q={q_[0]:.4g}, x={x_[0]:g}. With q <= 1 the spread of spend across customers is "
+            "so wide that a customer without repeat purchases has no finite expected spend; "
+            "the model's default prior keeps q above 1 (GammaGammaModel)"
+        )
+    return p * (gamma + x * m) / denominator
 
 
 # --------------------------------------------------------------------------------------------
@@ -246,9 +310,43 @@ def gamma_gamma_expected_spend(p, q, gamma, x, m):
 # setting", Marketing Science 29(6)). Time is counted in transaction opportunities: a customer
 # has x transactions in n opportunities, the last at t_x. "Alive at opportunity t" means the
 # customer has not dropped out at the start of any of the first t opportunities. Ratios of
-# beta functions are written as rising factorials (clvlib.likelihoods.log_rising), which stay
+# beta functions are written as rising factorials (clvlib.special.log_rising), which stay
 # accurate for large shape parameters where differences of log-beta functions do not.
 # --------------------------------------------------------------------------------------------
+
+
+def _bg_bb_alive_term(alpha, beta, gamma, delta, x, n):
+    """NumPy: log of the 'alive throughout' term, without the x part."""
+    return (log_rising(beta, n - x) - log_rising(alpha + beta, n)
+            + log_rising(delta, n) - log_rising(gamma + delta, n))
+
+
+def _bg_bb_dropout_term(alpha, beta, gamma, delta, x, t_x, i):
+    """NumPy: log of the term for dropping out at the start of opportunity t_x + i + 1."""
+    m = t_x + i
+    return (log_rising(beta, m - x) - log_rising(alpha + beta, m)
+            + log_rising(delta, m) - log_rising(gamma + delta, m)
+            + np.log(gamma) - np.log(gamma + delta + m))
+
+
+def bg_bb_log_terms(alpha, beta, gamma, delta, x, t_x, n):
+    """NumPy: log of the 'alive throughout' and 'dropped out' parts of the BG/BB likelihood.
+
+    Their log-sum-exp is the log-likelihood; P(alive) and the conditional expectations use the
+    first part's share. Broadcasts like :mod:`clvlib.expectations`; the terms of the sum over
+    the dropout opportunity are added one at a time, so memory stays at the size of the
+    broadcast inputs.
+    """
+    x, t_x, n = (np.asarray(v, dtype=float) for v in (x, t_x, n))
+    head = log_rising(alpha, x)
+    alive = head + _bg_bb_alive_term(alpha, beta, gamma, delta, x, n)
+    gap = n - t_x
+    dropped = np.full(np.broadcast(alive, gap).shape, -np.inf)
+    for i in range(int(np.max(gap, initial=0))):
+        # where masked, t_x + i may pass n; only x <= t_x + i is needed for a finite value
+        term = _bg_bb_dropout_term(alpha, beta, gamma, delta, x, t_x, float(i))
+        dropped = np.logaddexp(dropped, np.where(i < gap, head + term, -np.inf))
+    return alive, dropped
 
 
 def _log_beta_ratio(a, b, m):
@@ -384,7 +482,7 @@ def bg_bb_dert(alpha, beta, gamma, delta, x, t_x, n, d):
     n = np.asarray(n, dtype=float)
     share = _bg_bb_log_purchase_share(alpha, beta, gamma, delta, x, t_x, n)
     head = _log_beta_ratio(gamma, delta, n + 1) - np.log1p(d)
-    return np.exp(share + head) * hyp2f1(1.0, delta + n + 1, gamma + delta + n + 1, 1 / (1 + d))
+    return np.exp(share + head) * hyp2f1_one(delta + n + 1, gamma + delta + n + 1, 1 / (1 + d))
 
 
 # --------------------------------------------------------------------------------------------
@@ -450,5 +548,5 @@ def sbg_derl(alpha, beta, d, n):
     [3.31, 3.45, 3.59, 3.72, 3.84]
     """
     n = np.asarray(n, dtype=float)
-    return sbg_retention_rate(alpha, beta, n) * hyp2f1(1.0, beta + n, alpha + beta + n,
-                                                       1 / (1 + d))
+    return sbg_retention_rate(alpha, beta, n) * hyp2f1_one(beta + n, alpha + beta + n,
+                                                           1 / (1 + d))

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import numpy as np
 import pytensor.tensor as pt
-from scipy import special
 
 from clvlib.compression import CompressedRows
 
@@ -177,7 +176,7 @@ def mbg_nbd_loglike(r, alpha, a, b, rows: CompressedRows):
 # gradient 20% cheaper.
 # --------------------------------------------------------------------------------------------
 
-_PNBD_NODES, _PNBD_WEIGHTS = np.polynomial.legendre.leggauss(16)
+PNBD_NODES, PNBD_WEIGHTS = np.polynomial.legendre.leggauss(16)
 _PNBD_CUTOFF = 25.0
 
 
@@ -185,7 +184,7 @@ def _pareto_nbd_x_part(r, alpha, s, beta, x):
     return pt.gammaln(r + x) - pt.gammaln(r) + r * pt.log(alpha) + s * pt.log(beta)
 
 
-def _pareto_nbd_substitution(xp, r, alpha, s, beta, x, t_x, T):
+def pareto_nbd_substitution(xp, r, alpha, s, beta, x, t_x, T):
     """The change of variables above, for NumPy (``xp=np``) or PyTensor (``xp=pt``).
 
     Returns ``k, e, c, u_low, log_scale``: the integral is
@@ -204,26 +203,11 @@ def _pareto_nbd_substitution(xp, r, alpha, s, beta, x, t_x, T):
 
 def _pareto_nbd_timing_part(r, alpha, s, beta, x, t_x, T):
     alive_throughout = -(r + x) * pt.log(alpha + T) - s * pt.log(beta + T)
-    k, e, c, u_low, log_scale = _pareto_nbd_substitution(pt, r, alpha, s, beta, x, t_x, T)
-    u = u_low[..., None] * (1 - _PNBD_NODES) / 2  # nodes along a trailing axis
+    k, e, c, u_low, log_scale = pareto_nbd_substitution(pt, r, alpha, s, beta, x, t_x, T)
+    u = u_low[..., None] * (1 - PNBD_NODES) / 2  # nodes along a trailing axis
     log_terms = k[..., None] * u - e[..., None] * pt.log1p(c[..., None] * pt.exp(u))
-    log_integral = log_scale + _logsumexp(log_terms + np.log(_PNBD_WEIGHTS), axis=-1)
+    log_integral = log_scale + _logsumexp(log_terms + np.log(PNBD_WEIGHTS), axis=-1)
     return _logaddexp(alive_throughout, pt.log(s) + log_integral)
-
-
-def pareto_nbd_log_terms(r, alpha, s, beta, x, t_x, T):
-    """NumPy: log of the 'alive throughout' and 'dropped out' terms of the likelihood bracket.
-
-    Their log-sum-exp plus the ``x`` part is the log-likelihood; P(alive) is the first term's
-    share. Nodes are summed one at a time, so memory stays at the size of the broadcast inputs.
-    """
-    alive_throughout = -(r + x) * np.log(alpha + T) - s * np.log(beta + T)
-    k, e, c, u_low, log_scale = _pareto_nbd_substitution(np, r, alpha, s, beta, x, t_x, T)
-    total = np.full(np.broadcast(k, u_low).shape, -np.inf)
-    for node, weight in zip(_PNBD_NODES, _PNBD_WEIGHTS, strict=True):
-        u = u_low * (1 - node) / 2
-        total = np.logaddexp(total, k * u - e * np.log1p(c * np.exp(u)) + np.log(weight))
-    return alive_throughout, np.log(s) + log_scale + total
 
 
 def pareto_nbd_logp(r, alpha, s, beta, x, t_x, T):
@@ -323,41 +307,10 @@ def gamma_gamma_loglike(p, q, gamma, rows: CompressedRows):
 # steps m are the data's whole numbers, so log (a)_m = sum_{j<m} log(a+j) is read from a
 # table of cumulative sums of logs, one per shape parameter, as long as the largest n: exact,
 # and a small graph that compiles fast. NumPy (for predictions, where m need not be whole)
-# uses log_rising below. Customers may have different n: the sum runs over
+# uses clvlib.special.log_rising. Customers may have different n: the sum runs over
 # i = 0 .. max(n - t_x) - 1 along a trailing axis, the terms beyond each customer's own
 # n - t_x masked out.
 # --------------------------------------------------------------------------------------------
-
-# From here up, log Gamma(a+m) - log Gamma(a) is taken inside Stirling's series.
-_STIRLING_FROM = 10.0
-
-
-def _stirling_tail(z):
-    """log Gamma(z) - [(z - 1/2) log z - z + log(2 pi)/2] for z >= 10: Stirling's series to
-    z^-7, truncation error below 1e-12 (Abramowitz & Stegun 6.1.41)."""
-    z2 = z * z
-    return (1 / 12 - (1 / 360 - (1 / 1260 - 1 / (1680 * z2)) / z2) / z2) / z
-
-
-def log_rising(a, m):
-    """NumPy: log (a)_m = log Gamma(a+m) - log Gamma(a), accurate for large ``a`` too.
-
-    For ``a >= 10`` the difference is taken inside Stirling's series,
-    ``(a - 1/2) log1p(m/a) + m log(a+m) - m + tail(a+m) - tail(a)`` (absolute error below
-    1e-12); below, as a difference of log-gammas, which is accurate there.
-
-    Examples
-    --------
-    >>> round(float(log_rising(1e8, 1.0)), 10)  # log(1e8); a gammaln difference: 18.4206805
-    18.420680744
-    """
-    a, m = np.asarray(a, dtype=float), np.asarray(m, dtype=float)
-    big, small = np.maximum(a, _STIRLING_FROM), np.minimum(a, _STIRLING_FROM)
-    stirling = ((big - 0.5) * np.log1p(m / big) + m * np.log(big + m) - m
-                + _stirling_tail(big + m) - _stirling_tail(big))
-    direct = special.gammaln(small + m) - special.gammaln(small)
-    return np.where(a >= _STIRLING_FROM, stirling, direct)
-
 
 def _rising_tables(bases, size):
     """PyTensor: log (b)_k = sum_{j<k} log(b+j) for k = 0 .. size-1, for each base b.
@@ -468,40 +421,6 @@ def bg_bb_loglike(alpha, beta, gamma, delta, rows: CompressedRows):
     x_part, rest = _bg_bb_parts(alpha, beta, gamma, delta, rows["x"], rows["t_x"], rows["n"],
                                 xs=xs)
     return pt.sum(x_weights * x_part) + pt.sum(rows.weights * rest)
-
-
-def _bg_bb_alive_term(alpha, beta, gamma, delta, x, n):
-    """NumPy: log of the 'alive throughout' term, without the x part."""
-    return (log_rising(beta, n - x) - log_rising(alpha + beta, n)
-            + log_rising(delta, n) - log_rising(gamma + delta, n))
-
-
-def _bg_bb_dropout_term(alpha, beta, gamma, delta, x, t_x, i):
-    """NumPy: log of the term for dropping out at the start of opportunity t_x + i + 1."""
-    m = t_x + i
-    return (log_rising(beta, m - x) - log_rising(alpha + beta, m)
-            + log_rising(delta, m) - log_rising(gamma + delta, m)
-            + np.log(gamma) - np.log(gamma + delta + m))
-
-
-def bg_bb_log_terms(alpha, beta, gamma, delta, x, t_x, n):
-    """NumPy: log of the 'alive throughout' and 'dropped out' parts of the BG/BB likelihood.
-
-    Their log-sum-exp is the log-likelihood; P(alive) and the conditional expectations use the
-    first part's share. Broadcasts like :mod:`clvlib.expectations`; the terms of the sum over
-    the dropout opportunity are added one at a time, so memory stays at the size of the
-    broadcast inputs.
-    """
-    x, t_x, n = (np.asarray(v, dtype=float) for v in (x, t_x, n))
-    head = log_rising(alpha, x)
-    alive = head + _bg_bb_alive_term(alpha, beta, gamma, delta, x, n)
-    gap = n - t_x
-    dropped = np.full(np.broadcast(alive, gap).shape, -np.inf)
-    for i in range(int(np.max(gap, initial=0))):
-        # where masked, t_x + i may pass n; only x <= t_x + i is needed for a finite value
-        term = _bg_bb_dropout_term(alpha, beta, gamma, delta, x, t_x, float(i))
-        dropped = np.logaddexp(dropped, np.where(i < gap, head + term, -np.inf))
-    return alive, dropped
 
 
 # --------------------------------------------------------------------------------------------

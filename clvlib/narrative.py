@@ -2,6 +2,12 @@
 
 Each function returns Markdown; the pipeline notebooks display it, so the HTML and PDF reports
 read as prose a manager can follow without the code.
+
+Every judging sentence follows from the numbers beside it and a threshold stated here and in the
+sentence itself (:data:`REPRODUCES_SHARE`, :data:`ROUGHLY_SHARE`, :data:`CLOSE_FORECAST`, and
+:func:`clvlib.comparison.margin_verdict` for model comparison). Shares are written by
+:func:`clvlib.formatting.share`, which the figures use too, so the text and the figure beside it
+print the same number.
 """
 
 from __future__ import annotations
@@ -10,16 +16,72 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from clvlib.checks import MIN_PERIOD_SHARE, tracking_mape, tracking_periods_scored
+from clvlib.comparison import CLEAR_MARGIN_SE, SMALL_DIFFERENCE, margin_verdict
+from clvlib.formatting import (
+    amount,
+    duration,
+    log_points,
+    money,
+    share,
+    share_of,
+    signed_share,
+)
 from clvlib.predict import Prediction
 from clvlib.summary import CustomerSummary
 from clvlib.value import gini, top_share
 
+#: A check is said to reproduce the data when at least this share of the actual numbers fall
+#: inside their 90% posterior predictive intervals (a correct model puts each inside at least 9
+#: times in 10; for 8 counts, 6 or more).
+REPRODUCES_SHARE = 0.75
+#: ... and to reproduce them only roughly when at least this share do (fewer: it does not).
+ROUGHLY_SHARE = 0.5
+#: A forecast total is called close when it is within this share of the actual total.
+CLOSE_FORECAST = 0.10
+#: Holdout coverage of the predictive intervals is consistent with the model within this many
+#: standard errors of the share a correct model gives.
+COVERAGE_Z = 3.0
+
 
 def _n(value: float) -> str:
-    return f"{value:,.0f}"
+    return amount(value)
 
 
-def data_overview(overview: dict, summary: CustomerSummary) -> str:
+def _inside(table: pd.DataFrame, actual: str = "actual", lower: str = "lower",
+            upper: str = "upper") -> int:
+    return int(((table[actual] >= table[lower]) & (table[actual] <= table[upper])).sum())
+
+
+# What the frequency and holdout checks reproduce (or do not), in the verdict's words.
+FREQUENCY_WHAT = "how many customers made 0, 1, 2, ... repeat purchases"
+HOLDOUT_WHAT = "the groups' holdout purchases"
+
+
+def _reproduces(inside: int, total: int, what: str) -> str:
+    """"reproduces WHAT", "reproduces WHAT only roughly" or "does not reproduce WHAT", by
+    :data:`REPRODUCES_SHARE` and :data:`ROUGHLY_SHARE`."""
+    if inside >= REPRODUCES_SHARE * total:
+        return f"reproduces {what}"
+    if inside >= ROUGHLY_SHARE * total:
+        return f"reproduces {what} only roughly"
+    return f"does not reproduce {what}"
+
+
+def _closeness(error: float) -> str:
+    """"close" or "not close" by :data:`CLOSE_FORECAST`, with the rule."""
+    verdict = "close" if abs(error) <= CLOSE_FORECAST else "not close"
+    return f"{verdict}: a forecast within {share(CLOSE_FORECAST)} of the actual counts as close"
+
+
+def _rule(total: int) -> str:
+    need = int(np.ceil(REPRODUCES_SHARE * total))
+    return (f"(a model is said to reproduce them when at least {share(REPRODUCES_SHARE)}, here "
+            f"{need} of {total}, fall inside; a correct model puts each inside at least 9 times "
+            "in 10)")
+
+
+def data_overview(overview: dict, summary: CustomerSummary, currency: str = "") -> str:
     """What data the report is about: rows, customers, periods, and what was left out."""
     c = summary.customers
     unit = summary.time_unit
@@ -32,8 +94,9 @@ def data_overview(overview: dict, summary: CustomerSummary) -> str:
     if summary.has_holdout:
         text += (
             f"The models learn from the **calibration period** up to "
-            f"{summary.calibration_end:%d %B %Y}; the following {summary.holdout_length:g} "
-            f"{unit.plural}, to {summary.observation_end:%d %B %Y}, are held out to test the "
+            f"{summary.calibration_end:%d %B %Y}; the following "
+            f"{duration(summary.holdout_length, unit.plural)}, to "
+            f"{summary.observation_end:%d %B %Y}, are held out to test the "
             "forecasts against what customers actually did. "
         )
     else:
@@ -42,19 +105,26 @@ def data_overview(overview: dict, summary: CustomerSummary) -> str:
             f"{summary.calibration_end:%d %B %Y} and predict forward from there. "
         )
     text += (
-        f"\n\nOf the {_n(len(c))} customers, **{(c['x'] == 0).mean():.0%} made no repeat "
-        "purchase** "
+        f"\n\nOf the {_n(len(c))} customers, **{share_of((c['x'] == 0).sum(), len(c))} made no "
+        "repeat purchase** "
         f"in the calibration period, while the busiest 10% made "
         f"{np.quantile(c['x'], 0.9):.0f} or more; together the customers made "
-        f"{_n(c['x'].sum())} repeat purchases worth {c['monetary'].mean():,.2f} on average."
+        f"{_n(c['x'].sum())} repeat purchases"
     )
+    if summary.has_amounts:
+        text += (f", and a customer who bought again spent "
+                 f"{money(c['monetary'].mean(), currency, 2)} per repeat purchase on average.")
+    else:
+        text += (". The log has no amounts, so this report counts purchases and leaves out "
+                 "spend and customer value.")
     if summary.notes:
         text += "\n\nData notes:\n" + "\n".join(f"- {n}" for n in summary.notes)
     return text
 
 
 def fit_overview(models) -> str:
-    """One verdict per fitted model, in words, with a warning when a fit is not to be trusted.
+    """Two verdicts per fitted model, in words: did the sampler converge, and do the data (not
+    the priors) determine the answer; with a warning when either fails.
 
     Parameters
     ----------
@@ -68,23 +138,43 @@ def fit_overview(models) -> str:
         cached = (" (Read back from the fit cache: an earlier run fitted the same model, priors "
                   "and settings to the same data.)" if getattr(model, "cache_hit", False) else "")
         lines.append(f"- **{model.title}**: {mark}{diag.verdict()}{cached}")
+        if diag.method != "map":  # did the data, not the prior, decide? (a separate verdict)
+            ident = model.identification(warn=False)
+            lines.append(f"  {'' if ident.ok else '**Warning:** '}{ident.verdict()}")
         lines += [f"  Note: {note}." for note in model.notes]
     return "\n".join(lines)
 
 
 def frequency_fit(table: pd.DataFrame) -> str:
-    """How well the model reproduces the distribution of repeat purchases."""
-    inside = ((table["actual"] >= table["lower"]) & (table["actual"] <= table["upper"])).sum()
+    """How well the model reproduces the distribution of repeat purchases.
+
+    ``table`` is :func:`clvlib.checks.frequency_check`'s, whose intervals are posterior
+    predictive ones; the verdict follows :data:`REPRODUCES_SHARE` and :data:`ROUGHLY_SHARE`.
+    """
+    inside, total = _inside(table), len(table)
     error = (table["mean"] - table["actual"]).abs().sum() / table["actual"].sum() / 2
-    return (
-        f"The model reproduces how many customers made 0, 1, 2, ... repeat purchases: "
-        f"{inside} of the {len(table)} actual counts fall inside the model's 90% intervals, and "
-        f"reallocating {error:.1%} of customers between the bars would make the two agree."
+    kind = "predictive " if table.attrs.get("interval_kind") == "predictive" else ""
+    text = (
+        f"The model {_reproduces(inside, total, FREQUENCY_WHAT)}: **{inside} of the {total} "
+        f"actual counts fall inside the model's 90% {kind}intervals** {_rule(total)}, and "
+        f"reallocating {share(error, 1)} of customers between the bars would make the actual "
+        "and the expected counts agree."
     )
+    if "ppp" in table.attrs:
+        ppp = table.attrs["ppp"]
+        text += (
+            f" The chi-square posterior predictive p-value is {ppp:.2f}"
+            + (" (below 0.05: the histogram is more extreme than the model allows)."
+               if ppp < 0.05 else " (0.05 or more: no evidence against the model).")
+        )
+    return text
 
 
 def holdout_fit(holdout: pd.DataFrame | None, summary: CustomerSummary) -> str:
-    """Forecast accuracy in the holdout period, or why it cannot be judged."""
+    """Forecast accuracy in the holdout period, or why it cannot be judged.
+
+    The total forecast is called close when within :data:`CLOSE_FORECAST` of the actual total.
+    """
     if holdout is None:
         return (
             "*This run has no holdout period (no `observation_end`), so the forecasts cannot be "
@@ -92,31 +182,128 @@ def holdout_fit(holdout: pd.DataFrame | None, summary: CustomerSummary) -> str:
         )
     actual = (holdout["actual"] * holdout["customers"]).sum()
     predicted = (holdout["mean"] * holdout["customers"]).sum()
-    inside = ((holdout["actual"] >= holdout["lower"]) & (holdout["actual"] <= holdout["upper"]))
-    return (
-        f"In the {summary.holdout_length:g} held-out {summary.time_unit.plural} the customers "
-        f"made **{_n(actual)} repeat purchases**; the model, which never saw them, forecast "
-        f"**{_n(predicted)}** ({(predicted - actual) / actual:+.1%}) from each customer's "
-        f"calibration history. Grouped by how often customers bought during calibration, the "
-        f"actual holdout mean falls inside the model's 90% interval in {inside.sum()} of "
-        f"{len(holdout)} groups."
+    inside = _inside(holdout)
+    if actual > 0:
+        error = (predicted - actual) / actual
+        off = f" ({signed_share(error)}; {_closeness(error)})"
+    else:
+        off = " (no actual purchases to compare with)"
+    text = (
+        f"In the {duration(summary.holdout_length, summary.time_unit.plural)} held out, the "
+        f"customers made **{_n(actual)} repeat purchases**; the model, which never saw them, "
+        f"forecast "
+        f"**{_n(predicted)}**{off} from each customer's calibration history. "
     )
+    if holdout.attrs.get("interval_kind") == "predictive":
+        return text + (
+            f"Grouped by how often customers bought during calibration, the model "
+            f"{_reproduces(inside, len(holdout), HOLDOUT_WHAT)}: the actual mean "
+            f"of **{inside} of {len(holdout)} groups** falls inside the 90% predictive interval "
+            f"of the group's mean {_rule(len(holdout))}."
+        )
+    return text + (
+        f"Grouped by how often customers bought during calibration, the actual holdout mean "
+        f"falls inside the 90% credible interval of the model's expected mean in **{inside} of "
+        f"{len(holdout)} groups**. That interval holds parameter uncertainty only, not the "
+        "chance variation of a group's actual mean, so groups fall outside it more often than 1 "
+        "time in 10 even when the model is right."
+    )
+
+
+def tracking_fit(tracking: pd.DataFrame, time_unit: str) -> str:
+    """How the repeat purchases per period track the model, and which periods the MAPE scores.
+
+    Parameters
+    ----------
+    tracking : pandas.DataFrame
+        From :func:`clvlib.checks.tracking_check`.
+    time_unit : str
+        The name of a period ("week").
+    """
+    text = ""
+    last = tracking.iloc[-1]
+    partial = last.get("period_share", 1.0) < 1 - 1e-9
+    if tracking["in_holdout"].any():
+        scored = tracking_periods_scored(tracking)
+        hold = tracking[tracking["in_holdout"]]
+        actual, predicted = hold["actual"].sum(), hold["incremental_mean"].sum()
+        if len(scored):
+            text += (
+                f"Over the {len(hold)} holdout {time_unit}s the model's expected purchases per "
+                f"{time_unit} are off by **{tracking_mape(tracking):.1f}% on average** (mean "
+                f"absolute percentage error over {len(scored)} {time_unit}s with purchases). "
+            )
+        if actual > 0:
+            error = (predicted - actual) / actual
+            text += (
+                f"In total the holdout saw {_n(actual)} repeat purchases against "
+                f"{_n(predicted)} expected ({signed_share(error)}; {_closeness(error)}); these "
+                "expectations treat every customer as new from their first purchase on, so they "
+                "differ from the holdout forecast below, which uses each customer's history. "
+            )
+    else:
+        text += (
+            "This run has no holdout period, so the tracking figure shows how the model "
+            "reproduces the calibration period only. "
+        )
+    if partial:
+        text += (
+            f"The data end {share(last['period_share'])} of the way into the last {time_unit}; "
+            f"the figures compare that {time_unit} pro rata (the model's expectation covers the "
+            "same days)"
+            + (f", and the error above leaves it out (it scores only {time_unit}s the data "
+               f"cover for at least {share(MIN_PERIOD_SHARE)})."
+               if last["period_share"] < MIN_PERIOD_SHARE and last["in_holdout"] else ".")
+        )
+    return text.strip()
+
+
+def average_customer(purchase_model) -> dict[str, float]:
+    """The 'average customer' of a fitted purchase model and how many customers differ from it.
+
+    One source for the prose (:func:`heterogeneity`) and the figures
+    (:func:`clvlib.plots.plot_purchase_rates`, :func:`clvlib.plots.plot_dropout`), both at the
+    posterior means of the parameters, so the two print the same numbers.
+
+    Returns
+    -------
+    dict
+        ``rate_per_year`` (the average purchase rate while active, per year) and
+        ``share_below`` (the share of customers buying less often); for BG/NBD and MBG/NBD
+        ``dropout`` (the average dropout probability after a purchase) and ``share_more_loyal``;
+        for Pareto/NBD ``lifetime_years`` (the lifetime at the average dropout rate) and
+        ``share_shorter`` (the share of customers expected to leave sooner).
+    """
+    d = purchase_model.point_estimate()
+    per_year = purchase_model.time_unit.per_year
+    r, alpha = d["r"], d["alpha"]
+    out = {"rate_per_year": r / alpha * per_year,
+           "share_below": float(stats.gamma.cdf(r / alpha, r, scale=1 / alpha))}
+    if "s" in d:
+        s_, beta = d["s"], d["beta"]
+        out |= {"lifetime_years": beta / s_ / per_year,
+                "share_shorter": float(stats.gamma.sf(s_ / beta, s_, scale=1 / beta))}
+    else:
+        a, b = d["a"], d["b"]
+        out |= {"dropout": a / (a + b),
+                "share_more_loyal": float(stats.beta.cdf(a / (a + b), a, b))}
+    return out
 
 
 def heterogeneity(purchase_model) -> str:
     """The 'average customer' against the spread of the fitted mixing distributions."""
     d = purchase_model.point_estimate()
+    avg = average_customer(purchase_model)
     per_year = purchase_model.time_unit.per_year
     r, alpha = d["r"], d["alpha"]
-    mean_rate = r / alpha
-    below = stats.gamma.cdf(mean_rate, r, scale=1 / alpha)
     q10, q50, q90 = stats.gamma.ppf([0.1, 0.5, 0.9], r, scale=1 / alpha) * per_year
     text = (
         f"If every customer were the **average customer**, each would buy "
-        f"{mean_rate * per_year:.1f} times a year while active. The fitted distributions show "
-        f"that almost nobody is like that. **{below:.0%} of customers buy less often than the "
-        f"average rate**: the median customer buys {q50:.2g} times a year, one in ten fewer than "
-        f"{q10:.2g} times, and the most active tenth more than {q90:.1f} times. "
+        f"{avg['rate_per_year']:.1f} times a year while active. The fitted distributions show "
+        f"that almost nobody is like that. **{share(avg['share_below'])} of customers buy less "
+        f"often than the average rate**: the median customer buys {q50:.2g} times a year, one "
+        f"in ten fewer than {q10:.2g} times, and the most active tenth more than {q90:.1f} "
+        "times. "
     )
     if "s" in d:  # Pareto/NBD: exponential lifetimes with rate mu ~ Gamma(s, beta)
         s_, beta = d["s"], d["beta"]
@@ -124,33 +311,19 @@ def heterogeneity(purchase_model) -> str:
                                       * per_year)
         text += (
             f"Lifetimes vary just as much: at the average dropout rate a customer would stay "
-            f"{beta / s_ / per_year:.1f} years, but the median customer's expected lifetime is "
+            f"{avg['lifetime_years']:.1f} years, but the median customer's expected lifetime is "
             f"{life50:.2g} years, a tenth of customers stay less than {life10:.2g} years and "
             f"another tenth more than {life90:.2g}. "
         )
     else:  # BG/NBD, MBG/NBD: dropout probability p ~ Beta(a, b) after each purchase
-        a, b = d["a"], d["b"]
-        mean_p = a / (a + b)
-        p10, p90 = stats.beta.ppf([0.1, 0.9], a, b)
+        p10, p90 = stats.beta.ppf([0.1, 0.9], d["a"], d["b"])
         text += (
             f"Loyalty varies just as much: the average customer leaves with probability "
-            f"{mean_p:.0%} after each purchase, but a tenth of customers leave with probability "
-            f"below {p10:.0%}, another tenth above {p90:.0%}, and "
-            f"{stats.beta.cdf(mean_p, a, b):.0%} are more loyal than the average. "
+            f"{share(avg['dropout'])} after each purchase, but a tenth of customers leave with "
+            f"probability below {share(p10)}, another tenth above {share(p90)}, and "
+            f"{share(avg['share_more_loyal'])} are more loyal than the average. "
         )
     return text + "Decisions based on the average customer fit very few real ones."
-
-
-def money(value: float, currency: str = "", digits: int = 0) -> str:
-    """An amount with its currency label: ``"1,234 USD"`` (no label when ``currency`` is
-    empty)."""
-    text = f"{value:,.{digits}f}"
-    return f"{text} {currency}" if currency else text
-
-
-def duration(value: float, unit_plural: str) -> str:
-    """A length of time to one decimal: ``"39.9 weeks"``."""
-    return f"{value:,.1f} {unit_plural}"
 
 
 def valuation_basis(summary: CustomerSummary, horizon: float, discount, currency: str = "") -> str:
@@ -168,6 +341,13 @@ def valuation_basis(summary: CustomerSummary, horizon: float, discount, currency
     text += (f"Money is in {currency}." if currency else
              "Money is in the unit of the data's amounts (no currency was given).")
     return text
+
+
+def no_value() -> str:
+    """Why a report on a count-only log has no spend or value sections."""
+    return ("**No spend or value here:** the transaction log has no amounts (`amount_column` was "
+            "empty), so the report models how often customers buy and whether they are still "
+            "active, and leaves out spend per purchase and customer lifetime value.")
 
 
 def interval_meaning(interval: float) -> str:
@@ -203,14 +383,15 @@ def value_summary(clv: Prediction, p_alive: Prediction, interval: float = 0.9,
             f"({predictive.interval_name}). "
         )
     return text + (
-        f"Value is concentrated: **the top 10% of customers hold {top_share(values, 0.1):.0%} "
-        f"of it** and the top 1% hold {top_share(values, 0.01):.0%} (Gini {gini(values):.2f}). "
+        f"Value is concentrated: **the top 10% of customers hold "
+        f"{share(top_share(values, 0.1))} of it** and the top 1% hold "
+        f"{share(top_share(values, 0.01))} (Gini {gini(values):.2f}). "
         f"The average customer is worth {money(values.mean(), currency, 2)}, yet "
-        f"{(values < values.mean()).mean():.0%} of customers are worth less than that, and the "
-        f"median customer only {money(values.median(), currency, 2)}. "
-        f"**{_n((alive > 0.5).sum())} customers ({(alive > 0.5).mean():.0%}) are more likely "
+        f"{share((values < values.mean()).mean())} of customers are worth less than that, and "
+        f"the median customer only {money(values.median(), currency, 2)}. "
+        f"**{_n((alive > 0.5).sum())} customers ({share((alive > 0.5).mean())}) are more likely "
         f"than not still active**; on average a customer is alive with probability "
-        f"{alive.mean():.0%}."
+        f"{share(alive.mean())}."
     )
 
 
@@ -259,39 +440,61 @@ def top_customers(values: pd.DataFrame, n: int, horizon: float, unit_plural: str
 
 def holdout_coverage(coverage) -> str:
     """How often actual holdout purchases fell inside their predictive intervals, judged
-    against what a correct model gives (within 3 standard errors: consistent)."""
-    verdict = ("consistent with the model" if abs(coverage.z) <= 3 else
+    against what a correct model gives (:data:`COVERAGE_Z`)."""
+    verdict = ("consistent with the model" if abs(coverage.z) <= COVERAGE_Z else
                "fewer than a correct model would give: the intervals are too narrow or off-centre"
                if coverage.z < 0 else
                "more than a correct model would give: the intervals are wider than they need be")
     return (
-        f"**Checked on the holdout:** {coverage}. That is {verdict} (the rule: within 3 standard "
-        f"errors of the expected share; here {coverage.z:+.1f})."
+        f"**Checked on the holdout:** {coverage}. That is {verdict} (the rule: within "
+        f"{COVERAGE_Z:g} standard errors of the expected share; here {coverage.z:+.1f})."
     )
 
 
+_MEASURES = {"holdout_lpd": "log predictive density of the holdout purchases",
+             "elpd_loo": "PSIS-LOO expected log predictive density"}
+
+
+def _margin_sentence(result, column: str, title: str) -> str:
+    t = result.table
+    diff, se = t.loc[title, f"d_{column}"], t.loc[title, f"d_{column}_se"]
+    verdict = margin_verdict(diff, se)
+    ahead = "ahead of" if diff <= 0 else "behind"
+    return (f"{log_points(abs(diff))} log points {ahead} {title} (standard error of the "
+            f"difference {log_points(se)}: {'a clear margin' if verdict == 'clear' else verdict})")
+
+
 def comparison(result, chosen) -> str:
-    """Which candidate model fits best, by how much, and which one the value sections use."""
+    """Which candidate model fits best, by how much and how surely, and which one the value
+    sections use.
+
+    Each margin comes with the standard error of the paired difference and is called clear only
+    when it exceeds :data:`clvlib.comparison.CLEAR_MARGIN_SE` standard errors and
+    :data:`clvlib.comparison.SMALL_DIFFERENCE` log points (:func:`margin_verdict`).
+    """
     t = result.table
     best = t.index[0]
-    measure = {"holdout_lpd": "log predictive density of the holdout purchases",
-               "elpd_loo": "PSIS-LOO expected log predictive density"}[result.rank_by]
-    text = f"The candidate purchase models are ranked by the {measure} (higher is better). "
+    text = (f"The candidate purchase models are ranked by the {_MEASURES[result.rank_by]} "
+            "(higher is better). ")
     if len(t) > 1:
-        gap = t[result.rank_by].iloc[0] - t[result.rank_by].iloc[1]
-        se = t["elpd_loo_se"].iloc[0]
+        margins = "; ".join(_margin_sentence(result, result.rank_by, title)
+                            for title in t.index[1:])
+        text += f"**{best}** ranks first: {margins}. "
+        other = "elpd_loo" if result.rank_by == "holdout_lpd" else None
+        if other is not None and f"d_{other}" in t:
+            text += (f"By the {_MEASURES[other]} {best} is "
+                     + "; ".join(_margin_sentence(result, other, title) for title in t.index[1:])
+                     + ". ")
         text += (
-            f"**{best}** ranks first, {gap:,.1f} log points ahead of {t.index[1]}"
-            + (" (a clear margin). " if gap > 4 else " (a small margin: the models fit about "
-               "equally well). ")
+            f"A margin counts as clear when it exceeds {CLEAR_MARGIN_SE:g} standard errors of "
+            f"the difference and {SMALL_DIFFERENCE:g} log points; otherwise the data cannot "
+            "tell the models apart and the choice matters little. "
         )
-        if result.rank_by == "elpd_loo":
-            text += f"The standard error of the PSIS-LOO estimate is {se:,.1f}. "
     else:
         text += f"Only **{best}** was fitted. "
     if t["pareto_k_bad"].max() > 0:
         text += (
-            f"Warning: for up to {t['pareto_k_bad'].max():.1%} of customers the Pareto k "
+            f"Warning: for up to {share(t['pareto_k_bad'].max(), 1)} of customers the Pareto k "
             "diagnostic exceeds 0.7, so PSIS-LOO is unreliable for them. "
         )
     if chosen.title != best:
@@ -305,19 +508,25 @@ def comparison_table(result) -> pd.DataFrame:
     """The comparison table with readable column names."""
     names = {
         "rank": "rank", "elpd_loo": "PSIS-LOO elpd", "elpd_loo_se": "SE", "d_elpd_loo": "Δ elpd",
-        "p_loo": "p_loo", "pareto_k_bad": "share k > 0.7", "holdout_lpd": "holdout lpd",
-        "d_holdout_lpd": "Δ holdout lpd", "mae": "MAE", "rmse": "RMSE", "bias": "bias",
+        "d_elpd_loo_se": "SE of Δ elpd", "p_loo": "p_loo", "pareto_k_bad": "share k > 0.7",
+        "holdout_lpd": "holdout lpd", "d_holdout_lpd": "Δ holdout lpd",
+        "d_holdout_lpd_se": "SE of Δ holdout lpd", "mae": "MAE", "rmse": "RMSE", "bias": "bias",
         "correlation": "correlation", "tracking_mape": "tracking MAPE %",
     }
     return result.table.rename(columns=names)
 
 
+def _share_1(value: float) -> str:
+    return share(value, 1)
+
+
 #: How :func:`comparison_table`'s columns read best (for :func:`clvlib.notebook.table`): log
-#: densities to a tenth of a log point, the share of unreliable PSIS estimates in percent.
+#: densities to a tenth of a log point, the share of unreliable PSIS estimates in percent
+#: (as :func:`clvlib.formatting.share` writes it, the way the sentences do).
 COMPARISON_FORMATS = {
-    **dict.fromkeys(["PSIS-LOO elpd", "SE", "Δ elpd", "p_loo", "holdout lpd", "Δ holdout lpd",
-                     "tracking MAPE %"], "{:,.1f}"),
-    "share k > 0.7": "{:.1%}",
+    **dict.fromkeys(["PSIS-LOO elpd", "SE", "Δ elpd", "SE of Δ elpd", "p_loo", "holdout lpd",
+                     "Δ holdout lpd", "SE of Δ holdout lpd", "tracking MAPE %"], "{:,.1f}"),
+    "share k > 0.7": _share_1,
 }
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
 import matplotlib as mpl
 import pandas as pd
@@ -58,7 +58,7 @@ def table(
     caption: str,
     *,
     precision: int = 3,
-    formats: Mapping[str, str] | None = None,
+    formats: Mapping[str, str | Callable[[float], str]] | None = None,
     hide_index: bool = False,
 ):
     """A DataFrame styled for the report: a caption that stays with it, thousands separators.
@@ -71,9 +71,10 @@ def table(
         Shown above it, and kept with it across page breaks.
     precision : int
         Decimals of the numbers in columns not named in ``formats``.
-    formats : mapping of str to str, optional
-        Format strings for some columns, e.g. ``{"bulk ESS": "{:,.0f}"}``; names that are not
-        columns of ``frame`` are ignored (a table without a holdout lacks the holdout columns).
+    formats : mapping of str to str or callable, optional
+        Format strings (or functions of the value) for some columns, e.g.
+        ``{"bulk ESS": "{:,.0f}"}``; names that are not columns of ``frame`` are ignored (a
+        table without a holdout lacks the holdout columns).
     hide_index : bool
         Leave the index out.
     """

@@ -13,6 +13,8 @@ import seaborn as sns
 from matplotlib.ticker import FuncFormatter, PercentFormatter
 from scipy import stats
 
+from clvlib.formatting import amount, share
+from clvlib.narrative import average_customer
 from clvlib.value import gini, lorenz_curve, top_share
 
 ACTUAL = "#333333"
@@ -28,7 +30,8 @@ def _axes(ax):
 
 
 def _band_label(table: pd.DataFrame, interval: float) -> str:
-    return f"model, mean and {interval:.0%} interval"
+    kind = table.attrs.get("interval_kind")
+    return f"model, mean and {interval:.0%} {kind + ' ' if kind else ''}interval"
 
 
 def plot_frequency_check(table: pd.DataFrame, *, interval: float = 0.9, ax=None):
@@ -52,23 +55,34 @@ def plot_frequency_check(table: pd.DataFrame, *, interval: float = 0.9, ax=None)
 
 def plot_tracking(table: pd.DataFrame, *, time_unit: str = "week", cumulative: bool = True,
                   interval: float = 0.9, ax=None):
-    """Repeat purchases over time, actual vs model, with the calibration/holdout boundary."""
+    """Repeat purchases over time, actual vs model, with the calibration/holdout boundary.
+
+    Each period is drawn at the end of the data in it: a last period that the data cover only
+    in part is compared pro rata (:func:`clvlib.checks.tracking_check`) and marked so.
+    """
     ax = _axes(ax)
-    t = table["period"] + 1
+    share_covered = table["period_share"] if "period_share" in table else 1.0
+    t = table["period"] + share_covered
     if cumulative:
         ax.plot(t, table["actual_cumulative"], color=ACTUAL, lw=2, label="actual")
         ax.plot(t, table["mean"], color=MODEL, lw=2, ls="--", label="model (mean)")
         ax.fill_between(t, table["lower"], table["upper"], color=MODEL, alpha=0.2,
-                        label=f"model {interval:.0%} interval")
+                        label=f"model {interval:.0%} credible interval")
         ax.set_ylabel("cumulative repeat purchases")
     else:
         ax.plot(t, table["actual"], color=ACTUAL, lw=1.5, label="actual")
         ax.plot(t, table["incremental_mean"], color=MODEL, lw=2, ls="--", label="model (mean)")
         ax.fill_between(t, table["incremental_lower"], table["incremental_upper"], color=MODEL,
-                        alpha=0.2, label=f"model {interval:.0%} interval")
+                        alpha=0.2, label=f"model {interval:.0%} credible interval")
         ax.set_ylabel(f"repeat purchases per {time_unit}")
+    last = table.iloc[-1]
+    if last.get("period_share", 1.0) < 1 - 1e-9:
+        y = last["actual_cumulative"] if cumulative else last["actual"]
+        ax.annotate(f"last {time_unit}: {share(last['period_share'])} covered,\ncompared pro "
+                    "rata", (t.iloc[-1], y), xytext=(-10, 25), textcoords="offset points",
+                    ha="right", color="grey", arrowprops={"arrowstyle": "->", "color": "grey"})
     if table["in_holdout"].any():
-        boundary = t[~table["in_holdout"]].max()
+        boundary = table["period"][~table["in_holdout"]].max() + 1
         ax.axvline(boundary, color="grey", lw=1, ls=":")
         ax.text(boundary, ax.get_ylim()[1] * 0.97, "  holdout  →", va="top", color="grey")
     ax.set_xlabel(f"{time_unit}s since the first purchase in the data")
@@ -78,13 +92,17 @@ def plot_tracking(table: pd.DataFrame, *, time_unit: str = "week", cumulative: b
 
 
 def plot_holdout_check(table: pd.DataFrame, *, interval: float = 0.9, ax=None):
-    """Mean holdout repeat purchases by calibration frequency, actual vs conditional expectation."""
+    """Mean holdout repeat purchases by calibration frequency, actual vs the model's forecast
+    with the interval of :func:`clvlib.checks.holdout_check` (predictive, when it says so)."""
     ax = _axes(ax)
     pos = np.arange(len(table))
     ax.plot(pos, table["actual"], "o-", color=ACTUAL, label="actual")
     ax.plot(pos, table["mean"], "s--", color=MODEL, label="model (mean)")
+    what = ("predictive interval of the group's mean"
+            if table.attrs.get("interval_kind") == "predictive"
+            else "credible interval of the expected mean")
     ax.fill_between(pos, table["lower"], table["upper"], color=MODEL, alpha=0.2,
-                    label=f"model {interval:.0%} interval")
+                    label=f"{interval:.0%} {what}")
     ax.set_xticks(pos, table.index)
     ax.set_xlabel("repeat purchases in the calibration period")
     ax.set_ylabel("mean repeat purchases in the holdout")
@@ -109,15 +127,14 @@ def plot_purchase_rates(model, *, n_draws: int = 200, interval: float = 0.9, ax=
     lo, hi = np.quantile(dens, [(1 - interval) / 2, (1 + interval) / 2], axis=0)
     ax.fill_between(grid, lo, hi, color=MODEL, alpha=0.25, label=f"{interval:.0%} interval")
     ax.plot(grid, dens.mean(axis=0), color=MODEL, lw=2, label="posterior mean")
-    r, alpha = d["r"].mean(), d["alpha"].mean()
-    mean_rate = r / alpha * per_year
-    below = stats.gamma.cdf(r / alpha, r, scale=1 / alpha)
+    avg = average_customer(model)
+    mean_rate = avg["rate_per_year"]
     ax.axvline(mean_rate, color=ACCENT, lw=2)
     top = hi.max() * 1.4  # headroom above the curve for the label
     ax.set_ylim(0, top)
     ax.text(mean_rate, top * 0.98,
-            f"average customer: {mean_rate:.2g} a year \n{below:.0%} of customers buy less often ",
-            color=ACCENT, va="top", ha="right")
+            f"average customer: {mean_rate:.1f} a year \n{share(avg['share_below'])} of "
+            "customers buy less often ", color=ACCENT, va="top", ha="right")
     ax.set_xscale("log")
     ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
     ax.set_xlabel("purchases per year while active (log scale)")
@@ -148,15 +165,15 @@ def _plot_lifetimes(model, *, n_draws: int, interval: float, ax=None):
     lo, hi = np.quantile(dens, [(1 - interval) / 2, (1 + interval) / 2], axis=0)
     ax.fill_between(years, lo, hi, color=MODEL, alpha=0.25, label=f"{interval:.0%} interval")
     ax.plot(years, dens.mean(axis=0), color=MODEL, lw=2, label="posterior mean")
-    s_, beta = d["s"].mean(), d["beta"].mean()
-    average = beta / s_ / per_year  # lifetime at the average dropout rate s / beta
-    shorter = stats.gamma.sf(s_ / beta, s_, scale=1 / beta)
+    avg = average_customer(model)
+    average = avg["lifetime_years"]  # lifetime at the average dropout rate s / beta
     top = hi.max() * 1.4
     ax.set_ylim(0, top)
     ax.axvline(average, color=ACCENT, lw=2)
     ax.text(average, top * 0.98,
-            f"average dropout rate: {average:.2g} years expected \n{shorter:.0%} of customers "
-            "leave sooner ", color=ACCENT, va="top", ha="right")
+            f"average dropout rate: {average:.1f} years expected \n"
+            f"{share(avg['share_shorter'])} of customers leave sooner ", color=ACCENT, va="top",
+            ha="right")
     ax.set_xscale("log")
     ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
     ax.set_xlabel("expected lifetime in years (log scale)")
@@ -174,13 +191,13 @@ def _plot_dropout_probabilities(model, *, n_draws: int, interval: float, ax=None
     lo, hi = np.quantile(dens, [(1 - interval) / 2, (1 + interval) / 2], axis=0)
     ax.fill_between(grid, lo, hi, color=MODEL, alpha=0.25, label=f"{interval:.0%} interval")
     ax.plot(grid, dens.mean(axis=0), color=MODEL, lw=2, label="posterior mean")
-    a, b = d["a"].mean(), d["b"].mean()
-    mean_p = a / (a + b)
-    below = stats.beta.cdf(mean_p, a, b)
+    avg = average_customer(model)
+    mean_p = avg["dropout"]
     ax.axvline(mean_p, color=ACCENT, lw=2)
     ax.text(mean_p, np.quantile(hi, 0.9),
-            f" average customer: {mean_p:.0%} chance\n of leaving after a purchase;\n"
-            f" {below:.0%} of customers are more loyal", color=ACCENT, va="top")
+            f" average customer: {share(mean_p)} chance\n of leaving after a purchase;\n"
+            f" {share(avg['share_more_loyal'])} of customers are more loyal", color=ACCENT,
+            va="top")
     ax.set_ylim(0, np.quantile(hi, 0.95) * 1.1)
     ax.xaxis.set_major_formatter(PercentFormatter(1.0))
     ax.set_xlabel("probability of dropping out after a purchase")
@@ -237,7 +254,7 @@ def plot_value_distribution(values, *, label: str = "CLV", ax=None):
     mean, median = v.mean(), np.median(v)
     for value, name, style in ((mean, "mean (the 'average customer')", "-"),
                                (median, "median", "--")):
-        ax.axvline(value, color=ACCENT, ls=style, lw=2, label=f"{name}: {value:,.0f}")
+        ax.axvline(value, color=ACCENT, ls=style, lw=2, label=f"{name}: {amount(value, 2)}")
     ax.set_xlabel(f"{label} (log scale)")
     ax.set_ylabel("customers")
     ax.set_title(f"Distribution of {label} across customers")
@@ -254,11 +271,11 @@ def plot_lorenz(values, *, label: str = "CLV", ax=None):
     y = 1 - curve["value_share"][::-1].to_numpy()
     ax.plot(x, y, color=MODEL, lw=2, label=f"customers ranked by {label}")
     ax.plot([0, 1], [0, 1], color="grey", ls=":", label="if every customer were worth the same")
-    share = top_share(values, 0.1)
-    ax.plot([0.1, 0.1, 0], [0, share, share], color=ACCENT, lw=1)
-    ax.annotate(f"top 10% of customers hold {share:.0%} of {label}", (0.1, share),
-                xytext=(0.25, share - 0.15), color=ACCENT, arrowprops={"arrowstyle": "->",
-                                                                       "color": ACCENT})
+    top = top_share(values, 0.1)
+    ax.plot([0.1, 0.1, 0], [0, top, top], color=ACCENT, lw=1)
+    ax.annotate(f"top 10% of customers hold {share(top)} of {label}", (0.1, top),
+                xytext=(0.25, top - 0.15), color=ACCENT, arrowprops={"arrowstyle": "->",
+                                                                     "color": ACCENT})
     ax.xaxis.set_major_formatter(PercentFormatter(1.0))
     ax.yaxis.set_major_formatter(PercentFormatter(1.0))
     ax.set_xlabel("share of customers, most valuable first")

@@ -6,6 +6,8 @@ Examples
 Prior('LogNormal', mu=0, sigma=1)
 >>> str(Prior.from_dict({"dist": "HalfFlat"}))
 'HalfFlat()'
+>>> str(Prior("LogNormal", mu=0, sigma=3, shift=1))
+'1 + LogNormal(mu=0, sigma=3)'
 """
 
 from __future__ import annotations
@@ -39,11 +41,15 @@ class Prior:
     ----------
     dist : str
         A name from :data:`PRIOR_DISTRIBUTIONS`.
+    shift : float, optional
+        A constant added to the distribution: ``shift=1`` on a positive distribution keeps the
+        parameter above 1 (the Gamma-Gamma ``q``, whose population mean spend needs q > 1).
+        The model then holds ``<name>_excess`` (the distribution) and ``<name>`` (shift plus it).
     **params : float
         The distribution's parameters, as PyMC names them (``mu``, ``sigma``, ``alpha`` ...).
     """
 
-    def __init__(self, dist: str, **params: float):
+    def __init__(self, dist: str, *, shift: float = 0.0, **params: float):
         if dist not in PRIOR_DISTRIBUTIONS:
             raise ValueError(
                 f"unknown prior distribution {dist!r}; valid: {', '.join(PRIOR_DISTRIBUTIONS)}"
@@ -58,17 +64,39 @@ class Prior:
                 f"accepted: {sorted(accepted)}"
             )
         self.dist = dist
+        self.shift = float(shift)
         self.params = {k: float(v) for k, v in params.items()}
 
     def create(self, name: str, dims: str | None = None):
         """Create the PyMC random variable ``name`` (inside a model context); ``dims`` names
         the model coordinate of an indexed variable (a coefficient per covariate)."""
-        if dims is None:
-            return PRIOR_DISTRIBUTIONS[self.dist](name, **self.params)
-        return PRIOR_DISTRIBUTIONS[self.dist](name, dims=dims, **self.params)
+        extra = {} if dims is None else {"dims": dims}
+        if not self.shift:
+            return PRIOR_DISTRIBUTIONS[self.dist](name, **extra, **self.params)
+        excess = PRIOR_DISTRIBUTIONS[self.dist](f"{name}_excess", **extra, **self.params)
+        return pm.Deterministic(name, self.shift + excess, **extra)
+
+    @property
+    def is_proper(self) -> bool:
+        """Whether the prior is a probability distribution one can draw from (not flat)."""
+        return self.dist not in ("Flat", "HalfFlat")
+
+    def draw(self, n: int, seed: int = 0):
+        """``n`` draws from the prior (shift included), as a NumPy array.
+
+        Raises
+        ------
+        ValueError
+            For a flat prior, which has no draws.
+        """
+        if not self.is_proper:
+            raise ValueError(f"a {self.dist} prior is improper: it has no draws")
+        dist = PRIOR_DISTRIBUTIONS[self.dist].dist(**self.params)
+        return self.shift + pm.draw(dist, draws=n, random_seed=seed)
 
     def to_dict(self) -> dict:
-        return {"dist": self.dist, **self.params}
+        shift = {"shift": self.shift} if self.shift else {}
+        return {"dist": self.dist, **shift, **self.params}
 
     @classmethod
     def from_dict(cls, spec: dict | Prior) -> Prior:
@@ -88,7 +116,9 @@ class Prior:
 
     def __repr__(self) -> str:
         args = "".join(f", {k}={v:g}" for k, v in self.params.items())
-        return f"Prior({self.dist!r}{args})"
+        shift = f", shift={self.shift:g}" if self.shift else ""
+        return f"Prior({self.dist!r}{args}{shift})"
 
     def __str__(self) -> str:
-        return f"{self.dist}({', '.join(f'{k}={v:g}' for k, v in self.params.items())})"
+        body = f"{self.dist}({', '.join(f'{k}={v:g}' for k, v in self.params.items())})"
+        return f"{self.shift:g} + {body}" if self.shift else body

@@ -23,6 +23,7 @@ from clvlib.datasets import load_dataset
 from clvlib.models import get_model
 from clvlib.models.sbg import cohort_rows
 from clvlib.priors import Prior
+from clvlib.progress import Announce, fit_announced, to_stderr
 from clvlib.summary import CustomerSummary, summarize
 from clvlib.transactions import read_transactions
 
@@ -290,9 +291,20 @@ def _derived_text(table: pd.DataFrame) -> str:
     return shown.to_string()
 
 
+def _estimates_line(key: str, rows: list[dict]) -> str:
+    """One model's estimates beside the published ones, for the progress stream."""
+    parts = []
+    for row in rows:
+        nuts = f", NUTS {row['nuts_mean']:.4g}" if "nuts_mean" in row else ""
+        parts.append(f"{row['parameter']} {row['map']:.4g} (published {row['published']:.4g}"
+                     f"{nuts})")
+    return f"  {key}: MAP " + "; ".join(parts)
+
+
 def replicate(
     name: str, *, nuts: bool = True, draws: int = 1000, tune: int = 1000, chains: int = 4,
     random_seed: int = 20240101, progressbar: bool = False,
+    progress: Announce | None = to_stderr,
 ) -> ReplicationResult:
     """Refit a study's data and compare with the published estimates.
 
@@ -304,6 +316,10 @@ def replicate(
         Also fit by NUTS with the default priors (otherwise MAP only).
     draws, tune, chains, random_seed : int
         NUTS settings.
+    progress : callable, optional
+        Told each fit as it starts and ends (with its elapsed time) and each model's estimates
+        beside the published ones as soon as they are known; default a line on standard error,
+        ``None`` for silence.
     """
     study = get_study(name)
     summary = study.data() if study.data is not None else None
@@ -312,7 +328,8 @@ def replicate(
         cls = get_model(fit.model)
         data = fit.data() if fit.data is not None else summary
         flat = cls(data, priors={k: Prior("HalfFlat") for k in cls.params})
-        flat.fit("map", progressbar=progressbar, random_seed=random_seed)
+        fit_announced(flat, progress=progress, method="map", prefix=f"{fit.key}: ",
+                      progressbar=progressbar, random_seed=random_seed)
         map_fits[fit.key] = flat
         map_est = flat.point_estimate()
         loglik[fit.key] = {
@@ -321,8 +338,9 @@ def replicate(
         nuts_draws = None
         if nuts:
             model = cls(data)
-            model.fit("nuts", draws=draws, tune=tune, chains=chains, random_seed=random_seed,
-                      progressbar=progressbar)
+            fit_announced(model, progress=progress, prefix=f"{fit.key}: ", draws=draws,
+                          tune=tune, chains=chains, random_seed=random_seed,
+                          progressbar=progressbar)
             nuts_fits[fit.key] = model
             nuts_draws = model.posterior_draws()
         for param, published in fit.estimates.items():
@@ -334,5 +352,7 @@ def replicate(
                 row |= {"nuts_mean": d.mean(), "nuts_lower": lo, "nuts_upper": hi,
                         "nuts_rel_diff": d.mean() / published - 1}
             rows.append(row)
+        if progress is not None:
+            progress(_estimates_line(fit.key, rows[-len(fit.estimates):]))
     derived = study.derived(map_fits, nuts_fits) if study.derived is not None else None
     return ReplicationResult(study, pd.DataFrame(rows), loglik, derived)

@@ -62,6 +62,8 @@ WIDGET_MIMETYPES = (
     "application/vnd.jupyter.widget-view+json",
     "application/vnd.jupyter.widget-state+json",
 )
+# The parameter through which a notebook receives an earlier report's folder (--previous).
+PREVIOUS_PARAMETER = "previous_report"
 # The type annotations of parameters cells that run_report checks values against.
 _PARAMETER_TYPES: dict[str, tuple[type, ...]] = {
     "str": (str,),
@@ -111,6 +113,7 @@ def run_report(
     *,
     notebooks_dir: str | os.PathLike = PIPELINE_DIR,
     progress: Callable[[str], Any] = print,
+    previous: str | os.PathLike | None = None,
 ) -> Path:
     """Execute the pipeline notebooks and write a report folder.
 
@@ -129,6 +132,9 @@ def run_report(
         Folder of the pipeline notebooks, run in name order.
     progress : callable
         Called with one line of text per finished step.
+    previous : path, optional
+        An earlier report's folder to compare with (period over period): passed to the
+        notebooks as the ``previous_report`` parameter and linked in the manifest.
 
     Returns
     -------
@@ -152,6 +158,8 @@ def run_report(
     started = _now()
     params_file, values = load_params(params)
     steps = pipeline_steps(notebooks_dir)
+    if previous is not None:
+        values = {**values, PREVIOUS_PARAMETER: str(_check_previous(previous, steps))}
     values = validate_params(values, steps, source=params_file)
     effective = _effective_parameters(values, steps)
     data = _data_provenance(effective.get("data"))
@@ -165,6 +173,7 @@ def run_report(
         timings |= _render(steps, build, out_dir, effective, started, progress)
         timings["total"] = round(time.perf_counter() - started["perf"], 3)
         manifest = _manifest(params_file, effective, steps, data, timings, started)
+        manifest["previous"] = _previous_link(values.get(PREVIOUS_PARAMETER))
         _write_json(build / "manifest.json", manifest)
         _replace_dir(build, out_dir)
     finally:
@@ -321,6 +330,39 @@ def _effective_parameters(values: Mapping[str, Any], steps: list[PipelineStep]) 
             effective.setdefault(key, default)
     effective.update(values)
     return dict(sorted(effective.items()))
+
+
+def _check_previous(previous: str | os.PathLike, steps: list[PipelineStep]) -> Path:
+    """The earlier report's folder, absolute, refused unless it holds a finished report."""
+    folder = Path(previous).expanduser().absolute()
+    if not (folder / "manifest.json").is_file():
+        raise ReportError(f"--previous {folder}: not a report folder (no manifest.json)")
+    if not any(PREVIOUS_PARAMETER in step.declared for step in steps):
+        raise ReportError(f"--previous {folder}: no pipeline notebook declares the parameter "
+                          f"{PREVIOUS_PARAMETER!r}, so nothing would compare the two runs")
+    from clvlib.periods import load_run
+
+    try:
+        load_run(folder)
+    except FileNotFoundError as exc:
+        raise ReportError(f"--previous: {exc}") from None
+    return folder
+
+
+def _previous_link(previous: str | None) -> dict | None:
+    """The manifest's link to the earlier report: its folder, run time, parameters, data."""
+    if not previous:
+        return None
+    try:
+        earlier = json.loads((Path(previous) / "manifest.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        earlier = {}
+    return {
+        "path": str(previous),
+        "started_at": earlier.get("started_at"),
+        "calibration_end": earlier.get("parameters", {}).get("calibration_end"),
+        "data": earlier.get("data"),
+    }
 
 
 def _literal(text: str) -> Any:

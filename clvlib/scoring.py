@@ -115,9 +115,10 @@ def score_customers(
     Raises
     ------
     ValueError
-        For an unknown prediction, a CLV without a spend model or ``monetary`` column, or a
-        prediction that is not finite (the parameter draws reached a region where the model's
-        closed forms fail; the message names the parameters).
+        For an unknown prediction, or a CLV without a spend model or ``monetary`` column.
+    FloatingPointError
+        For a prediction that is not finite (:func:`clvlib.expectations.require_finite`: the
+        message names the quantity and the parameter draw); never a NaN in a table or a total.
 
     Examples
     --------
@@ -170,8 +171,8 @@ def score_customers(
                                  return_inverse=True)
         row_of = row_of.reshape(-1)
         params = purchase_model.linked_params(draws, rows[:, 3:])
-        p_alive = _finite(model.p_alive(**params, x=rows[:, :1], t_x=rows[:, 1:2],
-                                        T=rows[:, 2:3]), "P(alive)", draws, purchase_model)
+        p_alive = ex.require_finite(model.p_alive(**params, x=rows[:, :1], t_x=rows[:, 1:2],
+                                                  T=rows[:, 2:3]), "P(alive)", params)
         weight_of_row = np.bincount(row_of, weights=w[chunk], minlength=len(rows))
         results = {"p_alive": p_alive}
         if {"expected_purchases", "clv"} & set(wanted):
@@ -182,8 +183,9 @@ def score_customers(
             pair_params = purchase_model.linked_params(draws, pairs[:, 2:])
             alive_at = [model.expected_purchases_alive(**pair_params, x=pairs[:, :1],
                                                        T=pairs[:, 1:2], t=t) for t in times]
-            alive_weighted = _finite(sum(w * a for w, a in zip(weights, alive_at, strict=True)),
-                                     "expected purchases", draws, purchase_model)
+            alive_weighted = ex.require_finite(
+                sum(w * a for w, a in zip(weights, alive_at, strict=True)),
+                "expected purchases", pair_params)
             # Counts over a finite horizon are not discounted: E[Y(H)] (times[-1] is H).
             alive_count = alive_weighted if unbounded else alive_at[-1]
             row_pair = pair_of[np.unique(row_of, return_index=True)[1]]
@@ -195,9 +197,9 @@ def score_customers(
                 totals[key] += weight_of_row @ results[key]
         spend = (spend_model.linked_params(draws, z_spend[chunk]) if spend_keys else {})
         if "clv" in wanted:
-            per_purchase = _finite(
+            per_purchase = ex.require_finite(
                 ex.gamma_gamma_expected_spend(**spend, x=cx[:, None], m=m[chunk, None]),
-                "expected spend per purchase", draws, spend_model)
+                "expected spend per purchase", spend)
             *summary, total = summarize_product(
                 (per_purchase, alive_weighted, p_alive),
                 (np.arange(len(chunk)), pair_of, row_of), interval, w[chunk],
@@ -278,17 +280,3 @@ def _predictive_summary(values: np.ndarray, interval: float) -> np.ndarray:
                          method="inverted_cdf")
     mass = ((values >= lo[:, None]) & (values <= hi[:, None])).mean(axis=1)
     return np.column_stack([values.mean(axis=1), lo, hi, mass])
-
-
-def _finite(values: np.ndarray, what: str, draws: dict, model) -> np.ndarray:
-    """``values`` if all finite; otherwise a clear error naming the parameters that broke it."""
-    bad = ~np.isfinite(values)
-    if not bad.any():
-        return values
-    column = int(np.argwhere(bad)[0][-1]) if values.ndim == 2 else 0
-    at = ", ".join(f"{k}={draws[k][column]:.6g}" for k in model.params)
-    raise ValueError(
-        f"{model.title}: {what} is not finite for {int(bad.sum()):,} customer-draw pair(s), "
-        f"first at the posterior draw {at}. The fit reached parameters where this prediction "
-        "cannot be computed; check the fit's diagnostics and priors."
-    )

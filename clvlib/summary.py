@@ -26,6 +26,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from clvlib.errors import CLVDataError, describe_rows
+from clvlib.formatting import duration
 from clvlib.timeunits import TimeUnit
 from clvlib.transactions import TransactionLog
 
@@ -109,7 +110,7 @@ class CustomerSummary:
         }
         if self.has_holdout:
             out["observation end"] = f"{self.observation_end:%Y-%m-%d}"
-            out["holdout length"] = f"{self.holdout_length:g} {self.time_unit.plural}"
+            out["holdout length"] = duration(self.holdout_length, self.time_unit.plural)
             out["holdout repeat purchases"] = int(c["x_holdout"].sum())
         return out
 

@@ -71,9 +71,32 @@ def customer_lifetime_value(
 # ---------------------------------------------------------------------------------------------
 
 
+def _concentration_values(values) -> np.ndarray:
+    """Values whose concentration can be measured: finite and >= 0 (never clipped, so that a
+    figure and a table of the same values agree), with a positive total."""
+    v = np.asarray(values, dtype=float)
+    if not np.isfinite(v).all():
+        raise ValueError(f"{int((~np.isfinite(v)).sum()):,} value(s) are not finite")
+    if (v < 0).any():
+        raise ValueError(
+            f"{int((v < 0).sum()):,} value(s) are negative (the lowest {v.min():,.2f}): shares "
+            "of a total are only defined for values >= 0; measure concentration on revenue, or "
+            "show negative margins separately"
+        )
+    if not v.sum() > 0:
+        raise ValueError("the values sum to 0: there is no value to be concentrated")
+    return v
+
+
 def lorenz_curve(values) -> pd.DataFrame:
-    """Cumulative share of value against cumulative share of customers, least valuable first."""
-    v = np.sort(np.clip(np.asarray(values, dtype=float), 0, None))
+    """Cumulative share of value against cumulative share of customers, least valuable first.
+
+    Raises
+    ------
+    ValueError
+        For negative or non-finite values, or a zero total (see :func:`top_share`).
+    """
+    v = np.sort(_concentration_values(values))
     total = v.sum()
     return pd.DataFrame({
         "customer_share": np.concatenate([[0.0], np.arange(1, v.size + 1) / v.size]),
@@ -89,8 +112,15 @@ def gini(values) -> float:
 
 
 def top_share(values, fraction: float = 0.1) -> float:
-    """Share of total value held by the most valuable ``fraction`` of customers."""
-    v = np.sort(np.clip(np.asarray(values, dtype=float), 0, None))[::-1]
+    """Share of total value held by the most valuable ``fraction`` of customers.
+
+    Raises
+    ------
+    ValueError
+        For negative or non-finite values (never clipped: a clipped share would disagree with
+        the table beside it), or a zero total.
+    """
+    v = np.sort(_concentration_values(values))[::-1]
     k = max(1, int(round(fraction * v.size)))
     return float(v[:k].sum() / v.sum())
 

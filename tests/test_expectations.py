@@ -10,7 +10,7 @@ Sources:
   of the same equations (eqs. 8-10 of FHL 2005; eq. 5 of Fader & Hardie 2013).
 - For heavy buyers, an independent pure-Python evaluation of FHL eq. (10): the Gauss
   hypergeometric function after Pfaff's transformation to a convergent series, summed with
-  math.fsum (mpmath is not installed in this environment).
+  math.fsum (tests/test_finite.py adds mpmath references over the whole parameter space).
 """
 
 from __future__ import annotations

@@ -274,3 +274,16 @@ def test_python_float_parameters_are_float64():
     np.testing.assert_allclose(likelihoods.gamma_gamma_logp(*plain, xs, m).eval(), reference,
                                rtol=1e-13)
 
+
+
+def test_pareto_nbd_numpy_log_terms_equal_the_pytensor_logp():
+    """The NumPy terms behind Pareto/NBD P(alive) (clvlib.expectations) and the PyTensor
+    likelihood share one change of variables; their log-sum-exp plus the x part is the logp."""
+    from clvlib.expectations import pareto_nbd_log_terms
+
+    x, t_x, T = EXTREME_CUSTOMERS.T
+    for r, alpha, s, beta in [(0.5532, 10.5763, 0.6062, 11.6715), (2.0, 0.5, 3.0, 40.0)]:
+        alive, dropped = pareto_nbd_log_terms(r, alpha, s, beta, x, t_x, T)
+        x_part = gammaln(r + x) - gammaln(r) + r * np.log(alpha) + s * np.log(beta)
+        logp = likelihoods.pareto_nbd_logp(r, alpha, s, beta, x, t_x, T).eval()
+        np.testing.assert_allclose(x_part + np.logaddexp(alive, dropped), logp, rtol=1e-12)

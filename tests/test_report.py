@@ -10,10 +10,12 @@ import shutil
 from pathlib import Path
 
 import nbformat
+import pandas as pd
 import pytest
 from conftest import SECRET_CODE, make_notebook
 from pypdf import PdfReader
 
+import clvlib
 from clvlib.config import PARAMS_DIR, PIPELINE_DIR
 from clvlib.datasets import DATASETS
 from clvlib.report import (
@@ -29,6 +31,10 @@ from clvlib.report import (
     validate_params,
 )
 
+# The decisions notebook's sections; the last only with --previous.
+DECISION_SECTIONS = ["Strategy segments", "Win-back list", "Relationship stages",
+                     "What a new customer is worth", "What the base and the firm are worth",
+                     "Change since the previous report"]
 REPORT_SECTIONS = [
     "Data overview",
     "Model fit and diagnostics",
@@ -40,6 +46,7 @@ REPORT_SECTIONS = [
     "P(alive)",
     "Customer lifetime value",
     "Top customers",
+    *DECISION_SECTIONS[:-1],
 ]
 
 
@@ -358,8 +365,17 @@ def test_replace_dir_swaps_whole_folders(tmp_path):
     not any(PIPELINE_DIR.glob("*.ipynb")),
     reason=f"no pipeline notebooks in {PIPELINE_DIR} yet",
 )
-def test_smoke_report_end_to_end(tmp_path):
-    out = run_report(PARAMS_DIR / "cdnow_smoke.yaml", tmp_path / "smoke", progress=print)
+def test_smoke_report_end_to_end(tmp_path, monkeypatch):
+    """The smoke report, then a second run on the same data and seed given the first with
+    --previous (fits read back from a shared cache): it finds every customer in the same
+    segment, links the first run in its manifest and writes the decision tables."""
+    from clvlib import periods
+    from clvlib.cli import main
+
+    monkeypatch.setenv("CLVLIB_FIT_CACHE", str(tmp_path / "fits"))
+    params = tmp_path / "smoke.yaml"
+    params.write_text((PARAMS_DIR / "cdnow_smoke.yaml").read_text() + "fit_cache: true\n")
+    out = run_report(params, tmp_path / "smoke", progress=print)
     html = (out / "report.html").read_text()
     text = pdf_text(out / "report.pdf")
     flat_text = " ".join(text.split())
@@ -371,3 +387,46 @@ def test_smoke_report_end_to_end(tmp_path):
     assert manifest["parameters"]["smoke"] is True
     assert manifest["data"]["files"][0]["sha256"] == DATASETS["cdnow_sample"].sha256
     assert {p.name for p in PIPELINE_DIR.glob("*.ipynb")} <= {p.name for p in out.iterdir()}
+    assert manifest["previous"] is None
+
+    second = tmp_path / "second"
+    assert main(["report", "--params", str(params), "--out", str(second),
+                 "--previous", str(out)]) == 0
+    html = (second / "report.html").read_text()
+    for section in DECISION_SECTIONS:
+        assert f">{section}<" in html, section
+    assert "Every customer is in the same segment as before" in html
+    assert "in every posterior draw" in html
+    manifest = json.loads((second / "manifest.json").read_text())
+    assert manifest["previous"]["path"] == str(out)
+    assert manifest["parameters"]["previous_report"] == str(out)
+    for name in ("segment_table.csv", "segment_table.parquet", "win_back_list.csv",
+                 "win_back_list.parquet", "segments.parquet", "base_value_draws.parquet"):
+        assert (second / "artifacts" / name).is_file(), name
+    result = periods.compare_runs(periods.load_run(out), periods.load_run(second))
+    assert result.unchanged and (result.value.loc["change"] == 0).all()
+
+
+@pytest.mark.slow
+def test_a_count_only_log_gives_a_report_that_says_why_value_is_absent(tmp_path):
+    """A log of customer ids and dates only (amount_column: ""): purchase models, P(alive),
+    forecasts and their holdout check, and prose that says why spend and value are absent."""
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        log = clvlib.load_dataset("cdnow_sample")
+    log = log[log["customer_id"] < "05000"][["customer_id", "date"]]
+    log.to_csv(tmp_path / "counts.csv", index=False)
+    params = {"title": "Count-only log", "data": str(tmp_path / "counts.csv"),
+              "amount_column": "", "candidate_models": ["bg_nbd"], "draws": 60, "tune": 100,
+              "chains": 2, "smoke": True, "prediction_draws": 60, "fit_cache": False}
+    out = run_report(params, tmp_path / "counts", progress=print)
+    html = (out / "report.html").read_text()
+    assert "The log has no amounts" in html and "No spend or value here" in html
+    assert "Checked on the holdout" in html and "predictive interval" in html
+    prose = re.sub(r"<style.*?</style>|<[^>]+>", " ", html, flags=re.S)
+    assert not re.search(r"\bnan\b", prose, flags=re.I)
+    assert not (out / "artifacts" / "gamma_gamma.nc").exists()
+    values = pd.read_parquet(out / "artifacts" / "customer_values.parquet")
+    assert "clv_mean" not in values.columns and values["purchases_mean"].notna().all()

@@ -47,16 +47,24 @@ def test_top_customers_shows_meaningful_digits_most_valuable_first():
     assert list(top.index) == ["07592", "02664"]
     assert top.loc["07592"].tolist() == ["80", "34.7", "34.9", "101.94", "0.99", "69.3", "6,728",
                                          "6,569 to 6,880"]
-    assert list(top.columns)[5:] == ["expected purchases, next 52 weeks", "expected CLV",
-                                     "expected CLV, 90% credible interval"]
-    # With predictive columns and a currency: the predictive intervals, every money unit said.
-    predictive = values.assign(
-        purchases_predictive_lower=[50.0, 0.0, 1.0], purchases_predictive_upper=[90.0, 2.0, 15.0],
-        clv_predictive_lower=[4100.2, 0.0, 90.0], clv_predictive_upper=[9500.7, 80.0, 2600.0])
-    top = narrative.top_customers(predictive, 2, 52, "weeks", 0.9, currency="USD")
     assert list(top.columns) == [
-        "repeat purchases (x)", "last purchase (t_x, weeks)", "age (T, weeks)",
-        "mean spend (USD)", "P(alive)", "expected purchases, next 52 weeks",
-        "purchases, 90% predictive interval", "expected CLV (USD)",
-        "CLV (USD), 90% predictive interval"]
-    assert top.loc["07592"].tolist()[6:] == ["50 to 90", "6,728", "4,100 to 9,501"]
+        "repeat purchases (x)", "last purchase (t_x, weeks)", "age (T, weeks)", "mean spend",
+        "P(alive)", "expected purchases, next 52 weeks", "expected CLV",
+        "expected CLV, 90% credible interval"]
+
+
+def test_top_customers_with_predictive_intervals_name_their_kind_and_currency():
+    values = pd.DataFrame(
+        {"x": [80], "t_x": [34.71], "T": [34.9], "monetary": [101.94], "p_alive_mean": [0.991],
+         "purchases_mean": [69.34], "purchases_predictive_lower": [52.0],
+         "purchases_predictive_upper": [88.0], "clv_mean": [6728.4],
+         "clv_predictive_lower": [4012.3], "clv_predictive_upper": [9650.8]},
+        index=pd.Index(["07592"], name="customer_id"),
+    )
+    top = narrative.top_customers(values, 1, 52, "weeks", 0.9, currency="USD")
+    assert dict(zip(top.columns, top.loc["07592"], strict=True)) == {
+        "repeat purchases (x)": "80", "last purchase (t_x, weeks)": "34.7",
+        "age (T, weeks)": "34.9", "mean spend (USD)": "101.94", "P(alive)": "0.99",
+        "expected purchases, next 52 weeks": "69.3",
+        "purchases, 90% predictive interval": "52 to 88", "expected CLV (USD)": "6,728",
+        "CLV (USD), 90% predictive interval": "4,012 to 9,651"}

@@ -115,3 +115,14 @@ def test_decile_table_shares_and_sizes(n):
     assert table["total_value"].sum() == pytest.approx(values.sum(), rel=1e-12)
     if n % 10 == 0:
         assert table.loc[1, "share_of_value"] == pytest.approx(top_share(values, 0.1), rel=1e-12)
+
+
+@pytest.mark.parametrize("fn", [lorenz_curve, gini, top_share])
+@pytest.mark.parametrize("values, match", [([3.0, -1.0, 2.0], "negative"),
+                                           ([1.0, np.nan], "not finite"),
+                                           ([0.0, 0.0], "sum to 0")])
+def test_concentration_refuses_what_it_cannot_measure(fn, values, match):
+    """Negative values are refused, never clipped (a clipped curve would disagree with the
+    decile table of the same values)."""
+    with pytest.raises(ValueError, match=match):
+        fn(values)

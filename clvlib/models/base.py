@@ -24,7 +24,7 @@ import xarray as xr
 
 from clvlib.compression import CompressedRows, row_weights
 from clvlib.covariates import Design, linear_predictor
-from clvlib.diagnostics import Diagnostics
+from clvlib.diagnostics import Diagnostics, Identification, identification
 from clvlib.errors import CLVDataError
 from clvlib.models import fit_cache
 from clvlib.models.samplers import ADAPTERS, FitSettings, Method, Sampler
@@ -488,6 +488,11 @@ class CLVModel:
         """R-hat, bulk and tail ESS, divergences, and a verdict in words."""
         method = self.settings.method if self.settings else "nuts"
         return Diagnostics.from_idata(self._require_fit(), list(self.variables), method)
+
+    def identification(self, warn: bool = True) -> Identification:
+        """How much the data moved each parameter from its prior, with a verdict in words
+        (:func:`clvlib.diagnostics.identification`); warns when one is weakly identified."""
+        return identification(self, warn=warn)
 
     def config(self, settings: FitSettings | None = None) -> dict:
         """Everything needed to rebuild and refit this model, as JSON-ready data."""

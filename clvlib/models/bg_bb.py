@@ -128,6 +128,10 @@ class BetaGeoBetaBinomModel(CLVModel):
              interval: float = 0.9) -> Prediction:
         """Discounted expected residual transactions at discount rate ``d`` per opportunity.
 
+        ``d`` is the effective rate per opportunity of the one discounting convention
+        (:mod:`clvlib.discounting`): for opportunities ``days`` long and an annual rate ``r``,
+        ``d = Discount(r).per_period(days)`` (``d = r`` for yearly opportunities).
+
         Examples
         --------
         >>> model.dert(0.1).per_customer.head()  # doctest: +SKIP

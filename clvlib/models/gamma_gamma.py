@@ -25,8 +25,13 @@ class GammaGammaModel(CLVModel):
     mean repeat spend (``monetary``), and assumes spend is independent of purchase frequency:
     :func:`clvlib.plots.plot_spend_frequency` shows the data on that.
 
-    Default priors are wide: ``LogNormal(0, 3)`` on each of ``p``, ``q`` and ``gamma``
-    (``gamma`` is in the currency of the amounts).
+    Default priors are wide: ``LogNormal(0, 3)`` on ``p`` and ``gamma`` (``gamma`` is in the
+    currency of the amounts), and ``1 + LogNormal(0, 3)`` on ``q``. The shift keeps ``q > 1``:
+    the expected spend of a customer without repeat purchases is the population mean
+    ``p gamma / (q - 1)``, infinite for ``q <= 1`` (the spread of spend across customers is then
+    so wide that its mean does not exist). With priors that allow ``q <= 1``,
+    :func:`clvlib.expectations.gamma_gamma_expected_spend` refuses such draws with an error
+    rather than return a negative or infinite spend.
     """
 
     name = "gamma_gamma"
@@ -35,7 +40,7 @@ class GammaGammaModel(CLVModel):
     columns = ("x", "m")
     default_priors = {
         "p": Prior("LogNormal", mu=0, sigma=3),
-        "q": Prior("LogNormal", mu=0, sigma=3),
+        "q": Prior("LogNormal", mu=0, sigma=3, shift=1),
         "gamma": Prior("LogNormal", mu=0, sigma=3),
     }
     likelihood = Likelihood(pointwise=gamma_gamma_logp, total=gamma_gamma_loglike)

@@ -299,7 +299,9 @@ class ShiftedBetaGeoModel(CLVModel):
         ``n`` is the period the customer is in, having made ``n - 1`` renewals; a record still
         active after ``duration`` periods is in period ``duration + 1``. Valued just before the
         ``n``-th renewal decision at discount rate ``d`` per period (see
-        :func:`clvlib.expectations.sbg_derl`).
+        :func:`clvlib.expectations.sbg_derl`): the effective rate per period of the one
+        discounting convention, ``d = Discount(r).per_period(days)`` for periods ``days`` long
+        and an annual rate ``r`` (:mod:`clvlib.discounting`).
 
         Examples
         --------

@@ -1,0 +1,79 @@
+"""Weak identification said in words (clvlib.diagnostics.identification).
+
+A model fitted to one customer converges, and returns little more than its prior: the sampler's
+verdict and the data's verdict are different things. On the CDNOW sample (2,357 customers) the
+data determine every BG/NBD parameter.
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pandas as pd
+import pytest
+from helpers import cdnow_summary
+
+import clvlib as clv
+from clvlib.diagnostics import SD_RATIO_MAX, Identification
+
+FIT = {"draws": 500, "tune": 500, "chains": 2, "progressbar": False, "random_seed": 7}
+
+
+def test_identical_prior_and_posterior_is_weak_and_a_narrow_posterior_is_not():
+    """Exact arithmetic on draws: posterior = prior gives ratio 1 and contraction 0; a posterior
+    with a tenth of the prior's log-sd gives ratio 0.1 and contraction 0.99."""
+    rng = np.random.default_rng(0)
+    prior = np.exp(rng.normal(0.0, 1.0, 4000))
+    narrow = np.exp(0.1 * np.log(prior) + 2.0)
+    result = Identification.from_draws({"a": prior, "r": prior}, {"a": prior, "r": narrow})
+    assert result.table.loc["a", "sd_ratio"] == pytest.approx(1.0)
+    assert result.table.loc["a", "contraction"] == pytest.approx(0.0, abs=1e-12)
+    assert result.table.loc["r", "sd_ratio"] == pytest.approx(0.1)
+    assert result.table.loc["r", "contraction"] == pytest.approx(0.99)
+    assert result.weak() == ["a"]
+    assert "the data barely inform a: its posterior sd is 100% of the prior's" in result.verdict()
+    assert len(result.problems()) == 1
+
+
+def test_flat_priors_are_named_not_measured():
+    rng = np.random.default_rng(1)
+    draws = np.exp(rng.normal(0.0, 1.0, 1000))
+    result = Identification.from_draws({"r": draws}, {"r": draws / 1e3 + 1}, flat=["alpha"])
+    assert "alpha had flat priors" in result.verdict()
+
+
+def test_map_fit_is_refused():
+    summary = cdnow_summary()
+    model = clv.BetaGeoModel(summary)
+    model.fit("map", progressbar=False)
+    with pytest.raises(ValueError, match="MAP fit is one point"):
+        model.identification()
+
+
+@pytest.mark.slow
+def test_one_customer_is_flagged_as_weakly_identified():
+    """One customer with two repeat purchases: NUTS converges, but the posterior of the dropout
+    shapes a and b is nearly the prior (posterior log-sd well above half the prior's), and the
+    API warns."""
+    one = pd.DataFrame({"x": [2.0], "t_x": [30.0], "T": [39.0]},
+                       index=pd.Index(["c1"], name="customer_id"))
+    model = clv.BetaGeoModel(one)
+    model.fit(**FIT)
+    with pytest.warns(UserWarning, match="The data do not determine every parameter"):
+        result = model.identification()
+    assert {"a", "b"} <= set(result.weak())
+    assert result.table.loc["a", "sd_ratio"] > SD_RATIO_MAX
+
+
+@pytest.mark.slow
+def test_cdnow_sample_determines_every_bg_nbd_parameter():
+    """2,357 CDNOW customers: every posterior log-sd is below half the prior's, no warning."""
+    model = clv.BetaGeoModel(cdnow_summary())
+    model.fit(**FIT)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        result = model.identification()
+    assert result.ok, str(result)
+    assert result.table["sd_ratio"].max() < SD_RATIO_MAX
+    assert result.verdict().startswith("The data determine the answer")

@@ -415,3 +415,29 @@ def test_spend_covariates_in_expected_spend_and_clv(base):
     scores = score_customers(purchases, spend, horizon=26, n_draws=30,
                              predictions=["clv", "clv_predictive"])
     assert all(np.isfinite(s.per_customer["mean"]).all() for s in scores.values())
+
+
+def test_a_covariate_model_ranks_beside_the_plain_one():
+    """compare_models scores both on rows carrying the covariate; with every coefficient draw
+    at 0 the covariate BG/NBD is the plain one, so their PSIS-LOO and holdout densities agree
+    to rounding, and the covariate model is named as such."""
+    from helpers import FHL_BG_NBD, cdnow_summary
+
+    from clvlib.comparison import compare_models
+
+    plain_summary = cdnow_summary()
+    customers = plain_summary.customers.assign(
+        half=np.where(np.arange(len(plain_summary)) % 2, "odd", "even"))
+    summary = plain_summary.with_customers(customers)
+    rng = np.random.default_rng(2)
+    post = {k: (v * np.exp(0.03 * rng.standard_normal((2, 100)))) for k, v in FHL_BG_NBD.items()}
+    plain = clv.BetaGeoModel(summary)
+    plain.idata = az.from_dict({"posterior": post})
+    linked = clv.BetaGeoModel(summary, purchase_covariates=["half"])
+    assert linked.title == "BG/NBD (covariates: half)"
+    linked.idata = az.from_dict({"posterior": post | {"g_purchase": np.zeros((2, 100, 1))}},
+                                dims={"g_purchase": ["purchase_covariate"]}, coords=linked.coords)
+    table = compare_models([plain, linked], summary).table
+    for column in ("elpd_loo", "holdout_lpd"):
+        assert table.loc[linked.title, column] == pytest.approx(table.loc[plain.title, column],
+                                                                rel=1e-9)

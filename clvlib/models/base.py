@@ -136,6 +136,11 @@ class CLVModel:
         self.group, self.group_levels = group, ()
         if group is not None:
             self.group_levels = self._group_levels(self.customers, group, source)
+        if self.indexed:  # a title of its own, to stand beside the plain model in tables
+            covariates = [c for c in self.input_columns if c != group]
+            parts = ([f"covariates: {', '.join(covariates)}"] if covariates else []) + (
+                [f"pooled by {group}"] if group is not None else [])
+            self.title = f"{type(self).title} ({'; '.join(parts)})"
         unknown = set(priors or {}) - set(self.variables)
         if unknown:
             raise ValueError(

@@ -245,3 +245,17 @@ def test_forest_plot_shows_every_group_and_the_pooled_value(grouped):
     assert ax.get_xlabel() == "a per region (dropout)"
     pooled = [line for line in ax.get_lines() if line.get_linestyle() == "--"][0]
     assert pooled.get_xdata()[0] == pytest.approx(model.posterior_draws()["a"].mean())
+
+
+def test_who_differs_says_spread_and_shrinkage_in_words(grouped):
+    from clvlib.heterogeneity import who_differs
+
+    frame, _, _ = grouped
+    model = fake_pooled_fit(clv.BetaGeoModel(frame, group="region"))
+    text = who_differs(model)
+    spread, groups = group_summary(model)
+    lines = text.splitlines()
+    assert len(lines) == 2 and lines[0].startswith("- alpha (purchase) differs across region")
+    assert f"typical factor of {spread.loc[0, 'typical_factor']:.2g}" in lines[0]
+    top = groups[groups["role"] == "purchase"]["shrinkage"].max()
+    assert f"{top:.0%} of the way to the pooled value" in lines[0]

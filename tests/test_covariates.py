@@ -441,3 +441,20 @@ def test_a_covariate_model_ranks_beside_the_plain_one():
     for column in ("elpd_loo", "holdout_lpd"):
         assert table.loc[linked.title, column] == pytest.approx(table.loc[plain.title, column],
                                                                 rel=1e-9)
+
+
+def test_the_fit_cache_keys_on_the_covariates(tmp_path):
+    """A second identical covariate fit is read back, coefficients with their dimension; other
+    covariate values are another fit."""
+    frame = simulated_base(400)
+    first = covariate_model(frame)
+    first.fit("map", progressbar=False, cache_dir=tmp_path)
+    again = covariate_model(frame)
+    again.fit("map", progressbar=False, cache_dir=tmp_path)
+    assert (first.cache_hit, again.cache_hit) == (False, True)
+    np.testing.assert_array_equal(again.posterior_draws()["g_purchase"],
+                                  first.posterior_draws()["g_purchase"])
+    assert list(again.idata.posterior["g_purchase"].dims) == ["chain", "draw",
+                                                             "purchase_covariate"]
+    other = covariate_model(frame.assign(size=2 * frame["size"]))
+    assert other.cache_key(first.settings) != first.cache_key(first.settings)

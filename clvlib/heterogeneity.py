@@ -170,8 +170,9 @@ def plot_group_forest(model, role: str | None = None, *, interval: float = 0.9, 
 
 def who_differs(model, interval: float = 0.9) -> str:
     """The report's "Who differs, and why" text for a fitted model: each covariate effect in
-    words with its interval, and for a pooled model how far the groups really differ and which
-    were shrunk most (Markdown; empty for a model without covariates or groups).
+    words with its interval, how each covariate was coded (baseline level, standardization), and
+    for a pooled model how far the groups really differ and which were shrunk most (Markdown;
+    empty for a model without covariates or groups).
 
     Examples
     --------
@@ -180,6 +181,9 @@ def who_differs(model, interval: float = 0.9) -> str:
       to 2.4).
     """
     lines = [f"- {s}" for s in covariate_effects(model, interval)["sentence"]]
+    codings = list(dict.fromkeys(c for d in model.designs.values() for c in d.describe()))
+    if codings:
+        lines.append("- How the covariates were coded: " + "; ".join(codings) + ".")
     if model.pooled_roles:
         spread, groups = group_summary(model, interval)
         for row in spread.itertuples():

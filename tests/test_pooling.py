@@ -176,6 +176,13 @@ def test_covariate_effects_read_as_factors_with_intervals():
         f"Customers whose channel is 'B' rather than 'A' buy {np.exp(g).mean():.2g} times as "
         f"often (90% interval {lo:.2g} to {hi:.2g})."
     )
+    from clvlib.heterogeneity import who_differs
+
+    assert who_differs(model).splitlines() == [
+        f"- {effects.loc[0, 'sentence']}",
+        "- How the covariates were coded: channel: categorical, 2 levels coded against the "
+        "baseline 'A'.",
+    ]
 
 
 @pytest.mark.slow

@@ -109,6 +109,60 @@ def fit_pymc_marketing(p: dict) -> dict:
             **posterior_stats(idata.posterior, PARAMS[p["model"]], PEER_NAMES)}
 
 
+def _min_ess_max_rhat(posterior, names) -> dict:
+    """Smallest bulk ESS and largest R-hat over every element of the named variables."""
+    import arviz as az
+
+    post = posterior.to_dataset() if hasattr(posterior, "to_dataset") else posterior
+    post = post[list(names)]
+    ess, rhat = az.ess(post, method="bulk"), az.rhat(post)
+    return {"min_ess_bulk": min(float(ess[n].min()) for n in names),
+            "max_r_hat": max(float(rhat[n].max()) for n in names)}
+
+
+def fit_heterogeneous_ours(p: dict) -> dict:
+    """A covariate Pareto/NBD (three covariates on purchase and dropout) or a pooled BG/NBD
+    (ten groups) by NUTS on a simulated base (:func:`benchmarks.data.heterogeneous_base`)."""
+    import clvlib
+
+    frame = data.heterogeneous_base(p["kind"], p["customers"])
+    if p["kind"] == "covariates":
+        columns = ["size", "channel_b", "promo"]
+        options = {"purchase_covariates": columns, "dropout_covariates": columns}
+    else:
+        options = {"group": "group"}
+    start = time.perf_counter()
+    model = clvlib.get_model(p["model"])(frame, **options)
+    model.fit(draws=p["draws"], tune=p["tune"], chains=p["chains"], progressbar=False,
+              random_seed=p.get("seed", 20240101))
+    wall = time.perf_counter() - start
+    return {"fit_seconds": wall, "compile_seconds": model.timings.get("compile_seconds"),
+            "sampler": model.settings.sampler, "customers": len(frame),
+            "distinct_rows": len(model.rows), "divergences": _divergences(model.idata),
+            **_min_ess_max_rhat(model.idata.posterior, model.variables)}
+
+
+def fit_heterogeneous_pymc_marketing(p: dict) -> dict:
+    """pymc-marketing 1.3's covariate model on the same base: ParetoNBDModel with the three
+    covariates, or BetaGeoModel with the ten groups as nine 0/1 covariates (it has no pooling)."""
+    from pymc_marketing import clv as pmk
+
+    frame, columns = data.heterogeneous_peer_frame(
+        data.heterogeneous_base(p["kind"], p["customers"]))
+    cls = {"bg_nbd": pmk.BetaGeoModel, "pareto_nbd": pmk.ParetoNBDModel}[p["model"]]
+    options = {"method": "mcmc", "draws": p["draws"], "tune": p["tune"], "chains": p["chains"],
+               "progressbar": False, "random_seed": p.get("seed", 20240101)}
+    start = time.perf_counter()
+    model = cls(model_config={"purchase_covariate_cols": columns,
+                              "dropout_covariate_cols": columns})
+    idata = model.fit(frame, **options)
+    wall = time.perf_counter() - start
+    names = [v for v in idata.posterior.data_vars
+             if "customer_id" not in idata.posterior[v].dims]
+    return {"fit_seconds": wall, "compile_seconds": None, "customers": len(frame),
+            "divergences": _divergences(idata), **_min_ess_max_rhat(idata.posterior, names)}
+
+
 def fit_lifetimes(p: dict) -> dict:
     import lifetimes
 
@@ -266,6 +320,8 @@ CASES = {
     "fit_ours": fit_ours,
     "fit_pymc_marketing": fit_pymc_marketing,
     "fit_lifetimes": fit_lifetimes,
+    "fit_heterogeneous_ours": fit_heterogeneous_ours,
+    "fit_heterogeneous_pymc_marketing": fit_heterogeneous_pymc_marketing,
     "simulated_fit": simulated_fit,
     "scoring": scoring,
     "parquet_generate": parquet_generate,

@@ -124,3 +124,55 @@ def write_parquet_log(folder: Path, n_rows: int, *, n_customers: int | None = No
 def _SCHEMA(pa):  # noqa: N802
     return pa.schema([("customer_id", pa.int64()), ("date", pa.timestamp("s")),
                       ("amount", pa.float64())])
+
+
+# Bases with heterogeneity explained (issue 11): Pareto/NBD with three covariates, and BG/NBD
+# customers in ten groups. Times in whole weeks, as summarize(resolution=1) gives them.
+HETEROGENEOUS = {"covariates": "pareto_nbd", "groups": "bg_nbd"}
+TRUE_PARETO_NBD = {"r": 0.55, "alpha": 10.6, "s": 0.61, "beta": 11.7}
+TRUE_COVARIATES = {"purchase": [0.3, 0.5, -0.2], "dropout": [-0.2, 0.3, 0.0]}
+GROUP_SPREAD = 0.3
+
+
+def heterogeneous_base(kind: str, n_customers: int) -> pd.DataFrame:
+    """A simulated base with covariates (``size``, ``channel_b``, ``promo``: numbers, the last
+    two 0/1) or with a ``group`` column of ten groups; ``x``, ``t_x``, ``T`` in whole weeks."""
+    from clvlib.simulate import bg_nbd_rvs, linked_scale, pareto_nbd_rvs
+
+    rng = np.random.default_rng(SIM_SEED)
+    T = rng.integers(26, 79, n_customers).astype(float)
+    if kind == "covariates":
+        x = np.column_stack([np.round(rng.normal(size=n_customers), 1),
+                             rng.random(n_customers) < 0.3, rng.random(n_customers) < 0.5])
+        t = TRUE_PARETO_NBD
+        sim = pareto_nbd_rvs(t["r"], linked_scale(t["alpha"], x, TRUE_COVARIATES["purchase"]),
+                             t["s"], linked_scale(t["beta"], x, TRUE_COVARIATES["dropout"]),
+                             T=T, rng=rng)
+        frame = pd.DataFrame(sim)
+        frame[["size", "channel_b", "promo"]] = x.astype(float)
+    else:
+        group = rng.integers(0, 10, n_customers)
+        u, v = rng.normal(0, GROUP_SPREAD, 10), rng.normal(0, GROUP_SPREAD, 10)
+        t = TRUE_BG_NBD
+        sim = bg_nbd_rvs(t["r"], t["alpha"] * np.exp(-u)[group], t["a"] * np.exp(v)[group],
+                         t["b"], T=T, rng=rng)
+        frame = pd.DataFrame(sim)
+        frame["group"] = np.array([f"g{k}" for k in range(10)])[group]
+    frame["t_x"] = np.round(frame["t_x"])
+    frame.index = pd.Index([f"C{i:07d}" for i in range(n_customers)], name="customer_id")
+    return frame
+
+
+def heterogeneous_peer_frame(frame: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:
+    """The base in pymc-marketing's column names, and its covariate columns (groups as nine
+    0/1 columns against the first group: pymc-marketing has covariates but no pooling)."""
+    out = pd.DataFrame({"customer_id": np.arange(len(frame)), "frequency": frame["x"].to_numpy(),
+                        "recency": frame["t_x"].to_numpy(), "T": frame["T"].to_numpy()})
+    if "group" in frame:
+        levels = sorted(frame["group"].unique())[1:]
+        for level in levels:
+            out[f"group_{level}"] = (frame["group"] == level).to_numpy(dtype=float)
+        return out, [f"group_{level}" for level in levels]
+    columns = ["size", "channel_b", "promo"]
+    out[columns] = frame[columns].to_numpy()
+    return out, columns

@@ -12,7 +12,11 @@ TARGET_REPORT_SECONDS = 300.0
 MODEL_TITLES = {"bg_nbd": "BG/NBD", "pareto_nbd": "Pareto/NBD", "gamma_gamma": "Gamma-Gamma"}
 TOOL_TITLES = {"ours": "clvlib", "pymc_marketing": "pymc-marketing",
                "lifetimes": "lifetimes (MLE)"}
-DATA_TITLES = {"sample": "CDNOW sample (2,357)", "master": "CDNOW master (23,570)"}
+DATA_TITLES = {"sample": "CDNOW sample (2,357)", "master": "CDNOW master (23,570)",
+               "covariates10000": "simulated, 3 covariates (10,000)",
+               "covariates100000": "simulated, 3 covariates (100,000)",
+               "groups10000": "simulated, 10 groups pooled (10,000)",
+               "groups100000": "simulated, 10 groups pooled (100,000)"}
 
 
 def _f(value, digits: int = 1, unit: str = "") -> str:

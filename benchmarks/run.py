@@ -102,6 +102,19 @@ def plan(quick: bool) -> list[Case]:
         fits("pareto_nbd", "master", [], ours_timeout=1500)
         n_sim, n_score, n_rows = 1_000_000, 1_000_000, 100_000_000
         resolutions = [1.0, None]
+    # Heterogeneity explained (issue 11): a covariate Pareto/NBD and a pooled BG/NBD on
+    # 100,000 simulated customers, against pymc-marketing's covariate models in the same run
+    # (its NUTS on this many customers may meet the time limit: the ratio is then a bound).
+    n_het = 10_000 if quick else 100_000
+    for kind, model in (("covariates", "pareto_nbd"), ("groups", "bg_nbd")):
+        het = {"kind": kind, "model": model, "customers": n_het, **SETTINGS}
+        key = f"{model}:{kind}{n_het}"
+        cases.append(Case(f"fit:ours:{key}:cold", "fit_heterogeneous_ours", het, 1800,
+                          cache=f"ours-{key}", run="cold"))
+        if not quick:
+            cases.append(Case(f"fit:pymc_marketing:{key}:cold",
+                              "fit_heterogeneous_pymc_marketing", het, 3600,
+                              cache=f"pymc_marketing-{key}", run="cold"))
     for res in resolutions:
         tag = "days" if res is None else f"{res:g}wk"
         cases.append(Case(f"sim:fit:{n_sim}:{tag}", "simulated_fit",

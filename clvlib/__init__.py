@@ -12,10 +12,12 @@ The public surface is this file's ``__all__``. The flow is one call per arrow::
 # Importing clvlib leaves the warning filters as they were: a warning is the user's to see.
 from clvlib.compression import CompressedRows
 from clvlib.config import smoke_mode
+from clvlib.covariates import attach_covariates
 from clvlib.datasets import DATASETS, load_dataset
 from clvlib.diagnostics import Diagnostics, Identification
 from clvlib.discounting import Discount
 from clvlib.errors import CLVDataError
+from clvlib.heterogeneity import covariate_effects, group_parameters, group_summary
 from clvlib.models import (
     MODELS,
     BetaGeoBetaBinomModel,
@@ -61,11 +63,15 @@ __all__ = [
     "ShiftedBetaGeoModel",
     "TimeUnit",
     "TransactionLog",
+    "attach_covariates",
     "check_summary",
+    "covariate_effects",
     "customer_lifetime_value",
     "decile_table",
     "get_model",
     "gini",
+    "group_parameters",
+    "group_summary",
     "load_dataset",
     "load_model",
     "lorenz_curve",

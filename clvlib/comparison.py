@@ -129,7 +129,8 @@ COMPARISON_DRAWS = 1000
 
 
 def _thinned_posterior(model: PurchaseModel, max_draws: int):
-    post = model.idata["posterior"].to_dataset()[list(model.params)]
+    post = model.idata["posterior"].to_dataset()[list(getattr(model, "variables",
+                                                              model.params))]
     total = post.sizes["chain"] * post.sizes["draw"]
     return post.thin(draw=max(1, -(-total // max_draws)))
 
@@ -146,6 +147,12 @@ def pointwise_loglik(model: PurchaseModel, rows: CompressedRows, *, columns=("x"
     max_draws : int
         Use every k-th draw of each chain so that at most this many remain.
     """
+    if getattr(model, "indexed", False):  # covariates or groups: each row's own parameters
+        post = _thinned_posterior(model, max_draws)
+        chains, draws = post.sizes["chain"], post.sizes["draw"]
+        flat = {k: post[k].to_numpy().reshape((chains * draws,) + post[k].shape[2:])
+                for k in model.variables}
+        return model.pointwise_loglik(flat, rows, columns).reshape(chains, draws, len(rows))
     params = [pt.dvector(name) for name in model.params]
     logp = model.likelihood.pointwise(
         *(p[:, None] for p in params),
@@ -210,9 +217,10 @@ def loo(model: PurchaseModel) -> dict[str, float]:
     return _loo_totals(loo_pointwise(model), model.rows.weights)
 
 
-def holdout_rows(summary: CustomerSummary) -> CompressedRows:
+def holdout_rows(summary: CustomerSummary, extra: pd.DataFrame | None = None) -> CompressedRows:
     """Distinct (calibration, whole-period) histories of the summary's customers, each counted
-    as often as it occurs (times its ``weights`` column, when the summary has one)."""
+    as often as it occurs (times its ``weights`` column, when the summary has one); ``extra``
+    adds columns per customer (the covariates of models indexed by customer)."""
     if not summary.has_holdout:
         raise ValueError("the holdout log predictive density needs a summary with a holdout "
                          "period (observation_end)")
@@ -222,6 +230,8 @@ def holdout_rows(summary: CustomerSummary) -> CompressedRows:
         "x_full": c["x"] + c["x_holdout"], "t_x_full": c["t_x_full"],
         "T_full": c["T"] + summary.holdout_length,
     })
+    if extra is not None:
+        full = full.join(extra)
     return CompressedRows.from_frame(full, tuple(full.columns),
                                      row_weights(c, summary.source or "summary"))
 
@@ -245,6 +255,40 @@ def holdout_lpd(model: PurchaseModel, summary: CustomerSummary) -> float:
     summed over customers (see :func:`holdout_lpd_pointwise`)."""
     rows = holdout_rows(summary)
     return float(rows.weights @ holdout_lpd_pointwise(model, rows))
+
+
+def _indexed_columns(models: list[PurchaseModel], customers: pd.DataFrame) -> pd.DataFrame:
+    """The coded covariates and group codes of every model indexed by customer, per customer
+    (one column per name; two models coding a name differently cannot be compared)."""
+    columns: dict[str, np.ndarray] = {}
+    for model in models:
+        if not getattr(model, "indexed", False):
+            continue
+        matrix = model.design_matrix(customers)
+        for j, name in enumerate(model.design_columns):
+            if name in columns and not np.array_equal(columns[name], matrix[:, j]):
+                raise ValueError(f"models code the covariate column {name!r} differently; "
+                                 "compare models with one coding of each covariate")
+            columns[name] = matrix[:, j]
+    return pd.DataFrame(columns, index=customers.index)
+
+
+def _comparison_rows(models: list[PurchaseModel], summary: CustomerSummary):
+    """The rows every model is scored on, and the holdout rows: the models' own shared rows, or
+    with covariate or pooled models, the summary compressed on (x, t_x, T) and every model's
+    covariate columns, so each model reads its customers' covariates."""
+    if not any(getattr(m, "indexed", False) for m in models):
+        return _same_rows(models), holdout_rows(summary) if summary.has_holdout else None
+    c = summary.customers
+    extra = _indexed_columns(models, c)
+    frame = c[["x", "t_x", "T"]].join(extra)
+    rows = CompressedRows.from_frame(frame, tuple(frame.columns),
+                                     row_weights(c, summary.source or "summary"))
+    for model in models:
+        if not np.isclose(model.rows.n_original, rows.n_original):
+            raise ValueError(f"{model.title} was fitted to other customers than the summary; "
+                             "models are compared on the same customers only")
+    return rows, holdout_rows(summary, extra) if summary.has_holdout else None
 
 
 def _same_rows(models: list[PurchaseModel]) -> CompressedRows:
@@ -292,8 +336,7 @@ def compare_models(
     if len(set(titles)) < len(titles):
         raise ValueError(f"models to compare need distinct titles; got {titles}")
     rank_by = rank_by or ("holdout_lpd" if summary.has_holdout else "elpd_loo")
-    rows = _same_rows(models)
-    hold = holdout_rows(summary) if summary.has_holdout else None
+    rows, hold = _comparison_rows(models, summary)
     table, pointwise = {}, {}
     for model in models:
         loo_i = loo_pointwise(model, rows)

@@ -67,12 +67,14 @@ class Prior:
         self.shift = float(shift)
         self.params = {k: float(v) for k, v in params.items()}
 
-    def create(self, name: str):
-        """Create the PyMC random variable ``name`` (inside a model context)."""
+    def create(self, name: str, dims: str | None = None):
+        """Create the PyMC random variable ``name`` (inside a model context); ``dims`` names
+        the model coordinate of an indexed variable (a coefficient per covariate)."""
+        extra = {} if dims is None else {"dims": dims}
         if not self.shift:
-            return PRIOR_DISTRIBUTIONS[self.dist](name, **self.params)
-        excess = PRIOR_DISTRIBUTIONS[self.dist](f"{name}_excess", **self.params)
-        return pm.Deterministic(name, self.shift + excess)
+            return PRIOR_DISTRIBUTIONS[self.dist](name, **extra, **self.params)
+        excess = PRIOR_DISTRIBUTIONS[self.dist](f"{name}_excess", **extra, **self.params)
+        return pm.Deterministic(name, self.shift + excess, **extra)
 
     @property
     def is_proper(self) -> bool:

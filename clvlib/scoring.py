@@ -51,8 +51,8 @@ def paired_draws(first: dict, second: dict) -> dict:
     n1, n2 = len(next(iter(first.values()))), len(next(iter(second.values())))
     n = max(n1, n2) if 1 in (n1, n2) else min(n1, n2)
 
-    def pick(values, size):
-        return np.resize(values, n) if size == 1 else values[:n]
+    def pick(values, size):  # along the draw axis; indexed parameters keep their dimension
+        return values[np.zeros(n, dtype=int)] if size == 1 else values[:n]
 
     return {**{k: pick(v, n1) for k, v in first.items()},
             **{k: pick(v, n2) for k, v in second.items()}}
@@ -144,10 +144,13 @@ def score_customers(
     # A fit with few draws (MAP: one) still needs many simulated futures for a predictive
     # interval: its draws are repeated up to n_draws (default 1000) for the simulation.
     n_future = max(n, n_draws or n, 1000 if n_draws is None and n < 1000 else 0)
-    future_draws = {k: v[np.arange(n_future) % n] for k, v in draws.items()}
-    params = {k: draws[k][None, :] for k in purchase_model.params}
-    spend = {k: draws[k][None, :] for k in spend_keys}
+    future = np.arange(n_future) % n
     model = purchase_model.expectations
+    # Coded covariates of each customer (no columns without covariates): customers share a
+    # distinct row only when their summaries and covariates agree, and each row's parameters
+    # are its own (linked_params: (1, S) for population parameters, (rows, S) for linked ones).
+    z = purchase_model.design_matrix(frame)
+    z_spend = spend_model.design_matrix(frame) if spend_keys else None
     names = _names(wanted, purchase_model, horizon, discount)
 
     x = frame["x"].to_numpy(dtype=float)
@@ -164,19 +167,25 @@ def score_customers(
     for start in range(0, len(frame), step):
         chunk = order[start:start + step]
         cx, ctx, cT = x[chunk], t_x[chunk], T[chunk]
-        rows, row_of = np.unique(np.column_stack([cx, ctx, cT]), axis=0, return_inverse=True)
+        rows, row_of = np.unique(np.column_stack([cx, ctx, cT, z[chunk]]), axis=0,
+                                 return_inverse=True)
+        row_of = row_of.reshape(-1)
+        params = purchase_model.linked_params(draws, rows[:, 3:])
         p_alive = ex.require_finite(model.p_alive(**params, x=rows[:, :1], t_x=rows[:, 1:2],
-                                                  T=rows[:, 2:]), "P(alive)", params)
+                                                  T=rows[:, 2:3]), "P(alive)", params)
         weight_of_row = np.bincount(row_of, weights=w[chunk], minlength=len(rows))
         results = {"p_alive": p_alive}
         if {"expected_purchases", "clv"} & set(wanted):
             # E[Y | alive] per distinct (x, T), at the quadrature times of the horizon.
-            pairs, pair_of = np.unique(np.column_stack([cx, cT]), axis=0, return_inverse=True)
-            alive_at = [model.expected_purchases_alive(**params, x=pairs[:, :1], T=pairs[:, 1:],
-                                                       t=t) for t in times]
+            pairs, pair_of = np.unique(np.column_stack([cx, cT, z[chunk]]), axis=0,
+                                       return_inverse=True)
+            pair_of = pair_of.reshape(-1)
+            pair_params = purchase_model.linked_params(draws, pairs[:, 2:])
+            alive_at = [model.expected_purchases_alive(**pair_params, x=pairs[:, :1],
+                                                       T=pairs[:, 1:2], t=t) for t in times]
             alive_weighted = ex.require_finite(
                 sum(w * a for w, a in zip(weights, alive_at, strict=True)),
-                "expected purchases", params)
+                "expected purchases", pair_params)
             # Counts over a finite horizon are not discounted: E[Y(H)] (times[-1] is H).
             alive_count = alive_weighted if unbounded else alive_at[-1]
             row_pair = pair_of[np.unique(row_of, return_index=True)[1]]
@@ -186,6 +195,7 @@ def score_customers(
                 mean, lo, hi = summarize_draws(results[key], interval)
                 stats[key][chunk] = np.column_stack([mean, lo, hi])[row_of]
                 totals[key] += weight_of_row @ results[key]
+        spend = (spend_model.linked_params(draws, z_spend[chunk]) if spend_keys else {})
         if "clv" in wanted:
             per_purchase = ex.require_finite(
                 ex.gamma_gamma_expected_spend(**spend, x=cx[:, None], m=m[chunk, None]),
@@ -199,11 +209,11 @@ def score_customers(
         if {"purchases_predictive", "clv_predictive"} & set(wanted):
             counts, value = simulate_future(
                 purchase_model.name,
-                [future_draws[k] for k in purchase_model.params], cx, cT,
-                p_alive[:, np.arange(n_future) % n][row_of], horizon,
+                [_per_customer(params[k], row_of)[:, future] for k in purchase_model.params],
+                cx, cT, p_alive[:, future][row_of], horizon,
                 delta=discount.per_unit(unit.days),
-                spend=([future_draws[k] for k in spend_keys] if "clv_predictive" in wanted
-                       else None),
+                spend=([_per_customer(spend[k], None)[:, future] for k in spend_keys]
+                       if "clv_predictive" in wanted else None),
                 m=None if m is None else m[chunk], seeds=seeds[chunk],
             )
             for key, values in (("purchases_predictive", counts), ("clv_predictive", value)):
@@ -218,6 +228,14 @@ def score_customers(
                         kind="predictive" if key.endswith("_predictive") else "expected")
         for key in wanted
     }
+
+
+def _per_customer(values: np.ndarray, row_of: np.ndarray | None) -> np.ndarray:
+    """Parameter draws ``(1, S)`` as they are, or per distinct row ``(rows, S)`` gathered to
+    the chunk's customers (``row_of``; None when already per customer)."""
+    if values.shape[0] == 1 or row_of is None:
+        return values
+    return values[row_of]
 
 
 def _requested(predictions, spend_model) -> list[str]:

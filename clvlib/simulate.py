@@ -56,6 +56,24 @@ def simulate_transactions(
     return log.sort_values(["customer_id", "timestamp"], ignore_index=True)
 
 
+def linked_scale(scale: float, design, coefficients, sign: float = -1.0) -> np.ndarray:
+    """Per-customer parameters ``scale * exp(sign * x_i'g)`` for simulating with covariates.
+
+    Every simulator here takes a per-customer array wherever it takes a population parameter,
+    so a base with covariates is drawn by passing, e.g., Pareto/NBD's ``alpha_i =
+    linked_scale(alpha, X, g_purchase)`` and ``beta_i = linked_scale(beta, X, g_dropout)``
+    (the links of the models' ``covariate_links``), and a base with groups by passing each
+    customer its group's value.
+
+    Examples
+    --------
+    >>> linked_scale(2.0, [[0.0], [1.0]], [np.log(2.0)]).round(6).tolist()
+    [2.0, 1.0]
+    """
+    design = np.atleast_2d(np.asarray(design, dtype=float))
+    return scale * np.exp(sign * design @ np.asarray(coefficients, dtype=float))
+
+
 # --------------------------------------------------------------------------------------------
 # BG/NBD (Fader, Hardie & Lee 2005)
 # --------------------------------------------------------------------------------------------
@@ -66,7 +84,8 @@ def bg_nbd_purchase_times(r, alpha, a, b, T, rng=None):
 
     Each customer draws ``lambda ~ Gamma(r, rate=alpha)`` and ``p ~ Beta(a, b)``, then buys at
     exponential intervals until the age ``T``, dropping out after each repeat purchase with
-    probability ``p``. Vectorized over customers, one round per purchase.
+    probability ``p``. Vectorized over customers, one round per purchase. Parameters may be
+    per-customer arrays (covariates: :func:`linked_scale`).
 
     Returns
     -------
@@ -304,8 +323,9 @@ def simulate_future(kind: str, params, x, T, p_alive, horizon: float, *, delta: 
     kind : {"bg_nbd", "mbg_nbd", "pareto_nbd"}
         The purchase model.
     params : sequence of four ndarray
-        Draws ``(S,)`` of the model's parameters in its order (``r, alpha, a, b`` or
-        ``r, alpha, s, beta``).
+        Draws of the model's parameters in its order (``r, alpha, a, b`` or
+        ``r, alpha, s, beta``): ``(S,)`` or ``(1, S)`` for all customers alike, ``(c, S)`` for
+        each customer's own (linked to covariates).
     x, T : ndarray
         ``(c,)`` repeat purchases and age of each customer.
     p_alive : ndarray
@@ -315,7 +335,8 @@ def simulate_future(kind: str, params, x, T, p_alive, horizon: float, *, delta: 
     delta : float
         Continuous discount rate per time unit (:meth:`clvlib.discounting.Discount.per_unit`).
     spend : sequence of three ndarray, optional
-        Draws ``(S,)`` of Gamma-Gamma's ``p, q, gamma``; with ``m`` (mean repeat spend), the
+        Draws of Gamma-Gamma's ``p, q, gamma`` (shaped as ``params``); with ``m`` (mean repeat
+        spend), the
         discounted value of the drawn purchases is returned too.
     seeds : ndarray of int, optional
         One seed per customer (:func:`customer_seeds`); default ``0 .. c-1``.
@@ -336,11 +357,15 @@ def simulate_future(kind: str, params, x, T, p_alive, horizon: float, *, delta: 
                          f"{', '.join(FUTURE_KINDS)}")
     with_spend = spend is not None
     spend = spend if with_spend else (np.ones(n_draws),) * 3
+
+    def per_customer(v):  # (c, S) views: a shared draw is not copied per customer
+        return np.broadcast_to(np.asarray(v, dtype=np.float64), (c, n_draws))
+
     m = np.zeros(c) if m is None else np.ascontiguousarray(m, dtype=np.float64)
     counts, value = _future_kernel(
-        FUTURE_KINDS[kind], *(np.ascontiguousarray(v, dtype=np.float64) for v in params),
+        FUTURE_KINDS[kind], *(per_customer(v) for v in params),
         x, T, np.ascontiguousarray(p_alive, dtype=np.float64), float(horizon), float(delta),
-        *(np.ascontiguousarray(v, dtype=np.float64) for v in spend), m, with_spend, seeds,
+        *(per_customer(v) for v in spend), m, with_spend, seeds,
     )
     return counts, (value if with_spend else None)
 
@@ -364,14 +389,14 @@ def _future_kernel(kind, r, alpha, third, fourth, x, T, p_alive, horizon, delta,
             starts[s] = k
             if np.random.random() >= p_alive[i, s]:  # noqa: NPY002
                 continue
-            lam = np.random.gamma(r[s] + x[i], 1.0 / (alpha[s] + T[i]))  # noqa: NPY002
+            lam = np.random.gamma(r[i, s] + x[i], 1.0 / (alpha[i, s] + T[i]))  # noqa: NPY002
             end, p = horizon, 0.0
             if kind == 2:
-                mu = np.random.gamma(third[s], 1.0 / (fourth[s] + T[i]))  # noqa: NPY002
+                mu = np.random.gamma(third[i, s], 1.0 / (fourth[i, s] + T[i]))  # noqa: NPY002
                 end = min(horizon, np.random.exponential(1.0 / mu))  # noqa: NPY002
             else:
                 extra = 1.0 if kind == 1 else 0.0
-                p = np.random.beta(third[s], fourth[s] + x[i] + extra)  # noqa: NPY002
+                p = np.random.beta(third[i, s], fourth[i, s] + x[i] + extra)  # noqa: NPY002
             t, n = 0.0, 0
             while True:
                 t += np.random.exponential(1.0 / lam)  # noqa: NPY002
@@ -395,10 +420,10 @@ def _future_kernel(kind, r, alpha, third, fourth, x, T, p_alive, horizon, delta,
         for s in range(n_draws):
             if starts[s + 1] == starts[s]:
                 continue
-            rate = sgamma[s] + x[i] * m[i]
-            nu = np.random.gamma(sp[s] * x[i] + sq[s], 1.0 / rate)  # noqa: NPY002
+            rate = sgamma[i, s] + x[i] * m[i]
+            nu = np.random.gamma(sp[i, s] * x[i] + sq[i, s], 1.0 / rate)  # noqa: NPY002
             total = 0.0
             for j in range(starts[s], starts[s + 1]):
-                total += factors[j] * np.random.gamma(sp[s], 1.0 / nu)  # noqa: NPY002
+                total += factors[j] * np.random.gamma(sp[i, s], 1.0 / nu)  # noqa: NPY002
             value[i, s] = total
     return counts, value

@@ -608,6 +608,9 @@ def score(
     if valued and spend_model is None:
         raise ValueError(f"predictions include {valued}: pass a fitted spend_model (Gamma-Gamma)")
     needed = [customer_id, "x", "t_x", "T"] + (["monetary"] if valued else [])
+    # Covariate and group columns of models whose parameters are indexed by customer.
+    for model in (purchase_model, spend_model if valued else None):
+        needed += [c for c in getattr(model, "input_columns", []) if c not in needed]
     missing = [c for c in needed if c not in customers.columns]
     if missing:
         raise CLVDataError(

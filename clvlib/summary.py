@@ -166,6 +166,7 @@ def summarize(
     observation_end: str | pd.Timestamp | None = None,
     cohort: str = "month",
     resolution: float | None = None,
+    covariates=None,
 ) -> CustomerSummary:
     """Summarize a transaction log per customer, with an optional holdout period.
 
@@ -189,6 +190,12 @@ def summarize(
         Customers then share more compressed likelihood rows, so fits of large bases are faster;
         the resolution is recorded in the summary and in every fit to it. Default: exact
         day-level times.
+    covariates : DataFrame or path, optional
+        Time-invariant customer covariates (a DataFrame, CSV or Parquet file with a
+        ``customer_id`` column and one row per customer), joined to the summary for models'
+        ``purchase_covariates=``, ``dropout_covariates=`` and ``spend_covariates=``
+        (:func:`clvlib.covariates.attach_covariates`: every summarized customer needs a
+        complete row).
 
     Returns
     -------
@@ -197,7 +204,9 @@ def summarize(
     Raises
     ------
     CLVDataError
-        When a date lies outside the log's range or the holdout ends before calibration.
+        When a date lies outside the log's range or the holdout ends before calibration, or
+        the covariate table lacks, repeats or leaves empty a customer's row (naming the column
+        and the first customers).
 
     Examples
     --------
@@ -232,6 +241,10 @@ def summarize(
         raise CLVDataError(f"{log.source}: no customer bought by {cal_end:%Y-%m-%d}; {span}")
     if resolution is not None:
         notes.append(resolution_note(resolution, unit))
+    if covariates is not None:
+        from clvlib.covariates import attach_covariates
+
+        customers = attach_covariates(customers, covariates)
     return CustomerSummary(customers, unit, cal_end, obs_end, log.source, tuple(notes),
                            resolution)
 

@@ -28,9 +28,11 @@ def get_model(name: str) -> type[CLVModel]:
 
 
 def load_model(path: str | Path, data) -> CLVModel:
-    """Rebuild a fitted model from a file written by :meth:`CLVModel.save` and its data."""
+    """Rebuild a fitted model from a file written by :meth:`CLVModel.save` and its data
+    (with the covariates, their coding and the group it was fitted with)."""
     config = fit_config(read_fit_file(path), path)
-    model = get_model(config["model"])(data, priors=config["priors"])
+    model = get_model(config["model"])(data, priors=config["priors"],
+                                       **CLVModel.options_from_config(config))
     return model.load_fit(path)
 
 

@@ -19,10 +19,13 @@ from typing import ClassVar
 import numpy as np
 import pandas as pd
 import pymc as pm
+import pytensor.tensor as pt
 import xarray as xr
 
 from clvlib.compression import CompressedRows, row_weights
+from clvlib.covariates import Design, linear_predictor
 from clvlib.diagnostics import Diagnostics, Identification, identification
+from clvlib.errors import CLVDataError
 from clvlib.models import fit_cache
 from clvlib.models.samplers import ADAPTERS, FitSettings, Method, Sampler
 from clvlib.predict import Prediction
@@ -64,7 +67,27 @@ class CLVModel:
         The customers to fit, with the columns the model's likelihood reads.
     priors : dict, optional
         Priors for some or all parameters, as :class:`~clvlib.priors.Prior` or
-        ``{"dist": ..., **params}`` dicts; the rest keep :attr:`default_priors`.
+        ``{"dist": ..., **params}`` dicts; the rest keep :attr:`default_priors`. Covariate
+        coefficients are named ``g_purchase``, ``g_dropout`` and ``g_spend`` (default
+        ``Normal(0, 1)``; ``Prior("Flat")`` with ``HalfFlat`` population priors makes MAP the
+        maximum-likelihood estimate).
+    purchase_covariates, dropout_covariates, spend_covariates : list of str, optional
+        Covariate columns of the summary (``clvlib.summarize(..., covariates=TABLE)``) that
+        scale the parameter of :attr:`covariate_links` for each customer:
+        ``theta_i = theta * exp(sign * x_i'g)``. Purchase and dropout for the purchase models,
+        spend for Gamma-Gamma.
+    covariate_baselines : dict, optional
+        The baseline level of categorical covariates, by column (default: the most frequent
+        level).
+    standardize_covariates : bool
+        Standardize numeric covariates (then a coefficient is per standard deviation).
+    group : str, optional
+        A summary or covariate column (``"cohort"``, a region, a segment): each group gets its
+        own value of every parameter of :attr:`covariate_links`, pooled on the log scale,
+        ``theta_g = theta * exp(sign * sigma * z_g)`` with ``z_g ~ Normal(0, 1)`` and a learned
+        spread ``sigma_<role>`` (default prior ``HalfNormal(1)``): a group with few customers is
+        drawn towards the pooled ``theta``. ``sigma = 0`` (complete pooling) or a single group
+        gives back the unpooled model's likelihood.
     """
 
     name: ClassVar[str]
@@ -73,8 +96,21 @@ class CLVModel:
     params: ClassVar[tuple[str, ...]]
     columns: ClassVar[tuple[str, ...]]
     default_priors: ClassVar[dict[str, Prior]]
+    #: Which parameter each kind of covariate scales, and the sign of the link:
+    #: ``role -> (parameter, sign)`` with ``parameter_i = parameter * exp(sign * x_i'g)``.
+    covariate_links: ClassVar[dict[str, tuple[str, float]]] = {}
+    #: The default prior of every covariate coefficient.
+    coefficient_prior: ClassVar[Prior] = Prior("Normal", mu=0, sigma=1)
+    #: The default prior of the spread of group effects (log scale) in a pooled model.
+    spread_prior: ClassVar[Prior] = Prior("HalfNormal", sigma=1)
+    #: The name of the group dimension and of the group codes among the compressed rows.
+    GROUP_DIM: ClassVar[str] = "group"
+    GROUP_CODE: ClassVar[str] = "group:code"
 
-    def __init__(self, data: CustomerSummary | pd.DataFrame, priors: dict | None = None):
+    def __init__(self, data: CustomerSummary | pd.DataFrame, priors: dict | None = None, *,
+                 purchase_covariates=None, dropout_covariates=None, spend_covariates=None,
+                 covariate_baselines: dict | None = None, standardize_covariates: bool = False,
+                 group: str | None = None):
         if isinstance(data, CustomerSummary):
             self.summary: CustomerSummary | None = data
             customers, source, self.time_unit = data.customers, data.source, data.time_unit
@@ -85,18 +121,47 @@ class CLVModel:
             self.resolution = data.attrs.get("resolution")
         self.customers = self.check_data(customers, source)
         self.notes: list[str] = []  # what the model left out of or adjusted in the data
-        unknown = set(priors or {}) - set(self.params)
+        requested = {"purchase": purchase_covariates, "dropout": dropout_covariates,
+                     "spend": spend_covariates}
+        self.designs: dict[str, Design] = {}
+        for role, columns in requested.items():
+            if columns is None:
+                continue
+            if role not in self.covariate_links:
+                takes = ", ".join(f"{r}_covariates" for r in self.covariate_links) or "none"
+                raise ValueError(f"{self.title} takes no {role}_covariates (it takes: {takes})")
+            self.designs[role] = Design.fit(role, self.customers, columns, covariate_baselines,
+                                            standardize_covariates, source)
+        self.standardize_covariates = standardize_covariates
+        self.group, self.group_levels = group, ()
+        if group is not None:
+            self.group_levels = self._group_levels(self.customers, group, source)
+        if self.indexed:  # a title of its own, to stand beside the plain model in tables
+            covariates = [c for c in self.input_columns if c != group]
+            parts = ([f"covariates: {', '.join(covariates)}"] if covariates else []) + (
+                [f"pooled by {group}"] if group is not None else [])
+            self.title = f"{type(self).title} ({'; '.join(parts)})"
+        unknown = set(priors or {}) - set(self.variables)
         if unknown:
             raise ValueError(
                 f"{self.title}: priors given for unknown parameter(s) {sorted(unknown)}; "
-                f"its parameters are {list(self.params)}"
+                f"its parameters are {list(self.variables)}"
             )
         self.priors = {
             **self.default_priors,
+            **{d.coefficient: self.coefficient_prior for d in self.designs.values()},
+            **{f"sigma_{role}": self.spread_prior for role in self.pooled_roles},
+            **{f"z_{role}": Prior("Normal", mu=0, sigma=1) for role in self.pooled_roles},
             **{k: Prior.from_dict(v) for k, v in (priors or {}).items()},
         }
         frame = self.likelihood_frame(self.customers)
-        self.rows = CompressedRows.from_frame(frame, self.columns, row_weights(frame, source))
+        for design in self.designs.values():
+            frame = frame.join(design.frame(self.customers.loc[frame.index]))
+        if self.group is not None:
+            frame = frame.assign(**{self.GROUP_CODE: self.group_codes(
+                self.customers.loc[frame.index])})
+        self.rows = CompressedRows.from_frame(frame, self.columns + self.design_columns,
+                                              row_weights(frame, source))
         self.idata: xr.DataTree | None = None
         self.settings: FitSettings | None = None
         self.timings: dict[str, float] = {}
@@ -115,15 +180,184 @@ class CLVModel:
         return customers
 
     def loglike(self, params: dict, rows: CompressedRows):
-        """Total log-likelihood (a PyTensor scalar) of weighted rows."""
-        return self.likelihood.total(**params, rows=rows)
+        """Total log-likelihood (a PyTensor scalar) of weighted rows.
+
+        With covariates, each distinct row (summary and covariates) has its own linked
+        parameters and the model's pointwise likelihood is weighted and summed.
+        """
+        if not self.indexed:
+            return self.likelihood.total(**params, rows=rows)
+        linked = self.linked_params(params, rows.columns)
+        data = {c: rows[c] for c in self.columns}
+        return pt.sum(rows.weights * self.likelihood.pointwise(**linked, **data))
+
+    # -- parameters indexed by customer -------------------------------------------------------
+
+    @property
+    def pooled_roles(self) -> tuple[str, ...]:
+        """The roles whose parameter has a value per group (all of them in a pooled model)."""
+        return tuple(self.covariate_links) if getattr(self, "group", None) else ()
+
+    @property
+    def variables(self) -> tuple[str, ...]:
+        """Every fitted variable: the population parameters, the coefficients, and in a
+        pooled model the spread and standardized effects of the groups, by role."""
+        return (self.params + tuple(d.coefficient for d in self.designs.values())
+                + tuple(f"{kind}_{role}" for role in self.pooled_roles
+                        for kind in ("sigma", "z")))
+
+    @property
+    def indexed(self) -> bool:
+        """Whether some parameter differs across customers (covariates or groups)."""
+        return bool(self.designs) or self.group is not None
+
+    @property
+    def input_columns(self) -> list[str]:
+        """The customer table's covariate and group columns this model reads (to score)."""
+        columns = [c.column for d in self.designs.values() for c in d.codings]
+        columns += [self.group] if self.group is not None else []
+        return list(dict.fromkeys(columns))
+
+    @property
+    def design_columns(self) -> tuple[str, ...]:
+        """The covariate columns (and group codes) of the compressed rows (empty without)."""
+        columns = tuple(c for d in self.designs.values() for c in d.frame_columns)
+        return columns + ((self.GROUP_CODE,) if self.group is not None else ())
+
+    @property
+    def coords(self) -> dict[str, list[str]]:
+        """The named dimensions of indexed variables, with their labels."""
+        coords = {d.dim: d.names for d in self.designs.values()}
+        if self.group is not None:
+            coords[self.GROUP_DIM] = list(self.group_levels)
+        return coords
+
+    @property
+    def variable_dims(self) -> dict[str, str]:
+        """The dimension of each indexed variable."""
+        dims = {d.coefficient: d.dim for d in self.designs.values()}
+        return dims | {f"z_{role}": self.GROUP_DIM for role in self.pooled_roles}
+
+    def design_matrix(self, customers: pd.DataFrame) -> np.ndarray:
+        """All coded covariates (and group codes) of ``customers``, in :attr:`design_columns`
+        order (``(customers, 0)`` without covariates or groups)."""
+        parts = [d.matrix(customers) for d in self.designs.values()]
+        if self.group is not None:
+            parts.append(self.group_codes(customers)[:, None])
+        return np.column_stack(parts) if parts else np.empty((len(customers), 0))
+
+    @staticmethod
+    def _group_levels(customers: pd.DataFrame, group: str, source: str) -> tuple[str, ...]:
+        if group not in customers.columns:
+            raise CLVDataError(f"{source}: group column '{group}' is not in the customer table "
+                               f"(columns: {list(customers.columns)})")
+        values = customers[group]
+        if values.isna().any():
+            first = ", ".join(map(str, values.index[values.isna()][:5]))
+            raise CLVDataError(f"{source}: group column '{group}' is empty for "
+                               f"{int(values.isna().sum()):,} customer(s), the first: {first}")
+        return tuple(sorted(values.astype(str).unique()))
+
+    def group_codes(self, customers: pd.DataFrame) -> np.ndarray:
+        """Each customer's group as an index into :attr:`group_levels` (as floats)."""
+        if self.group not in customers.columns:
+            raise CLVDataError(f"customers to score lack the group column '{self.group}'")
+        text = customers[self.group].astype(str)
+        codes = pd.Index(self.group_levels).get_indexer(text)
+        if (codes < 0).any():
+            unknown = sorted(set(text[codes < 0]))[:5]
+            raise CLVDataError(f"group column '{self.group}': level(s) {unknown} were not in "
+                               f"the fitted data (levels {list(self.group_levels)})")
+        return codes.astype(float)
+
+    def linked_params(self, params: dict, columns) -> dict:
+        """The likelihood's parameters, linked to covariates where the model has them.
+
+        Parameters
+        ----------
+        params : dict
+            Population parameters and coefficients: PyTensor variables (scalars and ``(K,)``)
+            or NumPy posterior draws (``(S,)`` and ``(S, K)``).
+        columns : dict of str to ndarray, or ndarray
+            The covariate columns by name (as in compressed rows), or a design matrix in
+            :attr:`design_columns` order.
+
+        Returns
+        -------
+        dict
+            The parameters of :attr:`params`; a linked one is per row (PyTensor ``(rows,)``,
+            NumPy ``(rows, S)``), the others as given (NumPy draws as ``(1, S)``).
+        """
+        if isinstance(columns, np.ndarray):
+            columns = dict(zip(self.design_columns, columns.T, strict=True))
+        symbolic = any(isinstance(v, pt.Variable) for v in params.values())
+        out = {k: (params[k] if symbolic else np.asarray(params[k], dtype=float)[None, ...])
+               for k in self.params}
+        for role, (name, sign) in self.covariate_links.items():
+            eta = 0.0
+            if role in self.designs:
+                design = self.designs[role]
+                matrix = np.column_stack([columns[c] for c in design.frame_columns])
+                eta = linear_predictor(matrix, params[design.coefficient])
+            if role in self.pooled_roles:
+                eta = eta + self._group_effect(params[f"sigma_{role}"], params[f"z_{role}"],
+                                               columns[self.GROUP_CODE], symbolic)
+            if role in self.designs or role in self.pooled_roles:
+                out[name] = out[name] * (pt.exp(sign * eta) if symbolic else np.exp(sign * eta))
+        return out
+
+    def pointwise_loglik(self, draws: dict[str, np.ndarray], rows: CompressedRows,
+                         columns: tuple[str, ...] | None = None,
+                         cells: int = 2_000_000) -> np.ndarray:
+        """Log-likelihood of each distinct row under each draw, ``(S, rows)``, each row with
+        its own parameters (for models indexed by customer; model comparison uses it).
+
+        Parameters
+        ----------
+        draws : dict of str to ndarray
+            Posterior draws of :attr:`variables` (``(S,)`` and ``(S, K)``).
+        rows : CompressedRows
+            Rows with the likelihood's data columns and :attr:`design_columns`.
+        columns : tuple of str, optional
+            The rows' columns passed as the likelihood's data (default :attr:`columns`).
+        cells : int
+            Draws x rows evaluated at once.
+        """
+        import pytensor
+
+        columns = columns or self.columns
+        inputs = [pt.dmatrix(name) for name in self.params]
+        data = [np.asarray(rows[c], dtype=float)[None, :] for c in columns]
+        fn = pytensor.function(inputs, self.likelihood.pointwise(*inputs, *data))
+        n_draws, n_rows = len(draws[self.params[0]]), len(rows)
+        out = np.empty((n_draws, n_rows))
+        step = max(1, cells // max(n_rows, 1))
+        design = {c: rows[c] for c in self.design_columns}
+        for start in range(0, n_draws, step):
+            part = {k: v[start:start + step] for k, v in draws.items()}
+            linked = self.linked_params(part, design)  # (1, S) or (rows, S)
+            size = len(part[self.params[0]])
+            out[start:start + size] = fn(*(np.ascontiguousarray(
+                np.broadcast_to(linked[k].T, (size, n_rows))) for k in self.params))
+        return out
+
+    @staticmethod
+    def _group_effect(sigma, z, codes, symbolic: bool):
+        """``sigma * z[group]`` per row: PyTensor ``(rows,)`` or NumPy draws ``(rows, S)``."""
+        index = np.asarray(codes).astype(np.int64)
+        if symbolic:
+            return sigma * z[index]
+        sigma, z = np.asarray(sigma, dtype=float), np.asarray(z, dtype=float)
+        return (sigma[..., None] * z).T[index] if z.ndim == 2 else sigma * z[index]
 
     # -- building and fitting -----------------------------------------------------------------
 
     def build(self) -> pm.Model:
         """The PyMC model: the priors, and the likelihood as one weighted potential."""
-        with pm.Model() as model:
-            params = {name: self.priors[name].create(name) for name in self.params}
+        dims = self.variable_dims
+        with pm.Model(coords=self.coords) as model:
+            params = {name: self.priors[name].create(name, dims=dims.get(name))
+                      for name in self.variables}
             pm.Potential("loglike", self.loglike(params, self.rows))
         return model
 
@@ -197,7 +431,7 @@ class CLVModel:
         model = self.build()
         start = time.perf_counter()
         adapter = ADAPTERS[settings.adapter]
-        idata = adapter(model, self.params, settings, progressbar, self.timings)
+        idata = adapter(model, self.variables, settings, progressbar, self.timings)
         self.timings["fit_seconds"] = time.perf_counter() - start
         idata.attrs["clvlib"] = json.dumps(self.config(settings))
         self.idata, self.settings = idata, settings
@@ -220,32 +454,45 @@ class CLVModel:
         return self.idata
 
     def posterior_draws(self, n: int | None = None, seed: int = 0) -> dict[str, np.ndarray]:
-        """Posterior draws of each parameter, chains stacked; a random subset of ``n`` if given.
+        """Posterior draws of each variable, chains stacked; a random subset of ``n`` if given.
 
-        The same ``seed`` picks the same draws for every parameter (they stay paired).
+        The same ``seed`` picks the same draws for every parameter (they stay paired). A
+        scalar parameter gives ``(S,)``; an indexed one keeps its dimension, ``(S, K)``.
         """
         post = self._require_fit().posterior
-        flat = {k: post[k].to_numpy().reshape(-1) for k in self.params}
+        flat = {}
+        for k in self.variables:
+            values = post[k].to_numpy()
+            flat[k] = values.reshape((-1,) + values.shape[2:])
         total = len(next(iter(flat.values())))
         if n is not None and n < total:
             pick = np.sort(np.random.default_rng(seed).choice(total, size=n, replace=False))
             flat = {k: v[pick] for k, v in flat.items()}
         return flat
 
+    def population_draws(self, n: int | None = None, seed: int = 0) -> dict[str, np.ndarray]:
+        """:meth:`posterior_draws` of the population parameters only (:attr:`params`): with
+        covariates or groups, those of a customer at the baseline (all coded covariates and
+        group effects 0)."""
+        draws = self.posterior_draws(n, seed)
+        return {k: draws[k] for k in self.params}
+
     def point_estimate(self) -> dict[str, float]:
-        """Posterior means (for MAP fits: the mode)."""
-        return {k: float(v.mean()) for k, v in self.posterior_draws().items()}
+        """Posterior means (for MAP fits: the mode); an indexed variable gives an array."""
+        return {k: float(v.mean()) if v.ndim == 1 else v.mean(axis=0)
+                for k, v in self.posterior_draws().items()}
 
     def log_likelihood(self, params: dict[str, float] | None = None) -> float:
         """Total log-likelihood of the data at ``params`` (default: the point estimate)."""
         params = params or self.point_estimate()
-        value = self.loglike({k: np.float64(params[k]) for k in self.params}, self.rows)
+        value = self.loglike({k: pt.as_tensor_variable(np.asarray(params[k], dtype=np.float64))
+                              for k in self.variables}, self.rows)
         return float(value.eval())
 
     def diagnostics(self) -> Diagnostics:
         """R-hat, bulk and tail ESS, divergences, and a verdict in words."""
         method = self.settings.method if self.settings else "nuts"
-        return Diagnostics.from_idata(self._require_fit(), list(self.params), method)
+        return Diagnostics.from_idata(self._require_fit(), list(self.variables), method)
 
     def identification(self, warn: bool = True) -> Identification:
         """How much the data moved each parameter from its prior, with a verdict in words
@@ -259,6 +506,10 @@ class CLVModel:
             "format": fit_cache.FIT_FORMAT,
             "model": self.name,
             "priors": {k: v.to_dict() for k, v in self.priors.items()},
+            "covariates": {role: d.to_dict() for role, d in self.designs.items()},
+            "standardize_covariates": self.standardize_covariates,
+            "group": None if self.group is None else {"column": self.group,
+                                                       "levels": list(self.group_levels)},
             "fit": asdict(settings) if settings else None,
             "time_unit": {"name": self.time_unit.name, "days": self.time_unit.days},
             "data": {
@@ -269,10 +520,27 @@ class CLVModel:
             },
         }
 
+    @staticmethod
+    def options_from_config(config: dict) -> dict:
+        """The constructor's covariate and group arguments recorded in a fit's config."""
+        options: dict = {}
+        baselines = {}
+        for role, design in (config.get("covariates") or {}).items():
+            options[f"{role}_covariates"] = [c["column"] for c in design["codings"]]
+            baselines |= {c["column"]: c["baseline"] for c in design["codings"]
+                          if c["kind"] == "categorical"}
+        if baselines:
+            options["covariate_baselines"] = baselines
+        if config.get("standardize_covariates"):
+            options["standardize_covariates"] = True
+        if config.get("group"):
+            options["group"] = config["group"]["column"]
+        return options
+
     def data_hash(self) -> str:
         """sha256 of the (compressed) likelihood data: equal data give equal hashes."""
         h = hashlib.sha256()
-        for c in self.columns:
+        for c in self.columns + self.design_columns:
             h.update(np.ascontiguousarray(self.rows[c]).tobytes())
         h.update(np.ascontiguousarray(self.rows.weights).tobytes())
         return h.hexdigest()
@@ -307,7 +575,8 @@ class CLVModel:
         priors = ", ".join(f"{k} ~ {v}" for k, v in self.priors.items())
         state = "not fitted"
         if self.idata is not None:
-            est = ", ".join(f"{k}={v:.4g}" for k, v in self.point_estimate().items())
+            est = ", ".join(f"{k}={np.round(v, 4)}" if np.ndim(v) else f"{k}={v:.4g}"
+                            for k, v in self.point_estimate().items())
             state = f"fitted by {self.settings.method} ({est})"
         return (
             f"{self.title} on {self.rows.n_original:,.0f} customers ({len(self.rows):,} distinct "
@@ -385,6 +654,8 @@ class PurchaseModel(CLVModel):
         return self.expectations.prob_purchases(**draws, t=t, n=n)
 
     def _draws_for(self, ndim: int, n_draws: int | None, seed: int) -> dict[str, np.ndarray]:
-        """Posterior draws shaped ``(S, 1, ..., 1)`` to broadcast against ``ndim``-d data."""
+        """Population draws shaped ``(S, 1, ..., 1)`` to broadcast against ``ndim``-d data
+        (with covariates: a customer whose coded covariates are all 0, the baseline)."""
         shape = (-1,) + (1,) * ndim
-        return {k: v.reshape(shape) for k, v in self.posterior_draws(n_draws, seed).items()}
+        draws = self.posterior_draws(n_draws, seed)
+        return {k: draws[k].reshape(shape) for k in self.params}

@@ -36,6 +36,13 @@ class BetaGeoModel(PurchaseModel):
         "b": Prior("LogNormal", mu=0, sigma=1),
     }
     likelihood = Likelihood(pointwise=bg_nbd_logp, total=bg_nbd_loglike)
+    #: alpha_i = alpha exp(-x_i'g_purchase), as Pareto/NBD: a positive purchase coefficient
+    #: means buying more often (E[lambda_i] = r / alpha_i). a_i = a exp(x_i'g_dropout): one
+    #: coefficient per covariate, with the sign of Pareto/NBD's (positive: leaving sooner), and
+    #: a plain reading: exp(g) multiplies the odds a_i / b of the mean dropout probability
+    #: a_i / (a_i + b) after each purchase. Scaling a and b together would move only the spread
+    #: of p, not its mean; a second coefficient per covariate (on b) is rarely identified.
+    covariate_links = {"purchase": ("alpha", -1.0), "dropout": ("a", 1.0)}
     p_alive_caveat = (
         "Customers with no repeat purchase count as active in BG/NBD, which only lets customers "
         "leave right after a repeat purchase; MBG/NBD and Pareto/NBD do not assume this."

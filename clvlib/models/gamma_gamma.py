@@ -44,6 +44,10 @@ class GammaGammaModel(CLVModel):
         "gamma": Prior("LogNormal", mu=0, sigma=3),
     }
     likelihood = Likelihood(pointwise=gamma_gamma_logp, total=gamma_gamma_loglike)
+    #: nu_i = nu exp(-x_i'g_spend), so nu_i ~ Gamma(q, gamma_i) with gamma_i = gamma
+    #: exp(x_i'g_spend): spend is on the scale of exp(x_i'g_spend) (E[spend_i] = p gamma_i /
+    #: (q - 1)); a positive coefficient means spending more per purchase.
+    covariate_links = {"spend": ("gamma", 1.0)}
 
     def likelihood_frame(self, customers: pd.DataFrame) -> pd.DataFrame:
         if "monetary" not in customers.columns:
@@ -79,8 +83,24 @@ class GammaGammaModel(CLVModel):
         """Posterior expected spend per transaction of each customer (population mean if x = 0)."""
         frame = self.customers if customers is None else customer_frame(customers)
         data = pd.DataFrame({"x": frame["x"], "m": frame["monetary"].fillna(0.0)})
-        rows = CompressedRows.from_frame(data, ("x", "m"))
-        return posterior_predict(
-            ex.gamma_gamma_expected_spend, self.posterior_draws(n_draws, seed), rows,
-            frame.index, name="expected spend per purchase", interval=interval,
-        )
+        data = data.join(pd.DataFrame(self.design_matrix(frame), index=frame.index,
+                                      columns=list(self.design_columns)))
+        rows = CompressedRows.from_frame(data, ("x", "m") + self.design_columns)
+        draws = self.posterior_draws(n_draws, seed)
+        if not self.indexed:
+            return posterior_predict(ex.gamma_gamma_expected_spend, draws, rows, frame.index,
+                                     name="expected spend per purchase", interval=interval)
+        # Each distinct row (spend, covariates, group) with its own gamma_i: posterior_predict
+        # passes the rows' indices, chunk by chunk, and gets the spend under their parameters.
+        indexed = CompressedRows({"row": np.arange(len(rows), dtype=float)}, rows.weights,
+                                 rows.inverse)
+
+        def spend_of_rows(row, **_):
+            at = row[:, 0].astype(int)
+            linked = self.linked_params(draws, {c: rows[c][at] for c in self.design_columns})
+            return ex.gamma_gamma_expected_spend(**linked, x=rows["x"][at, None],
+                                                 m=rows["m"][at, None])
+
+        return posterior_predict(spend_of_rows, {"draw": np.zeros(len(draws["p"]))}, indexed,
+                                 frame.index, name="expected spend per purchase",
+                                 interval=interval)

@@ -20,6 +20,8 @@ class ModifiedBetaGeoModel(PurchaseModel):
     params = BetaGeoModel.params
     default_priors = BetaGeoModel.default_priors
     likelihood = Likelihood(pointwise=mbg_nbd_logp, total=mbg_nbd_loglike)
+    #: The links of :class:`BetaGeoModel` (alpha for purchases, a for dropout).
+    covariate_links = BetaGeoModel.covariate_links
     expectations = PurchaseExpectations(
         p_alive=ex.mbg_nbd_p_alive,
         expected_purchases=ex.mbg_nbd_expected_purchases,

@@ -28,6 +28,10 @@ class ParetoNBDModel(PurchaseModel):
         "beta": Prior("LogNormal", mu=0, sigma=3),
     }
     likelihood = Likelihood(pointwise=pareto_nbd_logp, total=pareto_nbd_loglike)
+    #: alpha_i = alpha exp(-x_i'g_purchase), beta_i = beta exp(-x_i'g_dropout): as CLVTools and
+    #: pymc-marketing, so a positive purchase coefficient means buying more often (E[lambda_i] =
+    #: r / alpha_i) and a positive dropout coefficient leaving sooner (E[mu_i] = s / beta_i).
+    covariate_links = {"purchase": ("alpha", -1.0), "dropout": ("beta", -1.0)}
     dropout_kind = "lifetime"
     expectations = PurchaseExpectations(
         p_alive=ex.pareto_nbd_p_alive,

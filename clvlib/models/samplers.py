@@ -65,8 +65,11 @@ def fit_map(model: pm.Model, params, settings: FitSettings, progressbar: bool,
     """The posterior mode (with flat priors: the maximum-likelihood estimate), as one draw."""
     with model:
         point = pm.find_MAP(progressbar=progressbar, seed=settings.random_seed)
-    posterior = {name: np.asarray(point[name]).reshape(1, 1) for name in params}
-    return az.from_dict({"posterior": posterior})
+    posterior = {name: np.asarray(point[name])[None, None, ...] for name in params}
+    dims = {name: list(model.named_vars_to_dims[name]) for name in params
+            if name in model.named_vars_to_dims}
+    coords = {k: list(v) for k, v in model.coords.items() if v is not None}
+    return az.from_dict({"posterior": posterior}, dims=dims, coords=coords)
 
 
 def fit_nutpie(model: pm.Model, params, settings: FitSettings, progressbar: bool,

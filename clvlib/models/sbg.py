@@ -176,10 +176,16 @@ class ShiftedBetaGeoModel(CLVModel):
     columns = ("duration", "churned")
     default_priors = {name: Prior("LogNormal", mu=0, sigma=1.5) for name in params}
     likelihood = Likelihood(pointwise=sbg_logp, total=sbg_loglike)
+    #: With ``group=`` (several cohorts or segments, :meth:`from_survival_tables`), each group
+    #: has its own alpha and beta, pooled on the log scale: alpha_g = alpha exp(sigma_churn
+    #: z_g), beta_g = beta exp(sigma_renewal w_g). A larger alpha_g means more churn, a larger
+    #: beta_g more renewals (the mean churn probability is alpha / (alpha + beta)).
+    covariate_links = {"churn": ("alpha", 1.0), "renewal": ("beta", 1.0)}
 
-    def __init__(self, data: pd.DataFrame, priors: dict | None = None):
+    def __init__(self, data: pd.DataFrame, priors: dict | None = None, *,
+                 group: str | None = None):
         data = with_default_period(data)
-        super().__init__(data, priors)
+        super().__init__(data, priors, group=group)
         survival = data.attrs.get(SURVIVAL_ATTR)
         # The whole survival curve (shares, by period) when built from a cohort table.
         self.actual_survival: pd.Series | None = (
@@ -203,6 +209,34 @@ class ShiftedBetaGeoModel(CLVModel):
         rows = cohort_rows(table, column, cohort_size=cohort_size, period=period,
                            through=through, time_unit=time_unit)
         return cls(rows, priors)
+
+    @classmethod
+    def from_survival_tables(cls, table: pd.DataFrame, columns, *, cohort_size,
+                             period: str = "year", through: int | None = None,
+                             time_unit: str = "year", priors: dict | None = None,
+                             group: str = "cohort") -> ShiftedBetaGeoModel:
+        """One model of several cohorts' survival tables, partially pooled across them.
+
+        Each column of ``table`` is a cohort or segment (as in :meth:`from_survival_table`);
+        their rows are stacked with a ``group`` column naming the cohort, and each cohort gets
+        its own alpha and beta, pooled on the log scale with learned spreads
+        (:mod:`clvlib.heterogeneity` reports them). ``cohort_size`` is one number or one per
+        column.
+
+        Examples
+        --------
+        >>> ShiftedBetaGeoModel.from_survival_tables(
+        ...     clvlib.load_dataset("sbg_retention"), ["regular", "highend"], cohort_size=1000,
+        ...     through=7)  # doctest: +SKIP
+        """
+        columns = [columns] if isinstance(columns, str) else list(columns)
+        sizes = (list(cohort_size) if np.ndim(cohort_size) else [cohort_size] * len(columns))
+        parts = [cohort_rows(table, column, cohort_size=size, period=period, through=through,
+                             time_unit=time_unit).assign(**{group: column})
+                 for column, size in zip(columns, sizes, strict=True)]
+        rows = pd.concat(parts, ignore_index=True)
+        rows.attrs = {"time_unit": time_unit}
+        return cls(rows, priors, group=group)
 
     @classmethod
     def from_records(cls, records: pd.DataFrame, *, duration: str = "duration",
@@ -276,7 +310,7 @@ class ShiftedBetaGeoModel(CLVModel):
         fn = lambda alpha, beta, n: ex.sbg_derl(alpha, beta, d, n)  # noqa: E731
         frame = pd.DataFrame({"n": np.atleast_1d(np.asarray(n, dtype=float))})
         rows = CompressedRows.from_frame(frame, ("n",))
-        return posterior_predict(fn, self.posterior_draws(n_draws, seed), rows,
+        return posterior_predict(fn, self.population_draws(n_draws, seed), rows,
                                  pd.Index(frame["n"].astype(int), name="n"),
                                  name=f"DERL at {d:.3g} per {self.time_unit.name}",
                                  interval=interval)
@@ -307,6 +341,6 @@ class ShiftedBetaGeoModel(CLVModel):
             periods = np.arange(1, last + 1)
         frame = pd.DataFrame({"t": np.atleast_1d(np.asarray(periods, dtype=float))})
         rows = CompressedRows.from_frame(frame, ("t",))
-        return posterior_predict(fn, self.posterior_draws(n_draws, seed), rows,
+        return posterior_predict(fn, self.population_draws(n_draws, seed), rows,
                                  pd.Index(frame["t"].astype(int), name=self.time_unit.name),
                                  name=f"{name} by {self.time_unit.name}", interval=interval)

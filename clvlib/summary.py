@@ -426,13 +426,18 @@ def per_customer_sql(dialect: SqlDialect, spec: SummarySpec) -> str:
     tx_items += ["amount"] if spec.has_amounts else []
     tx_items += [f"{q(c)} AS {e}" for c, e in zip(spec.extra_columns, extras, strict=True)]
     purchase_row = " FILTER (WHERE amount >= 0)" if spec.has_amounts else ""
-    day_items = ["customer_id", "day"] + (["sum(amount) AS spend"] if spec.has_amounts else [])
+    # Spend is summed as an exact decimal (amounts are at most MAX_AMOUNT, 9 decimals kept):
+    # floating sums depend on the order a parallel engine adds rows in, and the same file must
+    # give the same summary, bit for bit, on every run and on both engines.
+    day_items = ["customer_id", "day"] + (["sum(CAST(amount AS DECIMAL(38, 9))) AS spend"]
+                                          if spec.has_amounts else [])
     day_items += [f"min_by({e}, ts){purchase_row} AS {e}" for e in extras]
     having = "HAVING bool_or(amount >= 0)" if spec.has_amounts else ""
     spend_items = [
-        f"sum(d.spend) FILTER (WHERE d.day > f.first_day AND d.day <= {cal_end}) AS repeat_spend",
-        f"coalesce(sum(d.spend) FILTER (WHERE d.day > {cal_end} AND d.day <= {end}), 0.0)"
-        " AS spend_holdout",
+        "CAST(sum(d.spend) FILTER (WHERE d.day > f.first_day AND d.day <= "
+        f"{cal_end}) AS DOUBLE) AS repeat_spend",
+        f"coalesce(CAST(sum(d.spend) FILTER (WHERE d.day > {cal_end} AND d.day <= {end}) "
+        "AS DOUBLE), 0.0) AS spend_holdout",
     ] if spec.has_amounts else []
     customer_items = [
         "d.customer_id AS customer_id",

@@ -40,8 +40,8 @@ report: system-deps $(STAMP)-base ## run the default CDNOW report into reports/c
 # Both suites always run; the target fails if either fails (pytest's 5, "no tests collected", too).
 test: system-deps test-deps $(STAMP)-dev ## run the tests (pytest tests/) and every notebook under nbval in smoke mode
 	@status=0; \
-	echo "$(BIN)/pytest tests"; \
-	$(BIN)/pytest tests || status=$$?; \
+	echo "$(BIN)/pytest tests --durations=15"; \
+	$(BIN)/pytest tests --durations=15 || status=$$?; \
 	echo "CLVLIB_SMOKE=1 $(BIN)/pytest --nbval-lax notebooks/"; \
 	CLVLIB_SMOKE=1 $(BIN)/pytest --nbval-lax notebooks/ || status=$$?; \
 	exit $$status

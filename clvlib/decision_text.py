@@ -114,6 +114,17 @@ def valuation(result: CorporateValuation, equity_total: dict, horizon_value: dic
     return text
 
 
+def predictive_equity(equity, currency: str = "") -> str:
+    """What the existing customers will actually bring in margin: the predictive interval."""
+    t = equity.total()
+    return (
+        f"With the randomness of each customer's purchases, dropout and spend drawn, the existing "
+        f"customers will bring **{_money(t['lower'], currency)} to "
+        f"{_money(t['upper'], currency)}** in margin over their remaining lifetimes "
+        f"({equity.interval_name}; mean {_money(t['mean'], currency)}): the range to plan with."
+    )
+
+
 def comparison(result: PeriodComparison, previous_label: str, currency: str = "") -> str:
     """What changed since the previous report."""
     v = result.value

@@ -273,6 +273,11 @@ def acquisition_value_by_cohort(
 # --------------------------------------------------------------------------------------------
 
 
+#: A predictive residual value draws each customer's future until the discount factor falls
+#: below this (at 10% a year: 145 years).
+PREDICTIVE_TAIL = 1e-6
+
+
 def customer_equity(
     purchase_model,
     spend_model,
@@ -284,26 +289,43 @@ def customer_equity(
     seed: int = 0,
     interval: float = 0.9,
     spend_multiplier: float = 1.0,
+    predictive: bool = False,
 ) -> Prediction:
     """Residual value of the existing base over an unbounded horizon, times the margin.
 
     The prediction engine's expected CLV with ``horizon=numpy.inf`` (discounted expected
     residual purchases times expected spend per purchase), scaled by ``margin`` (and
-    ``spend_multiplier``): per customer and, per draw, for the whole base.
+    ``spend_multiplier``): per customer and, per draw, for the whole base. With
+    ``predictive=True``, the posterior predictive residual value instead: each customer's
+    purchases, dropout and spend drawn until the discount factor falls below
+    :data:`PREDICTIVE_TAIL` (what lies beyond is at most that share of a purchase's value),
+    so the interval holds what the base will actually bring.
 
     Returns
     -------
     Prediction
-        ``kind="expected"``; ``total_draws`` is the base's customer equity per draw.
+        ``kind="expected"`` (or ``"predictive"``); ``total_draws`` is the base's customer
+        equity per draw.
     """
+    if predictive:
+        unit = purchase_model.time_unit
+        delta = Discount(annual_discount_rate).per_unit(unit.days)
+        if delta <= 0:
+            raise ValueError("a predictive residual value needs a positive discount rate")
+        horizon, key = float(np.log(1 / PREDICTIVE_TAIL) / delta), "clv_predictive"
+    else:
+        horizon, key = np.inf, "clv"
     clv = score_customers(
-        purchase_model, spend_model, customers, horizon=np.inf,
-        annual_discount_rate=annual_discount_rate, predictions=["clv"], n_draws=n_draws,
+        purchase_model, spend_model, customers, horizon=horizon,
+        annual_discount_rate=annual_discount_rate, predictions=[key], n_draws=n_draws,
         seed=seed, interval=interval,
-    )["clv"]
+    )[key]
     scale = margin * spend_multiplier
+    name = clv.name if not predictive else (
+        f"CLV over the customers' remaining lifetimes at {Discount(annual_discount_rate)} "
+        "(predictive)")
     return Prediction(
-        f"customer equity (margin {margin:.0%}): {clv.name}",
+        f"customer equity (margin {margin:.0%}): {name}",
         clv.per_customer * scale, clv.total_draws * scale, interval, kind=clv.kind,
     )
 

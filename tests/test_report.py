@@ -388,6 +388,7 @@ def test_smoke_report_end_to_end(tmp_path, monkeypatch):
     assert manifest["data"]["files"][0]["sha256"] == DATASETS["cdnow_sample"].sha256
     assert {p.name for p in PIPELINE_DIR.glob("*.ipynb")} <= {p.name for p in out.iterdir()}
     assert manifest["previous"] is None
+    assert "predictive interval" in html and "the range to plan with" in html
 
     second = tmp_path / "second"
     assert main(["report", "--params", str(params), "--out", str(second),

@@ -369,18 +369,20 @@ def compare_models(
 
 
 def fit_candidates(summary: CustomerSummary, names, *, progress: Announce | None = to_stderr,
-                   **fit_options) -> list[PurchaseModel]:
+                   model_options: dict | None = None, **fit_options) -> list[PurchaseModel]:
     """Fit each named purchase model (``"bg_nbd"``, ``"mbg_nbd"``, ``"pareto_nbd"``) by NUTS.
 
     Each fit announces itself and its elapsed time through ``progress`` (default: a line on
-    standard error; ``None`` for none), so a long run never looks hung.
+    standard error; ``None`` for none), so a long run never looks hung. ``model_options``
+    (``purchase_covariates``, ``dropout_covariates``, ``group``, ...) go to every model's
+    constructor, e.g. to fit the covariate or pooled version of each candidate.
     """
     models = []
     for name in names:
         cls = get_model(name)
         if not issubclass(cls, PurchaseModel):
             raise ValueError(f"{name!r} is not a purchase model; candidates must predict purchases")
-        model = cls(summary)
+        model = cls(summary, **(model_options or {}))
         fit_announced(model, progress=progress, **fit_options)
         models.append(model)
     return models

@@ -343,6 +343,15 @@ def valuation_basis(summary: CustomerSummary, horizon: float, discount, currency
     return text
 
 
+def no_covariates() -> str:
+    """What the report says when no covariate or group was given."""
+    return ("No covariates or groups were given, so every model describes customer heterogeneity "
+            "as one population spread (the next section). To see *who* differs and why, give a "
+            "`covariates_file` with `purchase_covariates`, `dropout_covariates` or "
+            "`spend_covariates`, or a `group` column such as `cohort`: the covariate or pooled "
+            "version of each model is then fitted and ranked beside the plain one.")
+
+
 def no_value() -> str:
     """Why a report on a count-only log has no spend or value sections."""
     return ("**No spend or value here:** the transaction log has no amounts (`amount_column` was "

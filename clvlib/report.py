@@ -165,6 +165,9 @@ def run_report(
     data = _data_provenance(effective.get("data"))
     if data is not None:
         effective["data"] = values["data"] = data["value"]
+    if effective.get("covariates_file"):  # like data: relative to where the command runs
+        covariates = str(Path(effective["covariates_file"]).expanduser().resolve())
+        effective["covariates_file"] = values["covariates_file"] = covariates
     protected = [Path.cwd(), Path(notebooks_dir), *([SOURCE_ROOT] if SOURCE_ROOT else [])]
     out_dir = _check_out_dir(out_dir, protected + ([params_file] if params_file else []))
     build = _new_build_dir(out_dir)

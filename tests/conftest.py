@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import nbformat
@@ -84,3 +85,11 @@ def make_pipeline(tmp_path_factory):
         return folder
 
     return make
+
+
+@pytest.fixture(autouse=True)
+def _close_figures():
+    """Close the figures a test drew (only where matplotlib's pyplot is in use)."""
+    yield
+    if "matplotlib.pyplot" in sys.modules:
+        sys.modules["matplotlib.pyplot"].close("all")

@@ -20,6 +20,8 @@ from clvlib import likelihoods
 # FHL (2005) BG/NBD maximum-likelihood estimates on the CDNOW sample, weeks, 39-week calibration.
 FHL_BG_NBD = {"r": 0.2426, "alpha": 4.4136, "a": 0.7929, "b": 2.4259}
 FHL_BG_NBD_LL = -9582.43
+# FHL (2005) Pareto/NBD maximum-likelihood estimates on the same data (DESIGN.md section 5).
+FHL_PARETO = {"r": 0.5532, "alpha": 10.5763, "s": 0.6062, "beta": 11.6715}
 # Fader & Hardie (2013) Gamma-Gamma estimates on the same customers (x > 0).
 FH_GAMMA_GAMMA = {"p": 6.25, "q": 3.74, "gamma": 15.44}
 

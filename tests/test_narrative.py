@@ -14,11 +14,10 @@ import matplotlib
 
 matplotlib.use("Agg")
 
-import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
-from helpers import FHL_BG_NBD, cdnow_summary, fake_fit  # noqa: E402
+from helpers import FHL_BG_NBD, FHL_PARETO, cdnow_summary, fake_fit  # noqa: E402
 
 import clvlib as clv  # noqa: E402
 from clvlib import checks, narrative, plots  # noqa: E402
@@ -26,14 +25,6 @@ from clvlib.comparison import ModelComparison  # noqa: E402
 from clvlib.formatting import share, share_of, signed_share  # noqa: E402
 from clvlib.notebook import table as styled  # noqa: E402
 from clvlib.predict import Prediction  # noqa: E402
-
-FHL_PARETO = {"r": 0.5532, "alpha": 10.5763, "s": 0.6062, "beta": 11.6715}
-
-
-@pytest.fixture(autouse=True)
-def _close_figures():
-    yield
-    plt.close("all")
 
 
 def _cells(styler) -> list[str]:

@@ -14,7 +14,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
-from helpers import FHL_BG_NBD, cdnow_summary, fake_fit  # noqa: E402
+from helpers import FHL_BG_NBD, FHL_PARETO, cdnow_summary, fake_fit  # noqa: E402
 from matplotlib.axes import Axes  # noqa: E402
 from matplotlib.collections import PolyCollection, QuadMesh  # noqa: E402
 
@@ -22,14 +22,6 @@ import clvlib as clv  # noqa: E402
 from clvlib import checks, plots  # noqa: E402
 from clvlib.datasets import load_dataset  # noqa: E402
 from clvlib.models.sbg import cohort_rows  # noqa: E402
-
-FHL_PARETO = {"r": 0.5532, "alpha": 10.5763, "s": 0.6062, "beta": 11.6715}
-
-
-@pytest.fixture(autouse=True)
-def _close_figures():
-    yield
-    plt.close("all")
 
 
 @pytest.fixture(scope="module")

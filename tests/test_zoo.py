@@ -17,7 +17,7 @@ import pandas as pd
 import pytensor
 import pytensor.tensor as pt
 import pytest
-from helpers import agrees_to_significant_figures, assert_recovers, cdnow_summary
+from helpers import FHL_PARETO, agrees_to_significant_figures, assert_recovers, cdnow_summary
 from scipy import integrate
 from scipy.special import gammaln
 
@@ -36,7 +36,6 @@ with warnings.catch_warnings():
     warnings.simplefilter("ignore")
     from lifetimes import ModifiedBetaGeoFitter, ParetoNBDFitter
 
-FHL_PARETO = {"r": 0.5532, "alpha": 10.5763, "s": 0.6062, "beta": 11.6715}
 BTYDPLUS_MBG = {"r": 0.525, "alpha": 6.183, "a": 0.891, "b": 1.614}
 PARETO_SETS = [FHL_PARETO, {"r": 0.3, "alpha": 2.0, "s": 1.5, "beta": 40.0},
                {"r": 1.2, "alpha": 30.0, "s": 0.4, "beta": 3.0}]

@@ -26,6 +26,7 @@ warnings.filterwarnings("ignore")
 
 PARAMS = {
     "bg_nbd": ("r", "alpha", "a", "b"),
+    "mbg_nbd": ("r", "alpha", "a", "b"),
     "pareto_nbd": ("r", "alpha", "s", "beta"),
     "gamma_gamma": ("p", "q", "gamma"),
 }
@@ -90,7 +91,8 @@ def fit_pymc_marketing(p: dict) -> dict:
 
     summary = data.cdnow_summary(p["dataset"])
     frame = data.rfm_frame(summary, p["model"])
-    cls = {"bg_nbd": pmk.BetaGeoModel, "pareto_nbd": pmk.ParetoNBDModel,
+    cls = {"bg_nbd": pmk.BetaGeoModel, "mbg_nbd": pmk.ModifiedBetaGeoModel,
+           "pareto_nbd": pmk.ParetoNBDModel,
            "gamma_gamma": pmk.GammaGammaModel}[p["model"]]
     # NUTS for every model (ParetoNBDModel.fit defaults to MAP; the others to NUTS), with the
     # peer's default sampler: PyMC 6 samples with nutpie when it is installed (it is here).
@@ -174,6 +176,7 @@ def fit_lifetimes(p: dict) -> dict:
         fitter.fit(frame["frequency"], frame["monetary_value"])
     else:
         fitter = {"bg_nbd": lifetimes.BetaGeoFitter,
+                  "mbg_nbd": lifetimes.ModifiedBetaGeoFitter,
                   "pareto_nbd": lifetimes.ParetoNBDFitter}[p["model"]]()
         fitter.fit(frame["frequency"], frame["recency"], frame["T"])
     wall = time.perf_counter() - start

@@ -38,7 +38,8 @@ QUICK_RESULTS = data.OUTPUT / "RESULTS-quick.md"
 VERSIONS = ("clvlib", "pymc", "pytensor", "nutpie", "numba", "numpy", "scipy", "arviz",
             "pymc-marketing", "lifetimes", "duckdb", "pyarrow", "pandas", "pyspark")
 SETTINGS = {"draws": 1000, "tune": 1000, "chains": 4}
-MODEL_TITLES = {"bg_nbd": "BG/NBD", "pareto_nbd": "Pareto/NBD", "gamma_gamma": "Gamma-Gamma"}
+MODEL_TITLES = {"bg_nbd": "BG/NBD", "mbg_nbd": "MBG/NBD", "pareto_nbd": "Pareto/NBD",
+                "gamma_gamma": "Gamma-Gamma"}
 TOOL_TITLES = {"ours": "clvlib",
                "pymc_marketing": "pymc-marketing 1.3.0 (PyMC 6 defaults: nutpie)",
                "lifetimes": "lifetimes 0.11.3 (MLE)"}
@@ -96,6 +97,8 @@ def plan(quick: bool) -> list[Case]:
         both = [("pymc_marketing", "cold"), ("pymc_marketing", "warm")]
         fits("bg_nbd", "sample", both)
         fits("bg_nbd", "master", both)
+        fits("mbg_nbd", "sample", both)
+        fits("mbg_nbd", "master", both)
         fits("gamma_gamma", "sample", both)
         fits("gamma_gamma", "master", both)
         fits("pareto_nbd", "sample", [("pymc_marketing", "cold")], ours_timeout=1500)

@@ -99,6 +99,9 @@ class CLVModel:
     #: Which parameter each kind of covariate scales, and the sign of the link:
     #: ``role -> (parameter, sign)`` with ``parameter_i = parameter * exp(sign * x_i'g)``.
     covariate_links: ClassVar[dict[str, tuple[str, float]]] = {}
+    #: The model's code in :mod:`clvlib.models.kernels` (a cached compiled log density that
+    #: fits use when the model is plain and its priors have kernels), or None.
+    kernel: ClassVar[int | None] = None
     #: The default prior of every covariate coefficient.
     coefficient_prior: ClassVar[Prior] = Prior("Normal", mu=0, sigma=1)
     #: The default prior of the spread of group effects (log scale) in a pooled model.
@@ -428,10 +431,8 @@ class CLVModel:
                 self.timings = {"fit_seconds": time.perf_counter() - start}
                 self.timings.update({f"cached_{k}": v for k, v in cached[1].items()})
                 return self.idata
-        model = self.build()
         start = time.perf_counter()
-        adapter = ADAPTERS[settings.adapter]
-        idata = adapter(model, self.variables, settings, progressbar, self.timings)
+        idata = ADAPTERS[settings.adapter](self, settings, progressbar, self.timings)
         self.timings["fit_seconds"] = time.perf_counter() - start
         idata.attrs["clvlib"] = json.dumps(self.config(settings))
         self.idata, self.settings = idata, settings

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from clvlib import expectations as ex
 from clvlib.likelihoods import bg_nbd_loglike, bg_nbd_logp
+from clvlib.models import kernels
 from clvlib.models.base import Likelihood, PurchaseExpectations, PurchaseModel
 from clvlib.priors import Prior
 
@@ -28,6 +29,7 @@ class BetaGeoModel(PurchaseModel):
 
     name = "bg_nbd"
     title = "BG/NBD"
+    kernel = kernels.BG_NBD
     params = ("r", "alpha", "a", "b")
     default_priors = {
         "r": Prior("LogNormal", mu=0, sigma=1),

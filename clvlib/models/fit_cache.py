@@ -106,13 +106,14 @@ def save_cached(path: Path, idata: xr.DataTree, timings: dict) -> None:
 
 @cache
 def _source_hash(model_class: type) -> str:
-    """sha256 of the code that decides a fit: likelihoods, priors, the model classes' base and
-    sampler adapters, and the model's own module."""
+    """sha256 of the code that decides a fit: likelihoods, priors, the model classes' base,
+    sampler adapters and compiled densities, and the model's own module."""
     from clvlib import likelihoods, priors
-    from clvlib.models import base, samplers
+    from clvlib.models import base, density, kernels, samplers
 
     h = hashlib.sha256()
-    for module in (likelihoods, priors, base, samplers, inspect.getmodule(model_class)):
+    for module in (likelihoods, priors, base, samplers, density, kernels,
+                   inspect.getmodule(model_class)):
         h.update(Path(inspect.getfile(module)).read_bytes())
     return h.hexdigest()
 

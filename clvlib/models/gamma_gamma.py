@@ -11,6 +11,7 @@ from clvlib import expectations as ex
 from clvlib.compression import WEIGHT_COLUMN, CompressedRows
 from clvlib.errors import CLVDataError, describe_rows
 from clvlib.likelihoods import gamma_gamma_loglike, gamma_gamma_logp
+from clvlib.models import kernels
 from clvlib.models.base import CLVModel, Likelihood
 from clvlib.predict import Prediction, posterior_predict
 from clvlib.priors import Prior
@@ -36,6 +37,7 @@ class GammaGammaModel(CLVModel):
 
     name = "gamma_gamma"
     title = "Gamma-Gamma"
+    kernel = kernels.GAMMA_GAMMA
     params = ("p", "q", "gamma")
     columns = ("x", "m")
     default_priors = {

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from clvlib import expectations as ex
 from clvlib.likelihoods import mbg_nbd_loglike, mbg_nbd_logp
+from clvlib.models import kernels
 from clvlib.models.base import Likelihood, PurchaseExpectations, PurchaseModel
 from clvlib.models.beta_geo import BetaGeoModel
 
@@ -17,6 +18,7 @@ class ModifiedBetaGeoModel(PurchaseModel):
 
     name = "mbg_nbd"
     title = "MBG/NBD"
+    kernel = kernels.MBG_NBD
     params = BetaGeoModel.params
     default_priors = BetaGeoModel.default_priors
     likelihood = Likelihood(pointwise=mbg_nbd_logp, total=mbg_nbd_loglike)

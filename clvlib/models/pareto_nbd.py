@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from clvlib import expectations as ex
 from clvlib.likelihoods import pareto_nbd_loglike, pareto_nbd_logp
+from clvlib.models import kernels
 from clvlib.models.base import Likelihood, PurchaseExpectations, PurchaseModel
 from clvlib.priors import Prior
 
@@ -20,6 +21,7 @@ class ParetoNBDModel(PurchaseModel):
 
     name = "pareto_nbd"
     title = "Pareto/NBD"
+    kernel = kernels.PARETO_NBD
     params = ("r", "alpha", "s", "beta")
     default_priors = {
         "r": Prior("LogNormal", mu=0, sigma=1),

@@ -1,8 +1,9 @@
-"""How a PyMC model is fitted: the settings of a fit and one adapter per method.
+"""How a model is fitted: the settings of a fit and one adapter per method.
 
-Each adapter takes the PyMC model, the names of the parameters to keep, the settings and the
-timings dict to fill, and returns the fit as an ArviZ DataTree holding the parameters' posterior
-(and, for NUTS, the sampler statistics). :data:`ADAPTERS` names them.
+Each adapter takes the clvlib model, the settings and the timings dict to fill, and returns the
+fit as an ArviZ DataTree holding the posterior of the model's variables (and, for NUTS, the
+sampler statistics). :data:`ADAPTERS` names them. nutpie and MAP evaluate the model's cached
+compiled log density (:mod:`clvlib.models.density`) when it has one, else its PyMC graph.
 """
 
 from __future__ import annotations
@@ -18,6 +19,8 @@ import arviz as az
 import numpy as np
 import pymc as pm
 import xarray as xr
+
+from clvlib.models.density import compiled_density, nutpie_model
 
 Method = Literal["nuts", "map"]
 Sampler = Literal["auto", "nutpie", "pymc"]
@@ -60,26 +63,55 @@ class FitSettings:
         return "map" if self.method == "map" else self.resolved().sampler
 
 
-def fit_map(model: pm.Model, params, settings: FitSettings, progressbar: bool,
-            timings: dict) -> xr.DataTree:
+def fit_map(model, settings: FitSettings, progressbar: bool, timings: dict) -> xr.DataTree:
     """The posterior mode (with flat priors: the maximum-likelihood estimate), as one draw."""
-    with model:
+    params = model.variables
+    density = compiled_density(model)
+    if density is not None:
+        point = _map_by_kernel(density)
+        return az.from_dict({"posterior": {k: np.asarray(v)[None, None] for k, v in
+                                           point.items()}})
+    pymc_model = model.build()
+    with pymc_model:
         point = pm.find_MAP(progressbar=progressbar, seed=settings.random_seed)
     posterior = {name: np.asarray(point[name])[None, None, ...] for name in params}
-    dims = {name: list(model.named_vars_to_dims[name]) for name in params
-            if name in model.named_vars_to_dims}
-    coords = {k: list(v) for k, v in model.coords.items() if v is not None}
+    dims = {name: list(pymc_model.named_vars_to_dims[name]) for name in params
+            if name in pymc_model.named_vars_to_dims}
+    coords = {k: list(v) for k, v in pymc_model.coords.items() if v is not None}
     return az.from_dict({"posterior": posterior}, dims=dims, coords=coords)
 
 
-def fit_nutpie(model: pm.Model, params, settings: FitSettings, progressbar: bool,
-               timings: dict) -> xr.DataTree:
-    """NUTS by nutpie (compiled with numba); the compile time goes to ``compile_seconds``."""
+def _map_by_kernel(density) -> dict[str, float]:
+    """The mode of the density without the transform's Jacobian (as PyMC's find_MAP), by
+    SciPy's L-BFGS-B from the priors' central values (PyMC's default method and start)."""
+    from scipy.optimize import minimize
+
+    target = density.without_jacobian()
+
+    def negative(y):
+        logp, grad = target.logp_and_grad(y)
+        return -logp, -grad
+
+    result = minimize(negative, density.start, jac=True, method="L-BFGS-B",
+                      options={"maxiter": 5000})
+    if not np.all(np.isfinite(result.x)):
+        raise FloatingPointError(f"MAP: the optimizer left the parameters' range "
+                                 f"({result.message})")
+    return target.values(result.x)
+
+
+def fit_nutpie(model, settings: FitSettings, progressbar: bool, timings: dict) -> xr.DataTree:
+    """NUTS by nutpie: on the model's cached compiled density when it has one, else on its
+    PyMC graph compiled with numba. The compile (or cache load) time goes to
+    ``compile_seconds``."""
     import nutpie
 
     t0 = time.perf_counter()
-    compiled = nutpie.compile_pymc_model(model)
+    density = compiled_density(model)
+    compiled = (nutpie_model(density) if density is not None
+                else nutpie.compile_pymc_model(model.build()))
     timings["compile_seconds"] = time.perf_counter() - t0
+    timings["compiled_density"] = density is not None
     idata = nutpie.sample(
         compiled,
         draws=settings.draws,
@@ -95,13 +127,12 @@ def fit_nutpie(model: pm.Model, params, settings: FitSettings, progressbar: bool
         save_warmup=False,
     )
     # Keep the parameters; nutpie also returns their unconstrained versions (*_log__).
-    return _fit_tree(idata, params)
+    return _fit_tree(idata, model.variables)
 
 
-def fit_pymc(model: pm.Model, params, settings: FitSettings, progressbar: bool,
-             timings: dict) -> xr.DataTree:
+def fit_pymc(model, settings: FitSettings, progressbar: bool, timings: dict) -> xr.DataTree:
     """NUTS by PyMC's own sampler (named: PyMC 6 would otherwise pick nutpie)."""
-    with model, warnings.catch_warnings():
+    with model.build(), warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=".*Potential.*")
         idata = pm.sample(
             nuts_sampler="pymc",
@@ -114,7 +145,7 @@ def fit_pymc(model: pm.Model, params, settings: FitSettings, progressbar: bool,
             progressbar=progressbar,
             compute_convergence_checks=False,
         )
-    return _fit_tree(idata, params)
+    return _fit_tree(idata, model.variables)
 
 
 ADAPTERS = {"map": fit_map, "nutpie": fit_nutpie, "pymc": fit_pymc}

@@ -1,0 +1,186 @@
+"""The cached compiled log densities (clvlib.models.kernels) against the PyMC models they replace.
+
+Each kernel is a second, hand-written copy of a likelihood of clvlib.likelihoods with its
+gradient; these tests hold it equal to the PyMC model's log density and gradient (PyTensor,
+priors and log-Jacobian included) to 1e-10 over grids of parameters, priors and data, including
+the edges: many purchases, t_x = T, alpha = beta and either side of it for Pareto/NBD.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import clvlib
+from clvlib.models import kernels
+from clvlib.models.density import compiled_density
+from clvlib.priors import Prior
+
+ROOT = Path(__file__).resolve().parents[1]
+REL = 1e-10
+
+
+def _purchase_rows() -> pd.DataFrame:
+    """CDNOW-like customers plus edge rows: none, many purchases, the last at T, t_x near 0."""
+    rng = np.random.default_rng(3)
+    n = 300
+    T = rng.uniform(30, 40, n).round(2)
+    x = rng.negative_binomial(0.3, 0.2, n).clip(0, 60).astype(float)
+    t_x = np.where(x > 0, rng.uniform(0, 1, n) * T, 0.0).round(2)
+    edges = pd.DataFrame({"x": [0, 200, 3, 5, 1, 40], "t_x": [0, 38.5, 39.0, 0.01, 39.0, 2.0],
+                          "T": [39.0, 39.0, 39.0, 39.0, 39.0, 39.0]})
+    return pd.concat([pd.DataFrame({"x": x, "t_x": t_x, "T": T}), edges], ignore_index=True)
+
+
+def _spend_rows() -> pd.DataFrame:
+    rng = np.random.default_rng(4)
+    x = rng.integers(1, 30, 200).astype(float)
+    return pd.DataFrame({"x": x, "t_x": x, "T": 40.0, "monetary": rng.gamma(4, 10, 200)})
+
+
+PRIOR_SETS = [
+    None,  # the defaults (LogNormal; 1 + LogNormal for the Gamma-Gamma q)
+    {"dist": "HalfFlat"},
+    {"dist": "Gamma", "alpha": 2.0, "beta": 0.5},
+    {"dist": "Exponential", "lam": 0.3},
+    {"dist": "HalfNormal", "sigma": 5.0},
+    {"dist": "Weibull", "alpha": 1.5, "beta": 3.0},
+    {"dist": "LogNormal", "mu": 1.0, "sigma": 0.5, "shift": 0.5},
+]
+
+
+def _model(name: str, prior: dict | None):
+    cls = clvlib.get_model(name)
+    frame = _spend_rows() if name == "gamma_gamma" else _purchase_rows()
+    priors = None if prior is None else {p: prior for p in cls.params}
+    return cls(frame, priors=priors)
+
+
+def _points(model, density, n: int, seed: int) -> list[np.ndarray]:
+    """Unconstrained points around the start, and for Pareto/NBD ones with alpha = beta."""
+    rng = np.random.default_rng(seed)
+    points = [density.start + rng.normal(0, 1.2, density.start.size) for _ in range(n)]
+    if model.name == "pareto_nbd":
+        for y in list(points[:3]):
+            y = y.copy()
+            y[3] = y[1]  # beta = alpha exactly (both without shift)
+            points.append(y)
+    return points
+
+
+@pytest.mark.parametrize("prior", PRIOR_SETS, ids=lambda p: "default" if p is None else p["dist"]
+                         + ("+shift" if p and "shift" in p else ""))
+@pytest.mark.parametrize("name", ["bg_nbd", "mbg_nbd", "pareto_nbd", "gamma_gamma"])
+def test_kernel_equals_the_pymc_log_density_and_gradient(name, prior):
+    model = _model(name, prior)
+    density = compiled_density(model)
+    assert density is not None
+    pymc_model = model.build()
+    logp, dlogp = pymc_model.compile_logp(), pymc_model.compile_dlogp()
+    names = [v.name for v in pymc_model.value_vars]
+    assert sorted(names) == sorted(density.value_names)
+    order = [names.index(n) for n in density.value_names]
+    # PyMC's HalfNormal normalising constant differs from 0.5 log(2/pi) - log(sigma) by 3e-8
+    # (a constant: it moves no draw); everything else agrees to rounding.
+    constant = 4 * 3.1e-8 if prior and prior["dist"] == "HalfNormal" else 0.0
+    for y in _points(model, density, 12, seed=len(name)):
+        point = dict(zip(density.value_names, y, strict=True))
+        expected, expected_grad = logp(point), np.asarray(dlogp(point))[order]
+        value, grad = density.logp_and_grad(y)
+        assert value == pytest.approx(expected, rel=REL, abs=REL + constant)
+        if model.name == "pareto_nbd" and y[1] == y[3]:
+            # alpha = beta: |alpha - beta| has a kink there, so only the derivative along
+            # alpha = beta is defined (the kernel takes alpha <= beta's side, PyTensor neither).
+            grad = np.array([grad[0], grad[1] + grad[3], grad[2]])
+            expected_grad = np.array([expected_grad[0], expected_grad[1] + expected_grad[3],
+                                      expected_grad[2]])
+        np.testing.assert_allclose(grad, expected_grad, rtol=REL,
+                                   atol=REL * max(1.0, abs(expected)))
+
+
+def test_map_density_leaves_out_the_jacobian():
+    model = _model("bg_nbd", None)
+    density = compiled_density(model)
+    logp = model.build().compile_logp(jacobian=False)
+    y = density.start + 0.3
+    value, _ = density.without_jacobian().logp_and_grad(y)
+    assert value == pytest.approx(logp(dict(zip(density.value_names, y, strict=True))), rel=REL)
+
+
+def test_models_the_kernels_do_not_cover_fall_back_to_pymc():
+    frame = _purchase_rows().assign(channel=lambda d: np.where(d.index % 2, "a", "b"))
+    assert compiled_density(clvlib.BetaGeoModel(frame, purchase_covariates=["channel"])) is None
+    assert compiled_density(clvlib.BetaGeoModel(frame, group="channel")) is None
+    odd = clvlib.BetaGeoModel(frame, priors={"r": Prior("HalfCauchy", beta=1)})
+    assert compiled_density(odd) is None
+    assert compiled_density(clvlib.BetaGeoModel(frame)) is not None
+
+
+def test_weights_count_as_repeated_rows():
+    rows = _purchase_rows().iloc[:50]
+    weighted = rows.assign(weights=np.arange(50) % 3)
+    repeated = rows.loc[rows.index.repeat(np.arange(50) % 3)].reset_index(drop=True)
+    a = compiled_density(clvlib.ParetoNBDModel(weighted))
+    b = compiled_density(clvlib.ParetoNBDModel(repeated))
+    y = a.start - 0.2
+    (va, ga), (vb, gb) = a.logp_and_grad(y), b.logp_and_grad(y)
+    assert va == pytest.approx(vb, rel=1e-12)
+    np.testing.assert_allclose(ga, gb, rtol=1e-10)
+
+
+def test_map_by_kernel_is_the_maximum_likelihood_estimate_of_fhl():
+    """Flat priors: the MAP fit is FHL 2005's BG/NBD MLE on the CDNOW sample (their Table)."""
+    summary = clvlib.summarize(clvlib.read_transactions("cdnow_sample"), time_unit="week",
+                               calibration_end="1997-09-30")
+    flat = {p: {"dist": "HalfFlat"} for p in ("r", "alpha", "a", "b")}
+    model = clvlib.BetaGeoModel(summary, priors=flat)
+    model.fit(method="map", progressbar=False)
+    estimate = model.point_estimate()
+    published = {"r": 0.243, "alpha": 4.414, "a": 0.793, "b": 2.426}
+    for k, v in published.items():
+        assert estimate[k] == pytest.approx(v, abs=0.0015), k
+
+
+_FIT_SCRIPT = textwrap.dedent("""
+    import json, sys, warnings
+    import numpy as np, pandas as pd, clvlib
+    rng = np.random.default_rng(0)
+    x = rng.poisson(2, 200).astype(float)
+    frame = pd.DataFrame({"x": x, "t_x": np.where(x > 0, 20.0, 0.0), "T": 30.0})
+    model = clvlib.BetaGeoModel(frame)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        model.fit(draws=50, tune=50, chains=2, progressbar=False)
+    print(json.dumps({"compiled": model.timings["compiled_density"],
+                      "warnings": [str(w.message) for w in caught if "kernel" in str(w.message)],
+                      "r": float(model.point_estimate()["r"])}))
+""")
+
+
+def _fit_in_new_process() -> dict:
+    out = subprocess.run([sys.executable, "-c", _FIT_SCRIPT], capture_output=True, text=True,
+                         cwd=ROOT, env={**os.environ, "PYTHONWARNINGS": "ignore"}, check=True)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+@pytest.mark.slow
+def test_a_corrupt_cache_file_is_rebuilt_not_trusted():
+    first = _fit_in_new_process()  # fills the cache if it was empty
+    assert first["compiled"]
+    files = kernels.cache_files()
+    assert files, "numba wrote no cache files for the kernels"
+    for path in files:
+        path.write_bytes(b"\x80\x04garbage")
+    rebuilt = _fit_in_new_process()
+    assert rebuilt["warnings"] and "could not be loaded" in rebuilt["warnings"][0]
+    assert rebuilt["r"] == first["r"]  # same draws: same seed, same kernels
+    again = _fit_in_new_process()
+    assert again["warnings"] == [] and again["r"] == first["r"]

@@ -145,7 +145,7 @@ def nutpie_model(density: CompiledDensity):
     from nutpie.compile_pymc import CompiledPyMCModel
 
     n = len(density.params)
-    logp, expand = kernels.nutpie_callbacks()
+    logp, expand = kernels.nutpie_callbacks(int(density.buffer[0]))
     return CompiledPyMCModel(
         _n_dim=n,
         dims={},

@@ -3,10 +3,10 @@
 The NUTS and MAP fits of the plain BG/NBD, MBG/NBD, Pareto/NBD and Gamma-Gamma models (no
 covariates, no groups, priors from :data:`PRIOR_KINDS`) evaluate their log posterior here
 instead of through a PyTensor graph compiled in every process. Everything a fit needs at run
-time (the model, its priors, the compressed rows) travels in one float64 buffer, so one
-compiled function serves every model, prior and data set, and numba's on-disk cache
-(``cache=True``) keeps it between processes: a refit loads it in milliseconds instead of
-compiling for seconds.
+time (its priors and compressed rows) travels in one float64 buffer, so one compiled function
+per model serves every prior and data set, and numba's on-disk cache (``cache=True``) keeps it
+between processes: a refit loads it in a fraction of a second instead of compiling for seconds
+(a first, cold, compile takes 2-4 s).
 
 These are the likelihoods of :mod:`clvlib.likelihoods` written a second time, by hand, with
 their gradients: no library differentiates them into code that can be cached this way (PyTensor's
@@ -29,6 +29,7 @@ cached function changes, not when a helper in another module does.
 
 from __future__ import annotations
 
+import ctypes
 import functools
 import math
 import warnings
@@ -38,6 +39,13 @@ import numba
 import numpy as np
 
 BG_NBD, MBG_NBD, PARETO_NBD, GAMMA_GAMMA = 1, 2, 3, 4
+
+
+def _kernel(**options):
+    """numba's njit, cached on disk, without the Python-callable wrapper: every kernel is called
+    from other kernels or the C callbacks only, and the wrapper is a good share of the time a
+    first (cold) compile takes."""
+    return numba.njit(cache=True, no_cpython_wrapper=True, no_cfunc_wrapper=True, **options)
 HEADER = 10
 #: Prior families with a hand-written log density (on the excess over ``shift``), by code.
 PRIOR_KINDS = {"HalfFlat": 0, "LogNormal": 1, "Gamma": 2, "Exponential": 3, "HalfNormal": 4,
@@ -51,7 +59,7 @@ PNBD_CUTOFF = 25.0
 _HALF_LOG_2PI = 0.5 * math.log(2 * math.pi)
 
 
-@numba.njit(cache=True)
+@_kernel()
 def digamma(x):
     """psi(x) for x > 0: the recurrence up to x >= 10, then the asymptotic series (1e-15)."""
     result = 0.0
@@ -64,7 +72,7 @@ def digamma(x):
     return result + math.log(x) - 0.5 / x - series
 
 
-@numba.njit(cache=True)
+@_kernel()
 def _prior(kind, p1, p2, y, jacobian):
     """Log prior of the excess ``e = exp(y)`` and its derivative in ``y``.
 
@@ -97,7 +105,7 @@ def _prior(kind, p1, p2, y, jacobian):
     return logp, dlogp
 
 
-@numba.njit(cache=True)
+@_kernel()
 def _bg_nbd(th, buf, o, n_rows, n_x, n_u, n_v, modified, g):
     """BG/NBD (``modified`` False) or MBG/NBD log-likelihood of the rows; its gradient in the
     parameters (r, alpha, a, b) goes to ``g``. clvlib.likelihoods has the formulas."""
@@ -170,7 +178,7 @@ def _bg_nbd(th, buf, o, n_rows, n_x, n_u, n_v, modified, g):
 
 
 # Fast-math without the no-NaN/no-infinity assumptions: a non-finite value still shows.
-@numba.njit(cache=True, fastmath={"reassoc", "contract", "arcp", "nsz", "afn"})
+@_kernel(fastmath={"reassoc", "contract", "arcp", "nsz", "afn"})
 def _pareto_nbd(th, buf, o, n_rows, n_x, n_u, n_v, g):
     """Pareto/NBD log-likelihood of the rows (16-node quadrature of clvlib.likelihoods) and
     its gradient in (r, alpha, s, beta), differentiated through the quadrature."""
@@ -317,7 +325,7 @@ def _pareto_nbd(th, buf, o, n_rows, n_x, n_u, n_v, g):
     return ll
 
 
-@numba.njit(cache=True)
+@_kernel()
 def _gamma_gamma(th, buf, o, n_rows, n_x, g, sum_wx_log_m, sum_w_log_m):
     """Gamma-Gamma log-likelihood of the rows and its gradient in (p, q, gamma)."""
     p, q, gam = th[0], th[1], th[2]
@@ -351,43 +359,93 @@ def _gamma_gamma(th, buf, o, n_rows, n_x, g, sum_wx_log_m, sum_w_log_m):
     return ll
 
 
-@numba.njit(cache=True)
-def log_density(y, buf, grad):
-    """The log posterior density at the unconstrained point ``y`` (log excess of each
-    parameter over its shift) and, into ``grad``, its gradient in ``y``."""
-    model, n_params, jacobian = int(buf[0]), int(buf[1]), buf[2] > 0
-    n_rows, n_x, n_u, n_v = int(buf[4]), int(buf[5]), int(buf[6]), int(buf[7])
-    th = np.empty(MAX_PARAMS)
-    excess = np.empty(MAX_PARAMS)
+@_kernel()
+def _priors(y, buf, grad, th, excess):
+    """The log prior of the point ``y`` (its gradient into ``grad``); fills the parameters
+    ``th`` (shift + excess) and their excess ``exp(y)``."""
+    jacobian = buf[2] > 0
     logp = 0.0
-    for j in range(n_params):
+    for j in range(int(buf[1])):
         kind, p1, p2, shift = buf[HEADER + 4 * j:HEADER + 4 * j + 4]
         excess[j] = math.exp(y[j])
         th[j] = shift + excess[j]
         lp, dlp = _prior(int(kind), p1, p2, y[j], jacobian)
         logp += lp
         grad[j] = dlp
-    g = np.zeros(MAX_PARAMS)
-    o = HEADER + 4 * n_params
-    if model == BG_NBD:
-        logp += _bg_nbd(th, buf, o, n_rows, n_x, n_u, n_v, False, g)
-    elif model == MBG_NBD:
-        logp += _bg_nbd(th, buf, o, n_rows, n_x, n_u, n_v, True, g)
-    elif model == PARETO_NBD:
-        logp += _pareto_nbd(th, buf, o, n_rows, n_x, n_u, n_v, g)
-    else:
-        logp += _gamma_gamma(th, buf, o, n_rows, n_x, g, buf[8], buf[9])
-    for j in range(n_params):
-        grad[j] += g[j] * excess[j]  # d/dy = d/dtheta * dtheta/dy
     return logp
 
 
-@numba.njit(cache=True)
-def log_density_and_gradient(y, buf):
-    """:func:`log_density` returning ``(logp, gradient)`` (for Python callers: MAP, tests)."""
-    grad = np.empty(y.size)
-    return log_density(y, buf, grad), grad
+@_kernel()
+def _chain(grad, g, excess, n):
+    """Add the likelihood's gradient in the parameters, ``g``, to ``grad`` (in ``y``)."""
+    for j in range(n):
+        grad[j] += g[j] * excess[j]  # d/dy = d/dtheta * dtheta/dy
 
+
+# One density per model, so that a fit compiles (the first time) only its own model's code.
+# Each takes the unconstrained point y (log excess of each parameter over its shift), the buffer
+# and the array its gradient in y goes to, and returns the log posterior density.
+
+
+@_kernel()
+def bg_nbd_density(y, buf, grad):
+    """BG/NBD log posterior density (:func:`_bg_nbd` and the priors)."""
+    th, excess, g = np.empty(MAX_PARAMS), np.empty(MAX_PARAMS), np.zeros(MAX_PARAMS)
+    logp = _priors(y, buf, grad, th, excess)
+    logp += _bg_nbd(th, buf, HEADER + 4 * int(buf[1]), int(buf[4]), int(buf[5]), int(buf[6]),
+                    int(buf[7]), False, g)
+    _chain(grad, g, excess, int(buf[1]))
+    return logp
+
+
+@_kernel()
+def mbg_nbd_density(y, buf, grad):
+    """MBG/NBD log posterior density (:func:`_bg_nbd` and the priors)."""
+    th, excess, g = np.empty(MAX_PARAMS), np.empty(MAX_PARAMS), np.zeros(MAX_PARAMS)
+    logp = _priors(y, buf, grad, th, excess)
+    logp += _bg_nbd(th, buf, HEADER + 4 * int(buf[1]), int(buf[4]), int(buf[5]), int(buf[6]),
+                    int(buf[7]), True, g)
+    _chain(grad, g, excess, int(buf[1]))
+    return logp
+
+
+@_kernel()
+def pareto_nbd_density(y, buf, grad):
+    """Pareto/NBD log posterior density (:func:`_pareto_nbd` and the priors)."""
+    th, excess, g = np.empty(MAX_PARAMS), np.empty(MAX_PARAMS), np.zeros(MAX_PARAMS)
+    logp = _priors(y, buf, grad, th, excess)
+    logp += _pareto_nbd(th, buf, HEADER + 4 * int(buf[1]), int(buf[4]), int(buf[5]),
+                        int(buf[6]), int(buf[7]), g)
+    _chain(grad, g, excess, int(buf[1]))
+    return logp
+
+
+@_kernel()
+def gamma_gamma_density(y, buf, grad):
+    """Gamma-Gamma log posterior density (:func:`_gamma_gamma` and the priors)."""
+    th, excess, g = np.empty(MAX_PARAMS), np.empty(MAX_PARAMS), np.zeros(MAX_PARAMS)
+    logp = _priors(y, buf, grad, th, excess)
+    logp += _gamma_gamma(th, buf, HEADER + 4 * int(buf[1]), int(buf[4]), int(buf[5]), g,
+                         buf[8], buf[9])
+    _chain(grad, g, excess, int(buf[1]))
+    return logp
+
+
+def evaluate(y, buf) -> tuple[float, np.ndarray]:
+    """The log density at ``y`` and its gradient, for Python callers (MAP, tests): through the
+    model's nutpie callback, so nothing else is compiled."""
+    y = np.ascontiguousarray(y, dtype=np.float64)
+    grad, logp = np.empty(y.size), np.empty(1)
+    callback = nutpie_callbacks(int(buf[0]))[0]
+    double = ctypes.POINTER(ctypes.c_double)
+    status = callback.ctypes(y.size, y.ctypes.data_as(double), grad.ctypes.data_as(double),
+                             logp.ctypes.data_as(double), buf.ctypes.data_as(ctypes.c_void_p))
+    if status < 0:
+        raise ValueError(f"the point has {y.size} coordinates; the model has {int(buf[1])}")
+    return float(logp[0]), grad
+
+
+# -- nutpie's C callbacks ---------------------------------------------------------------------
 
 _LOGP_SIGNATURE = numba.types.int64(numba.types.uint64, numba.types.CPointer(numba.types.double),
                                     numba.types.CPointer(numba.types.double),
@@ -398,30 +456,65 @@ _EXPAND_SIGNATURE = numba.types.int64(numba.types.uint64, numba.types.uint64,
                                       numba.types.voidptr)
 
 
-def _nutpie_logp(dim, x_, grad_, logp_, data_):
-    """nutpie's C callback: the log density and gradient at ``x_`` (0 = fine, 3/4 = the
-    gradient/value is not finite, as nutpie's own PyMC callback says)."""
-    header = numba.carray(data_, (HEADER,), dtype=np.float64)
-    buf = numba.carray(data_, (int(header[3]),), dtype=np.float64)
-    if dim != int(header[1]):
-        return -1
-    x = numba.carray(x_, (dim,))
-    grad = numba.carray(grad_, (dim,))
-    logp = log_density(x, buf, grad)
-    logp_[0] = logp
-    for j in range(dim):
+@_kernel()
+def _buffer(data):
+    """The buffer behind nutpie's user-data pointer (its length is in its header)."""
+    header = numba.carray(data, (HEADER,), dtype=np.float64)
+    return numba.carray(data, (int(header[3]),), dtype=np.float64)
+
+
+@_kernel()
+def _status(grad, logp):
+    """nutpie's return code: 0 fine, 3 a gradient that is not finite, 4 a log density that is
+    not (as nutpie's own PyMC callback says)."""
+    for j in range(grad.size):
         if not math.isfinite(grad[j]):
             return 3
-    if not math.isfinite(logp):
-        return 4
-    return 0
+    return 0 if math.isfinite(logp) else 4
 
 
-def _nutpie_expand(dim, n_expanded, x_, out_, data_):
-    """nutpie's C callback that turns an unconstrained point into the parameters' values."""
-    header = numba.carray(data_, (HEADER,), dtype=np.float64)
-    buf = numba.carray(data_, (int(header[3]),), dtype=np.float64)
-    if dim != int(header[1]) or n_expanded != dim:
+# The log-density callbacks, one per model (-1: nutpie passed a point of another dimension).
+
+def _logp_bg_nbd(dim, x_, grad_, logp_, data_):
+    buf = _buffer(data_)
+    if dim != int(buf[1]):
+        return -1
+    grad = numba.carray(grad_, (dim,))
+    logp_[0] = bg_nbd_density(numba.carray(x_, (dim,)), buf, grad)
+    return _status(grad, logp_[0])
+
+
+def _logp_mbg_nbd(dim, x_, grad_, logp_, data_):
+    buf = _buffer(data_)
+    if dim != int(buf[1]):
+        return -1
+    grad = numba.carray(grad_, (dim,))
+    logp_[0] = mbg_nbd_density(numba.carray(x_, (dim,)), buf, grad)
+    return _status(grad, logp_[0])
+
+
+def _logp_pareto_nbd(dim, x_, grad_, logp_, data_):
+    buf = _buffer(data_)
+    if dim != int(buf[1]):
+        return -1
+    grad = numba.carray(grad_, (dim,))
+    logp_[0] = pareto_nbd_density(numba.carray(x_, (dim,)), buf, grad)
+    return _status(grad, logp_[0])
+
+
+def _logp_gamma_gamma(dim, x_, grad_, logp_, data_):
+    buf = _buffer(data_)
+    if dim != int(buf[1]):
+        return -1
+    grad = numba.carray(grad_, (dim,))
+    logp_[0] = gamma_gamma_density(numba.carray(x_, (dim,)), buf, grad)
+    return _status(grad, logp_[0])
+
+
+def _expand(dim, n_expanded, x_, out_, data_):
+    """nutpie's callback that turns an unconstrained point into the parameters' values."""
+    buf = _buffer(data_)
+    if dim != int(buf[1]) or n_expanded != dim:
         return -1
     x = numba.carray(x_, (dim,))
     out = numba.carray(out_, (dim,))
@@ -430,45 +523,38 @@ def _nutpie_expand(dim, n_expanded, x_, out_, data_):
     return 0
 
 
+_CALLBACKS = {BG_NBD: _logp_bg_nbd, MBG_NBD: _logp_mbg_nbd, PARETO_NBD: _logp_pareto_nbd,
+              GAMMA_GAMMA: _logp_gamma_gamma}
+
+
 @functools.cache
-def nutpie_callbacks():
-    """The C callbacks nutpie calls, ``(logp, expand)``: compiled on first use (not on import)
-    and loaded from numba's on-disk cache by later processes.
+def nutpie_callbacks(model: int):
+    """The C callbacks nutpie calls for a model, ``(logp, expand)``: compiled on first use (not
+    on import) and loaded from numba's on-disk cache by later processes.
 
     A cache file that cannot be read (truncated, from a crashed write) is removed and the
     callbacks compiled again, rather than failing or trusting it.
     """
+    def compile_them():
+        return (numba.cfunc(_LOGP_SIGNATURE, cache=True)(_CALLBACKS[model]),
+                numba.cfunc(_EXPAND_SIGNATURE, cache=True)(_expand))
+
     try:
-        return _compile_callbacks()
+        return compile_them()
     except Exception as err:  # noqa: BLE001 - any failure to load the cache is treated alike
-        removed = clear_cache()
-        warnings.warn(f"clvlib: the compiled-kernel cache could not be loaded ({err}); "
-                      f"removed {removed} cache file(s) and compiled again", stacklevel=2)
-        return _compile_callbacks()
+        _cache_unreadable(err)
+        return compile_them()
 
 
-def evaluate(y, buf):
-    """:func:`log_density_and_gradient` for Python callers, with the same recovery from an
-    unreadable cache as :func:`nutpie_callbacks`."""
-    try:
-        return log_density_and_gradient(y, buf)
-    except Exception as err:
-        if log_density_and_gradient.signatures:  # compiled already: the error is not the cache's
-            raise
-        removed = clear_cache()
-        warnings.warn(f"clvlib: the compiled-kernel cache could not be loaded ({err}); "
-                      f"removed {removed} cache file(s) and compiled again", stacklevel=2)
-        return log_density_and_gradient(y, buf)
-
-
-def _compile_callbacks():
-    return (numba.cfunc(_LOGP_SIGNATURE, cache=True)(_nutpie_logp),
-            numba.cfunc(_EXPAND_SIGNATURE, cache=True)(_nutpie_expand))
+def _cache_unreadable(err: Exception) -> None:
+    removed = clear_cache()
+    warnings.warn(f"clvlib: the compiled-kernel cache could not be loaded ({err}); removed "
+                  f"{removed} cache file(s) and compiled again", stacklevel=3)
 
 
 def cache_files() -> list[Path]:
     """numba's cache files of this module's kernels (index ``.nbi`` and data ``.nbc``)."""
-    folder = Path(log_density._cache._cache_path)
+    folder = Path(bg_nbd_density._cache._cache_path)
     return sorted(folder.glob(f"{Path(__file__).stem}.*.nb[ic]"))
 
 

@@ -176,8 +176,10 @@ def mbg_nbd_loglike(r, alpha, a, b, rows: CompressedRows):
 # gradient 20% cheaper.
 # --------------------------------------------------------------------------------------------
 
-PNBD_NODES, PNBD_WEIGHTS = np.polynomial.legendre.leggauss(16)
-_PNBD_CUTOFF = 25.0
+# The rule and cut-off are defined with the compiled kernels, whose numba cache must see any
+# change of them (numba freezes global arrays into the compiled code).
+from clvlib.models.kernels import PNBD_CUTOFF as _PNBD_CUTOFF  # noqa: E402
+from clvlib.models.kernels import PNBD_NODES, PNBD_WEIGHTS  # noqa: E402,F401
 
 
 def _pareto_nbd_x_part(r, alpha, s, beta, x):

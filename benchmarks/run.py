@@ -86,8 +86,14 @@ def plan(quick: bool) -> list[Case]:
                               timeout=1500, cache=f"{tool}-{key}", run=run))
         cases.append(Case(f"fit:lifetimes:{key}", "fit_lifetimes", base, 600, run="-"))
 
+    def map_fit(model: str, dataset: str):  # on the cache the NUTS fits of the model left
+        cases.append(Case(f"fit:ours:{model}:{dataset}:map", "fit_ours",
+                          {"model": model, "dataset": dataset, "method": "map", **SETTINGS},
+                          cache=f"ours-{model}:{dataset}", run="warm"))
+
     if quick:
         fits("bg_nbd", "sample", [("pymc_marketing", "cold"), ("pymc_marketing", "warm")])
+        map_fit("bg_nbd", "sample")
         fits("gamma_gamma", "sample", [])
         fits("bg_nbd", "master", [], ours_warm=False)
         fits("pareto_nbd", "sample", [], ours_warm=False)
@@ -96,6 +102,7 @@ def plan(quick: bool) -> list[Case]:
     else:
         both = [("pymc_marketing", "cold"), ("pymc_marketing", "warm")]
         fits("bg_nbd", "sample", both)
+        map_fit("bg_nbd", "sample")
         fits("bg_nbd", "master", both)
         fits("mbg_nbd", "sample", both)
         fits("mbg_nbd", "master", both)

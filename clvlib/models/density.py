@@ -92,7 +92,7 @@ class CompiledDensity:
         """The same density without the log-Jacobian of the transform: its mode is the
         posterior mode on the parameters' own scale (PyMC's MAP)."""
         buffer = self.buffer.copy()
-        buffer[2] = 0.0
+        buffer[kernels.H_JACOBIAN] = 0.0
         return CompiledDensity(self.params, self.value_names, buffer, self.start)
 
     def initial_point(self, seed) -> np.ndarray:
@@ -103,7 +103,7 @@ class CompiledDensity:
 
 def compiled_density(model) -> CompiledDensity | None:
     """The compiled log posterior of ``model``, or None when the kernels do not cover it."""
-    code = getattr(model, "kernel", None)
+    code = model.kernel
     if code is None or model.indexed:
         return None
     rows = [_prior_row(model.priors[name]) for name in model.params]
@@ -145,7 +145,7 @@ def nutpie_model(density: CompiledDensity):
     from nutpie.compile_pymc import CompiledPyMCModel
 
     n = len(density.params)
-    logp, expand = kernels.nutpie_callbacks(int(density.buffer[0]))
+    logp, expand = kernels.nutpie_callbacks(int(density.buffer[kernels.H_MODEL]))
     return CompiledPyMCModel(
         _n_dim=n,
         dims={},

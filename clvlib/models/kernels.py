@@ -47,6 +47,8 @@ def _kernel(**options):
     first (cold) compile takes."""
     return numba.njit(cache=True, no_cpython_wrapper=True, no_cfunc_wrapper=True, **options)
 HEADER = 10
+# Slots of the header that Python reads or sets (the kernels read them by number).
+H_MODEL, H_JACOBIAN = 0, 2
 #: Prior families with a hand-written log density (on the excess over ``shift``), by code.
 PRIOR_KINDS = {"HalfFlat": 0, "LogNormal": 1, "Gamma": 2, "Exponential": 3, "HalfNormal": 4,
                "Weibull": 5}
@@ -211,8 +213,6 @@ def _pareto_nbd(th, buf, o, n_rows, n_x, n_u, n_v, g):
     dk = np.array([1.0, 0.0, 1.0, 0.0])
     alpha_le_beta = alpha <= beta
     m = alpha if alpha_le_beta else beta
-    dm[:] = 0.0
-    de[:] = 0.0
     if alpha_le_beta:
         dm[1] = 1.0
         de[2] = 1.0

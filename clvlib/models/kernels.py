@@ -1,27 +1,39 @@
 """Log posterior densities and their gradients, compiled once per machine (numba, cached).
 
-The NUTS and MAP fits of the plain BG/NBD, MBG/NBD, Pareto/NBD and Gamma-Gamma models (no
-covariates, no groups, priors from :data:`PRIOR_KINDS`) evaluate their log posterior here
-instead of through a PyTensor graph compiled in every process. Everything a fit needs at run
-time (its priors and compressed rows) travels in one float64 buffer, so one compiled function
-per model serves every prior and data set, and numba's on-disk cache (``cache=True``) keeps it
-between processes: a refit loads it in a fraction of a second instead of compiling for seconds
-(a first, cold, compile takes 2-4 s).
+The NUTS and MAP fits of the BG/NBD, MBG/NBD, Pareto/NBD and Gamma-Gamma models (plain, with
+covariates or pooled across groups; priors from :data:`PRIOR_KINDS`) evaluate their log
+posterior here instead of through a PyTensor graph compiled in every process. Everything a fit
+needs at run time (its priors, links and compressed rows) travels in one float64 buffer, so one
+compiled function per model serves every prior, design and data set, and numba's on-disk cache
+(``cache=True``) keeps it between processes: a refit loads it in a fraction of a second instead
+of compiling for seconds (a first, cold, compile takes 2-4 s).
 
 These are the likelihoods of :mod:`clvlib.likelihoods` written a second time, by hand, with
 their gradients: no library differentiates them into code that can be cached this way (PyTensor's
 numba backend recompiles its wrapper in every process, see issue 14). tests/test_kernels.py
 holds each equal to the PyTensor model's log density and gradient to 1e-10 over a grid of
-parameters and data.
+parameters, priors, designs and data.
 
-The buffer (see :func:`clvlib.models.density.pack`): a header of :data:`HEADER` numbers
-(model code, number of parameters, whether the log-Jacobian of the log transform is included,
-the buffer's length, the number of rows, of distinct ``x``, and of the two value tables, two
-constants), then four numbers per parameter (prior kind, its two parameters, shift), then the
-arrays: distinct ``x`` and their weights; per row ``x``, its index among the distinct ``x``,
-two columns ``c1``, ``c2`` and the row weight; then the two value tables ``u`` and ``v``. For
-BG/NBD, MBG/NBD and Pareto/NBD, ``c1`` and ``c2`` index the distinct ``t_x`` (``u``) and ``T``
-(``v``); for Gamma-Gamma they hold ``m`` and ``log m``.
+Parameters indexed by customer. The compressed rows fall into *patterns*: distinct values of
+the model's coded covariates and group (one pattern for a plain model). Each pattern ``p`` has
+its own likelihood parameters ``P[p, j] = theta_j * exp(eta[p, j])``, where ``theta_j`` is the
+population parameter and ``eta`` a sum of *link terms* ``value * v[c1] * v[c2]`` over the
+model's variables ``v`` (a covariate term: the sign of the link times the covariate, times a
+coefficient; a group term: the sign times ``sigma`` times the group's ``z``). The likelihood
+kernels return the log-likelihood and its gradient in ``P``; :func:`_unlink` carries that back
+to the variables.
+
+The buffer (see :func:`clvlib.models.density.compiled_density`): a header of :data:`HEADER`
+numbers (model code, number of coordinates of the unconstrained point, whether the
+log-Jacobian of the transforms is included, the buffer's length, the number of rows, of
+distinct (pattern, ``x``) pairs and of the two value tables, two constants, the number of
+likelihood parameters, of patterns and of link terms); four numbers per coordinate (prior kind,
+its two parameters, shift); five per link term (pattern, parameter, ``c1``, ``c2`` or -1,
+value); then the arrays: the distinct (pattern, ``x``) pairs' ``x``, pattern and weight; per
+row ``x``, its pair index, two columns ``c1``, ``c2``, the row weight and its pattern; then the
+two value tables ``u`` and ``v``, each with the pattern of its entries. For BG/NBD, MBG/NBD and
+Pareto/NBD, ``c1`` and ``c2`` index the distinct (pattern, ``t_x``) (``u``) and (pattern,
+``T``) (``v``); for Gamma-Gamma they hold ``m`` and ``log m``.
 
 All kernels live in this one file on purpose: numba's cache is invalidated when the file of the
 cached function changes, not when a helper in another module does.
@@ -46,19 +58,37 @@ def _kernel(**options):
     from other kernels or the C callbacks only, and the wrapper is a good share of the time a
     first (cold) compile takes."""
     return numba.njit(cache=True, no_cpython_wrapper=True, no_cfunc_wrapper=True, **options)
-HEADER = 10
+
+
+HEADER = 16
 # Slots of the header that Python reads or sets (the kernels read them by number).
-H_MODEL, H_JACOBIAN = 0, 2
-#: Prior families with a hand-written log density (on the excess over ``shift``), by code.
+H_MODEL, H_COORDS, H_JACOBIAN, H_LENGTH = 0, 1, 2, 3
+H_PARAMS, H_PATTERNS, H_TERMS = 10, 11, 12
+PRIOR_WIDTH, TERM_WIDTH = 4, 5
+#: Prior families with a hand-written log density, by code: those below :data:`UNBOUNDED` on
+#: the excess over ``shift`` of a positive parameter (sampled as its log), the others on the
+#: real line (sampled as they are).
 PRIOR_KINDS = {"HalfFlat": 0, "LogNormal": 1, "Gamma": 2, "Exponential": 3, "HalfNormal": 4,
-               "Weibull": 5}
-MAX_PARAMS = 4
+               "Weibull": 5, "Normal": 6, "Flat": 7}
+UNBOUNDED = 6
 # Pareto/NBD: the Gauss-Legendre rule and cut-off of the quadrature in clvlib.likelihoods
 # (which imports them from here).
 PNBD_NODES, PNBD_WEIGHTS = np.polynomial.legendre.leggauss(16)
-PNBD_LOG_WEIGHTS = np.log(PNBD_WEIGHTS)
-PNBD_HALF = (1 - PNBD_NODES) / 2
 PNBD_CUTOFF = 25.0
+# The kernel integrates each row with the fewest nodes that reach the 16-node rule's precision
+# (relative error below 3e-14, checked against adaptive quadrature over 8,000 random integrands):
+# a rule of n nodes serves an integrand whose rate times the interval's width is at most
+# PNBD_TIER_RATE and whose singularity (of log(1 + c e^u)) lies far enough from the interval
+# (the Bernstein-ellipse size |w| at least PNBD_TIER_REACH); the 16-node rule serves the rest.
+PNBD_TIER_NODES = (8, 10, 12, 16)
+PNBD_TIER_RATE = (3.0, 4.0, 10.0, math.inf)
+PNBD_TIER_REACH = (8.0, 4.0, 4.0, 0.0)
+_TIER_RULES = [np.polynomial.legendre.leggauss(n) for n in PNBD_TIER_NODES]
+PNBD_TIER_HALF = np.concatenate([(1 - nodes) / 2 for nodes, _ in _TIER_RULES])
+PNBD_TIER_LOG_WEIGHTS = np.concatenate([np.log(weights) for _, weights in _TIER_RULES])
+PNBD_TIER_START = np.cumsum((0,) + PNBD_TIER_NODES)[:-1]
+PNBD_TIER_SPECS = np.array([PNBD_TIER_NODES, PNBD_TIER_RATE, PNBD_TIER_REACH,
+                            PNBD_TIER_START], dtype=np.float64)
 _HALF_LOG_2PI = 0.5 * math.log(2 * math.pi)
 
 
@@ -77,11 +107,17 @@ def digamma(x):
 
 @_kernel()
 def _prior(kind, p1, p2, y, jacobian):
-    """Log prior of the excess ``e = exp(y)`` and its derivative in ``y``.
+    """Log prior and its derivative in the unconstrained ``y``.
 
-    With ``jacobian`` the log-Jacobian ``y`` of the log transform is added (NUTS samples ``y``);
-    without it the density is that of ``e`` itself (MAP: the mode in the parameter's own scale).
+    For a positive parameter, of the excess ``e = exp(y)``; with ``jacobian`` the log-Jacobian
+    ``y`` of the log transform is added (NUTS samples ``y``), without it the density is that of
+    ``e`` itself (MAP: the mode in the parameter's own scale). For a real one, of ``y`` itself.
     """
+    if kind == 6:  # Normal(mu=p1, sigma=p2), on the real line
+        z = (y - p1) / p2
+        return -math.log(p2) - _HALF_LOG_2PI - 0.5 * z * z, -z / p2
+    if kind == 7:  # Flat
+        return 0.0, 0.0
     e = math.exp(y)
     if kind == 0:  # HalfFlat
         logp, dlogp = 0.0, 0.0
@@ -109,48 +145,74 @@ def _prior(kind, p1, p2, y, jacobian):
 
 
 @_kernel()
-def _bg_nbd(th, buf, o, n_rows, n_x, n_u, n_v, modified, g):
-    """BG/NBD (``modified`` False) or MBG/NBD log-likelihood of the rows; its gradient in the
-    parameters (r, alpha, a, b) goes to ``g``. clvlib.likelihoods has the formulas."""
-    r, alpha, a, b = th[0], th[1], th[2], th[3]
-    xs, xw = buf[o:o + n_x], buf[o + n_x:o + 2 * n_x]
-    o += 2 * n_x
-    x, xi, ui, vi, w = (buf[o:o + n_rows], buf[o + n_rows:o + 2 * n_rows],
-                        buf[o + 2 * n_rows:o + 3 * n_rows], buf[o + 3 * n_rows:o + 4 * n_rows],
-                        buf[o + 4 * n_rows:o + 5 * n_rows])
-    o += 5 * n_rows
-    u, v = buf[o:o + n_u], buf[o + n_u:o + n_u + n_v]
+def _bg_nbd(P, buf, o, n_rows, n_x, n_u, n_v, modified, G):
+    """BG/NBD (``modified`` False) or MBG/NBD log-likelihood of the rows; its gradient in each
+    pattern's parameters ``P[p] = (r, alpha, a, b)`` goes to ``G``. clvlib.likelihoods has the
+    formulas."""
+    xs, xp, xw = buf[o:o + n_x], buf[o + n_x:o + 2 * n_x], buf[o + 2 * n_x:o + 3 * n_x]
+    o += 3 * n_x
+    x, xi = buf[o:o + n_rows], buf[o + n_rows:o + 2 * n_rows]
+    ui = buf[o + 2 * n_rows:o + 3 * n_rows]
+    vi, w = buf[o + 3 * n_rows:o + 4 * n_rows], buf[o + 4 * n_rows:o + 5 * n_rows]
+    pat = buf[o + 5 * n_rows:o + 6 * n_rows]
+    o += 6 * n_rows
+    u, up = buf[o:o + n_u], buf[o + n_u:o + 2 * n_u]
+    o += 2 * n_u
+    v, vp = buf[o:o + n_v], buf[o + n_v:o + 2 * n_v]
     extra = 1.0 if modified else 0.0
-    log_alpha, log_a = math.log(alpha), math.log(a)
-    lg_r, lg_ab, lg_b = math.lgamma(r), math.lgamma(a + b), math.lgamma(b)
-    psi_r, psi_ab, psi_b = digamma(r), digamma(a + b), digamma(b)
-    ll = d_r = d_alpha = d_a = d_b = 0.0
+    n_pat = P.shape[0]
+    # What depends on a pattern's parameters only.
+    log_alpha, log_a = np.empty(n_pat), np.empty(n_pat)
+    lg_r, lg_ab, lg_b = np.empty(n_pat), np.empty(n_pat), np.empty(n_pat)
+    psi_r, psi_ab, psi_b = np.empty(n_pat), np.empty(n_pat), np.empty(n_pat)
+    for p in range(n_pat):
+        r, alpha, a, b = P[p, 0], P[p, 1], P[p, 2], P[p, 3]
+        log_alpha[p], log_a[p] = math.log(alpha), math.log(a)
+        lg_r[p], lg_ab[p], lg_b[p] = math.lgamma(r), math.lgamma(a + b), math.lgamma(b)
+        psi_r[p], psi_ab[p], psi_b[p] = digamma(r), digamma(a + b), digamma(b)
+    ll = 0.0
     log_bx = np.empty(n_x)
     inv_bx = np.empty(n_x)
     for k in range(n_x):
+        p = int(xp[k])
+        r, alpha, a, b = P[p, 0], P[p, 1], P[p, 2], P[p, 3]
         xk, wk = xs[k], xw[k]
         psi_abx = digamma(a + b + xk + extra)
-        ll += wk * (math.lgamma(r + xk) - lg_r + r * log_alpha + lg_ab + math.lgamma(b + xk)
-                    - lg_b - math.lgamma(a + b + xk + extra))
-        d_r += wk * (digamma(r + xk) - psi_r + log_alpha)
-        d_alpha += wk * r / alpha
-        d_a += wk * (psi_ab - psi_abx)
-        d_b += wk * (psi_ab + digamma(b + xk) - psi_b - psi_abx)
+        ll += wk * (math.lgamma(r + xk) - lg_r[p] + r * log_alpha[p] + lg_ab[p]
+                    + math.lgamma(b + xk) - lg_b[p] - math.lgamma(a + b + xk + extra))
+        G[p, 0] += wk * (digamma(r + xk) - psi_r[p] + log_alpha[p])
+        G[p, 1] += wk * r / alpha
+        G[p, 2] += wk * (psi_ab[p] - psi_abx)
+        G[p, 3] += wk * (psi_ab[p] + digamma(b + xk) - psi_b[p] - psi_abx)
         bx = b + xk if modified else b + max(xk, 1.0) - 1.0
         log_bx[k] = math.log(bx)
         inv_bx[k] = 1.0 / bx
     log_u, inv_u = np.empty(n_u), np.empty(n_u)
     for j in range(n_u):
-        log_u[j] = math.log(alpha + u[j])
-        inv_u[j] = 1.0 / (alpha + u[j])
+        log_u[j] = math.log(P[int(up[j]), 1] + u[j])
+        inv_u[j] = 1.0 / (P[int(up[j]), 1] + u[j])
     log_v, inv_v = np.empty(n_v), np.empty(n_v)
     for j in range(n_v):
-        log_v[j] = math.log(alpha + v[j])
-        inv_v[j] = 1.0 / (alpha + v[j])
+        log_v[j] = math.log(P[int(vp[j]), 1] + v[j])
+        inv_v[j] = 1.0 / (P[int(vp[j]), 1] + v[j])
     # The row loop: one exp, one log and one division per row. log(1 + e^-|z|) rather than
     # log1p: the same to 1e-16 in absolute terms, which is what the sum needs, at half the cost.
-    drop_total = 0.0  # sum of w * P(dropped branch), for d/da
-    for i in range(n_rows):
+    # Rows come sorted by pattern: sums over a pattern's rows are kept in scalars and added to
+    # G when the pattern changes.
+    cur, r, la = -1, 0.0, 0.0
+    g_r = g_alpha = g_drop = g_b = 0.0  # g_drop: sum of w * P(dropped branch), for d/da
+    for i in range(n_rows + 1):
+        p = int(pat[i]) if i < n_rows else -2
+        if p != cur:
+            if cur >= 0:
+                G[cur, 0] += g_r
+                G[cur, 1] += g_alpha
+                G[cur, 2] += g_drop / P[cur, 2]
+                G[cur, 3] += g_b
+            if p < 0:
+                break
+            cur, r, la = p, P[p, 0], log_a[p]
+            g_r = g_alpha = g_drop = g_b = 0.0
         xk, wi = x[i], w[i]
         k, iu, iv = int(xi[i]), int(ui[i]), int(vi[i])
         rx = r + xk
@@ -158,7 +220,7 @@ def _bg_nbd(th, buf, o, n_rows, n_x, n_u, n_v, modified, g):
         if modified:
             alive += log_bx[k]
         if modified or xk > 0:
-            dropped = log_a - rx * log_u[iu]
+            dropped = la - rx * log_u[iu]
             if not modified:
                 dropped -= log_bx[k]
             z = dropped - alive
@@ -171,63 +233,85 @@ def _bg_nbd(th, buf, o, n_rows, n_x, n_u, n_v, modified, g):
         else:
             term, w_drop, w_alive = alive, 0.0, 1.0
         ll += wi * term
-        d_r -= wi * (w_alive * log_v[iv] + w_drop * log_u[iu])
-        d_alpha -= wi * rx * (w_alive * inv_v[iv] + w_drop * inv_u[iu])
-        drop_total += wi * w_drop
+        g_r -= wi * (w_alive * log_v[iv] + w_drop * log_u[iu])
+        g_alpha -= wi * rx * (w_alive * inv_v[iv] + w_drop * inv_u[iu])
+        g_drop += wi * w_drop
         if modified:
-            d_b += wi * w_alive * inv_bx[k]
+            g_b += wi * w_alive * inv_bx[k]
         else:
-            d_b -= wi * w_drop * inv_bx[k]
-    d_a += drop_total / a
-    g[0], g[1], g[2], g[3] = d_r, d_alpha, d_a, d_b
+            g_b -= wi * w_drop * inv_bx[k]
     return ll
 
 
 # Fast-math without the no-NaN/no-infinity assumptions: a non-finite value still shows.
 @_kernel(fastmath={"reassoc", "contract", "arcp", "nsz", "afn"})
-def _pareto_nbd(th, buf, o, n_rows, n_x, n_u, n_v, g):
-    """Pareto/NBD log-likelihood of the rows (16-node quadrature of clvlib.likelihoods) and
-    its gradient in (r, alpha, s, beta), differentiated through the quadrature."""
-    r, alpha, s, beta = th[0], th[1], th[2], th[3]
-    xs, xw = buf[o:o + n_x], buf[o + n_x:o + 2 * n_x]
-    o += 2 * n_x
-    x, ui, vi, w = (buf[o:o + n_rows], buf[o + 2 * n_rows:o + 3 * n_rows],
-                    buf[o + 3 * n_rows:o + 4 * n_rows], buf[o + 4 * n_rows:o + 5 * n_rows])
-    o += 5 * n_rows
-    u, v = buf[o:o + n_u], buf[o + n_u:o + n_u + n_v]
-    log_alpha, log_beta = math.log(alpha), math.log(beta)
-    lg_r, psi_r = math.lgamma(r), digamma(r)
+def _pareto_nbd(P, buf, o, n_rows, n_x, n_u, n_v, G):
+    """Pareto/NBD log-likelihood of the rows (the quadrature of clvlib.likelihoods, with as
+    few nodes per row as keep its precision, see PNBD_TIER_NODES) and
+    its gradient in each pattern's ``P[p] = (r, alpha, s, beta)``, differentiated through the
+    quadrature."""
+    xs, xp, xw = buf[o:o + n_x], buf[o + n_x:o + 2 * n_x], buf[o + 2 * n_x:o + 3 * n_x]
+    o += 3 * n_x
+    x, ui = buf[o:o + n_rows], buf[o + 2 * n_rows:o + 3 * n_rows]
+    vi, w = buf[o + 3 * n_rows:o + 4 * n_rows], buf[o + 4 * n_rows:o + 5 * n_rows]
+    pat = buf[o + 5 * n_rows:o + 6 * n_rows]
+    o += 6 * n_rows
+    u, up = buf[o:o + n_u], buf[o + n_u:o + 2 * n_u]
+    o += 2 * n_u
+    v, vp = buf[o:o + n_v], buf[o + n_v:o + 2 * n_v]
+    n_pat = P.shape[0]
+    lg_r, psi_r = np.empty(n_pat), np.empty(n_pat)
+    for p in range(n_pat):
+        lg_r[p], psi_r[p] = math.lgamma(P[p, 0]), digamma(P[p, 0])
     ll = 0.0
-    grad = np.zeros(4)
     for k in range(n_x):
+        p = int(xp[k])
+        r, alpha, s, beta = P[p, 0], P[p, 1], P[p, 2], P[p, 3]
         xk, wk = xs[k], xw[k]
-        ll += wk * (math.lgamma(r + xk) - lg_r + r * log_alpha + s * log_beta)
-        grad[0] += wk * (digamma(r + xk) - psi_r + log_alpha)
-        grad[1] += wk * r / alpha
-        grad[2] += wk * log_beta
-        grad[3] += wk * s / beta
-    nodes = PNBD_HALF.size
-    # d(m), d(e), d(c), d(u_low), d(log scale), d(alive), d(log integral): 4-vectors in
-    # (r, alpha, s, beta).
+        log_alpha, log_beta = math.log(alpha), math.log(beta)
+        ll += wk * (math.lgamma(r + xk) - lg_r[p] + r * log_alpha + s * log_beta)
+        G[p, 0] += wk * (digamma(r + xk) - psi_r[p] + log_alpha)
+        G[p, 1] += wk * r / alpha
+        G[p, 2] += wk * log_beta
+        G[p, 3] += wk * s / beta
+    half, log_weights, specs = PNBD_TIER_HALF, PNBD_TIER_LOG_WEIGHTS, PNBD_TIER_SPECS
+    # d(m), d(e), d(c), d(u_low): 4-vectors in (r, alpha, s, beta).
     dm, de, dc, du = np.zeros(4), np.zeros(4), np.zeros(4), np.zeros(4)
     dk = np.array([1.0, 0.0, 1.0, 0.0])
-    alpha_le_beta = alpha <= beta
-    m = alpha if alpha_le_beta else beta
-    if alpha_le_beta:
-        dm[1] = 1.0
-        de[2] = 1.0
-    else:
-        dm[3] = 1.0
-        de[0] = 1.0
-    # Logarithms per distinct t_x and T, gathered to the rows.
+    # Logarithms per distinct (pattern, t_x) and (pattern, T), gathered to the rows.
     log_m_u, log_m_v = np.empty(n_u), np.empty((3, n_v))
     for j in range(n_u):
-        log_m_u[j] = math.log(m + u[j])
+        p = int(up[j])
+        log_m_u[j] = math.log(min(P[p, 1], P[p, 3]) + u[j])
     for j in range(n_v):
-        log_m_v[0, j] = math.log(alpha + v[j])
-        log_m_v[1, j] = math.log(beta + v[j])
-        log_m_v[2, j] = math.log(m + v[j])
-    for i in range(n_rows):
+        p = int(vp[j])
+        log_m_v[0, j] = math.log(P[p, 1] + v[j])
+        log_m_v[1, j] = math.log(P[p, 3] + v[j])
+        log_m_v[2, j] = math.log(min(P[p, 1], P[p, 3]) + v[j])
+    acc = np.zeros(4)  # the gradient of the current pattern's rows (sorted by pattern)
+    cur, r, alpha, s, beta, m, alpha_le_beta = -1, 0.0, 0.0, 0.0, 0.0, 0.0, True
+    log_gap = 0.0
+    for i in range(n_rows + 1):
+        p = int(pat[i]) if i < n_rows else -2
+        if p != cur:
+            if cur >= 0:
+                for j in range(4):
+                    G[cur, j] += acc[j]
+            if p < 0:
+                break
+            cur, r, alpha, s, beta = p, P[p, 0], P[p, 1], P[p, 2], P[p, 3]
+            acc[:] = 0.0
+            alpha_le_beta = alpha <= beta
+            m = alpha if alpha_le_beta else beta
+            log_gap = math.log(abs(alpha - beta)) if alpha != beta else -math.inf
+            dm[:] = 0.0
+            de[:] = 0.0
+            if alpha_le_beta:
+                dm[1] = 1.0
+                de[2] = 1.0
+            else:
+                dm[3] = 1.0
+                de[0] = 1.0
         xk, wi = x[i], w[i]
         iu, iv = int(ui[i]), int(vi[i])
         t_x, T = u[iu], v[iv]
@@ -266,16 +350,29 @@ def _pareto_nbd(th, buf, o, n_rows, n_x, n_u, n_v, g):
         if c > 0 and k * (1.0 + c) < e * c:
             u_star = max(math.log(k / ((e - k) * c)), u_low)
         high = k * u_star - e * math.log1p(c * math.exp(u_star))
+        # The rule: the fewest nodes that keep the 16-node precision (PNBD_TIER_*).
+        rate = max(k, e * c / (1.0 + c)) * width
+        reach2 = 4.0 * math.pi * math.pi
+        if c > 0:
+            log_c = log_gap - lm_tx
+            reach2 += (width - 2.0 * log_c) ** 2
+        else:
+            reach2 = math.inf
+        tier = 0
+        while tier < 3 and not (rate <= specs[1, tier]
+                                and reach2 >= (specs[2, tier] * width) ** 2):
+            tier += 1
+        nodes, first = int(specs[0, tier]), int(specs[3, tier])
         # Symmetric nodes: h_j + h_(n-1-j) = 1, so e^(u_j) of the partner node is
         # e^(u_low) / e^(u_j); and log(1 + c e^u) in place of log1p, as precise here in
         # absolute terms (what the sum needs) and half the cost.
         edge = math.exp(u_low)
         total = s_u = s_h = s_l = s_q = s_qh = 0.0
         for j in range(nodes // 2):
-            z_near = math.exp(u_low * PNBD_HALF[j])
+            z_near = math.exp(u_low * half[first + j])
             for side in range(2):
-                jj = j if side == 0 else nodes - 1 - j
-                h = PNBD_HALF[jj]
+                jj = first + (j if side == 0 else nodes - 1 - j)
+                h = half[jj]
                 if side == 0:
                     eu = z_near
                 elif edge > 0.0:
@@ -285,7 +382,7 @@ def _pareto_nbd(th, buf, o, n_rows, n_x, n_u, n_v, g):
                 uj = u_low * h
                 lp = math.log(1.0 + c * eu)
                 qj = eu / (1.0 + c * eu)  # d log(1 + c e^u) / dc
-                t = math.exp(PNBD_LOG_WEIGHTS[jj] + k * uj - e * lp - high)
+                t = math.exp(log_weights[jj] + k * uj - e * lp - high)
                 total += t
                 s_u += t * uj
                 s_h += t * h
@@ -323,115 +420,183 @@ def _pareto_nbd(th, buf, o, n_rows, n_x, n_u, n_v, g):
                 d_int += 1.0 / s
             else:
                 d_alive = -s / (beta + T)
-            grad[j] += wi * (w_alive * d_alive + w_int * d_int)
-    for j in range(4):
-        g[j] = grad[j]
+            acc[j] += wi * (w_alive * d_alive + w_int * d_int)
     return ll
 
 
 @_kernel()
-def _gamma_gamma(th, buf, o, n_rows, n_x, g, sum_wx_log_m, sum_w_log_m):
-    """Gamma-Gamma log-likelihood of the rows and its gradient in (p, q, gamma)."""
-    p, q, gam = th[0], th[1], th[2]
-    xs, xw = buf[o:o + n_x], buf[o + n_x:o + 2 * n_x]
-    o += 2 * n_x
+def _gamma_gamma(P, buf, o, n_rows, n_x, G, sum_wx_log_m, sum_w_log_m):
+    """Gamma-Gamma log-likelihood of the rows and its gradient in each pattern's
+    ``P[p] = (p, q, gamma)``."""
+    xs, xp, xw = buf[o:o + n_x], buf[o + n_x:o + 2 * n_x], buf[o + 2 * n_x:o + 3 * n_x]
+    o += 3 * n_x
     x, m = buf[o:o + n_rows], buf[o + 2 * n_rows:o + 3 * n_rows]
-    w = buf[o + 4 * n_rows:o + 5 * n_rows]
-    log_gam = math.log(gam)
-    lg_q, psi_q = math.lgamma(q), digamma(q)
-    # (p x - 1) log m summed over rows: p * sum(w x log m) - sum(w log m), both data constants.
-    ll = p * sum_wx_log_m - sum_w_log_m
-    d_p, d_q, d_g = sum_wx_log_m, 0.0, 0.0
+    w, pat = buf[o + 4 * n_rows:o + 5 * n_rows], buf[o + 5 * n_rows:o + 6 * n_rows]
+    n_pat = P.shape[0]
+    log_gam, lg_q, psi_q = np.empty(n_pat), np.empty(n_pat), np.empty(n_pat)
+    for g in range(n_pat):
+        log_gam[g], lg_q[g], psi_q[g] = math.log(P[g, 2]), math.lgamma(P[g, 1]), digamma(P[g, 1])
+    # (p x - 1) log m summed over rows: p * sum(w x log m) - sum(w log m), both data constants
+    # (p, the shape of each purchase's spend, is the same in every pattern).
+    ll = P[0, 0] * sum_wx_log_m - sum_w_log_m
+    G[0, 0] += sum_wx_log_m
     for k in range(n_x):
+        g = int(xp[k])
+        p, q, gam = P[g, 0], P[g, 1], P[g, 2]
         xk, wk = xs[k], xw[k]
         px = p * xk
         psi_pxq = digamma(px + q)
-        ll += wk * (math.lgamma(px + q) - math.lgamma(px) - lg_q + q * log_gam + px * math.log(xk))
-        d_p += wk * xk * (psi_pxq - digamma(px) + math.log(xk))
-        d_q += wk * (psi_pxq - psi_q + log_gam)
-        d_g += wk * q / gam
-    for i in range(n_rows):
+        ll += wk * (math.lgamma(px + q) - math.lgamma(px) - lg_q[g] + q * log_gam[g]
+                    + px * math.log(xk))
+        G[g, 0] += wk * xk * (psi_pxq - digamma(px) + math.log(xk))
+        G[g, 1] += wk * (psi_pxq - psi_q[g] + log_gam[g])
+        G[g, 2] += wk * q / gam
+    cur, p, q, gam = -1, 0.0, 0.0, 0.0
+    g_p = g_q = g_g = 0.0
+    for i in range(n_rows + 1):  # rows sorted by pattern, as in _bg_nbd
+        g = int(pat[i]) if i < n_rows else -2
+        if g != cur:
+            if cur >= 0:
+                G[cur, 0] += g_p
+                G[cur, 1] += g_q
+                G[cur, 2] += g_g
+            if g < 0:
+                break
+            cur, p, q, gam = g, P[g, 0], P[g, 1], P[g, 2]
+            g_p = g_q = g_g = 0.0
         xk, wi = x[i], w[i]
         px = p * xk
         spend = gam + xk * m[i]
         log_spend = math.log(spend)
         ll -= wi * (px + q) * log_spend
-        d_p -= wi * xk * log_spend
-        d_q -= wi * log_spend
-        d_g -= wi * (px + q) / spend
-    g[0], g[1], g[2] = d_p, d_q, d_g
+        g_p -= wi * xk * log_spend
+        g_q -= wi * log_spend
+        g_g -= wi * (px + q) / spend
     return ll
 
 
 @_kernel()
-def _priors(y, buf, grad, th, excess):
-    """The log prior of the point ``y`` (its gradient into ``grad``); fills the parameters
-    ``th`` (shift + excess) and their excess ``exp(y)``."""
+def _priors(y, buf, grad, th, dth):
+    """The log prior of the point ``y`` (its gradient into ``grad``); fills the variables
+    ``th`` (shift + exp(y) for a positive one, y for a real one) and their derivatives in y."""
     jacobian = buf[2] > 0
     logp = 0.0
     for j in range(int(buf[1])):
-        kind, p1, p2, shift = buf[HEADER + 4 * j:HEADER + 4 * j + 4]
-        excess[j] = math.exp(y[j])
-        th[j] = shift + excess[j]
-        lp, dlp = _prior(int(kind), p1, p2, y[j], jacobian)
+        b = HEADER + PRIOR_WIDTH * j
+        kind = int(buf[b])
+        if kind >= UNBOUNDED:
+            th[j], dth[j] = y[j], 1.0
+        else:
+            dth[j] = math.exp(y[j])
+            th[j] = buf[b + 3] + dth[j]
+        lp, dlp = _prior(kind, buf[b + 1], buf[b + 2], y[j], jacobian)
         logp += lp
         grad[j] = dlp
     return logp
 
 
 @_kernel()
-def _chain(grad, g, excess, n):
-    """Add the likelihood's gradient in the parameters, ``g``, to ``grad`` (in ``y``)."""
+def _link(th, buf):
+    """Each pattern's likelihood parameters ``P = theta * exp(eta)`` and ``eta``, from the
+    variables ``th`` and the buffer's link terms."""
+    n_params, n_pat, n_terms = int(buf[10]), int(buf[11]), int(buf[12])
+    o = HEADER + PRIOR_WIDTH * int(buf[1])
+    eta = np.zeros((n_pat, n_params))
+    for t in range(n_terms):
+        b = o + TERM_WIDTH * t
+        term = buf[b + 4] * th[int(buf[b + 2])]
+        if buf[b + 3] >= 0:
+            term *= th[int(buf[b + 3])]
+        eta[int(buf[b]), int(buf[b + 1])] += term
+    P = np.empty((n_pat, n_params))
+    for p in range(n_pat):
+        for j in range(n_params):
+            P[p, j] = th[j] * math.exp(eta[p, j])
+    return P, eta
+
+
+@_kernel()
+def _unlink(G, P, eta, th, dth, buf, grad):
+    """Add the likelihood's gradient, ``G`` in each pattern's parameters, to ``grad`` (in y):
+    through the links to the population parameters, coefficients and group effects."""
+    n, n_params, n_pat, n_terms = int(buf[1]), int(buf[10]), int(buf[11]), int(buf[12])
+    d = np.zeros(n)
+    for p in range(n_pat):
+        for j in range(n_params):
+            d[j] += G[p, j] * math.exp(eta[p, j])
+            G[p, j] *= P[p, j]  # now the gradient in eta
+    o = HEADER + PRIOR_WIDTH * n
+    for t in range(n_terms):
+        b = o + TERM_WIDTH * t
+        g = G[int(buf[b]), int(buf[b + 1])] * buf[b + 4]
+        c1, c2 = int(buf[b + 2]), int(buf[b + 3])
+        if c2 >= 0:
+            d[c1] += g * th[c2]
+            d[c2] += g * th[c1]
+        else:
+            d[c1] += g
     for j in range(n):
-        grad[j] += g[j] * excess[j]  # d/dy = d/dtheta * dtheta/dy
+        grad[j] += d[j] * dth[j]  # d/dy = d/dv * dv/dy
+
+
+@_kernel()
+def _data_offset(buf):
+    return HEADER + PRIOR_WIDTH * int(buf[1]) + TERM_WIDTH * int(buf[12])
 
 
 # One density per model, so that a fit compiles (the first time) only its own model's code.
-# Each takes the unconstrained point y (log excess of each parameter over its shift), the buffer
-# and the array its gradient in y goes to, and returns the log posterior density.
+# Each takes the unconstrained point y, the buffer and the array its gradient in y goes to, and
+# returns the log posterior density.
 
 
 @_kernel()
 def bg_nbd_density(y, buf, grad):
     """BG/NBD log posterior density (:func:`_bg_nbd` and the priors)."""
-    th, excess, g = np.empty(MAX_PARAMS), np.empty(MAX_PARAMS), np.zeros(MAX_PARAMS)
-    logp = _priors(y, buf, grad, th, excess)
-    logp += _bg_nbd(th, buf, HEADER + 4 * int(buf[1]), int(buf[4]), int(buf[5]), int(buf[6]),
-                    int(buf[7]), False, g)
-    _chain(grad, g, excess, int(buf[1]))
+    th, dth = np.empty(y.size), np.empty(y.size)
+    logp = _priors(y, buf, grad, th, dth)
+    P, eta = _link(th, buf)
+    G = np.zeros(P.shape)
+    logp += _bg_nbd(P, buf, _data_offset(buf), int(buf[4]), int(buf[5]), int(buf[6]),
+                    int(buf[7]), False, G)
+    _unlink(G, P, eta, th, dth, buf, grad)
     return logp
 
 
 @_kernel()
 def mbg_nbd_density(y, buf, grad):
     """MBG/NBD log posterior density (:func:`_bg_nbd` and the priors)."""
-    th, excess, g = np.empty(MAX_PARAMS), np.empty(MAX_PARAMS), np.zeros(MAX_PARAMS)
-    logp = _priors(y, buf, grad, th, excess)
-    logp += _bg_nbd(th, buf, HEADER + 4 * int(buf[1]), int(buf[4]), int(buf[5]), int(buf[6]),
-                    int(buf[7]), True, g)
-    _chain(grad, g, excess, int(buf[1]))
+    th, dth = np.empty(y.size), np.empty(y.size)
+    logp = _priors(y, buf, grad, th, dth)
+    P, eta = _link(th, buf)
+    G = np.zeros(P.shape)
+    logp += _bg_nbd(P, buf, _data_offset(buf), int(buf[4]), int(buf[5]), int(buf[6]),
+                    int(buf[7]), True, G)
+    _unlink(G, P, eta, th, dth, buf, grad)
     return logp
 
 
 @_kernel()
 def pareto_nbd_density(y, buf, grad):
     """Pareto/NBD log posterior density (:func:`_pareto_nbd` and the priors)."""
-    th, excess, g = np.empty(MAX_PARAMS), np.empty(MAX_PARAMS), np.zeros(MAX_PARAMS)
-    logp = _priors(y, buf, grad, th, excess)
-    logp += _pareto_nbd(th, buf, HEADER + 4 * int(buf[1]), int(buf[4]), int(buf[5]),
-                        int(buf[6]), int(buf[7]), g)
-    _chain(grad, g, excess, int(buf[1]))
+    th, dth = np.empty(y.size), np.empty(y.size)
+    logp = _priors(y, buf, grad, th, dth)
+    P, eta = _link(th, buf)
+    G = np.zeros(P.shape)
+    logp += _pareto_nbd(P, buf, _data_offset(buf), int(buf[4]), int(buf[5]), int(buf[6]),
+                        int(buf[7]), G)
+    _unlink(G, P, eta, th, dth, buf, grad)
     return logp
 
 
 @_kernel()
 def gamma_gamma_density(y, buf, grad):
     """Gamma-Gamma log posterior density (:func:`_gamma_gamma` and the priors)."""
-    th, excess, g = np.empty(MAX_PARAMS), np.empty(MAX_PARAMS), np.zeros(MAX_PARAMS)
-    logp = _priors(y, buf, grad, th, excess)
-    logp += _gamma_gamma(th, buf, HEADER + 4 * int(buf[1]), int(buf[4]), int(buf[5]), g,
-                         buf[8], buf[9])
-    _chain(grad, g, excess, int(buf[1]))
+    th, dth = np.empty(y.size), np.empty(y.size)
+    logp = _priors(y, buf, grad, th, dth)
+    P, eta = _link(th, buf)
+    G = np.zeros(P.shape)
+    logp += _gamma_gamma(P, buf, _data_offset(buf), int(buf[4]), int(buf[5]), G, buf[8], buf[9])
+    _unlink(G, P, eta, th, dth, buf, grad)
     return logp
 
 
@@ -523,7 +688,8 @@ def _expand(dim, n_expanded, x_, out_, data_):
     x = numba.carray(x_, (dim,))
     out = numba.carray(out_, (dim,))
     for j in range(dim):
-        out[j] = buf[HEADER + 4 * j + 3] + math.exp(x[j])
+        b = HEADER + PRIOR_WIDTH * j
+        out[j] = x[j] if buf[b] >= UNBOUNDED else buf[b + 3] + math.exp(x[j])
     return 0
 
 

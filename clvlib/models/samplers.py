@@ -69,8 +69,10 @@ def fit_map(model, settings: FitSettings, progressbar: bool, timings: dict) -> x
     density = compiled_density(model)
     if density is not None:
         point = _map_by_kernel(density)
-        return az.from_dict({"posterior": {k: np.asarray(v)[None, None] for k, v in
-                                           point.items()}})
+        return az.from_dict({"posterior": {k: np.asarray(v)[None, None, ...] for k, v in
+                                           point.items()}},
+                            dims={k: [d] for k, d in density.dims.items()},
+                            coords=density.coords)
     pymc_model = model.build()
     with pymc_model:
         point = pm.find_MAP(progressbar=progressbar, seed=settings.random_seed)

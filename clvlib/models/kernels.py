@@ -278,19 +278,21 @@ def _pareto_nbd(P, buf, o, n_rows, n_x, n_u, n_v, G):
     # d(m), d(e), d(c), d(u_low): 4-vectors in (r, alpha, s, beta).
     dm, de, dc, du = np.zeros(4), np.zeros(4), np.zeros(4), np.zeros(4)
     dk = np.array([1.0, 0.0, 1.0, 0.0])
-    # Logarithms per distinct (pattern, t_x) and (pattern, T), gathered to the rows.
-    log_m_u, log_m_v = np.empty(n_u), np.empty((3, n_v))
+    # Logarithms and reciprocals per distinct (pattern, t_x) and (pattern, T), gathered to the
+    # rows (m = min(alpha, beta)).
+    log_m_u, inv_m_u = np.empty(n_u), np.empty(n_u)
     for j in range(n_u):
         p = int(up[j])
-        log_m_u[j] = math.log(min(P[p, 1], P[p, 3]) + u[j])
+        m_tx = min(P[p, 1], P[p, 3]) + u[j]
+        log_m_u[j], inv_m_u[j] = math.log(m_tx), 1.0 / m_tx
+    log_v, inv_v = np.empty((3, n_v)), np.empty((3, n_v))  # alpha + T, beta + T, m + T
     for j in range(n_v):
         p = int(vp[j])
-        log_m_v[0, j] = math.log(P[p, 1] + v[j])
-        log_m_v[1, j] = math.log(P[p, 3] + v[j])
-        log_m_v[2, j] = math.log(min(P[p, 1], P[p, 3]) + v[j])
+        for i, base in enumerate((P[p, 1], P[p, 3], min(P[p, 1], P[p, 3]))):
+            log_v[i, j], inv_v[i, j] = math.log(base + v[j]), 1.0 / (base + v[j])
     acc = np.zeros(4)  # the gradient of the current pattern's rows (sorted by pattern)
-    cur, r, alpha, s, beta, m, alpha_le_beta = -1, 0.0, 0.0, 0.0, 0.0, 0.0, True
-    log_gap = 0.0
+    cur, r, alpha, s, beta, alpha_le_beta = -1, 0.0, 0.0, 0.0, 0.0, True
+    gap = log_gap = log_s = inv_s = 0.0
     for i in range(n_rows + 1):
         p = int(pat[i]) if i < n_rows else -2
         if p != cur:
@@ -302,8 +304,9 @@ def _pareto_nbd(P, buf, o, n_rows, n_x, n_u, n_v, G):
             cur, r, alpha, s, beta = p, P[p, 0], P[p, 1], P[p, 2], P[p, 3]
             acc[:] = 0.0
             alpha_le_beta = alpha <= beta
-            m = alpha if alpha_le_beta else beta
-            log_gap = math.log(abs(alpha - beta)) if alpha != beta else -math.inf
+            gap = abs(alpha - beta)
+            log_gap = math.log(gap) if gap > 0 else -math.inf
+            log_s, inv_s = math.log(s), 1.0 / s
             dm[:] = 0.0
             de[:] = 0.0
             if alpha_le_beta:
@@ -314,48 +317,42 @@ def _pareto_nbd(P, buf, o, n_rows, n_x, n_u, n_v, G):
                 de[0] = 1.0
         xk, wi = x[i], w[i]
         iu, iv = int(ui[i]), int(vi[i])
-        t_x, T = u[iu], v[iv]
         rx = r + xk
         k = r + s + xk
-        la_T, lb_T = log_m_v[0, iv], log_m_v[1, iv]
+        inv_k = 1.0 / k
+        la_T, lb_T = log_v[0, iv], log_v[1, iv]
         alive = -rx * la_T - s * lb_T
         e = s + 1.0 if alpha_le_beta else rx
-        c = abs(alpha - beta) / (m + t_x)
-        dc[:] = 0.0
+        lm_tx, inv_mtx = log_m_u[iu], inv_m_u[iu]
+        c = gap * inv_mtx
+        l1c = math.log1p(c)
+        inv_1c = 1.0 / (1.0 + c)
+        # d c: 1 / (m + t_x) is 1 / (alpha + t_x) or 1 / (beta + t_x), whichever is m.
+        dc[0], dc[2] = 0.0, 0.0
         if alpha_le_beta:
-            dc[1] = -(1.0 + c) / (alpha + t_x)
-            dc[3] = 1.0 / (alpha + t_x)
+            dc[1], dc[3] = -(1.0 + c) * inv_mtx, inv_mtx
         else:
-            dc[1] = 1.0 / (beta + t_x)
-            dc[3] = -(1.0 + c) / (beta + t_x)
-        lm_tx = log_m_u[iu]
-        u_T = lm_tx - log_m_v[2, iv]
-        cut = -PNBD_CUTOFF / k - math.log1p(c)
+            dc[1], dc[3] = inv_mtx, -(1.0 + c) * inv_mtx
+        u_T = lm_tx - log_v[2, iv]
+        cut = -PNBD_CUTOFF * inv_k - l1c
         if u_T >= cut:
             u_low = u_T
+            edge = inv_v[2, iv] / inv_mtx  # e^u_T = (m + t_x) / (m + T)
             for j in range(4):
-                du[j] = dm[j] * (1.0 / (m + t_x) - 1.0 / (m + T))
+                du[j] = dm[j] * (inv_mtx - inv_v[2, iv])
         else:
             u_low = cut
+            edge = math.exp(cut)
             for j in range(4):
-                du[j] = dk[j] * PNBD_CUTOFF / (k * k) - dc[j] / (1.0 + c)
+                du[j] = dk[j] * PNBD_CUTOFF * inv_k * inv_k - dc[j] * inv_1c
         width = -u_low
         clipped = width < 1e-12
         if clipped:
             width = 1e-12
-        log_scale = -k * lm_tx + math.log(width / 2)
-        # The integrand's log, G(u) = k u - e log(1 + c e^u), is concave: its largest value on
-        # [u_low, 0] scales the terms (in place of a first pass for their maximum).
-        u_star = 0.0
-        if c > 0 and k * (1.0 + c) < e * c:
-            u_star = max(math.log(k / ((e - k) * c)), u_low)
-        high = k * u_star - e * math.log1p(c * math.exp(u_star))
         # The rule: the fewest nodes that keep the 16-node precision (PNBD_TIER_*).
-        rate = max(k, e * c / (1.0 + c)) * width
-        reach2 = 4.0 * math.pi * math.pi
+        rate = max(k, e * c * inv_1c) * width
         if c > 0:
-            log_c = log_gap - lm_tx
-            reach2 += (width - 2.0 * log_c) ** 2
+            reach2 = (width - 2.0 * (log_gap - lm_tx)) ** 2 + 4.0 * math.pi * math.pi
         else:
             reach2 = math.inf
         tier = 0
@@ -363,10 +360,16 @@ def _pareto_nbd(P, buf, o, n_rows, n_x, n_u, n_v, G):
                                 and reach2 >= (specs[2, tier] * width) ** 2):
             tier += 1
         nodes, first = int(specs[0, tier]), int(specs[3, tier])
+        # The integrand's log, G(u) = k u - e log(1 + c e^u), is concave: its largest value on
+        # [u_low, 0] scales the terms (in place of a first pass for their maximum).
+        if c > 0 and k * (1.0 + c) < e * c:
+            u_star = max(math.log(k / ((e - k) * c)), u_low)
+            high = k * u_star - e * math.log1p(c * math.exp(u_star))
+        else:
+            high = -e * l1c  # at u = 0
         # Symmetric nodes: h_j + h_(n-1-j) = 1, so e^(u_j) of the partner node is
         # e^(u_low) / e^(u_j); and log(1 + c e^u) in place of log1p, as precise here in
         # absolute terms (what the sum needs) and half the cost.
-        edge = math.exp(u_low)
         total = s_u = s_h = s_l = s_q = s_qh = 0.0
         for j in range(nodes // 2):
             z_near = math.exp(u_low * half[first + j])
@@ -390,36 +393,33 @@ def _pareto_nbd(P, buf, o, n_rows, n_x, n_u, n_v, G):
                 s_q += t * qj
                 s_qh += t * c * qj * h
         # Sums over nodes weighted by each node's share of the integral.
-        s_u, s_h, s_l, s_q, s_qh = (s_u / total, s_h / total, s_l / total, s_q / total,
-                                    s_qh / total)
-        log_integral = log_scale + high + math.log(total)
-        integral_term = math.log(s) + log_integral
+        inv_total = 1.0 / total
+        s_u, s_h, s_l, s_q, s_qh = (s_u * inv_total, s_h * inv_total, s_l * inv_total,
+                                    s_q * inv_total, s_qh * inv_total)
+        integral_term = log_s - k * lm_tx + high + math.log(0.5 * width * total)
         z = integral_term - alive
+        ez = math.exp(-abs(z))
+        share = 1.0 / (1.0 + ez)  # of the larger term
         if z > 0:
-            ez = math.exp(-z)
-            term, w_int, w_alive = integral_term + math.log1p(ez), 1.0 / (1.0 + ez), ez / (1.0 + ez)
+            term, w_int, w_alive = integral_term + math.log1p(ez), share, ez * share
         else:
-            ez = math.exp(z)
-            term, w_int, w_alive = alive + math.log1p(ez), ez / (1.0 + ez), 1.0 / (1.0 + ez)
+            term, w_int, w_alive = alive + math.log1p(ez), ez * share, share
         ll += wi * term
+        inv_width = 0.0 if clipped else 1.0 / width
         for j in range(4):
             # d F_j = u_j dk + k h_j du - log1p(c e^u_j) de - e q_j (dc + c h_j du)
             d_nodes = (s_u * dk[j] + k * s_h * du[j] - s_l * de[j]
                        - e * s_q * dc[j] - e * s_qh * du[j])
-            d_scale = -dk[j] * lm_tx - k * dm[j] / (m + t_x)
-            if not clipped:
-                d_scale -= du[j] / width
-            d_int = d_scale + d_nodes
-            d_alive = 0.0
+            d_int = d_nodes - dk[j] * lm_tx - k * dm[j] * inv_mtx - du[j] * inv_width
             if j == 0:
                 d_alive = -la_T
             elif j == 1:
-                d_alive = -rx / (alpha + T)
+                d_alive = -rx * inv_v[0, iv]
             elif j == 2:
                 d_alive = -lb_T
-                d_int += 1.0 / s
+                d_int += inv_s
             else:
-                d_alive = -s / (beta + T)
+                d_alive = -s * inv_v[1, iv]
             acc[j] += wi * (w_alive * d_alive + w_int * d_int)
     return ll
 

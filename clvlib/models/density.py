@@ -222,8 +222,9 @@ def compiled_density(model) -> CompiledDensity | None:
         v, v_patterns, _, c2 = _pairs(data["T"], pattern)
         tables = [u, u_patterns, v, v_patterns]
     n_u, n_v = (len(tables[0]), len(tables[2])) if tables else (0, 0)
+    starts = np.concatenate([[0], np.cumsum(np.bincount(pattern, minlength=len(pattern_values)))])
     parts = [np.ravel(coords), np.ravel(terms), xs, x_patterns, x_weights, data["x"], x_index,
-             c1, c2, weights, pattern, *tables]
+             c1, c2, weights, starts, *tables]
     body = np.concatenate([np.asarray(p, dtype=np.float64).ravel() for p in parts])
     header = np.zeros(kernels.HEADER)
     header[:10] = [code, len(coords), 1.0, kernels.HEADER + body.size, len(data), len(xs),

@@ -30,9 +30,10 @@ distinct (pattern, ``x``) pairs and of the two value tables, two constants, the 
 likelihood parameters, of patterns and of link terms); four numbers per coordinate (prior kind,
 its two parameters, shift); five per link term (pattern, parameter, ``c1``, ``c2`` or -1,
 value); then the arrays: the distinct (pattern, ``x``) pairs' ``x``, pattern and weight; per
-row ``x``, its pair index, two columns ``c1``, ``c2``, the row weight and its pattern; then the
-two value tables ``u`` and ``v``, each with the pattern of its entries. For BG/NBD, MBG/NBD and
-Pareto/NBD, ``c1`` and ``c2`` index the distinct (pattern, ``t_x``) (``u``) and (pattern,
+row (sorted by pattern) ``x``, its pair index, two columns ``c1``, ``c2`` and the row weight;
+where each pattern's rows start (one more number than patterns); then the two value tables
+``u`` and ``v``, each with the pattern of its entries. For BG/NBD, MBG/NBD and Pareto/NBD,
+``c1`` and ``c2`` index the distinct (pattern, ``t_x``) (``u``) and (pattern,
 ``T``) (``v``); for Gamma-Gamma they hold ``m`` and ``log m``.
 
 All kernels live in this one file on purpose: numba's cache is invalidated when the file of the
@@ -154,13 +155,14 @@ def _bg_nbd(P, buf, o, n_rows, n_x, n_u, n_v, modified, G):
     x, xi = buf[o:o + n_rows], buf[o + n_rows:o + 2 * n_rows]
     ui = buf[o + 2 * n_rows:o + 3 * n_rows]
     vi, w = buf[o + 3 * n_rows:o + 4 * n_rows], buf[o + 4 * n_rows:o + 5 * n_rows]
-    pat = buf[o + 5 * n_rows:o + 6 * n_rows]
-    o += 6 * n_rows
+    o += 5 * n_rows
+    n_pat = P.shape[0]
+    starts = buf[o:o + n_pat + 1]
+    o += n_pat + 1
     u, up = buf[o:o + n_u], buf[o + n_u:o + 2 * n_u]
     o += 2 * n_u
     v, vp = buf[o:o + n_v], buf[o + n_v:o + 2 * n_v]
     extra = 1.0 if modified else 0.0
-    n_pat = P.shape[0]
     # What depends on a pattern's parameters only.
     log_alpha, log_a = np.empty(n_pat), np.empty(n_pat)
     lg_r, lg_ab, lg_b = np.empty(n_pat), np.empty(n_pat), np.empty(n_pat)
@@ -197,49 +199,43 @@ def _bg_nbd(P, buf, o, n_rows, n_x, n_u, n_v, modified, G):
         inv_v[j] = 1.0 / (P[int(vp[j]), 1] + v[j])
     # The row loop: one exp, one log and one division per row. log(1 + e^-|z|) rather than
     # log1p: the same to 1e-16 in absolute terms, which is what the sum needs, at half the cost.
-    # Rows come sorted by pattern: sums over a pattern's rows are kept in scalars and added to
-    # G when the pattern changes.
-    cur, r, la = -1, 0.0, 0.0
-    g_r = g_alpha = g_drop = g_b = 0.0  # g_drop: sum of w * P(dropped branch), for d/da
-    for i in range(n_rows + 1):
-        p = int(pat[i]) if i < n_rows else -2
-        if p != cur:
-            if cur >= 0:
-                G[cur, 0] += g_r
-                G[cur, 1] += g_alpha
-                G[cur, 2] += g_drop / P[cur, 2]
-                G[cur, 3] += g_b
-            if p < 0:
-                break
-            cur, r, la = p, P[p, 0], log_a[p]
-            g_r = g_alpha = g_drop = g_b = 0.0
-        xk, wi = x[i], w[i]
-        k, iu, iv = int(xi[i]), int(ui[i]), int(vi[i])
-        rx = r + xk
-        alive = -rx * log_v[iv]
-        if modified:
-            alive += log_bx[k]
-        if modified or xk > 0:
-            dropped = la - rx * log_u[iu]
-            if not modified:
-                dropped -= log_bx[k]
-            z = dropped - alive
-            ez = math.exp(-abs(z))
-            share = 1.0 / (1.0 + ez)  # of the larger branch
-            if z > 0:
-                term, w_drop, w_alive = dropped + math.log(1.0 + ez), share, ez * share
+    # Rows come sorted by pattern (pattern p's rows from starts[p] to starts[p + 1]): sums over
+    # a pattern's rows are kept in scalars.
+    for p in range(n_pat):
+        r, la = P[p, 0], log_a[p]
+        g_r = g_alpha = g_drop = g_b = 0.0  # g_drop: sum of w * P(dropped branch), for d/da
+        for i in range(int(starts[p]), int(starts[p + 1])):
+            xk, wi = x[i], w[i]
+            k, iu, iv = int(xi[i]), int(ui[i]), int(vi[i])
+            rx = r + xk
+            alive = -rx * log_v[iv]
+            if modified:
+                alive += log_bx[k]
+            if modified or xk > 0:
+                dropped = la - rx * log_u[iu]
+                if not modified:
+                    dropped -= log_bx[k]
+                z = dropped - alive
+                ez = math.exp(-abs(z))
+                share = 1.0 / (1.0 + ez)  # of the larger branch
+                if z > 0:
+                    term, w_drop, w_alive = dropped + math.log(1.0 + ez), share, ez * share
+                else:
+                    term, w_drop, w_alive = alive + math.log(1.0 + ez), ez * share, share
             else:
-                term, w_drop, w_alive = alive + math.log(1.0 + ez), ez * share, share
-        else:
-            term, w_drop, w_alive = alive, 0.0, 1.0
-        ll += wi * term
-        g_r -= wi * (w_alive * log_v[iv] + w_drop * log_u[iu])
-        g_alpha -= wi * rx * (w_alive * inv_v[iv] + w_drop * inv_u[iu])
-        g_drop += wi * w_drop
-        if modified:
-            g_b += wi * w_alive * inv_bx[k]
-        else:
-            g_b -= wi * w_drop * inv_bx[k]
+                term, w_drop, w_alive = alive, 0.0, 1.0
+            ll += wi * term
+            g_r -= wi * (w_alive * log_v[iv] + w_drop * log_u[iu])
+            g_alpha -= wi * rx * (w_alive * inv_v[iv] + w_drop * inv_u[iu])
+            g_drop += wi * w_drop
+            if modified:
+                g_b += wi * w_alive * inv_bx[k]
+            else:
+                g_b -= wi * w_drop * inv_bx[k]
+        G[p, 0] += g_r
+        G[p, 1] += g_alpha
+        G[p, 2] += g_drop / P[p, 2]
+        G[p, 3] += g_b
     return ll
 
 
@@ -254,12 +250,13 @@ def _pareto_nbd(P, buf, o, n_rows, n_x, n_u, n_v, G):
     o += 3 * n_x
     x, ui = buf[o:o + n_rows], buf[o + 2 * n_rows:o + 3 * n_rows]
     vi, w = buf[o + 3 * n_rows:o + 4 * n_rows], buf[o + 4 * n_rows:o + 5 * n_rows]
-    pat = buf[o + 5 * n_rows:o + 6 * n_rows]
-    o += 6 * n_rows
+    o += 5 * n_rows
+    n_pat = P.shape[0]
+    starts = buf[o:o + n_pat + 1]
+    o += n_pat + 1
     u, up = buf[o:o + n_u], buf[o + n_u:o + 2 * n_u]
     o += 2 * n_u
     v, vp = buf[o:o + n_v], buf[o + n_v:o + 2 * n_v]
-    n_pat = P.shape[0]
     lg_r, psi_r = np.empty(n_pat), np.empty(n_pat)
     for p in range(n_pat):
         lg_r[p], psi_r[p] = math.lgamma(P[p, 0]), digamma(P[p, 0])
@@ -290,137 +287,131 @@ def _pareto_nbd(P, buf, o, n_rows, n_x, n_u, n_v, G):
         p = int(vp[j])
         for i, base in enumerate((P[p, 1], P[p, 3], min(P[p, 1], P[p, 3]))):
             log_v[i, j], inv_v[i, j] = math.log(base + v[j]), 1.0 / (base + v[j])
-    acc = np.zeros(4)  # the gradient of the current pattern's rows (sorted by pattern)
-    cur, r, alpha, s, beta, alpha_le_beta = -1, 0.0, 0.0, 0.0, 0.0, True
-    gap = log_gap = log_s = inv_s = 0.0
-    for i in range(n_rows + 1):
-        p = int(pat[i]) if i < n_rows else -2
-        if p != cur:
-            if cur >= 0:
-                for j in range(4):
-                    G[cur, j] += acc[j]
-            if p < 0:
-                break
-            cur, r, alpha, s, beta = p, P[p, 0], P[p, 1], P[p, 2], P[p, 3]
-            acc[:] = 0.0
-            alpha_le_beta = alpha <= beta
-            gap = abs(alpha - beta)
-            log_gap = math.log(gap) if gap > 0 else -math.inf
-            log_s, inv_s = math.log(s), 1.0 / s
-            dm[:] = 0.0
-            de[:] = 0.0
-            if alpha_le_beta:
-                dm[1] = 1.0
-                de[2] = 1.0
-            else:
-                dm[3] = 1.0
-                de[0] = 1.0
-        xk, wi = x[i], w[i]
-        iu, iv = int(ui[i]), int(vi[i])
-        rx = r + xk
-        k = r + s + xk
-        inv_k = 1.0 / k
-        la_T, lb_T = log_v[0, iv], log_v[1, iv]
-        alive = -rx * la_T - s * lb_T
-        e = s + 1.0 if alpha_le_beta else rx
-        lm_tx, inv_mtx = log_m_u[iu], inv_m_u[iu]
-        c = gap * inv_mtx
-        l1c = math.log1p(c)
-        inv_1c = 1.0 / (1.0 + c)
-        # d c: 1 / (m + t_x) is 1 / (alpha + t_x) or 1 / (beta + t_x), whichever is m.
-        dc[0], dc[2] = 0.0, 0.0
+    acc = np.zeros(4)  # the gradient of a pattern's rows (sorted by pattern, as in _bg_nbd)
+    for p in range(n_pat):
+        r, alpha, s, beta = P[p, 0], P[p, 1], P[p, 2], P[p, 3]
+        acc[:] = 0.0
+        alpha_le_beta = alpha <= beta
+        gap = abs(alpha - beta)
+        log_gap = math.log(gap) if gap > 0 else -math.inf
+        log_s, inv_s = math.log(s), 1.0 / s
+        dm[:] = 0.0
+        de[:] = 0.0
         if alpha_le_beta:
-            dc[1], dc[3] = -(1.0 + c) * inv_mtx, inv_mtx
+            dm[1] = 1.0
+            de[2] = 1.0
         else:
-            dc[1], dc[3] = inv_mtx, -(1.0 + c) * inv_mtx
-        u_T = lm_tx - log_v[2, iv]
-        cut = -PNBD_CUTOFF * inv_k - l1c
-        if u_T >= cut:
-            u_low = u_T
-            edge = inv_v[2, iv] / inv_mtx  # e^u_T = (m + t_x) / (m + T)
-            for j in range(4):
-                du[j] = dm[j] * (inv_mtx - inv_v[2, iv])
-        else:
-            u_low = cut
-            edge = math.exp(cut)
-            for j in range(4):
-                du[j] = dk[j] * PNBD_CUTOFF * inv_k * inv_k - dc[j] * inv_1c
-        width = -u_low
-        clipped = width < 1e-12
-        if clipped:
-            width = 1e-12
-        # The rule: the fewest nodes that keep the 16-node precision (PNBD_TIER_*).
-        rate = max(k, e * c * inv_1c) * width
-        if c > 0:
-            reach2 = (width - 2.0 * (log_gap - lm_tx)) ** 2 + 4.0 * math.pi * math.pi
-        else:
-            reach2 = math.inf
-        tier = 0
-        while tier < 3 and not (rate <= specs[1, tier]
-                                and reach2 >= (specs[2, tier] * width) ** 2):
-            tier += 1
-        nodes, first = int(specs[0, tier]), int(specs[3, tier])
-        # The integrand's log, G(u) = k u - e log(1 + c e^u), is concave: its largest value on
-        # [u_low, 0] scales the terms (in place of a first pass for their maximum).
-        if c > 0 and k * (1.0 + c) < e * c:
-            u_star = max(math.log(k / ((e - k) * c)), u_low)
-            high = k * u_star - e * math.log1p(c * math.exp(u_star))
-        else:
-            high = -e * l1c  # at u = 0
-        # Symmetric nodes: h_j + h_(n-1-j) = 1, so e^(u_j) of the partner node is
-        # e^(u_low) / e^(u_j); and log(1 + c e^u) in place of log1p, as precise here in
-        # absolute terms (what the sum needs) and half the cost.
-        total = s_u = s_h = s_l = s_q = s_qh = 0.0
-        for j in range(nodes // 2):
-            z_near = math.exp(u_low * half[first + j])
-            for side in range(2):
-                jj = first + (j if side == 0 else nodes - 1 - j)
-                h = half[jj]
-                if side == 0:
-                    eu = z_near
-                elif edge > 0.0:
-                    eu = edge / z_near
-                else:
-                    eu = math.exp(u_low * h)
-                uj = u_low * h
-                lp = math.log(1.0 + c * eu)
-                qj = eu / (1.0 + c * eu)  # d log(1 + c e^u) / dc
-                t = math.exp(log_weights[jj] + k * uj - e * lp - high)
-                total += t
-                s_u += t * uj
-                s_h += t * h
-                s_l += t * lp
-                s_q += t * qj
-                s_qh += t * c * qj * h
-        # Sums over nodes weighted by each node's share of the integral.
-        inv_total = 1.0 / total
-        s_u, s_h, s_l, s_q, s_qh = (s_u * inv_total, s_h * inv_total, s_l * inv_total,
-                                    s_q * inv_total, s_qh * inv_total)
-        integral_term = log_s - k * lm_tx + high + math.log(0.5 * width * total)
-        z = integral_term - alive
-        ez = math.exp(-abs(z))
-        share = 1.0 / (1.0 + ez)  # of the larger term
-        if z > 0:
-            term, w_int, w_alive = integral_term + math.log1p(ez), share, ez * share
-        else:
-            term, w_int, w_alive = alive + math.log1p(ez), ez * share, share
-        ll += wi * term
-        inv_width = 0.0 if clipped else 1.0 / width
-        for j in range(4):
-            # d F_j = u_j dk + k h_j du - log1p(c e^u_j) de - e q_j (dc + c h_j du)
-            d_nodes = (s_u * dk[j] + k * s_h * du[j] - s_l * de[j]
-                       - e * s_q * dc[j] - e * s_qh * du[j])
-            d_int = d_nodes - dk[j] * lm_tx - k * dm[j] * inv_mtx - du[j] * inv_width
-            if j == 0:
-                d_alive = -la_T
-            elif j == 1:
-                d_alive = -rx * inv_v[0, iv]
-            elif j == 2:
-                d_alive = -lb_T
-                d_int += inv_s
+            dm[3] = 1.0
+            de[0] = 1.0
+        for i in range(int(starts[p]), int(starts[p + 1])):
+            xk, wi = x[i], w[i]
+            iu, iv = int(ui[i]), int(vi[i])
+            rx = r + xk
+            k = r + s + xk
+            inv_k = 1.0 / k
+            la_T, lb_T = log_v[0, iv], log_v[1, iv]
+            alive = -rx * la_T - s * lb_T
+            e = s + 1.0 if alpha_le_beta else rx
+            lm_tx, inv_mtx = log_m_u[iu], inv_m_u[iu]
+            c = gap * inv_mtx
+            l1c = math.log1p(c)
+            inv_1c = 1.0 / (1.0 + c)
+            # d c: 1 / (m + t_x) is 1 / (alpha + t_x) or 1 / (beta + t_x), whichever is m.
+            dc[0], dc[2] = 0.0, 0.0
+            if alpha_le_beta:
+                dc[1], dc[3] = -(1.0 + c) * inv_mtx, inv_mtx
             else:
-                d_alive = -s * inv_v[1, iv]
-            acc[j] += wi * (w_alive * d_alive + w_int * d_int)
+                dc[1], dc[3] = inv_mtx, -(1.0 + c) * inv_mtx
+            u_T = lm_tx - log_v[2, iv]
+            cut = -PNBD_CUTOFF * inv_k - l1c
+            if u_T >= cut:
+                u_low = u_T
+                edge = inv_v[2, iv] / inv_mtx  # e^u_T = (m + t_x) / (m + T)
+                for j in range(4):
+                    du[j] = dm[j] * (inv_mtx - inv_v[2, iv])
+            else:
+                u_low = cut
+                edge = math.exp(cut)
+                for j in range(4):
+                    du[j] = dk[j] * PNBD_CUTOFF * inv_k * inv_k - dc[j] * inv_1c
+            width = -u_low
+            clipped = width < 1e-12
+            if clipped:
+                width = 1e-12
+            # The rule: the fewest nodes that keep the 16-node precision (PNBD_TIER_*).
+            rate = max(k, e * c * inv_1c) * width
+            if c > 0:
+                reach2 = (width - 2.0 * (log_gap - lm_tx)) ** 2 + 4.0 * math.pi * math.pi
+            else:
+                reach2 = math.inf
+            tier = 0
+            while tier < 3 and not (rate <= specs[1, tier]
+                                    and reach2 >= (specs[2, tier] * width) ** 2):
+                tier += 1
+            nodes, first = int(specs[0, tier]), int(specs[3, tier])
+            # The integrand's log, G(u) = k u - e log(1 + c e^u), is concave: its largest value on
+            # [u_low, 0] scales the terms (in place of a first pass for their maximum).
+            if c > 0 and k * (1.0 + c) < e * c:
+                u_star = max(math.log(k / ((e - k) * c)), u_low)
+                high = k * u_star - e * math.log1p(c * math.exp(u_star))
+            else:
+                high = -e * l1c  # at u = 0
+            # Symmetric nodes: h_j + h_(n-1-j) = 1, so e^(u_j) of the partner node is
+            # e^(u_low) / e^(u_j); and log(1 + c e^u) in place of log1p, as precise here in
+            # absolute terms (what the sum needs) and half the cost.
+            total = s_u = s_h = s_l = s_q = s_qh = 0.0
+            for j in range(nodes // 2):
+                z_near = math.exp(u_low * half[first + j])
+                for side in range(2):
+                    jj = first + (j if side == 0 else nodes - 1 - j)
+                    h = half[jj]
+                    if side == 0:
+                        eu = z_near
+                    elif edge > 0.0:
+                        eu = edge / z_near
+                    else:
+                        eu = math.exp(u_low * h)
+                    uj = u_low * h
+                    lp = math.log(1.0 + c * eu)
+                    qj = eu / (1.0 + c * eu)  # d log(1 + c e^u) / dc
+                    t = math.exp(log_weights[jj] + k * uj - e * lp - high)
+                    total += t
+                    s_u += t * uj
+                    s_h += t * h
+                    s_l += t * lp
+                    s_q += t * qj
+                    s_qh += t * c * qj * h
+            # Sums over nodes weighted by each node's share of the integral.
+            inv_total = 1.0 / total
+            s_u, s_h, s_l, s_q, s_qh = (s_u * inv_total, s_h * inv_total, s_l * inv_total,
+                                        s_q * inv_total, s_qh * inv_total)
+            integral_term = log_s - k * lm_tx + high + math.log(0.5 * width * total)
+            z = integral_term - alive
+            ez = math.exp(-abs(z))
+            share = 1.0 / (1.0 + ez)  # of the larger term
+            if z > 0:
+                term, w_int, w_alive = integral_term + math.log1p(ez), share, ez * share
+            else:
+                term, w_int, w_alive = alive + math.log1p(ez), ez * share, share
+            ll += wi * term
+            inv_width = 0.0 if clipped else 1.0 / width
+            for j in range(4):
+                # d F_j = u_j dk + k h_j du - log1p(c e^u_j) de - e q_j (dc + c h_j du)
+                d_nodes = (s_u * dk[j] + k * s_h * du[j] - s_l * de[j]
+                           - e * s_q * dc[j] - e * s_qh * du[j])
+                d_int = d_nodes - dk[j] * lm_tx - k * dm[j] * inv_mtx - du[j] * inv_width
+                if j == 0:
+                    d_alive = -la_T
+                elif j == 1:
+                    d_alive = -rx * inv_v[0, iv]
+                elif j == 2:
+                    d_alive = -lb_T
+                    d_int += inv_s
+                else:
+                    d_alive = -s * inv_v[1, iv]
+                acc[j] += wi * (w_alive * d_alive + w_int * d_int)
+        for j in range(4):
+            G[p, j] += acc[j]
     return ll
 
 
@@ -431,8 +422,9 @@ def _gamma_gamma(P, buf, o, n_rows, n_x, G, sum_wx_log_m, sum_w_log_m):
     xs, xp, xw = buf[o:o + n_x], buf[o + n_x:o + 2 * n_x], buf[o + 2 * n_x:o + 3 * n_x]
     o += 3 * n_x
     x, m = buf[o:o + n_rows], buf[o + 2 * n_rows:o + 3 * n_rows]
-    w, pat = buf[o + 4 * n_rows:o + 5 * n_rows], buf[o + 5 * n_rows:o + 6 * n_rows]
+    w = buf[o + 4 * n_rows:o + 5 * n_rows]
     n_pat = P.shape[0]
+    starts = buf[o + 5 * n_rows:o + 5 * n_rows + n_pat + 1]
     log_gam, lg_q, psi_q = np.empty(n_pat), np.empty(n_pat), np.empty(n_pat)
     for g in range(n_pat):
         log_gam[g], lg_q[g], psi_q[g] = math.log(P[g, 2]), math.lgamma(P[g, 1]), digamma(P[g, 1])
@@ -451,27 +443,21 @@ def _gamma_gamma(P, buf, o, n_rows, n_x, G, sum_wx_log_m, sum_w_log_m):
         G[g, 0] += wk * xk * (psi_pxq - digamma(px) + math.log(xk))
         G[g, 1] += wk * (psi_pxq - psi_q[g] + log_gam[g])
         G[g, 2] += wk * q / gam
-    cur, p, q, gam = -1, 0.0, 0.0, 0.0
-    g_p = g_q = g_g = 0.0
-    for i in range(n_rows + 1):  # rows sorted by pattern, as in _bg_nbd
-        g = int(pat[i]) if i < n_rows else -2
-        if g != cur:
-            if cur >= 0:
-                G[cur, 0] += g_p
-                G[cur, 1] += g_q
-                G[cur, 2] += g_g
-            if g < 0:
-                break
-            cur, p, q, gam = g, P[g, 0], P[g, 1], P[g, 2]
-            g_p = g_q = g_g = 0.0
-        xk, wi = x[i], w[i]
-        px = p * xk
-        spend = gam + xk * m[i]
-        log_spend = math.log(spend)
-        ll -= wi * (px + q) * log_spend
-        g_p -= wi * xk * log_spend
-        g_q -= wi * log_spend
-        g_g -= wi * (px + q) / spend
+    for g in range(n_pat):  # rows sorted by pattern, as in _bg_nbd
+        p, q, gam = P[g, 0], P[g, 1], P[g, 2]
+        g_p = g_q = g_g = 0.0
+        for i in range(int(starts[g]), int(starts[g + 1])):
+            xk, wi = x[i], w[i]
+            px = p * xk
+            spend = gam + xk * m[i]
+            log_spend = math.log(spend)
+            ll -= wi * (px + q) * log_spend
+            g_p -= wi * xk * log_spend
+            g_q -= wi * log_spend
+            g_g -= wi * (px + q) / spend
+        G[g, 0] += g_p
+        G[g, 1] += g_q
+        G[g, 2] += g_g
     return ll
 
 

@@ -272,9 +272,9 @@ def _pareto_nbd(P, buf, o, n_rows, n_x, n_u, n_v, G):
         G[p, 2] += wk * log_beta
         G[p, 3] += wk * s / beta
     half, log_weights, specs = PNBD_TIER_HALF, PNBD_TIER_LOG_WEIGHTS, PNBD_TIER_SPECS
-    # d(m), d(e), d(c), d(u_low): 4-vectors in (r, alpha, s, beta).
-    dm, de, dc, du = np.zeros(4), np.zeros(4), np.zeros(4), np.zeros(4)
-    dk = np.array([1.0, 0.0, 1.0, 0.0])
+    # The derivatives of m = min(alpha, beta), e, c, u_low and k = r + s + x in (r, alpha, s,
+    # beta) are sparse: dk = (1, 0, 1, 0), dm and de one 1 each, dc in alpha and beta, du in all;
+    # they are written out below as scalars (dm1 is d m / d alpha, and so on).
     # Logarithms and reciprocals per distinct (pattern, t_x) and (pattern, T), gathered to the
     # rows (m = min(alpha, beta)).
     log_m_u, inv_m_u = np.empty(n_u), np.empty(n_u)
@@ -287,22 +287,15 @@ def _pareto_nbd(P, buf, o, n_rows, n_x, n_u, n_v, G):
         p = int(vp[j])
         for i, base in enumerate((P[p, 1], P[p, 3], min(P[p, 1], P[p, 3]))):
             log_v[i, j], inv_v[i, j] = math.log(base + v[j]), 1.0 / (base + v[j])
-    acc = np.zeros(4)  # the gradient of a pattern's rows (sorted by pattern, as in _bg_nbd)
-    for p in range(n_pat):
+    for p in range(n_pat):  # rows sorted by pattern, as in _bg_nbd
         r, alpha, s, beta = P[p, 0], P[p, 1], P[p, 2], P[p, 3]
-        acc[:] = 0.0
+        acc0 = acc1 = acc2 = acc3 = 0.0  # the gradient of the pattern's rows
         alpha_le_beta = alpha <= beta
         gap = abs(alpha - beta)
         log_gap = math.log(gap) if gap > 0 else -math.inf
         log_s, inv_s = math.log(s), 1.0 / s
-        dm[:] = 0.0
-        de[:] = 0.0
-        if alpha_le_beta:
-            dm[1] = 1.0
-            de[2] = 1.0
-        else:
-            dm[3] = 1.0
-            de[0] = 1.0
+        dm1 = de2 = 1.0 if alpha_le_beta else 0.0  # m = alpha, e = s + 1
+        dm3 = de0 = 1.0 - dm1  # m = beta, e = r + x
         for i in range(int(starts[p]), int(starts[p + 1])):
             xk, wi = x[i], w[i]
             iu, iv = int(ui[i]), int(vi[i])
@@ -317,23 +310,22 @@ def _pareto_nbd(P, buf, o, n_rows, n_x, n_u, n_v, G):
             l1c = math.log1p(c)
             inv_1c = 1.0 / (1.0 + c)
             # d c: 1 / (m + t_x) is 1 / (alpha + t_x) or 1 / (beta + t_x), whichever is m.
-            dc[0], dc[2] = 0.0, 0.0
             if alpha_le_beta:
-                dc[1], dc[3] = -(1.0 + c) * inv_mtx, inv_mtx
+                dc1, dc3 = -(1.0 + c) * inv_mtx, inv_mtx
             else:
-                dc[1], dc[3] = inv_mtx, -(1.0 + c) * inv_mtx
+                dc1, dc3 = inv_mtx, -(1.0 + c) * inv_mtx
             u_T = lm_tx - log_v[2, iv]
             cut = -PNBD_CUTOFF * inv_k - l1c
             if u_T >= cut:
                 u_low = u_T
                 edge = inv_v[2, iv] / inv_mtx  # e^u_T = (m + t_x) / (m + T)
-                for j in range(4):
-                    du[j] = dm[j] * (inv_mtx - inv_v[2, iv])
+                du0 = du2 = 0.0
+                du1, du3 = dm1 * (inv_mtx - inv_v[2, iv]), dm3 * (inv_mtx - inv_v[2, iv])
             else:
                 u_low = cut
                 edge = math.exp(cut)
-                for j in range(4):
-                    du[j] = dk[j] * PNBD_CUTOFF * inv_k * inv_k - dc[j] * inv_1c
+                du0 = du2 = PNBD_CUTOFF * inv_k * inv_k
+                du1, du3 = -dc1 * inv_1c, -dc3 * inv_1c
             width = -u_low
             clipped = width < 1e-12
             if clipped:
@@ -395,23 +387,23 @@ def _pareto_nbd(P, buf, o, n_rows, n_x, n_u, n_v, G):
                 term, w_int, w_alive = alive + math.log1p(ez), ez * share, share
             ll += wi * term
             inv_width = 0.0 if clipped else 1.0 / width
-            for j in range(4):
-                # d F_j = u_j dk + k h_j du - log1p(c e^u_j) de - e q_j (dc + c h_j du)
-                d_nodes = (s_u * dk[j] + k * s_h * du[j] - s_l * de[j]
-                           - e * s_q * dc[j] - e * s_qh * du[j])
-                d_int = d_nodes - dk[j] * lm_tx - k * dm[j] * inv_mtx - du[j] * inv_width
-                if j == 0:
-                    d_alive = -la_T
-                elif j == 1:
-                    d_alive = -rx * inv_v[0, iv]
-                elif j == 2:
-                    d_alive = -lb_T
-                    d_int += inv_s
-                else:
-                    d_alive = -s * inv_v[1, iv]
-                acc[j] += wi * (w_alive * d_alive + w_int * d_int)
-        for j in range(4):
-            G[p, j] += acc[j]
+            # d log integral = (s_u - log(m + t_x)) dk + (k s_h - e s_qh - 1/width) du
+            #   - s_l de - e s_q dc - k dm / (m + t_x)  (at node j: d F_j = u_j dk + k h_j du
+            #   - log1p(c e^u_j) de - e q_j (dc + c h_j du)); log s adds 1/s in s.
+            d_u = k * s_h - e * s_qh - inv_width
+            d_k = s_u - lm_tx
+            d0 = d_k + d_u * du0 - s_l * de0
+            d1 = d_u * du1 - e * s_q * dc1 - k * dm1 * inv_mtx
+            d2 = d_k + d_u * du2 - s_l * de2 + inv_s
+            d3 = d_u * du3 - e * s_q * dc3 - k * dm3 * inv_mtx
+            acc0 += wi * (w_int * d0 - w_alive * la_T)
+            acc1 += wi * (w_int * d1 - w_alive * rx * inv_v[0, iv])
+            acc2 += wi * (w_int * d2 - w_alive * lb_T)
+            acc3 += wi * (w_int * d3 - w_alive * s * inv_v[1, iv])
+        G[p, 0] += acc0
+        G[p, 1] += acc1
+        G[p, 2] += acc2
+        G[p, 3] += acc3
     return ll
 
 

@@ -21,7 +21,7 @@ import pytest
 
 import clvlib
 from clvlib.models import kernels
-from clvlib.models.density import compiled_density
+from clvlib.models.density import centered_groups, compiled_density
 from clvlib.priors import Prior
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -280,3 +280,46 @@ def test_pareto_nbd_node_tiers_keep_the_16_node_precision():
         rule = width / 2 * np.sum(weights * f(-width * (1 - nodes) / 2))
         assert rule == pytest.approx(exact, rel=3e-14), (k, e, c, width, tier)
     assert used == {0, 1, 2, 3}
+
+
+def test_centered_group_effects_are_the_same_posterior():
+    """Group effects sampled on their own scale, e = sigma z (large groups): the density is the
+    standardized one (itself equal to PyMC's) at z = e / sigma, less the log-Jacobian (log sigma
+    per group and role), and its gradient follows by the chain rule."""
+    model = clvlib.BetaGeoModel(_with_covariates(_purchase_rows()), group="region")
+    standard = compiled_density(model)
+    centered = compiled_density(model, centered=True)
+    n_groups = len(model.group_levels)
+    at = dict(zip(standard.variables, np.cumsum([0] + [int(np.prod(s)) for s in
+                                                      standard.shapes]), strict=False))
+    rng = np.random.default_rng(2)
+    for _ in range(6):
+        y = centered.start + rng.normal(0, 0.6, centered.start.size)
+        y_std = y.copy()
+        value, grad = centered.logp_and_grad(y)
+        jacobian = 0.0
+        for role in ("purchase", "dropout"):
+            s, z = at[f"sigma_{role}"], slice(at[f"z_{role}"], at[f"z_{role}"] + n_groups)
+            y_std[z] = y[z] / np.exp(y[s])
+            jacobian += n_groups * y[s]
+        value_std, grad_std = standard.logp_and_grad(y_std)
+        assert value == pytest.approx(value_std - jacobian, rel=1e-12)
+        expected = grad_std.copy()
+        for role in ("purchase", "dropout"):
+            s, z = at[f"sigma_{role}"], slice(at[f"z_{role}"], at[f"z_{role}"] + n_groups)
+            expected[z] = grad_std[z] / np.exp(y[s])
+            expected[s] = grad_std[s] - np.sum(grad_std[z] * y_std[z]) - n_groups
+        np.testing.assert_allclose(grad, expected, rtol=1e-10, atol=1e-10)
+        np.testing.assert_allclose(centered.values(y)["z_dropout"],
+                                   y_std[at["z_dropout"]:at["z_dropout"] + n_groups], rtol=1e-14)
+
+
+def test_nuts_samples_group_effects_centered_only_when_every_group_is_large():
+    frame = _with_covariates(_purchase_rows())
+    assert not centered_groups(clvlib.BetaGeoModel(frame, group="region"))
+    big = frame.assign(weights=1000.0)
+    assert centered_groups(clvlib.BetaGeoModel(big, group="region"))
+    odd = clvlib.BetaGeoModel(big, group="region",
+                              priors={"z_purchase": {"dist": "Normal", "mu": 0, "sigma": 2}})
+    assert not centered_groups(odd)
+    assert not centered_groups(clvlib.BetaGeoModel(big))

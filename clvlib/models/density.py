@@ -111,6 +111,8 @@ class CompiledDensity:
         rows = self.buffer[kernels.HEADER:kernels.HEADER + kernels.PRIOR_WIDTH * self.start.size]
         kind, shift = rows[0::kernels.PRIOR_WIDTH], rows[3::kernels.PRIOR_WIDTH]
         flat = np.where(kind >= kernels.UNBOUNDED, y, shift + np.exp(y))
+        centered = kind == kernels.CENTERED
+        flat[centered] = y[centered] / flat[rows[1::kernels.PRIOR_WIDTH][centered].astype(int)]
         out, at = {}, 0
         for name, shape in zip(self.variables, self.shapes, strict=True):
             size = int(np.prod(shape))
@@ -143,9 +145,11 @@ def _patterns(model) -> tuple[np.ndarray, np.ndarray]:
     return index.ravel(), values
 
 
-def _link_terms(model, patterns: np.ndarray, offsets: dict[str, int]) -> list[list[float]]:
+def _link_terms(model, patterns: np.ndarray, offsets: dict[str, int],
+                centered: bool) -> list[list[float]]:
     """The link terms ``[pattern, parameter, c1, c2, value]`` of :mod:`kernels`: the covariate
-    terms (sign x covariate x coefficient) and group terms (sign x sigma x the group's z)."""
+    terms (sign x covariate x coefficient) and group terms (sign x sigma x the group's z, or
+    sign x the group's effect when the effects are sampled centered)."""
     columns = list(model.design_columns)
     terms = []
     for role, (name, sign) in model.covariate_links.items():
@@ -158,8 +162,9 @@ def _link_terms(model, patterns: np.ndarray, offsets: dict[str, int]) -> list[li
                     if value != 0:
                         terms.append([p, j, offsets[design.coefficient] + k, -1, sign * value])
             if role in model.pooled_roles:
-                group = int(row[columns.index(model.GROUP_CODE)])
-                terms.append([p, j, offsets[f"sigma_{role}"], offsets[f"z_{role}"] + group, sign])
+                group = offsets[f"z_{role}"] + int(row[columns.index(model.GROUP_CODE)])
+                terms.append([p, j, group, -1, sign] if centered
+                             else [p, j, offsets[f"sigma_{role}"], group, sign])
     return terms
 
 
@@ -187,8 +192,31 @@ class _Rows:
         return len(self.weights)
 
 
-def compiled_density(model) -> CompiledDensity | None:
-    """The compiled log posterior of ``model``, or None when the kernels do not cover it."""
+#: A pooled model's group effects are sampled centered (:data:`kernels.CENTERED`) when every
+#: group has at least this many customers: then the data pin each group's effect far more
+#: tightly than the spread does, the case where NUTS struggles with standardized effects.
+CENTERED_MIN_CUSTOMERS = 1000
+
+
+def centered_groups(model) -> bool:
+    """Whether NUTS should sample ``model``'s group effects centered (every group large)."""
+    standard = [model.priors[f"z_{role}"] for role in model.pooled_roles]
+    if not standard or any(p.to_dict() != {"dist": "Normal", "mu": 0.0, "sigma": 1.0}
+                           for p in standard):
+        return False
+    codes = np.asarray(model.rows[model.GROUP_CODE]).astype(np.int64)
+    sizes = np.bincount(codes, weights=np.asarray(model.rows.weights, dtype=float),
+                        minlength=len(model.group_levels))
+    return bool(sizes.min() >= CENTERED_MIN_CUSTOMERS)
+
+
+def compiled_density(model, centered: bool = False) -> CompiledDensity | None:
+    """The compiled log posterior of ``model``, or None when the kernels do not cover it.
+
+    With ``centered``, a pooled model's group effects are sampled on their own scale (the same
+    posterior; the variables the fit reports are unchanged); MAP needs the standardized ones,
+    whose mode is PyMC's.
+    """
     code = model.kernel
     if code is None:
         return None
@@ -201,9 +229,11 @@ def compiled_density(model) -> CompiledDensity | None:
     offsets, coords = {}, []
     for name, shape, row in zip(model.variables, shapes, prior_rows, strict=True):
         offsets[name] = len(coords)
+        if centered and name.startswith("z_") and name[2:] in model.pooled_roles:
+            row = [float(kernels.CENTERED), float(offsets[f"sigma_{name[2:]}"]), 0.0, 0.0]
         coords += [row] * int(np.prod(shape))
     pattern, pattern_values = _patterns(model)
-    terms = _link_terms(model, pattern_values, offsets)
+    terms = _link_terms(model, pattern_values, offsets, centered)
     # The kernels read the rows sorted by pattern (a plain model's order is kept).
     order = np.argsort(pattern, kind="stable")
     pattern = pattern[order]

@@ -16,7 +16,8 @@ parameters, priors, designs and data.
 
 Parameters indexed by customer. The compressed rows fall into *patterns*: distinct values of
 the model's coded covariates and group (one pattern for a plain model). Each pattern ``p`` has
-its own likelihood parameters ``P[p, j] = theta_j * exp(eta[p, j])``, where ``theta_j`` is the
+its own likelihood parameters ``P[p, j] = theta_j * exp(eta[p, j])`` (flat arrays, four
+numbers per pattern), where ``theta_j`` is the
 population parameter and ``eta`` a sum of *link terms* ``value * v[c1] * v[c2]`` over the
 model's variables ``v`` (a covariate term: the sign of the link times the covariate, times a
 coefficient; a group term: the sign times ``sigma`` times the group's ``z``). The likelihood
@@ -58,7 +59,8 @@ def _kernel(**options):
     """numba's njit, cached on disk, without the Python-callable wrapper: every kernel is called
     from other kernels or the C callbacks only, and the wrapper is a good share of the time a
     first (cold) compile takes."""
-    return numba.njit(cache=True, no_cpython_wrapper=True, no_cfunc_wrapper=True, **options)
+    return numba.njit(cache=True, no_cpython_wrapper=True, no_cfunc_wrapper=True,
+                      error_model="numpy", **options)
 
 
 HEADER = 16
@@ -72,6 +74,11 @@ PRIOR_WIDTH, TERM_WIDTH = 4, 5
 PRIOR_KINDS = {"HalfFlat": 0, "LogNormal": 1, "Gamma": 2, "Exponential": 3, "HalfNormal": 4,
                "Weibull": 5, "Normal": 6, "Flat": 7}
 UNBOUNDED = 6
+#: The prior code of a group's effect sampled on its own scale ("centered"): ``e ~ Normal(0,
+#: sigma)``, with sigma the coordinate named by the prior's first number; the model's variable
+#: is the standardized ``z = e / sigma``. The same posterior as sampling ``z`` itself, and an
+#: easier one for NUTS when every group has many customers.
+CENTERED = 8
 # Pareto/NBD: the Gauss-Legendre rule and cut-off of the quadrature in clvlib.likelihoods
 # (which imports them from here).
 PNBD_NODES, PNBD_WEIGHTS = np.polynomial.legendre.leggauss(16)
@@ -156,53 +163,54 @@ def _bg_nbd(P, buf, o, n_rows, n_x, n_u, n_v, modified, G):
     ui = buf[o + 2 * n_rows:o + 3 * n_rows]
     vi, w = buf[o + 3 * n_rows:o + 4 * n_rows], buf[o + 4 * n_rows:o + 5 * n_rows]
     o += 5 * n_rows
-    n_pat = P.shape[0]
+    n_pat = P.size // 4
     starts = buf[o:o + n_pat + 1]
     o += n_pat + 1
     u, up = buf[o:o + n_u], buf[o + n_u:o + 2 * n_u]
     o += 2 * n_u
     v, vp = buf[o:o + n_v], buf[o + n_v:o + 2 * n_v]
     extra = 1.0 if modified else 0.0
-    # What depends on a pattern's parameters only.
-    log_alpha, log_a = np.empty(n_pat), np.empty(n_pat)
-    lg_r, lg_ab, lg_b = np.empty(n_pat), np.empty(n_pat), np.empty(n_pat)
-    psi_r, psi_ab, psi_b = np.empty(n_pat), np.empty(n_pat), np.empty(n_pat)
-    for p in range(n_pat):
-        r, alpha, a, b = P[p, 0], P[p, 1], P[p, 2], P[p, 3]
-        log_alpha[p], log_a[p] = math.log(alpha), math.log(a)
-        lg_r[p], lg_ab[p], lg_b[p] = math.lgamma(r), math.lgamma(a + b), math.lgamma(b)
-        psi_r[p], psi_ab[p], psi_b[p] = digamma(r), digamma(a + b), digamma(b)
     ll = 0.0
     log_bx = np.empty(n_x)
     inv_bx = np.empty(n_x)
-    for k in range(n_x):
-        p = int(xp[k])
-        r, alpha, a, b = P[p, 0], P[p, 1], P[p, 2], P[p, 3]
-        xk, wk = xs[k], xw[k]
-        psi_abx = digamma(a + b + xk + extra)
-        ll += wk * (math.lgamma(r + xk) - lg_r[p] + r * log_alpha[p] + lg_ab[p]
-                    + math.lgamma(b + xk) - lg_b[p] - math.lgamma(a + b + xk + extra))
-        G[p, 0] += wk * (digamma(r + xk) - psi_r[p] + log_alpha[p])
-        G[p, 1] += wk * r / alpha
-        G[p, 2] += wk * (psi_ab[p] - psi_abx)
-        G[p, 3] += wk * (psi_ab[p] + digamma(b + xk) - psi_b[p] - psi_abx)
-        bx = b + xk if modified else b + max(xk, 1.0) - 1.0
-        log_bx[k] = math.log(bx)
-        inv_bx[k] = 1.0 / bx
+    k = 0  # the (pattern, x) pairs come sorted by pattern
+    for p in range(n_pat):
+        r, alpha, a, b = P[4 * p], P[4 * p + 1], P[4 * p + 2], P[4 * p + 3]
+        log_alpha = math.log(alpha)
+        lg_r, lg_ab, lg_b = math.lgamma(r), math.lgamma(a + b), math.lgamma(b)
+        psi_r, psi_ab, psi_b = digamma(r), digamma(a + b), digamma(b)
+        g_r = g_alpha = g_a = g_b = 0.0
+        while k < n_x and int(xp[k]) == p:
+            xk, wk = xs[k], xw[k]
+            psi_abx = digamma(a + b + xk + extra)
+            ll += wk * (math.lgamma(r + xk) - lg_r + r * log_alpha + lg_ab
+                        + math.lgamma(b + xk) - lg_b - math.lgamma(a + b + xk + extra))
+            g_r += wk * (digamma(r + xk) - psi_r + log_alpha)
+            g_alpha += wk * r / alpha
+            g_a += wk * (psi_ab - psi_abx)
+            g_b += wk * (psi_ab + digamma(b + xk) - psi_b - psi_abx)
+            bx = b + xk if modified else b + max(xk, 1.0) - 1.0
+            log_bx[k] = math.log(bx)
+            inv_bx[k] = 1.0 / bx
+            k += 1
+        G[4 * p] += g_r
+        G[4 * p + 1] += g_alpha
+        G[4 * p + 2] += g_a
+        G[4 * p + 3] += g_b
     log_u, inv_u = np.empty(n_u), np.empty(n_u)
     for j in range(n_u):
-        log_u[j] = math.log(P[int(up[j]), 1] + u[j])
-        inv_u[j] = 1.0 / (P[int(up[j]), 1] + u[j])
+        log_u[j] = math.log(P[4 * int(up[j]) + 1] + u[j])
+        inv_u[j] = 1.0 / (P[4 * int(up[j]) + 1] + u[j])
     log_v, inv_v = np.empty(n_v), np.empty(n_v)
     for j in range(n_v):
-        log_v[j] = math.log(P[int(vp[j]), 1] + v[j])
-        inv_v[j] = 1.0 / (P[int(vp[j]), 1] + v[j])
+        log_v[j] = math.log(P[4 * int(vp[j]) + 1] + v[j])
+        inv_v[j] = 1.0 / (P[4 * int(vp[j]) + 1] + v[j])
     # The row loop: one exp, one log and one division per row. log(1 + e^-|z|) rather than
     # log1p: the same to 1e-16 in absolute terms, which is what the sum needs, at half the cost.
     # Rows come sorted by pattern (pattern p's rows from starts[p] to starts[p + 1]): sums over
     # a pattern's rows are kept in scalars.
     for p in range(n_pat):
-        r, la = P[p, 0], log_a[p]
+        r, la = P[4 * p], math.log(P[4 * p + 2])
         g_r = g_alpha = g_drop = g_b = 0.0  # g_drop: sum of w * P(dropped branch), for d/da
         for i in range(int(starts[p]), int(starts[p + 1])):
             xk, wi = x[i], w[i]
@@ -232,10 +240,10 @@ def _bg_nbd(P, buf, o, n_rows, n_x, n_u, n_v, modified, G):
                 g_b += wi * w_alive * inv_bx[k]
             else:
                 g_b -= wi * w_drop * inv_bx[k]
-        G[p, 0] += g_r
-        G[p, 1] += g_alpha
-        G[p, 2] += g_drop / P[p, 2]
-        G[p, 3] += g_b
+        G[4 * p] += g_r
+        G[4 * p + 1] += g_alpha
+        G[4 * p + 2] += g_drop / P[4 * p + 2]
+        G[4 * p + 3] += g_b
     return ll
 
 
@@ -251,26 +259,26 @@ def _pareto_nbd(P, buf, o, n_rows, n_x, n_u, n_v, G):
     x, ui = buf[o:o + n_rows], buf[o + 2 * n_rows:o + 3 * n_rows]
     vi, w = buf[o + 3 * n_rows:o + 4 * n_rows], buf[o + 4 * n_rows:o + 5 * n_rows]
     o += 5 * n_rows
-    n_pat = P.shape[0]
+    n_pat = P.size // 4
     starts = buf[o:o + n_pat + 1]
     o += n_pat + 1
     u, up = buf[o:o + n_u], buf[o + n_u:o + 2 * n_u]
     o += 2 * n_u
     v, vp = buf[o:o + n_v], buf[o + n_v:o + 2 * n_v]
-    lg_r, psi_r = np.empty(n_pat), np.empty(n_pat)
-    for p in range(n_pat):
-        lg_r[p], psi_r[p] = math.lgamma(P[p, 0]), digamma(P[p, 0])
     ll = 0.0
-    for k in range(n_x):
-        p = int(xp[k])
-        r, alpha, s, beta = P[p, 0], P[p, 1], P[p, 2], P[p, 3]
-        xk, wk = xs[k], xw[k]
+    k = 0  # the (pattern, x) pairs come sorted by pattern
+    for p in range(n_pat):
+        r, alpha, s, beta = P[4 * p], P[4 * p + 1], P[4 * p + 2], P[4 * p + 3]
+        lg_r, psi_r = math.lgamma(r), digamma(r)
         log_alpha, log_beta = math.log(alpha), math.log(beta)
-        ll += wk * (math.lgamma(r + xk) - lg_r[p] + r * log_alpha + s * log_beta)
-        G[p, 0] += wk * (digamma(r + xk) - psi_r[p] + log_alpha)
-        G[p, 1] += wk * r / alpha
-        G[p, 2] += wk * log_beta
-        G[p, 3] += wk * s / beta
+        while k < n_x and int(xp[k]) == p:
+            xk, wk = xs[k], xw[k]
+            ll += wk * (math.lgamma(r + xk) - lg_r + r * log_alpha + s * log_beta)
+            G[4 * p] += wk * (digamma(r + xk) - psi_r + log_alpha)
+            G[4 * p + 1] += wk * r / alpha
+            G[4 * p + 2] += wk * log_beta
+            G[4 * p + 3] += wk * s / beta
+            k += 1
     half, log_weights, specs = PNBD_TIER_HALF, PNBD_TIER_LOG_WEIGHTS, PNBD_TIER_SPECS
     # The derivatives of m = min(alpha, beta), e, c, u_low and k = r + s + x in (r, alpha, s,
     # beta) are sparse: dk = (1, 0, 1, 0), dm and de one 1 each, dc in alpha and beta, du in all;
@@ -279,16 +287,19 @@ def _pareto_nbd(P, buf, o, n_rows, n_x, n_u, n_v, G):
     # rows (m = min(alpha, beta)).
     log_m_u, inv_m_u = np.empty(n_u), np.empty(n_u)
     for j in range(n_u):
-        p = int(up[j])
-        m_tx = min(P[p, 1], P[p, 3]) + u[j]
+        p = 4 * int(up[j])
+        m_tx = min(P[p + 1], P[p + 3]) + u[j]
         log_m_u[j], inv_m_u[j] = math.log(m_tx), 1.0 / m_tx
-    log_v, inv_v = np.empty((3, n_v)), np.empty((3, n_v))  # alpha + T, beta + T, m + T
+    # alpha + T, beta + T, m + T
+    la_v, lb_v, lm_v = np.empty(n_v), np.empty(n_v), np.empty(n_v)
+    ia_v, ib_v, im_v = np.empty(n_v), np.empty(n_v), np.empty(n_v)
     for j in range(n_v):
-        p = int(vp[j])
-        for i, base in enumerate((P[p, 1], P[p, 3], min(P[p, 1], P[p, 3]))):
-            log_v[i, j], inv_v[i, j] = math.log(base + v[j]), 1.0 / (base + v[j])
+        p = 4 * int(vp[j])
+        a_T, b_T = P[p + 1] + v[j], P[p + 3] + v[j]
+        la_v[j], lb_v[j], ia_v[j], ib_v[j] = math.log(a_T), math.log(b_T), 1.0 / a_T, 1.0 / b_T
+        lm_v[j], im_v[j] = min(la_v[j], lb_v[j]), max(ia_v[j], ib_v[j])
     for p in range(n_pat):  # rows sorted by pattern, as in _bg_nbd
-        r, alpha, s, beta = P[p, 0], P[p, 1], P[p, 2], P[p, 3]
+        r, alpha, s, beta = P[4 * p], P[4 * p + 1], P[4 * p + 2], P[4 * p + 3]
         acc0 = acc1 = acc2 = acc3 = 0.0  # the gradient of the pattern's rows
         alpha_le_beta = alpha <= beta
         gap = abs(alpha - beta)
@@ -302,7 +313,7 @@ def _pareto_nbd(P, buf, o, n_rows, n_x, n_u, n_v, G):
             rx = r + xk
             k = r + s + xk
             inv_k = 1.0 / k
-            la_T, lb_T = log_v[0, iv], log_v[1, iv]
+            la_T, lb_T = la_v[iv], lb_v[iv]
             alive = -rx * la_T - s * lb_T
             e = s + 1.0 if alpha_le_beta else rx
             lm_tx, inv_mtx = log_m_u[iu], inv_m_u[iu]
@@ -314,13 +325,13 @@ def _pareto_nbd(P, buf, o, n_rows, n_x, n_u, n_v, G):
                 dc1, dc3 = -(1.0 + c) * inv_mtx, inv_mtx
             else:
                 dc1, dc3 = inv_mtx, -(1.0 + c) * inv_mtx
-            u_T = lm_tx - log_v[2, iv]
+            u_T = lm_tx - lm_v[iv]
             cut = -PNBD_CUTOFF * inv_k - l1c
             if u_T >= cut:
                 u_low = u_T
-                edge = inv_v[2, iv] / inv_mtx  # e^u_T = (m + t_x) / (m + T)
+                edge = im_v[iv] / inv_mtx  # e^u_T = (m + t_x) / (m + T)
                 du0 = du2 = 0.0
-                du1, du3 = dm1 * (inv_mtx - inv_v[2, iv]), dm3 * (inv_mtx - inv_v[2, iv])
+                du1, du3 = dm1 * (inv_mtx - im_v[iv]), dm3 * (inv_mtx - im_v[iv])
             else:
                 u_low = cut
                 edge = math.exp(cut)
@@ -397,13 +408,13 @@ def _pareto_nbd(P, buf, o, n_rows, n_x, n_u, n_v, G):
             d2 = d_k + d_u * du2 - s_l * de2 + inv_s
             d3 = d_u * du3 - e * s_q * dc3 - k * dm3 * inv_mtx
             acc0 += wi * (w_int * d0 - w_alive * la_T)
-            acc1 += wi * (w_int * d1 - w_alive * rx * inv_v[0, iv])
+            acc1 += wi * (w_int * d1 - w_alive * rx * ia_v[iv])
             acc2 += wi * (w_int * d2 - w_alive * lb_T)
-            acc3 += wi * (w_int * d3 - w_alive * s * inv_v[1, iv])
-        G[p, 0] += acc0
-        G[p, 1] += acc1
-        G[p, 2] += acc2
-        G[p, 3] += acc3
+            acc3 += wi * (w_int * d3 - w_alive * s * ib_v[iv])
+        G[4 * p] += acc0
+        G[4 * p + 1] += acc1
+        G[4 * p + 2] += acc2
+        G[4 * p + 3] += acc3
     return ll
 
 
@@ -415,29 +426,27 @@ def _gamma_gamma(P, buf, o, n_rows, n_x, G, sum_wx_log_m, sum_w_log_m):
     o += 3 * n_x
     x, m = buf[o:o + n_rows], buf[o + 2 * n_rows:o + 3 * n_rows]
     w = buf[o + 4 * n_rows:o + 5 * n_rows]
-    n_pat = P.shape[0]
+    n_pat = P.size // 4
     starts = buf[o + 5 * n_rows:o + 5 * n_rows + n_pat + 1]
-    log_gam, lg_q, psi_q = np.empty(n_pat), np.empty(n_pat), np.empty(n_pat)
-    for g in range(n_pat):
-        log_gam[g], lg_q[g], psi_q[g] = math.log(P[g, 2]), math.lgamma(P[g, 1]), digamma(P[g, 1])
     # (p x - 1) log m summed over rows: p * sum(w x log m) - sum(w log m), both data constants
     # (p, the shape of each purchase's spend, is the same in every pattern).
-    ll = P[0, 0] * sum_wx_log_m - sum_w_log_m
-    G[0, 0] += sum_wx_log_m
-    for k in range(n_x):
-        g = int(xp[k])
-        p, q, gam = P[g, 0], P[g, 1], P[g, 2]
-        xk, wk = xs[k], xw[k]
-        px = p * xk
-        psi_pxq = digamma(px + q)
-        ll += wk * (math.lgamma(px + q) - math.lgamma(px) - lg_q[g] + q * log_gam[g]
-                    + px * math.log(xk))
-        G[g, 0] += wk * xk * (psi_pxq - digamma(px) + math.log(xk))
-        G[g, 1] += wk * (psi_pxq - psi_q[g] + log_gam[g])
-        G[g, 2] += wk * q / gam
-    for g in range(n_pat):  # rows sorted by pattern, as in _bg_nbd
-        p, q, gam = P[g, 0], P[g, 1], P[g, 2]
+    ll = P[0] * sum_wx_log_m - sum_w_log_m
+    G[0] += sum_wx_log_m
+    k = 0  # the (pattern, x) pairs come sorted by pattern
+    for g in range(n_pat):  # and so do the rows, as in _bg_nbd
+        p, q, gam = P[4 * g], P[4 * g + 1], P[4 * g + 2]
+        log_gam, lg_q, psi_q = math.log(gam), math.lgamma(q), digamma(q)
         g_p = g_q = g_g = 0.0
+        while k < n_x and int(xp[k]) == g:
+            xk, wk = xs[k], xw[k]
+            px = p * xk
+            psi_pxq = digamma(px + q)
+            ll += wk * (math.lgamma(px + q) - math.lgamma(px) - lg_q + q * log_gam
+                        + px * math.log(xk))
+            g_p += wk * xk * (psi_pxq - digamma(px) + math.log(xk))
+            g_q += wk * (psi_pxq - psi_q + log_gam)
+            g_g += wk * q / gam
+            k += 1
         for i in range(int(starts[g]), int(starts[g + 1])):
             xk, wi = x[i], w[i]
             px = p * xk
@@ -447,19 +456,22 @@ def _gamma_gamma(P, buf, o, n_rows, n_x, G, sum_wx_log_m, sum_w_log_m):
             g_p -= wi * xk * log_spend
             g_q -= wi * log_spend
             g_g -= wi * (px + q) / spend
-        G[g, 0] += g_p
-        G[g, 1] += g_q
-        G[g, 2] += g_g
+        G[4 * g] += g_p
+        G[4 * g + 1] += g_q
+        G[4 * g + 2] += g_g
     return ll
 
 
 @_kernel()
-def _priors(y, buf, grad, th, dth):
-    """The log prior of the point ``y`` (its gradient into ``grad``); fills the variables
-    ``th`` (shift + exp(y) for a positive one, y for a real one) and their derivatives in y."""
+def _variables(y, buf, grad, th, dth):
+    """The log prior of the point ``y`` (its gradient into ``grad``), the variables ``th``
+    (shift + exp(y) for a positive one, y for a real one) and their derivatives in y ``dth``,
+    and each pattern's likelihood parameters ``P = theta * exp(eta)`` with ``eta``, from the
+    buffer's link terms; returns ``(log prior, P, eta)``."""
     jacobian = buf[2] > 0
+    n, n_params, n_pat, n_terms = int(buf[1]), int(buf[10]), int(buf[11]), int(buf[12])
     logp = 0.0
-    for j in range(int(buf[1])):
+    for j in range(n):
         b = HEADER + PRIOR_WIDTH * j
         kind = int(buf[b])
         if kind >= UNBOUNDED:
@@ -467,30 +479,29 @@ def _priors(y, buf, grad, th, dth):
         else:
             dth[j] = math.exp(y[j])
             th[j] = buf[b + 3] + dth[j]
+        if kind == CENTERED:
+            c = int(buf[b + 1])  # sigma's coordinate, before this one
+            z = y[j] / th[c]
+            logp -= math.log(th[c]) + _HALF_LOG_2PI + 0.5 * z * z
+            grad[j] = -z / th[c]
+            grad[c] += (z * z - 1.0) / th[c] * dth[c]
+            continue
         lp, dlp = _prior(kind, buf[b + 1], buf[b + 2], y[j], jacobian)
         logp += lp
         grad[j] = dlp
-    return logp
-
-
-@_kernel()
-def _link(th, buf):
-    """Each pattern's likelihood parameters ``P = theta * exp(eta)`` and ``eta``, from the
-    variables ``th`` and the buffer's link terms."""
-    n_params, n_pat, n_terms = int(buf[10]), int(buf[11]), int(buf[12])
-    o = HEADER + PRIOR_WIDTH * int(buf[1])
-    eta = np.zeros((n_pat, n_params))
+    o = HEADER + PRIOR_WIDTH * n
+    eta = np.zeros(4 * n_pat)
     for t in range(n_terms):
         b = o + TERM_WIDTH * t
         term = buf[b + 4] * th[int(buf[b + 2])]
         if buf[b + 3] >= 0:
             term *= th[int(buf[b + 3])]
-        eta[int(buf[b]), int(buf[b + 1])] += term
-    P = np.empty((n_pat, n_params))
+        eta[4 * int(buf[b]) + int(buf[b + 1])] += term
+    P = np.zeros(4 * n_pat)
     for p in range(n_pat):
         for j in range(n_params):
-            P[p, j] = th[j] * math.exp(eta[p, j])
-    return P, eta
+            P[4 * p + j] = th[j] * math.exp(eta[4 * p + j])
+    return logp, P, eta
 
 
 @_kernel()
@@ -501,12 +512,12 @@ def _unlink(G, P, eta, th, dth, buf, grad):
     d = np.zeros(n)
     for p in range(n_pat):
         for j in range(n_params):
-            d[j] += G[p, j] * math.exp(eta[p, j])
-            G[p, j] *= P[p, j]  # now the gradient in eta
+            d[j] += G[4 * p + j] * math.exp(eta[4 * p + j])
+            G[4 * p + j] *= P[4 * p + j]  # now the gradient in eta
     o = HEADER + PRIOR_WIDTH * n
     for t in range(n_terms):
         b = o + TERM_WIDTH * t
-        g = G[int(buf[b]), int(buf[b + 1])] * buf[b + 4]
+        g = G[4 * int(buf[b]) + int(buf[b + 1])] * buf[b + 4]
         c1, c2 = int(buf[b + 2]), int(buf[b + 3])
         if c2 >= 0:
             d[c1] += g * th[c2]
@@ -515,11 +526,6 @@ def _unlink(G, P, eta, th, dth, buf, grad):
             d[c1] += g
     for j in range(n):
         grad[j] += d[j] * dth[j]  # d/dy = d/dv * dv/dy
-
-
-@_kernel()
-def _data_offset(buf):
-    return HEADER + PRIOR_WIDTH * int(buf[1]) + TERM_WIDTH * int(buf[12])
 
 
 # One density per model, so that a fit compiles (the first time) only its own model's code.
@@ -531,10 +537,10 @@ def _data_offset(buf):
 def bg_nbd_density(y, buf, grad):
     """BG/NBD log posterior density (:func:`_bg_nbd` and the priors)."""
     th, dth = np.empty(y.size), np.empty(y.size)
-    logp = _priors(y, buf, grad, th, dth)
-    P, eta = _link(th, buf)
-    G = np.zeros(P.shape)
-    logp += _bg_nbd(P, buf, _data_offset(buf), int(buf[4]), int(buf[5]), int(buf[6]),
+    logp, P, eta = _variables(y, buf, grad, th, dth)
+    G = np.zeros(P.size)
+    data = HEADER + PRIOR_WIDTH * y.size + TERM_WIDTH * int(buf[12])
+    logp += _bg_nbd(P, buf, data, int(buf[4]), int(buf[5]), int(buf[6]),
                     int(buf[7]), False, G)
     _unlink(G, P, eta, th, dth, buf, grad)
     return logp
@@ -544,10 +550,10 @@ def bg_nbd_density(y, buf, grad):
 def mbg_nbd_density(y, buf, grad):
     """MBG/NBD log posterior density (:func:`_bg_nbd` and the priors)."""
     th, dth = np.empty(y.size), np.empty(y.size)
-    logp = _priors(y, buf, grad, th, dth)
-    P, eta = _link(th, buf)
-    G = np.zeros(P.shape)
-    logp += _bg_nbd(P, buf, _data_offset(buf), int(buf[4]), int(buf[5]), int(buf[6]),
+    logp, P, eta = _variables(y, buf, grad, th, dth)
+    G = np.zeros(P.size)
+    data = HEADER + PRIOR_WIDTH * y.size + TERM_WIDTH * int(buf[12])
+    logp += _bg_nbd(P, buf, data, int(buf[4]), int(buf[5]), int(buf[6]),
                     int(buf[7]), True, G)
     _unlink(G, P, eta, th, dth, buf, grad)
     return logp
@@ -557,10 +563,10 @@ def mbg_nbd_density(y, buf, grad):
 def pareto_nbd_density(y, buf, grad):
     """Pareto/NBD log posterior density (:func:`_pareto_nbd` and the priors)."""
     th, dth = np.empty(y.size), np.empty(y.size)
-    logp = _priors(y, buf, grad, th, dth)
-    P, eta = _link(th, buf)
-    G = np.zeros(P.shape)
-    logp += _pareto_nbd(P, buf, _data_offset(buf), int(buf[4]), int(buf[5]), int(buf[6]),
+    logp, P, eta = _variables(y, buf, grad, th, dth)
+    G = np.zeros(P.size)
+    data = HEADER + PRIOR_WIDTH * y.size + TERM_WIDTH * int(buf[12])
+    logp += _pareto_nbd(P, buf, data, int(buf[4]), int(buf[5]), int(buf[6]),
                         int(buf[7]), G)
     _unlink(G, P, eta, th, dth, buf, grad)
     return logp
@@ -570,10 +576,10 @@ def pareto_nbd_density(y, buf, grad):
 def gamma_gamma_density(y, buf, grad):
     """Gamma-Gamma log posterior density (:func:`_gamma_gamma` and the priors)."""
     th, dth = np.empty(y.size), np.empty(y.size)
-    logp = _priors(y, buf, grad, th, dth)
-    P, eta = _link(th, buf)
-    G = np.zeros(P.shape)
-    logp += _gamma_gamma(P, buf, _data_offset(buf), int(buf[4]), int(buf[5]), G, buf[8], buf[9])
+    logp, P, eta = _variables(y, buf, grad, th, dth)
+    G = np.zeros(P.size)
+    data = HEADER + PRIOR_WIDTH * y.size + TERM_WIDTH * int(buf[12])
+    logp += _gamma_gamma(P, buf, data, int(buf[4]), int(buf[5]), G, buf[8], buf[9])
     _unlink(G, P, eta, th, dth, buf, grad)
     return logp
 
@@ -668,6 +674,8 @@ def _expand(dim, n_expanded, x_, out_, data_):
     for j in range(dim):
         b = HEADER + PRIOR_WIDTH * j
         out[j] = x[j] if buf[b] >= UNBOUNDED else buf[b + 3] + math.exp(x[j])
+        if buf[b] == CENTERED:
+            out[j] = x[j] / out[int(buf[b + 1])]  # z = e / sigma
     return 0
 
 

@@ -20,7 +20,7 @@ import numpy as np
 import pymc as pm
 import xarray as xr
 
-from clvlib.models.density import compiled_density, nutpie_model
+from clvlib.models.density import centered_groups, compiled_density, nutpie_model
 
 Method = Literal["nuts", "map"]
 Sampler = Literal["auto", "nutpie", "pymc"]
@@ -109,7 +109,7 @@ def fit_nutpie(model, settings: FitSettings, progressbar: bool, timings: dict) -
     import nutpie
 
     t0 = time.perf_counter()
-    density = compiled_density(model)
+    density = compiled_density(model, centered=centered_groups(model))
     compiled = (nutpie_model(density) if density is not None
                 else nutpie.compile_pymc_model(model.build()))
     timings["compile_seconds"] = time.perf_counter() - t0

@@ -153,22 +153,32 @@ def _prior(kind, p1, p2, y, jacobian):
 
 
 @_kernel()
-def _bg_nbd(P, buf, o, n_rows, n_x, n_u, n_v, modified, G):
-    """BG/NBD (``modified`` False) or MBG/NBD log-likelihood of the rows; its gradient in each
-    pattern's parameters ``P[p] = (r, alpha, a, b)`` goes to ``G``. clvlib.likelihoods has the
-    formulas."""
+def _unpack(buf, o, n_rows, n_x, n_u, n_v, n_pat):
+    """The data arrays from offset ``o`` (the layout in the module's docstring): the (pattern,
+    x) pairs' x, pattern and weight; the rows' x, pair index, c1, c2 and weight; where each
+    pattern's rows start; the u and v tables with their patterns."""
     xs, xp, xw = buf[o:o + n_x], buf[o + n_x:o + 2 * n_x], buf[o + 2 * n_x:o + 3 * n_x]
     o += 3 * n_x
     x, xi = buf[o:o + n_rows], buf[o + n_rows:o + 2 * n_rows]
-    ui = buf[o + 2 * n_rows:o + 3 * n_rows]
-    vi, w = buf[o + 3 * n_rows:o + 4 * n_rows], buf[o + 4 * n_rows:o + 5 * n_rows]
+    c1, c2 = buf[o + 2 * n_rows:o + 3 * n_rows], buf[o + 3 * n_rows:o + 4 * n_rows]
+    w = buf[o + 4 * n_rows:o + 5 * n_rows]
     o += 5 * n_rows
-    n_pat = P.size // 4
     starts = buf[o:o + n_pat + 1]
     o += n_pat + 1
     u, up = buf[o:o + n_u], buf[o + n_u:o + 2 * n_u]
     o += 2 * n_u
     v, vp = buf[o:o + n_v], buf[o + n_v:o + 2 * n_v]
+    return xs, xp, xw, x, xi, c1, c2, w, starts, u, up, v, vp
+
+
+@_kernel()
+def _bg_nbd(P, buf, o, n_rows, n_x, n_u, n_v, modified, G):
+    """BG/NBD (``modified`` False) or MBG/NBD log-likelihood of the rows; its gradient in each
+    pattern's parameters ``P[p] = (r, alpha, a, b)`` goes to ``G``. clvlib.likelihoods has the
+    formulas."""
+    n_pat = P.size // 4
+    xs, xp, xw, x, xi, ui, vi, w, starts, u, up, v, vp = _unpack(buf, o, n_rows, n_x, n_u, n_v,
+                                                                 n_pat)
     extra = 1.0 if modified else 0.0
     ll = 0.0
     log_bx = np.empty(n_x)
@@ -254,17 +264,9 @@ def _pareto_nbd(P, buf, o, n_rows, n_x, n_u, n_v, G):
     few nodes per row as keep its precision, see PNBD_TIER_NODES) and
     its gradient in each pattern's ``P[p] = (r, alpha, s, beta)``, differentiated through the
     quadrature."""
-    xs, xp, xw = buf[o:o + n_x], buf[o + n_x:o + 2 * n_x], buf[o + 2 * n_x:o + 3 * n_x]
-    o += 3 * n_x
-    x, ui = buf[o:o + n_rows], buf[o + 2 * n_rows:o + 3 * n_rows]
-    vi, w = buf[o + 3 * n_rows:o + 4 * n_rows], buf[o + 4 * n_rows:o + 5 * n_rows]
-    o += 5 * n_rows
     n_pat = P.size // 4
-    starts = buf[o:o + n_pat + 1]
-    o += n_pat + 1
-    u, up = buf[o:o + n_u], buf[o + n_u:o + 2 * n_u]
-    o += 2 * n_u
-    v, vp = buf[o:o + n_v], buf[o + n_v:o + 2 * n_v]
+    xs, xp, xw, x, _, ui, vi, w, starts, u, up, v, vp = _unpack(buf, o, n_rows, n_x, n_u, n_v,
+                                                                n_pat)
     ll = 0.0
     k = 0  # the (pattern, x) pairs come sorted by pattern
     for p in range(n_pat):
@@ -422,12 +424,8 @@ def _pareto_nbd(P, buf, o, n_rows, n_x, n_u, n_v, G):
 def _gamma_gamma(P, buf, o, n_rows, n_x, G, sum_wx_log_m, sum_w_log_m):
     """Gamma-Gamma log-likelihood of the rows and its gradient in each pattern's
     ``P[p] = (p, q, gamma)``."""
-    xs, xp, xw = buf[o:o + n_x], buf[o + n_x:o + 2 * n_x], buf[o + 2 * n_x:o + 3 * n_x]
-    o += 3 * n_x
-    x, m = buf[o:o + n_rows], buf[o + 2 * n_rows:o + 3 * n_rows]
-    w = buf[o + 4 * n_rows:o + 5 * n_rows]
     n_pat = P.size // 4
-    starts = buf[o + 5 * n_rows:o + 5 * n_rows + n_pat + 1]
+    xs, xp, xw, x, _, m, _, w, starts, _, _, _, _ = _unpack(buf, o, n_rows, n_x, 0, 0, n_pat)
     # (p x - 1) log m summed over rows: p * sum(w x log m) - sum(w log m), both data constants
     # (p, the shape of each purchase's spend, is the same in every pattern).
     ll = P[0] * sum_wx_log_m - sum_w_log_m
@@ -463,13 +461,16 @@ def _gamma_gamma(P, buf, o, n_rows, n_x, G, sum_wx_log_m, sum_w_log_m):
 
 
 @_kernel()
-def _variables(y, buf, grad, th, dth):
-    """The log prior of the point ``y`` (its gradient into ``grad``), the variables ``th``
-    (shift + exp(y) for a positive one, y for a real one) and their derivatives in y ``dth``,
-    and each pattern's likelihood parameters ``P = theta * exp(eta)`` with ``eta``, from the
-    buffer's link terms; returns ``(log prior, P, eta)``."""
+def _variables(y, buf, grad):
+    """What every density starts from, at the point ``y``: the log prior (its gradient into
+    ``grad``); the variables ``th`` (shift + exp(y) for a positive one, y for a real one) and
+    their derivatives in y ``dth``; each pattern's likelihood parameters ``P = theta *
+    exp(eta)`` and ``eta``, from the buffer's link terms; a zeroed gradient ``G`` in ``P``; and
+    where the buffer's data start. Returns ``(log prior, P, G, data, (eta, th, dth))``, the last
+    for :func:`_unlink`."""
     jacobian = buf[2] > 0
     n, n_params, n_pat, n_terms = int(buf[1]), int(buf[10]), int(buf[11]), int(buf[12])
+    th, dth = np.empty(n), np.empty(n)
     logp = 0.0
     for j in range(n):
         b = HEADER + PRIOR_WIDTH * j
@@ -501,13 +502,14 @@ def _variables(y, buf, grad, th, dth):
     for p in range(n_pat):
         for j in range(n_params):
             P[4 * p + j] = th[j] * math.exp(eta[4 * p + j])
-    return logp, P, eta
+    return logp, P, np.zeros(P.size), o + TERM_WIDTH * n_terms, (eta, th, dth)
 
 
 @_kernel()
-def _unlink(G, P, eta, th, dth, buf, grad):
+def _unlink(G, P, links, buf, grad):
     """Add the likelihood's gradient, ``G`` in each pattern's parameters, to ``grad`` (in y):
     through the links to the population parameters, coefficients and group effects."""
+    eta, th, dth = links
     n, n_params, n_pat, n_terms = int(buf[1]), int(buf[10]), int(buf[11]), int(buf[12])
     d = np.zeros(n)
     for p in range(n_pat):
@@ -536,51 +538,36 @@ def _unlink(G, P, eta, th, dth, buf, grad):
 @_kernel()
 def bg_nbd_density(y, buf, grad):
     """BG/NBD log posterior density (:func:`_bg_nbd` and the priors)."""
-    th, dth = np.empty(y.size), np.empty(y.size)
-    logp, P, eta = _variables(y, buf, grad, th, dth)
-    G = np.zeros(P.size)
-    data = HEADER + PRIOR_WIDTH * y.size + TERM_WIDTH * int(buf[12])
-    logp += _bg_nbd(P, buf, data, int(buf[4]), int(buf[5]), int(buf[6]),
-                    int(buf[7]), False, G)
-    _unlink(G, P, eta, th, dth, buf, grad)
+    logp, P, G, data, links = _variables(y, buf, grad)
+    logp += _bg_nbd(P, buf, data, int(buf[4]), int(buf[5]), int(buf[6]), int(buf[7]), False, G)
+    _unlink(G, P, links, buf, grad)
     return logp
 
 
 @_kernel()
 def mbg_nbd_density(y, buf, grad):
     """MBG/NBD log posterior density (:func:`_bg_nbd` and the priors)."""
-    th, dth = np.empty(y.size), np.empty(y.size)
-    logp, P, eta = _variables(y, buf, grad, th, dth)
-    G = np.zeros(P.size)
-    data = HEADER + PRIOR_WIDTH * y.size + TERM_WIDTH * int(buf[12])
-    logp += _bg_nbd(P, buf, data, int(buf[4]), int(buf[5]), int(buf[6]),
-                    int(buf[7]), True, G)
-    _unlink(G, P, eta, th, dth, buf, grad)
+    logp, P, G, data, links = _variables(y, buf, grad)
+    logp += _bg_nbd(P, buf, data, int(buf[4]), int(buf[5]), int(buf[6]), int(buf[7]), True, G)
+    _unlink(G, P, links, buf, grad)
     return logp
 
 
 @_kernel()
 def pareto_nbd_density(y, buf, grad):
     """Pareto/NBD log posterior density (:func:`_pareto_nbd` and the priors)."""
-    th, dth = np.empty(y.size), np.empty(y.size)
-    logp, P, eta = _variables(y, buf, grad, th, dth)
-    G = np.zeros(P.size)
-    data = HEADER + PRIOR_WIDTH * y.size + TERM_WIDTH * int(buf[12])
-    logp += _pareto_nbd(P, buf, data, int(buf[4]), int(buf[5]), int(buf[6]),
-                        int(buf[7]), G)
-    _unlink(G, P, eta, th, dth, buf, grad)
+    logp, P, G, data, links = _variables(y, buf, grad)
+    logp += _pareto_nbd(P, buf, data, int(buf[4]), int(buf[5]), int(buf[6]), int(buf[7]), G)
+    _unlink(G, P, links, buf, grad)
     return logp
 
 
 @_kernel()
 def gamma_gamma_density(y, buf, grad):
     """Gamma-Gamma log posterior density (:func:`_gamma_gamma` and the priors)."""
-    th, dth = np.empty(y.size), np.empty(y.size)
-    logp, P, eta = _variables(y, buf, grad, th, dth)
-    G = np.zeros(P.size)
-    data = HEADER + PRIOR_WIDTH * y.size + TERM_WIDTH * int(buf[12])
+    logp, P, G, data, links = _variables(y, buf, grad)
     logp += _gamma_gamma(P, buf, data, int(buf[4]), int(buf[5]), G, buf[8], buf[9])
-    _unlink(G, P, eta, th, dth, buf, grad)
+    _unlink(G, P, links, buf, grad)
     return logp
 
 

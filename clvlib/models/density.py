@@ -11,7 +11,7 @@ kernels to nutpie as C callbacks, or to SciPy's L-BFGS-B for MAP.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import pandas as pd
@@ -102,6 +102,13 @@ class CompiledDensity:
     dims: dict[str, str] = field(default_factory=dict)
     coords: dict[str, list[str]] = field(default_factory=dict)
 
+    @property
+    def slices(self) -> list[slice]:
+        """Each variable's coordinates in ``y``."""
+        ends = np.cumsum([int(np.prod(shape)) for shape in self.shapes])
+        return [slice(int(end - np.prod(shape)), int(end))
+                for end, shape in zip(ends, self.shapes, strict=True)]
+
     def logp_and_grad(self, y) -> tuple[float, np.ndarray]:
         """The log density and its gradient at the unconstrained point ``y``."""
         return kernels.evaluate(np.asarray(y, dtype=np.float64), self.buffer)
@@ -113,20 +120,15 @@ class CompiledDensity:
         flat = np.where(kind >= kernels.UNBOUNDED, y, shift + np.exp(y))
         centered = kind == kernels.CENTERED
         flat[centered] = y[centered] / flat[rows[1::kernels.PRIOR_WIDTH][centered].astype(int)]
-        out, at = {}, 0
-        for name, shape in zip(self.variables, self.shapes, strict=True):
-            size = int(np.prod(shape))
-            out[name] = flat[at:at + size].reshape(shape) if shape else float(flat[at])
-            at += size
-        return out
+        return {name: flat[at] if shape else float(flat[at][0])
+                for name, shape, at in zip(self.variables, self.shapes, self.slices, strict=True)}
 
     def without_jacobian(self) -> CompiledDensity:
         """The same density without the log-Jacobian of the transforms: its mode is the
         posterior mode on the parameters' own scale (PyMC's MAP)."""
         buffer = self.buffer.copy()
         buffer[kernels.H_JACOBIAN] = 0.0
-        return CompiledDensity(self.variables, self.shapes, self.value_names, buffer,
-                               self.start, self.dims, self.coords)
+        return replace(self, buffer=buffer)
 
     def initial_point(self, seed) -> np.ndarray:
         """The start jittered by Uniform(-1, 1) on each coordinate, as PyMC jitters it."""
@@ -226,11 +228,13 @@ def compiled_density(model, centered: bool = False) -> CompiledDensity | None:
     prior_rows = [_prior_row(p) for p in priors]
     if any(row is None for row in prior_rows):
         return None
+    # With centered, each group effect's prior names its spread's coordinate.
+    spreads = {f"z_{role}": f"sigma_{role}" for role in model.pooled_roles} if centered else {}
     offsets, coords = {}, []
     for name, shape, row in zip(model.variables, shapes, prior_rows, strict=True):
         offsets[name] = len(coords)
-        if centered and name.startswith("z_") and name[2:] in model.pooled_roles:
-            row = [float(kernels.CENTERED), float(offsets[f"sigma_{name[2:]}"]), 0.0, 0.0]
+        if name in spreads:
+            row = [float(kernels.CENTERED), float(offsets[spreads[name]]), 0.0, 0.0]
         coords += [row] * int(np.prod(shape))
     pattern, pattern_values = _patterns(model)
     terms = _link_terms(model, pattern_values, offsets, centered)
@@ -283,12 +287,8 @@ def nutpie_model(density: CompiledDensity):
 
     n = density.start.size
     logp, expand = kernels.nutpie_callbacks(int(density.buffer[kernels.H_MODEL]))
-    labels, slices, at = [], [], 0
-    for value, shape in zip(density.value_names, density.shapes, strict=True):
-        size = int(np.prod(shape))
-        labels += [value] if not shape else [f"{value}_{i}" for i in range(size)]
-        slices.append(slice(at, at + size))
-        at += size
+    labels = [label for value, shape in zip(density.value_names, density.shapes, strict=True)
+              for label in ([value] if not shape else [f"{value}_{i}" for i in range(shape[0])])]
     coords = {d: pd.Index(v) for d, v in density.coords.items()}
     return CompiledPyMCModel(
         _n_dim=n,
@@ -302,7 +302,7 @@ def nutpie_model(density: CompiledDensity):
         shared_var_keys={},
         user_data=density.buffer,
         n_expanded=n,
-        shape_info=(list(density.variables), slices,
+        shape_info=(list(density.variables), density.slices,
                     [np.array(shape, dtype=np.int64) for shape in density.shapes]),
         logp_func=None,
         expand_func=None,

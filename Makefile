@@ -38,10 +38,12 @@ report: system-deps $(STAMP)-base ## run the default CDNOW report into reports/c
 	$(BIN)/clvlib report --params $(REPORT_PARAMS) --out $(REPORT_OUT)
 
 # Both suites always run; the target fails if either fails (pytest's 5, "no tests collected", too).
+# pytest-xdist runs the test files on as many workers as the machine has cores, a file's tests
+# in one worker (its module fixtures, fitted models among them, are built once).
 test: system-deps test-deps $(STAMP)-dev ## run the tests (pytest tests/) and every notebook under nbval in smoke mode
 	@status=0; \
-	echo "$(BIN)/pytest tests --durations=15"; \
-	$(BIN)/pytest tests --durations=15 || status=$$?; \
+	echo "$(BIN)/pytest tests -n auto --dist loadfile --durations=15"; \
+	$(BIN)/pytest tests -n auto --dist loadfile --durations=15 || status=$$?; \
 	echo "CLVLIB_SMOKE=1 $(BIN)/pytest --nbval-lax notebooks/"; \
 	CLVLIB_SMOKE=1 $(BIN)/pytest --nbval-lax notebooks/ || status=$$?; \
 	exit $$status

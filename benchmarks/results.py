@@ -201,7 +201,7 @@ def _fits_section(raw: dict) -> list[str]:
                          "speed-up", "ESS/s ratio", "10× target", "clvlib without compile (s)",
                          "pymc-marketing / that"], ratio_rows)
         lines += ["The last two columns show where clvlib's time goes. `compile` is "
-                  "`model.timings['compile_seconds']`: for these plain models, numba compiling "
+                  "`model.timings['compile_seconds']`: numba compiling "
                   "clvlib's log-density kernels (clvlib/models/kernels.py) on a cold cache, or "
                   "loading them from numba's on-disk cache on a warm one; each model's compiled "
                   "kernel serves every prior and data set. pymc-marketing's own compile time is "

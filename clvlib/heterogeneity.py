@@ -164,7 +164,8 @@ def plot_group_forest(model, role: str | None = None, *, interval: float = 0.9, 
     name = rows["parameter"].iloc[0]
     ax.set_xlabel(f"{name} per {model.group} ({role})")
     ax.set_title(f"{model.title}: {name} by {model.group}, pooled")
-    ax.legend(loc="best", fontsize="small")
+    # Beside the axes: inside, the legend can cover a group's interval.
+    ax.legend(loc="upper left", bbox_to_anchor=(1.02, 1.0), fontsize="small", frameon=False)
     return ax
 
 

@@ -415,8 +415,9 @@ def per_customer_sql(dialect: SqlDialect, spec: SummarySpec) -> str:
     ``days`` merges each customer's rows of one UTC day into one purchase: a day is a purchase
     if it has a non-negative row (returns, present only when read with ``returns="net"``,
     lower that day's spend). ``x`` counts the calibration days after the first;
-    ``repeat_spend`` is the spend of exactly those days (never total minus first-day spend,
-    which cancels for huge amounts and loses digits in general). An extra column takes its
+    ``repeat_spend`` is the spend of exactly those days: calibration spend less the first day's,
+    both exact decimals (in floating point the difference would cancel for huge amounts and
+    lose digits in general). An extra column takes its
     value at the customer's first purchase (the earliest non-return row of the first day).
     """
     q = dialect.quote
@@ -433,21 +434,28 @@ def per_customer_sql(dialect: SqlDialect, spec: SummarySpec) -> str:
                                           if spec.has_amounts else [])
     day_items += [f"min_by({e}, ts){purchase_row} AS {e}" for e in extras]
     having = "HAVING bool_or(amount >= 0)" if spec.has_amounts else ""
+    # Repeat spend is the calibration spend less the first day's, taken in the same pass as the
+    # rest (a join of the days with each customer's first day cost as much as the whole pass).
+    # The subtraction is exact: both sides are decimals of 9 places and at most 28 digits before
+    # the point, and DECIMAL(37, 9) less DECIMAL(37, 9) stays DECIMAL(38, 9) in both engines
+    # (Spark would round a DECIMAL(38, 9) difference to 8 places). None when x = 0, as before.
+    calibration_spend = f"CAST(sum(spend) FILTER (WHERE day <= {cal_end}) AS DECIMAL(37, 9))"
+    first_spend = "CAST(min_by(spend, day) AS DECIMAL(37, 9))"
     spend_items = [
-        "CAST(sum(d.spend) FILTER (WHERE d.day > f.first_day AND d.day <= "
-        f"{cal_end}) AS DOUBLE) AS repeat_spend",
-        f"coalesce(CAST(sum(d.spend) FILTER (WHERE d.day > {cal_end} AND d.day <= {end}) "
+        f"CAST(CASE WHEN count(*) FILTER (WHERE day <= {cal_end}) > 1 "
+        f"THEN {calibration_spend} - {first_spend} END AS DOUBLE) AS repeat_spend",
+        f"coalesce(CAST(sum(spend) FILTER (WHERE day > {cal_end} AND day <= {end}) "
         "AS DOUBLE), 0.0) AS spend_holdout",
     ] if spec.has_amounts else []
     customer_items = [
-        "d.customer_id AS customer_id",
-        "min(f.first_day) AS first_day",
-        f"count(*) FILTER (WHERE d.day <= {cal_end}) - 1 AS x",
-        f"max(d.day) FILTER (WHERE d.day <= {cal_end}) AS last_calibration_day",
-        f"max(d.day) FILTER (WHERE d.day <= {end}) AS last_day",
-        f"count(*) FILTER (WHERE d.day > {cal_end} AND d.day <= {end}) AS x_holdout",
+        "customer_id",
+        "min(day) AS first_day",
+        f"count(*) FILTER (WHERE day <= {cal_end}) - 1 AS x",
+        f"max(day) FILTER (WHERE day <= {cal_end}) AS last_calibration_day",
+        f"max(day) FILTER (WHERE day <= {end}) AS last_day",
+        f"count(*) FILTER (WHERE day > {cal_end} AND day <= {end}) AS x_holdout",
         *spend_items,
-        *[f"min_by(d.{e}, d.day) AS {e}" for e in extras],
+        *[f"min_by({e}, day) AS {e}" for e in extras],
     ]
     sep = ",\n               "
     return f"""tx AS (
@@ -460,13 +468,10 @@ def per_customer_sql(dialect: SqlDialect, spec: SummarySpec) -> str:
         GROUP BY customer_id, day
         {having}
     ),
-    firsts AS (
-        SELECT customer_id, min(day) AS first_day FROM days GROUP BY customer_id
-    ),
     per_customer AS (
         SELECT {sep.join(customer_items)}
-        FROM days d JOIN firsts f ON d.customer_id = f.customer_id
-        GROUP BY d.customer_id
+        FROM days
+        GROUP BY customer_id
     )"""
 
 

@@ -7,6 +7,7 @@ from 1; the header line is not counted (``clvlib.transactions.ROWS_NOTE``).
 
 from __future__ import annotations
 
+import io
 import re
 import warnings
 from pathlib import Path
@@ -357,6 +358,27 @@ def test_duplicates_error_shows_the_duplicated_rows(tmp_path):
     msg = str(err.value)
     assert msg.startswith(str(path) + ": 2 duplicate row(s)")
     assert shown_rows(msg) == [2, 4, 6, 7]
+
+
+@pytest.mark.parametrize("ids", ["integers", "padded text"])
+def test_duplicates_counted_alike_for_integer_and_text_ids(tmp_path, ids):
+    """Integer ids are hashed raw in the pre-test, text ids trimmed: both count the same rows.
+
+    With text ids, " 7" and "7" are one customer once trimmed, so those two rows are
+    duplicates too (3 in all); integer ids 7 and 70 stay apart (2 in all).
+    """
+    lines = ["7,2020-01-01,1", "70,2020-01-01,1", "7,2020-01-01,1", "8,2020-01-02,2",
+             "8,2020-01-02,2", "8,2020-01-02,3"]
+    if ids == "padded text":
+        lines.append('" 7",2020-01-01,1')
+    frame = pd.read_csv(io.StringIO(HEADER + "\n" + "\n".join(lines)),
+                        dtype={"customer_id": "int64" if ids == "integers" else "string"})
+    with pytest.warns(UserWarning, match=f"{2 if ids == 'integers' else 3} duplicate row"):
+        log = read_transactions(frame)
+    expected = 2 if ids == "integers" else 3
+    assert log.notes == [
+        f"{expected} duplicate row(s), identical in every kept column, kept (duplicates='keep')"
+    ]
 
 
 def test_no_duplicates_no_note_no_warning(tmp_path):

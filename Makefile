@@ -37,16 +37,12 @@ help: ## list the targets with what they do
 report: system-deps $(STAMP)-base ## run the default CDNOW report into reports/cdnow (HTML, PDF, manifest)
 	$(BIN)/clvlib report --params $(REPORT_PARAMS) --out $(REPORT_OUT)
 
-# Both suites always run; the target fails if either fails (pytest's 5, "no tests collected", too).
-# pytest-xdist runs the test files on as many workers as the machine has cores, a file's tests
-# in one worker (its module fixtures, fitted models among them, are built once).
-test: system-deps test-deps $(STAMP)-dev ## run the tests (pytest tests/) and every notebook under nbval in smoke mode
-	@status=0; \
-	echo "$(BIN)/pytest tests -n auto --dist loadfile --durations=15"; \
-	$(BIN)/pytest tests -n auto --dist loadfile --durations=15 || status=$$?; \
-	echo "CLVLIB_SMOKE=1 $(BIN)/pytest --nbval-lax notebooks/"; \
-	CLVLIB_SMOKE=1 $(BIN)/pytest --nbval-lax notebooks/ || status=$$?; \
-	exit $$status
+# One pytest run of the tests and of every notebook (nbval, smoke mode), spread by pytest-xdist
+# over as many workers as the machine has cores: conftest.py groups what must run together (a
+# test file, a lesson, the pipeline notebooks) and hands the longest groups out first. It fails
+# on any failure and on pytest's 5, "no tests collected".
+test: system-deps test-deps $(STAMP)-dev ## run the tests (tests/) and every notebook under nbval in smoke mode
+	$(BIN)/pytest tests notebooks --nbval-lax -n auto --dist loadfile --no-loadscope-reorder --durations=15
 
 # Speed lives here, not in make test: nothing under tests/ runs the benchmarks.
 bench: system-deps $(STAMP)-dev ## benchmarks vs pymc-marketing and lifetimes into benchmarks/RESULTS.md (BENCH=quick: a few minutes, into benchmarks/output/)

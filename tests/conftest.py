@@ -1,5 +1,6 @@
-"""Shared fixtures (tiny stand-in pipelines for the report runner and the command line) and the
-order the test files run in."""
+"""Shared fixtures: tiny stand-in pipelines for the report runner and the command line.
+
+The order and grouping of the test files under pytest-xdist is the root conftest.py's."""
 
 from __future__ import annotations
 
@@ -94,17 +95,3 @@ def _close_figures():
     yield
     if "matplotlib.pyplot" in sys.modules:
         sys.modules["matplotlib.pyplot"].close("all")
-
-
-def pytest_collection_modifyitems(items):
-    """Run the files with the most ``slow`` tests first (each file's tests in their order).
-
-    make test spreads whole files over the cores (pytest-xdist, ``--dist loadfile``), handing
-    them out in this order: a long file started last would leave the other cores idle while
-    it runs alone.
-    """
-    slow: dict[str, int] = {}
-    for item in items:
-        slow[item.path] = slow.get(item.path, 0) + (item.get_closest_marker("slow") is not None)
-    order = {path: rank for rank, path in enumerate(sorted(slow, key=lambda p: -slow[p]))}
-    items.sort(key=lambda item: order[item.path])

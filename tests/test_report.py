@@ -13,8 +13,8 @@ import nbformat
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import SECRET_CODE, make_notebook
 from pypdf import PdfReader
+from stand_ins import SECRET_CODE, make_notebook
 
 import clvlib
 from clvlib.config import PARAMS_DIR, PIPELINE_DIR

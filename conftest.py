@@ -7,7 +7,9 @@ module fixtures, fitted models among them, are built once), every course lesson 
 cells run in order in one kernel), and the pipeline notebooks are one group, since 01_prepare
 writes the artifacts that 02 to 04 read. The groups go out longest first
 (``tests/durations.json``), so that a long one does not start last and leave the other cores
-idle while it runs alone.
+idle while it runs alone. To remake the estimates: ``.venv/bin/pytest tests notebooks --nbval-lax
+-n auto --dist loadfile --no-loadscope-reorder --durations=0 -q > durations.log``, then
+``.venv/bin/python conftest.py durations.log``.
 
 Notebooks run in smoke mode (``CLVLIB_SMOKE=1`` in their kernel's environment only: the tests
 beside them in the same worker see the environment they were started with), unless
@@ -18,6 +20,9 @@ from __future__ import annotations
 
 import json
 import os
+import re
+import sys
+from collections import defaultdict
 from pathlib import Path
 
 import pytest
@@ -43,7 +48,7 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Put the longest groups first (see the module docstring), each in its own order.
 
     A group missing from ``tests/durations.json`` (a new file) counts as the longest, so it
-    cannot be the one that starts last; the file's ``"how"`` entry says how to remake it.
+    cannot be the one that starts last (the module docstring says how to remake the file).
     """
     seconds = json.loads(DURATIONS.read_text())["seconds"] if DURATIONS.exists() else {}
     longest = max(seconds.values(), default=0.0) + 1.0
@@ -85,3 +90,22 @@ def pytest_xdist_make_scheduler(config: pytest.Config, log):
             return _group_of_path(nodeid.split("::")[0])
 
     return LoadFileAndPipeline(config, log)
+
+
+def write_durations(log: str) -> None:
+    """``tests/durations.json`` from the ``--durations=0`` lines of a `make test` run's log."""
+    line = re.compile(r"^([0-9.]+)s (?:setup|call|teardown)\s+(\S+?)::")
+    seconds: dict[str, float] = defaultdict(float)
+    for text in Path(log).read_text().splitlines():
+        if match := line.match(text):
+            seconds[_group_of_path(match[2])] += float(match[1])
+    if not seconds:
+        sys.exit(f"{log}: no durations (run pytest with --durations=0)")
+    ordered = dict(sorted(((k, round(v, 1)) for k, v in seconds.items()), key=lambda kv: -kv[1]))
+    DURATIONS.write_text(json.dumps({"how": "made by `python conftest.py LOG` (its docstring)",
+                                     "seconds": ordered}, indent=1) + "\n")
+    print(f"{DURATIONS}: {len(ordered)} groups, {sum(ordered.values()):.0f} s in all")
+
+
+if __name__ == "__main__":
+    write_durations(sys.argv[1])

@@ -417,8 +417,8 @@ def per_customer_sql(dialect: SqlDialect, spec: SummarySpec) -> str:
     lower that day's spend). ``x`` counts the calibration days after the first;
     ``repeat_spend`` is the spend of exactly those days: calibration spend less the first day's,
     both exact decimals (in floating point the difference would cancel for huge amounts and
-    lose digits in general). An extra column takes its
-    value at the customer's first purchase (the earliest non-return row of the first day).
+    lose digits in general). An extra column takes its value at the customer's first purchase
+    (the earliest non-return row of the first day).
     """
     q = dialect.quote
     cal_end, end = _date(spec.cal_end), _date(spec.end)

@@ -582,9 +582,9 @@ INTEGER_TYPES = ("TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT",
                  "UTINYINT", "USMALLINT", "UINTEGER", "UBIGINT", "UHUGEINT")
 
 
-def _column_type(con, column: str) -> str:
+def _column_type(con, column: str, view: str = "raw_input") -> str:
     return con.execute(
-        "SELECT column_type FROM (DESCRIBE raw_input) WHERE column_name = ?", [column]
+        f"SELECT column_type FROM (DESCRIBE {view}) WHERE column_name = ?", [column]
     ).fetchall()[0][0]
 
 
@@ -705,10 +705,7 @@ def _hash_columns(con, cols: list[str]) -> str:
     duplicates as hashing its text, without turning every row's id into a string (that was
     half of the test's time on 100 million rows). A text id is hashed trimmed, as kept.
     """
-    kind = con.execute(
-        "SELECT column_type FROM (DESCRIBE typed) WHERE column_name = 'raw_customer_id'"
-    ).fetchall()[0][0]
-    if kind in INTEGER_TYPES:
+    if _column_type(con, "raw_customer_id", "typed") in INTEGER_TYPES:
         return ", ".join(["raw_customer_id", *cols[1:]])
     return ", ".join(cols)
 

@@ -226,24 +226,27 @@ _FIT_SCRIPT = textwrap.dedent("""
 """)
 
 
-def _fit_in_new_process() -> dict:
+def _fit_in_new_process(cache_dir: Path) -> dict:
+    env = {**os.environ, "PYTHONWARNINGS": "ignore", "NUMBA_CACHE_DIR": str(cache_dir)}
     out = subprocess.run([sys.executable, "-c", _FIT_SCRIPT], capture_output=True, text=True,
-                         cwd=ROOT, env={**os.environ, "PYTHONWARNINGS": "ignore"}, check=True)
+                         cwd=ROOT, env=env, check=True)
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
 @pytest.mark.slow
-def test_a_corrupt_cache_file_is_rebuilt_not_trusted():
-    first = _fit_in_new_process()  # fills the cache if it was empty
+def test_a_corrupt_cache_file_is_rebuilt_not_trusted(tmp_path):
+    """In a cache folder of its own: other test workers load and write the shared cache at the
+    same time, and one of them could rebuild the corrupted files before this test's fit does."""
+    first = _fit_in_new_process(tmp_path)  # fills the empty cache
     assert first["compiled"]
-    files = kernels.cache_files()
+    files = sorted(tmp_path.rglob(f"{Path(kernels.__file__).stem}.*.nb[ic]"))
     assert files, "numba wrote no cache files for the kernels"
     for path in files:
         path.write_bytes(b"\x80\x04garbage")
-    rebuilt = _fit_in_new_process()
+    rebuilt = _fit_in_new_process(tmp_path)
     assert rebuilt["warnings"] and "could not be loaded" in rebuilt["warnings"][0]
     assert rebuilt["r"] == first["r"]  # same draws: same seed, same kernels
-    again = _fit_in_new_process()
+    again = _fit_in_new_process(tmp_path)
     assert again["warnings"] == [] and again["r"] == first["r"]
 
 

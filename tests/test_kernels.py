@@ -216,13 +216,17 @@ _FIT_SCRIPT = textwrap.dedent("""
     rng = np.random.default_rng(0)
     x = rng.poisson(2, 200).astype(float)
     frame = pd.DataFrame({"x": x, "t_x": np.where(x > 0, 20.0, 0.0), "T": 30.0})
-    model = clvlib.BetaGeoModel(frame)
+    fits = {}
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        model.fit(draws=50, tune=50, chains=2, progressbar=False)
-    print(json.dumps({"compiled": model.timings["compiled_density"],
+        for cls in (clvlib.BetaGeoModel, clvlib.ParetoNBDModel):
+            model = cls(frame)
+            model.fit(draws=50, tune=50, chains=2, progressbar=False)
+            fits[cls.__name__] = (model.timings["compiled_density"],
+                                  float(model.point_estimate()["r"]))
+    print(json.dumps({"compiled": all(c for c, _ in fits.values()),
                       "warnings": [str(w.message) for w in caught if "kernel" in str(w.message)],
-                      "r": float(model.point_estimate()["r"])}))
+                      "r": [r for _, r in fits.values()]}))
 """)
 
 
@@ -235,8 +239,10 @@ def _fit_in_new_process(cache_dir: Path) -> dict:
 
 @pytest.mark.slow
 def test_a_corrupt_cache_file_is_rebuilt_not_trusted(tmp_path):
-    """In a cache folder of its own: other test workers load and write the shared cache at the
-    same time, and one of them could rebuild the corrupted files before this test's fit does."""
+    """BG/NBD and Pareto/NBD fits in new processes, in a cache folder of their own (other test
+    workers load and write the shared cache at the same time, and one of them could rebuild the
+    corrupted files before this test's fit does). Each refit repeats the first fit's draws:
+    kernels loaded from the cache compute what freshly compiled ones do, to the last bit."""
     first = _fit_in_new_process(tmp_path)  # fills the empty cache
     assert first["compiled"]
     files = sorted(tmp_path.rglob(f"{Path(kernels.__file__).stem}.*.nb[ic]"))
@@ -248,6 +254,30 @@ def test_a_corrupt_cache_file_is_rebuilt_not_trusted(tmp_path):
     assert rebuilt["r"] == first["r"]  # same draws: same seed, same kernels
     again = _fit_in_new_process(tmp_path)
     assert again["warnings"] == [] and again["r"] == first["r"]
+
+
+def test_exp_and_log_in_arithmetic_agree_with_numpy_to_one_ulp():
+    """kernels.exp_poly and log_poly (vectorizable stand-ins for libm's exp and log) over the
+    arguments the kernels give them: exp over [-708, 709], log over positive normal numbers and
+    just above 1 (log(1 + c e^u), log(1 + e^-|z|)); exp stays NaN on NaN."""
+    import numba
+
+    @numba.njit
+    def both(x):
+        out = np.empty((2, x.size))
+        for i in range(x.size):
+            out[0, i] = kernels.exp_poly(x[i])
+            out[1, i] = kernels.log_poly(x[i]) if x[i] > 0 else np.nan
+        return out
+
+    rng = np.random.default_rng(3)
+    x = np.concatenate([rng.uniform(-708, 709, 100_000), np.linspace(-1, 1, 20_001)])
+    assert np.max(np.abs(both(x)[0] / np.exp(x) - 1)) <= 2.3e-16
+    y = np.concatenate([np.exp(rng.uniform(-700, 700, 100_000)), np.linspace(1, 3, 20_001),
+                        1 + np.logspace(-16, 0, 1_000)])
+    log_y = both(y)[1]
+    assert np.max(np.abs(log_y - np.log(y)) / np.maximum(np.abs(np.log(y)), 1)) <= 2.3e-16
+    assert np.isnan(both(np.array([np.nan]))[0, 0])
 
 
 def test_pareto_nbd_node_tiers_keep_the_16_node_precision():

@@ -51,6 +51,8 @@ from pathlib import Path
 
 import numba
 import numpy as np
+from numba import types
+from numba.extending import intrinsic
 
 BG_NBD, MBG_NBD, PARETO_NBD, GAMMA_GAMMA = 1, 2, 3, 4
 
@@ -98,6 +100,88 @@ PNBD_TIER_START = np.cumsum((0,) + PNBD_TIER_NODES)[:-1]
 PNBD_TIER_SPECS = np.array([PNBD_TIER_NODES, PNBD_TIER_RATE, PNBD_TIER_REACH,
                             PNBD_TIER_START], dtype=np.float64)
 _HALF_LOG_2PI = 0.5 * math.log(2 * math.pi)
+_BLOCK = 256  # rows at a time in the BG/NBD row loop
+
+
+# Fast-math without the no-NaN/no-infinity assumptions (a non-finite value still shows) and
+# without reassociation: the kernels add in the order they are written. A sum LLVM vectorizes
+# by reassociating it depends on how it split it, and that differed between the code compiled
+# in a process and the same code loaded from numba's cache (a refit from the cache drew other
+# draws than the first fit); exp_poly and log_poly rely on the order of their operations too.
+FASTMATH = {"contract", "arcp", "nsz", "afn"}
+
+
+# exp and log in plain arithmetic, written here because numba calls libm's exp and log one
+# number at a time, which keeps LLVM from vectorizing a loop over them (its vector maths
+# library, SVML, needs an llvmlite built with Intel's patch, which PyPI's is not). LLVM inlines
+# these two into the BG/NBD row loop and the Pareto/NBD node loop and runs 8 rows or nodes per
+# AVX-512 instruction: BG/NBD's gradient on 1,000,000 simulated customers (222,584 rows) takes
+# 1.7 ms instead of 4.0 ms with libm's, Pareto/NBD's on CDNOW master (11,104 rows) 1.1 instead
+# of 1.7 ms.
+# Both are fdlibm's algorithms (Cody-Waite reduction, then a polynomial) and agree with NumPy's
+# exp and log to 1 ulp (tests/test_kernels.py).
+@intrinsic
+def _float_bits(typingctx, x):
+    def codegen(context, builder, signature, args):
+        return builder.bitcast(args[0], context.get_value_type(types.int64))
+    return types.int64(types.float64), codegen
+
+
+@intrinsic
+def _bits_float(typingctx, i):
+    def codegen(context, builder, signature, args):
+        return builder.bitcast(args[0], context.get_value_type(types.float64))
+    return types.float64(types.int64), codegen
+
+
+_LN2_HI, _LN2_LO = 6.93147180369123816490e-01, 1.90821492927058770002e-10
+_SQRT2 = math.sqrt(2.0)
+
+
+@_kernel(fastmath=FASTMATH)
+def exp_poly(x):
+    """e^x for x in [-708, 709] (beyond, e^-708 or e^709: the kernels only sum such terms
+    with ones near 1); NaN stays NaN."""
+    x = min(max(x, -708.0), 709.0)
+    n = math.floor(x * 1.4426950408889634 + 0.5)
+    r = (x - n * _LN2_HI) - n * _LN2_LO  # |r| <= log(2) / 2: Taylor to r^13 is exact in float64
+    p = 1.0 / 6227020800.0
+    p = p * r + 1.0 / 479001600.0
+    p = p * r + 1.0 / 39916800.0
+    p = p * r + 1.0 / 3628800.0
+    p = p * r + 1.0 / 362880.0
+    p = p * r + 1.0 / 40320.0
+    p = p * r + 1.0 / 5040.0
+    p = p * r + 1.0 / 720.0
+    p = p * r + 1.0 / 120.0
+    p = p * r + 1.0 / 24.0
+    p = p * r + 1.0 / 6.0
+    p = p * r + 0.5
+    p = p * r + 1.0
+    p = p * r + 1.0
+    return p * _bits_float((numba.int64(n) + 1023) << 52)
+
+
+@_kernel(fastmath=FASTMATH)
+def log_poly(x):
+    """log x for a positive, finite, normal x (the kernels' 1 + c e^u and 1 + e^-|z|)."""
+    bits = _float_bits(x)
+    k = (bits >> 52) - 1023
+    m = _bits_float((bits & 0x000FFFFFFFFFFFFF) | 0x3FF0000000000000)  # x = m 2^k, m in [1, 2)
+    big = m > _SQRT2
+    m = 0.5 * m if big else m
+    k = k + 1 if big else k
+    f = m - 1.0  # in [-0.29, 0.41]
+    s = f / (2.0 + f)
+    z = s * s
+    w = z * z
+    t1 = w * (3.999999999940941908e-01 + w * (2.222219843214978396e-01
+                                              + w * 1.531383769920937332e-01))
+    t2 = z * (6.666666666666735130e-01 + w * (2.857142874366239149e-01 + w * (
+        1.818357216161805012e-01 + w * 1.479819860511658591e-01)))
+    hfsq = 0.5 * f * f
+    dk = float(k)
+    return dk * _LN2_HI - ((hfsq - (s * (hfsq + t1 + t2) + dk * _LN2_LO)) - f)
 
 
 @_kernel()
@@ -171,7 +255,7 @@ def _unpack(buf, o, n_rows, n_x, n_u, n_v, n_pat):
     return xs, xp, xw, x, xi, c1, c2, w, starts, u, up, v, vp
 
 
-@_kernel()
+@_kernel(fastmath=FASTMATH)
 def _bg_nbd(P, buf, o, n_rows, n_x, n_u, n_v, modified, G):
     """BG/NBD (``modified`` False) or MBG/NBD log-likelihood of the rows; its gradient in each
     pattern's parameters ``P[p] = (r, alpha, a, b)`` goes to ``G``. clvlib.likelihoods has the
@@ -215,41 +299,47 @@ def _bg_nbd(P, buf, o, n_rows, n_x, n_u, n_v, modified, G):
     for j in range(n_v):
         log_v[j] = math.log(P[4 * int(vp[j]) + 1] + v[j])
         inv_v[j] = 1.0 / (P[4 * int(vp[j]) + 1] + v[j])
-    # The row loop: one exp, one log and one division per row. log(1 + e^-|z|) rather than
-    # log1p: the same to 1e-16 in absolute terms, which is what the sum needs, at half the cost.
-    # Rows come sorted by pattern (pattern p's rows from starts[p] to starts[p + 1]): sums over
-    # a pattern's rows are kept in scalars.
+    # The row loop, in blocks of rows: each row's log-likelihood and the shares of its two
+    # branches (one exp, one log and one division per row; both branches computed, then
+    # chosen) in a pass LLVM vectorizes (exp_poly, log_poly: no branch, no sum, contiguous
+    # arrays), between a pass that gathers each row's logarithms and one that sums, in row
+    # order. log(1 + e^-|z|) rather than log1p: the same to 1e-16 in absolute terms, which is
+    # what the sum needs. Rows come sorted by pattern (pattern p's rows from starts[p] to
+    # starts[p + 1]).
+    alive_b, dropped_b, two_b = np.empty(_BLOCK), np.empty(_BLOCK), np.empty(_BLOCK)
+    term_b, wd_b, wa_b = np.empty(_BLOCK), np.empty(_BLOCK), np.empty(_BLOCK)
     for p in range(n_pat):
         r, la = P[4 * p], math.log(P[4 * p + 2])
         g_r = g_alpha = g_drop = g_b = 0.0  # g_drop: sum of w * P(dropped branch), for d/da
-        for i in range(int(starts[p]), int(starts[p + 1])):
-            xk, wi = x[i], w[i]
-            k, iu, iv = int(xi[i]), int(ui[i]), int(vi[i])
-            rx = r + xk
-            alive = -rx * log_v[iv]
-            if modified:
-                alive += log_bx[k]
-            if modified or xk > 0:
-                dropped = la - rx * log_u[iu]
-                if not modified:
-                    dropped -= log_bx[k]
+        end = int(starts[p + 1])
+        for first in range(int(starts[p]), end, _BLOCK):
+            n = min(_BLOCK, end - first)
+            for j in range(n):
+                i = first + j
+                rx = r + x[i]
+                k = int(xi[i])
+                alive_b[j] = -rx * log_v[int(vi[i])] + (log_bx[k] if modified else 0.0)
+                dropped_b[j] = la - rx * log_u[int(ui[i])] - (0.0 if modified else log_bx[k])
+                # BG/NBD: no dropped branch without a repeat purchase
+                two_b[j] = 1.0 if modified or x[i] > 0 else 0.0
+            for j in range(n):
+                alive, dropped = alive_b[j], dropped_b[j]
                 z = dropped - alive
-                ez = math.exp(-abs(z))
+                ez = exp_poly(-abs(z))
                 share = 1.0 / (1.0 + ez)  # of the larger branch
-                if z > 0:
-                    term, w_drop, w_alive = dropped + math.log(1.0 + ez), share, ez * share
-                else:
-                    term, w_drop, w_alive = alive + math.log(1.0 + ez), ez * share, share
-            else:
-                term, w_drop, w_alive = alive, 0.0, 1.0
-            ll += wi * term
-            g_r -= wi * (w_alive * log_v[iv] + w_drop * log_u[iu])
-            g_alpha -= wi * rx * (w_alive * inv_v[iv] + w_drop * inv_u[iu])
-            g_drop += wi * w_drop
-            if modified:
-                g_b += wi * w_alive * inv_bx[k]
-            else:
-                g_b -= wi * w_drop * inv_bx[k]
+                two = two_b[j] > 0.0
+                term_b[j] = (max(dropped, alive) + log_poly(1.0 + ez)) if two else alive
+                wd_b[j] = (share if z > 0 else ez * share) if two else 0.0
+                wa_b[j] = (ez * share if z > 0 else share) if two else 1.0
+            for j in range(n):
+                i = first + j
+                wi, w_drop, w_alive = w[i], wd_b[j], wa_b[j]
+                k, iu, iv = int(xi[i]), int(ui[i]), int(vi[i])
+                ll += wi * term_b[j]
+                g_r -= wi * (w_alive * log_v[iv] + w_drop * log_u[iu])
+                g_alpha -= wi * (r + x[i]) * (w_alive * inv_v[iv] + w_drop * inv_u[iu])
+                g_drop += wi * w_drop
+                g_b += wi * (w_alive if modified else -w_drop) * inv_bx[k]
         G[4 * p] += g_r
         G[4 * p + 1] += g_alpha
         G[4 * p + 2] += g_drop / P[4 * p + 2]
@@ -257,8 +347,7 @@ def _bg_nbd(P, buf, o, n_rows, n_x, n_u, n_v, modified, G):
     return ll
 
 
-# Fast-math without the no-NaN/no-infinity assumptions: a non-finite value still shows.
-@_kernel(fastmath={"reassoc", "contract", "arcp", "nsz", "afn"})
+@_kernel(fastmath=FASTMATH)
 def _pareto_nbd(P, buf, o, n_rows, n_x, n_u, n_v, G):
     """Pareto/NBD log-likelihood of the rows (the quadrature of clvlib.likelihoods, with as
     few nodes per row as keep its precision, see PNBD_TIER_NODES) and
@@ -300,6 +389,9 @@ def _pareto_nbd(P, buf, o, n_rows, n_x, n_u, n_v, G):
         a_T, b_T = P[p + 1] + v[j], P[p + 3] + v[j]
         la_v[j], lb_v[j], ia_v[j], ib_v[j] = math.log(a_T), math.log(b_T), 1.0 / a_T, 1.0 / b_T
         lm_v[j], im_v[j] = min(la_v[j], lb_v[j]), max(ia_v[j], ib_v[j])
+    n_most = PNBD_TIER_NODES[-1]
+    node_t, node_u, node_l, node_q = (np.empty(n_most), np.empty(n_most), np.empty(n_most),
+                                      np.empty(n_most))
     for p in range(n_pat):  # rows sorted by pattern, as in _bg_nbd
         r, alpha, s, beta = P[4 * p], P[4 * p + 1], P[4 * p + 2], P[4 * p + 3]
         acc0 = acc1 = acc2 = acc3 = 0.0  # the gradient of the pattern's rows
@@ -331,12 +423,10 @@ def _pareto_nbd(P, buf, o, n_rows, n_x, n_u, n_v, G):
             cut = -PNBD_CUTOFF * inv_k - l1c
             if u_T >= cut:
                 u_low = u_T
-                edge = im_v[iv] / inv_mtx  # e^u_T = (m + t_x) / (m + T)
                 du0 = du2 = 0.0
                 du1, du3 = dm1 * (inv_mtx - im_v[iv]), dm3 * (inv_mtx - im_v[iv])
             else:
                 u_low = cut
-                edge = math.exp(cut)
                 du0 = du2 = PNBD_CUTOFF * inv_k * inv_k
                 du1, du3 = -dc1 * inv_1c, -dc3 * inv_1c
             width = -u_low
@@ -361,31 +451,26 @@ def _pareto_nbd(P, buf, o, n_rows, n_x, n_u, n_v, G):
                 high = k * u_star - e * math.log1p(c * math.exp(u_star))
             else:
                 high = -e * l1c  # at u = 0
-            # Symmetric nodes: h_j + h_(n-1-j) = 1, so e^(u_j) of the partner node is
-            # e^(u_low) / e^(u_j); and log(1 + c e^u) in place of log1p, as precise here in
-            # absolute terms (what the sum needs) and half the cost.
+            # The nodes' terms in one pass LLVM vectorizes (exp_poly, log_poly: no branch, no
+            # sum), then their sums in node order.
+            for j in range(nodes):
+                h = half[first + j]
+                uj = u_low * h
+                eu = exp_poly(uj)
+                y = 1.0 + c * eu
+                lp = log_poly(y)
+                t = exp_poly(log_weights[first + j] + k * uj - e * lp - high)
+                node_t[j], node_u[j], node_l[j], node_q[j] = t, uj, lp, eu / y  # q: dlp / dc
             total = s_u = s_h = s_l = s_q = s_qh = 0.0
-            for j in range(nodes // 2):
-                z_near = math.exp(u_low * half[first + j])
-                for side in range(2):
-                    jj = first + (j if side == 0 else nodes - 1 - j)
-                    h = half[jj]
-                    if side == 0:
-                        eu = z_near
-                    elif edge > 0.0:
-                        eu = edge / z_near
-                    else:
-                        eu = math.exp(u_low * h)
-                    uj = u_low * h
-                    lp = math.log(1.0 + c * eu)
-                    qj = eu / (1.0 + c * eu)  # d log(1 + c e^u) / dc
-                    t = math.exp(log_weights[jj] + k * uj - e * lp - high)
-                    total += t
-                    s_u += t * uj
-                    s_h += t * h
-                    s_l += t * lp
-                    s_q += t * qj
-                    s_qh += t * c * qj * h
+            for j in range(nodes):
+                t, h = node_t[j], half[first + j]
+                total += t
+                s_u += t * node_u[j]
+                s_h += t * h
+                s_l += t * node_l[j]
+                s_q += t * node_q[j]
+                s_qh += t * node_q[j] * h
+            s_qh *= c
             # Sums over nodes weighted by each node's share of the integral.
             inv_total = 1.0 / total
             s_u, s_h, s_l, s_q, s_qh = (s_u * inv_total, s_h * inv_total, s_l * inv_total,

@@ -348,6 +348,30 @@ def _bg_nbd(P, buf, o, n_rows, n_x, n_u, n_v, modified, G):
 
 
 @_kernel(fastmath=FASTMATH)
+def _pnbd_rule(k, e, c, inv_1c, l1c, u_low, width, log_gap, lm_tx):
+    """A Pareto/NBD row's quadrature: its rule (the fewest nodes that keep the 16-node
+    precision, PNBD_TIER_*: how many, and where the rule starts in PNBD_TIER_HALF), and the
+    integrand's largest log on [u_low, 0], which scales its terms (the log, G(u) = k u - e
+    log(1 + c e^u), is concave: its maximum takes no pass over the nodes)."""
+    specs = PNBD_TIER_SPECS
+    rate = max(k, e * c * inv_1c) * width
+    if c > 0:
+        reach2 = (width - 2.0 * (log_gap - lm_tx)) ** 2 + 4.0 * math.pi * math.pi
+    else:
+        reach2 = math.inf
+    tier = 0
+    while tier < 3 and not (rate <= specs[1, tier]
+                            and reach2 >= (specs[2, tier] * width) ** 2):
+        tier += 1
+    if c > 0 and k * (1.0 + c) < e * c:
+        u_star = max(math.log(k / ((e - k) * c)), u_low)
+        high = k * u_star - e * math.log1p(c * math.exp(u_star))
+    else:
+        high = -e * l1c  # at u = 0
+    return int(specs[0, tier]), int(specs[3, tier]), high
+
+
+@_kernel(fastmath=FASTMATH)
 def _pareto_nbd(P, buf, o, n_rows, n_x, n_u, n_v, G):
     """Pareto/NBD log-likelihood of the rows (the quadrature of clvlib.likelihoods, with as
     few nodes per row as keep its precision, see PNBD_TIER_NODES) and
@@ -370,7 +394,7 @@ def _pareto_nbd(P, buf, o, n_rows, n_x, n_u, n_v, G):
             G[4 * p + 2] += wk * log_beta
             G[4 * p + 3] += wk * s / beta
             k += 1
-    half, log_weights, specs = PNBD_TIER_HALF, PNBD_TIER_LOG_WEIGHTS, PNBD_TIER_SPECS
+    half, log_weights = PNBD_TIER_HALF, PNBD_TIER_LOG_WEIGHTS
     # The derivatives of m = min(alpha, beta), e, c, u_low and k = r + s + x in (r, alpha, s,
     # beta) are sparse: dk = (1, 0, 1, 0), dm and de one 1 each, dc in alpha and beta, du in all;
     # they are written out below as scalars (dm1 is d m / d alpha, and so on).
@@ -433,24 +457,7 @@ def _pareto_nbd(P, buf, o, n_rows, n_x, n_u, n_v, G):
             clipped = width < 1e-12
             if clipped:
                 width = 1e-12
-            # The rule: the fewest nodes that keep the 16-node precision (PNBD_TIER_*).
-            rate = max(k, e * c * inv_1c) * width
-            if c > 0:
-                reach2 = (width - 2.0 * (log_gap - lm_tx)) ** 2 + 4.0 * math.pi * math.pi
-            else:
-                reach2 = math.inf
-            tier = 0
-            while tier < 3 and not (rate <= specs[1, tier]
-                                    and reach2 >= (specs[2, tier] * width) ** 2):
-                tier += 1
-            nodes, first = int(specs[0, tier]), int(specs[3, tier])
-            # The integrand's log, G(u) = k u - e log(1 + c e^u), is concave: its largest value on
-            # [u_low, 0] scales the terms (in place of a first pass for their maximum).
-            if c > 0 and k * (1.0 + c) < e * c:
-                u_star = max(math.log(k / ((e - k) * c)), u_low)
-                high = k * u_star - e * math.log1p(c * math.exp(u_star))
-            else:
-                high = -e * l1c  # at u = 0
+            nodes, first, high = _pnbd_rule(k, e, c, inv_1c, l1c, u_low, width, log_gap, lm_tx)
             # The nodes' terms in one pass LLVM vectorizes (exp_poly, log_poly: no branch, no
             # sum), then their sums in node order.
             for j in range(nodes):
@@ -503,6 +510,83 @@ def _pareto_nbd(P, buf, o, n_rows, n_x, n_u, n_v, G):
         G[4 * p + 2] += acc2
         G[4 * p + 3] += acc3
     return ll
+
+
+# -- Per-row log-likelihoods (model comparison: PSIS-LOO, the holdout density) --------------
+
+
+@_kernel(fastmath=FASTMATH)
+def _bg_nbd_head(r, alpha, a, b, x, modified):
+    """The part of a BG/NBD (or MBG/NBD) row's log-likelihood that depends on x alone."""
+    extra = 1.0 if modified else 0.0
+    return (math.lgamma(r + x) - math.lgamma(r) + r * math.log(alpha) + math.lgamma(a + b)
+            + math.lgamma(b + x) - math.lgamma(b) - math.lgamma(a + b + x + extra))
+
+
+@_kernel(fastmath=FASTMATH)
+def _bg_nbd_row(r, alpha, a, b, x, t_x, T, modified):
+    """One row's BG/NBD (or MBG/NBD) log-likelihood less its head, as _bg_nbd sums it."""
+    rx = r + x
+    log_bx = math.log(b + x if modified else b + max(x, 1.0) - 1.0)
+    alive = -rx * math.log(alpha + T) + (log_bx if modified else 0.0)
+    if not (modified or x > 0):
+        return alive
+    dropped = math.log(a) - rx * math.log(alpha + t_x) - (0.0 if modified else log_bx)
+    return max(dropped, alive) + math.log1p(math.exp(-abs(dropped - alive)))
+
+
+@_kernel(fastmath=FASTMATH)
+def _pareto_nbd_head(r, alpha, s, beta, x):
+    """The part of a Pareto/NBD row's log-likelihood that depends on x alone."""
+    return math.lgamma(r + x) - math.lgamma(r) + r * math.log(alpha) + s * math.log(beta)
+
+
+@_kernel(fastmath=FASTMATH)
+def _pareto_nbd_row(r, alpha, s, beta, x, t_x, T, terms):
+    """One row's Pareto/NBD log-likelihood less its head (:func:`_pareto_nbd_head`), by
+    _pareto_nbd's quadrature (``terms``: scratch for the nodes' terms)."""
+    rx, k = r + x, r + s + x
+    alive = -rx * math.log(alpha + T) - s * math.log(beta + T)
+    m = min(alpha, beta)
+    e = s + 1.0 if alpha <= beta else rx
+    gap = abs(alpha - beta)
+    log_gap = math.log(gap) if gap > 0 else -math.inf
+    lm_tx = math.log(m + t_x)
+    c = gap / (m + t_x)
+    l1c = math.log1p(c)
+    u_low = max(lm_tx - math.log(m + T), -PNBD_CUTOFF / k - l1c)
+    width = max(-u_low, 1e-12)
+    nodes, first, high = _pnbd_rule(k, e, c, 1.0 / (1.0 + c), l1c, u_low, width, log_gap, lm_tx)
+    for j in range(nodes):
+        uj = u_low * PNBD_TIER_HALF[first + j]
+        lp = log_poly(1.0 + c * exp_poly(uj))
+        terms[j] = exp_poly(PNBD_TIER_LOG_WEIGHTS[first + j] + k * uj - e * lp - high)
+    total = 0.0
+    for j in range(nodes):
+        total += terms[j]
+    integral = math.log(s) - k * lm_tx + high + math.log(0.5 * width * total)
+    return max(integral, alive) + math.log1p(math.exp(-abs(integral - alive)))
+
+
+@numba.njit(cache=True, error_model="numpy", fastmath=FASTMATH)
+def pointwise_loglik(model, params, x, t_x, T, out):
+    """The log-likelihood of each row under each draw: ``out[d, i]`` for the parameters
+    ``params[d]`` ((r, alpha, a, b) or (r, alpha, s, beta)) and the row ``(x[i], t_x[i],
+    T[i])``, for BG/NBD, MBG/NBD or Pareto/NBD (``model``, a model code)."""
+    values = np.unique(x)  # the head of a row's log-likelihood depends on x alone
+    at = np.searchsorted(values, x)
+    heads = np.empty(values.size)
+    terms = np.empty(PNBD_TIER_NODES[-1])
+    pareto, modified = model == PARETO_NBD, model == MBG_NBD
+    for d in range(params.shape[0]):
+        p0, p1, p2, p3 = params[d, 0], params[d, 1], params[d, 2], params[d, 3]
+        for j in range(values.size):
+            heads[j] = (_pareto_nbd_head(p0, p1, p2, p3, values[j]) if pareto
+                        else _bg_nbd_head(p0, p1, p2, p3, values[j], modified))
+        for i in range(x.size):
+            out[d, i] = heads[at[i]] + (
+                _pareto_nbd_row(p0, p1, p2, p3, x[i], t_x[i], T[i], terms) if pareto
+                else _bg_nbd_row(p0, p1, p2, p3, x[i], t_x[i], T[i], modified))
 
 
 @_kernel()

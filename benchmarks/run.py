@@ -229,7 +229,8 @@ def run_report(case: Case, scratch: Path, env: dict, timeout: float, log_path: P
     declared = set()
     for step in pipeline_steps():
         declared |= set(step.defaults())
-    extra = {"fit_cache": bool(values.get("fit_cache")) and "fit_cache" in declared}
+    extra = {"fit_cache": bool(values.get("fit_cache")) and "fit_cache" in declared,
+             "candidate_models": list(values.get("candidate_models") or [])}
     # So that the cold run finds no fits of earlier runs (and the project's own fit cache is not
     # touched), the report caches its fits in the case's scratch folder (CLVLIB_FIT_CACHE).
     env = {**env, "CLVLIB_FIT_CACHE": str(scratch / "caches" / case.cache / "fits")}

@@ -1,6 +1,8 @@
 """Run the report pipeline: parameterized notebooks -> executed notebooks, HTML, PDF, manifest.
 
-The pipeline is the ``*.ipynb`` files of ``notebooks/pipeline`` in name order. Each declares its
+The pipeline is the ``*.ipynb`` files of ``notebooks/pipeline`` in name order; a notebook starts
+once the steps it reads from have finished (its metadata ``clvlib.after``, by default every
+earlier step), beside any other whose inputs are ready (one per CPU core). Each declares its
 parameters in a cell tagged ``parameters`` (typed, commented literals); :func:`run_report` reads
 them with :func:`papermill.inspect_notebook`, rejects unknown keys in the params file, executes
 every notebook from a clean kernel with papermill in a temporary build folder, renders one
@@ -31,6 +33,7 @@ import sys
 import time
 import uuid
 from collections.abc import Callable, Mapping
+from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from html.parser import HTMLParser
 from pathlib import Path
@@ -88,10 +91,15 @@ class PipelineStep:
     declared : dict
         papermill's description of each parameter: ``inferred_type_name``, ``default`` (the
         source text of the default) and ``help`` (the comment).
+    after : tuple of str
+        The steps whose artifacts it reads, which must have finished before it starts: the
+        notebook's ``metadata["clvlib"]["after"]``, by default every earlier step. Steps whose
+        inputs are ready run side by side, one per CPU core.
     """
 
     path: Path
     declared: dict[str, dict[str, str]]
+    after: tuple[str, ...] = ()
 
     @property
     def name(self) -> str:
@@ -129,7 +137,8 @@ def run_report(
         The report folder. It is replaced as a whole, and only once everything succeeded; an
         existing folder must be empty or an earlier report (holding ``manifest.json``).
     notebooks_dir : path
-        Folder of the pipeline notebooks, run in name order.
+        Folder of the pipeline notebooks, run in name order (side by side where their
+        metadata ``clvlib.after`` allows, see :class:`PipelineStep`).
     progress : callable
         Called with one line of text per finished step.
     previous : path, optional
@@ -224,7 +233,14 @@ def pipeline_steps(notebooks_dir: str | os.PathLike = PIPELINE_DIR) -> list[Pipe
         except Exception as exc:
             raise ReportError(f"cannot read the parameters of {path}: {exc}") from exc
         _check_parameters_cell(path, declared)
-        steps.append(PipelineStep(path=path, declared=dict(declared)))
+        earlier = [step.name for step in steps]
+        after = nbformat.read(path, as_version=4).metadata.get("clvlib", {}).get("after", earlier)
+        unknown = sorted(set(after) - set(earlier))
+        if unknown:
+            raise ReportError(f"{path}: metadata clvlib.after names {', '.join(unknown)}, which "
+                              f"{'is' if len(unknown) == 1 else 'are'} not an earlier step of "
+                              f"the pipeline ({', '.join(earlier) or 'none'})")
+        steps.append(PipelineStep(path=path, declared=dict(declared), after=tuple(after)))
     return steps
 
 
@@ -387,16 +403,51 @@ def _execute_all(
     out_dir: Path,
     progress: Callable[[str], Any],
 ) -> dict[str, float]:
-    timings = {}
+    """Run the steps, each as soon as the steps it comes after have finished, side by side up
+    to one per CPU core (papermill waits on each notebook's kernel, a process of its own, so a
+    thread per running step is enough). After a failure nothing more starts; the running steps
+    finish, then the build is kept for inspection and the first failure is raised."""
+    timings: dict[str, float] = {}
     total = len(steps) + 2
-    for number, step in enumerate(steps, start=1):
-        seconds = _execute_step(step, values, build, out_dir)
-        timings[step.name] = seconds
-        progress(f"[{number}/{total}] {step.name} ... {seconds:.1f} s")
+    pending, running, failures = list(steps), {}, []
+    with ThreadPoolExecutor(max_workers=max(1, os.cpu_count() or 1)) as pool:
+        while pending or running:
+            ready = [s for s in pending if set(s.after) <= set(timings)] if not failures else []
+            for step in ready:
+                pending.remove(step)
+                running[pool.submit(_execute_step, step, values, build)] = step
+            if not running:
+                break
+            finished, _ = wait(running, return_when=FIRST_COMPLETED)
+            for future in finished:
+                step = running.pop(future)
+                try:
+                    timings[step.name] = future.result()
+                except _StepFailed as failure:
+                    failures.append(failure)
+                    continue
+                progress(f"[{len(timings)}/{total}] {step.name} ... {timings[step.name]:.1f} s")
+    if failures:
+        kept = _keep_failed(build, out_dir)
+        raise ReportError(failures[0].message(kept, out_dir)) from None
     return timings
 
 
-def _execute_step(step: PipelineStep, values: Mapping[str, Any], build: Path, out_dir: Path):
+class _StepFailed(Exception):
+    """A notebook that failed: ``message`` words it once the build is kept."""
+
+    def __init__(self, step: PipelineStep, exc: Exception, output: Path):
+        super().__init__(step.name)
+        self.step, self.exc, self.output = step, exc, output
+
+    def message(self, kept: Path, out_dir: Path) -> str:
+        if isinstance(self.exc, PapermillExecutionError):
+            return _cell_failure_message(self.step, self.exc, kept / self.output.name, out_dir)
+        return (f"notebook {self.step.path.name} did not run: {type(self.exc).__name__}: "
+                f"{self.exc}\n  what it produced is kept in {kept}\n  {_untouched(out_dir)}")
+
+
+def _execute_step(step: PipelineStep, values: Mapping[str, Any], build: Path) -> float:
     """Run one notebook from a clean kernel in the build folder; return its wall time."""
     passed = {key: value for key, value in values.items() if key in step.declared}
     output = build / step.path.name
@@ -412,16 +463,8 @@ def _execute_step(step: PipelineStep, values: Mapping[str, Any], build: Path, ou
             log_output=False,
             config=_kernel_config(),
         )
-    except PapermillExecutionError as exc:
-        kept = _keep_failed(build, out_dir)
-        raise ReportError(_cell_failure_message(step, exc, kept / output.name, out_dir)) from None
     except Exception as exc:
-        kept = _keep_failed(build, out_dir)
-        raise ReportError(
-            f"notebook {step.path.name} did not run: {type(exc).__name__}: {exc}\n"
-            f"  what it produced is kept in {kept}\n"
-            f"  {_untouched(out_dir)}"
-        ) from exc
+        raise _StepFailed(step, exc, output) from exc
     return round(time.perf_counter() - start, 3)
 
 

@@ -47,12 +47,16 @@ display(Markdown(f"## Stand-in value\\n\\nThe horizon is {horizon:g} weeks."))
 '''
 
 
-def make_notebook(path: Path, cells: list[tuple[str, str]]) -> Path:
-    """Write a notebook of ``(kind, source)`` cells; kind is code, markdown or parameters."""
+def make_notebook(path: Path, cells: list[tuple[str, str]], after: list[str] | None = None
+                  ) -> Path:
+    """Write a notebook of ``(kind, source)`` cells; kind is code, markdown or parameters.
+    ``after``: the steps it comes after (metadata ``clvlib.after``; by default all earlier)."""
     nb = nbformat.v4.new_notebook()
     nb.metadata["kernelspec"] = {
         "name": "python3", "display_name": "Python 3", "language": "python",
     }
+    if after is not None:
+        nb.metadata["clvlib"] = {"after": after}
     for kind, source in cells:
         if kind == "markdown":
             nb.cells.append(nbformat.v4.new_markdown_cell(source))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import os
 import re
 import shutil
 from pathlib import Path
@@ -260,6 +261,71 @@ def test_failure_without_an_earlier_report_writes_nothing(make_pipeline, tmp_pat
         run_report({}, out, notebooks_dir=make_pipeline(failing=True), progress=lambda _: None)
     assert not out.exists()
     assert leftovers(tmp_path) == []
+
+
+def _rendezvous(me: str, other: str) -> str:
+    """A cell that records its start, then waits (up to 60 s) until ``other`` has started: it
+    finishes only when the two run at the same time."""
+    return f'''\
+import pathlib, time
+pathlib.Path("{me}.started").write_text(str(time.time()))
+deadline = time.time() + 60
+while not pathlib.Path("{other}.started").exists():
+    assert time.time() < deadline, "{me} ran alone: {other} never started beside it"
+    time.sleep(0.05)
+'''
+
+
+def _branching_pipeline(folder: Path, failing: bool = False) -> Path:
+    """01_first, then 02_left and 03_right, which both read only 01's output (``after``), and
+    04_last, which by default comes after all three."""
+    folder.mkdir()
+    make_notebook(folder / "01_first.ipynb", [("code", 'open("first.txt", "w").write("1")')])
+    left = [("code", 'assert open("first.txt").read() == "1"'),
+            ("code", _rendezvous("left", "right"))]
+    if failing:
+        left.append(("code", 'raise ValueError("stand-in failure on the left")'))
+    make_notebook(folder / "02_left.ipynb", left, after=["01_first"])
+    make_notebook(folder / "03_right.ipynb",
+                  [("code", _rendezvous("right", "left")), ("code", "import time; time.sleep(1)"),
+                   ("code", 'open("right.done", "w").write("yes")')], after=["01_first"])
+    make_notebook(folder / "04_last.ipynb", [("code", '''\
+import pathlib
+assert pathlib.Path("right.done").exists() and pathlib.Path("left.started").exists()
+''')])
+    return folder
+
+
+@pytest.mark.skipif((os.cpu_count() or 1) < 2, reason="steps run side by side only on 2+ cores")
+def test_steps_that_read_the_same_inputs_run_side_by_side(tmp_path):
+    pipeline = _branching_pipeline(tmp_path / "pipeline")
+    assert [s.after for s in pipeline_steps(pipeline)] == [
+        (), ("01_first",), ("01_first",), ("01_first", "02_left", "03_right")]
+    lines: list[str] = []
+    out = run_report({}, tmp_path / "report", notebooks_dir=pipeline, progress=lines.append)
+    assert (out / "04_last.ipynb").is_file()
+    assert lines[0].startswith("[1/6] 01_first") and lines[3].startswith("[4/6] 04_last")
+    assert {line.split()[1] for line in lines[1:3]} == {"02_left", "03_right"}
+
+
+@pytest.mark.skipif((os.cpu_count() or 1) < 2, reason="steps run side by side only on 2+ cores")
+def test_a_failing_step_lets_its_neighbour_finish_and_nothing_after_it_start(tmp_path):
+    pipeline = _branching_pipeline(tmp_path / "pipeline", failing=True)
+    out = tmp_path / "report"
+    with pytest.raises(ReportError) as caught:
+        run_report({}, out, notebooks_dir=pipeline, progress=lambda _: None)
+    assert "02_left.ipynb" in str(caught.value)
+    assert "ValueError: stand-in failure on the left" in str(caught.value)
+    failed = tmp_path / "report.failed"
+    assert (failed / "right.done").is_file()  # the neighbour ran to its end
+    assert not (failed / "04_last.ipynb").exists()
+    assert not out.exists() and leftovers(tmp_path) == []
+
+
+def test_a_step_after_an_unknown_step_is_an_error(tmp_path):
+    make_notebook(tmp_path / "01_only.ipynb", [("code", "1")], after=["00_missing"])
+    with pytest.raises(ReportError, match="00_missing, which is not an earlier step"):
+        pipeline_steps(tmp_path)
 
 
 def test_unknown_parameters_are_rejected_before_anything_runs(make_pipeline, tmp_path):

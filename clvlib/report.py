@@ -405,28 +405,36 @@ def _execute_all(
 ) -> dict[str, float]:
     """Run the steps, each as soon as the steps it comes after have finished, side by side up
     to one per CPU core (papermill waits on each notebook's kernel, a process of its own, so a
-    thread per running step is enough). After a failure nothing more starts; the running steps
-    finish, then the build is kept for inspection and the first failure is raised."""
+    thread per running step is enough; a step with none beside it runs in this thread, where
+    Ctrl-C stops it at once). After a failure nothing more starts; the running steps finish,
+    then the build is kept for inspection and the first failure is raised."""
     timings: dict[str, float] = {}
     total = len(steps) + 2
     pending, running, failures = list(steps), {}, []
+
+    def finished(step: PipelineStep, outcome: Callable[[], float]) -> None:
+        try:
+            timings[step.name] = outcome()
+        except _StepFailed as failure:
+            failures.append(failure)
+            return
+        progress(f"[{len(timings)}/{total}] {step.name} ... {timings[step.name]:.1f} s")
+
     with ThreadPoolExecutor(max_workers=max(1, os.cpu_count() or 1)) as pool:
         while pending or running:
             ready = [s for s in pending if set(s.after) <= set(timings)] if not failures else []
             for step in ready:
                 pending.remove(step)
+            if len(ready) == 1 and not running:
+                finished(ready[0], lambda step=ready[0]: _execute_step(step, values, build))
+                continue
+            for step in ready:
                 running[pool.submit(_execute_step, step, values, build)] = step
             if not running:
                 break
-            finished, _ = wait(running, return_when=FIRST_COMPLETED)
-            for future in finished:
-                step = running.pop(future)
-                try:
-                    timings[step.name] = future.result()
-                except _StepFailed as failure:
-                    failures.append(failure)
-                    continue
-                progress(f"[{len(timings)}/{total}] {step.name} ... {timings[step.name]:.1f} s")
+            done, _ = wait(running, return_when=FIRST_COMPLETED)
+            for future in done:
+                finished(running.pop(future), future.result)
     if failures:
         kept = _keep_failed(build, out_dir)
         raise ReportError(failures[0].message(kept, out_dir)) from None

@@ -120,3 +120,25 @@ def test_a_long_horizon_converges_to_the_unbounded_one():
     # the Laguerre rule's accuracy.
     switch = 2 / Discount(0.1).per_unit(7.0)
     assert value(switch * (1 + 1e-9)) == pytest.approx(value(switch), rel=2e-5)
+
+
+@pytest.mark.parametrize("model, params", [
+    ("bg_nbd", {"r": 0.2426, "alpha": 4.4136, "a": 0.7929, "b": 2.4259}),
+    ("mbg_nbd", {"r": 0.5, "alpha": 6.0, "a": 1.8, "b": 0.4}),
+    ("pareto_nbd", FHL_PARETO),
+])
+def test_the_dropped_laguerre_nodes_change_no_digit(model, params):
+    """The unbounded rule keeps the 40-node Gauss-Laguerre nodes that can matter for a concave
+    E[Y(t)]: against all 40 nodes, the value moves by under 1e-15 relative, light, heavy and
+    long-lapsed customers alike, at low and high discount rates."""
+    expected = getattr(ex, f"{model}_expected_purchases")
+    nodes, full = np.polynomial.laguerre.laggauss(40)
+    for rate in (0.01, 0.1, 0.5):
+        delta = Discount(rate).per_unit(7.0)
+        times, weights = purchase_weights(np.inf, 7.0, rate)
+        assert len(times) < 40
+        for x, t_x, T in [(0, 0, 38.0), (2, 30.4, 38.9), (40, 77.0, 78.0), (3, 2.0, 70.0)]:
+            data = {"x": x, "t_x": t_x, "T": T}
+            kept = np.sum(weights * expected(**params, **data, t=times))
+            every = np.sum(full * expected(**params, **data, t=nodes / delta))
+            assert kept == pytest.approx(every, rel=1e-15)

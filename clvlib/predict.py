@@ -71,15 +71,26 @@ def _product_summary(a, ia, b, ib, c, ic, w, low_position, high_position):
     partial_totals = np.zeros((_BLOCKS, n_draws))
     block_size = (n_rows + _BLOCKS - 1) // _BLOCKS
     for block in numba.prange(_BLOCKS):
+        row = np.empty(n_draws)
         for i in range(block * block_size, min(n_rows, (block + 1) * block_size)):
-            row = a[ia[i]] * b[ib[i]] * c[ic[i]]
-            partial_totals[block] += w[i] * row
-            mean[i] = row.mean()
+            a_i, b_i, c_i = a[ia[i]], b[ib[i]], c[ic[i]]
+            row_sum = 0.0
+            for k in range(n_draws):
+                row[k] = a_i[k] * b_i[k] * c_i[k]
+                partial_totals[block, k] += w[i] * row[k]
+                row_sum += row[k]
+            mean[i] = row_sum / n_draws
             lower[i] = _interpolate(row, _select(row, 0, n_draws - 1, k_low), k_low,
                                     low_position)
             high = _select(row, k_low + 1, n_draws - 1, k_high) if k_high > k_low else row[k_low]
             upper[i] = _interpolate(row, high, k_high, high_position)
-    return mean, lower, upper, partial_totals.sum(axis=0)
+    # Loops rather than NumPy's array methods here and below: numba compiles ``sum(axis=0)``,
+    # ``mean`` and ``min`` with their error paths in 1-3 s each, paid by every cold process.
+    total = np.zeros(n_draws)
+    for block in range(_BLOCKS):
+        for k in range(n_draws):
+            total[k] += partial_totals[block, k]
+    return mean, lower, upper, total
 
 
 @numba.njit(parallel=True, cache=True)
@@ -88,8 +99,12 @@ def _mean_and_quantiles(values, low_position, high_position):
     mean, lower, upper = np.empty(n_rows), np.empty(n_rows), np.empty(n_rows)
     k_low, k_high = int(np.floor(low_position)), int(np.floor(high_position))
     for i in numba.prange(n_rows):
-        row = values[i].copy()
-        mean[i] = row.mean()
+        row = np.empty(n_draws)
+        row_sum = 0.0
+        for k in range(n_draws):
+            row[k] = values[i, k]
+            row_sum += row[k]
+        mean[i] = row_sum / n_draws
         # Select the low order statistic, then the high one among the values above it.
         lower[i] = _interpolate(row, _select(row, 0, n_draws - 1, k_low), k_low, low_position)
         high = _select(row, k_low + 1, n_draws - 1, k_high) if k_high > k_low else row[k_low]
@@ -128,7 +143,9 @@ def _interpolate(a, value, k, position):
     fraction = position - k
     if fraction == 0.0 or k + 1 >= a.size:
         return value
-    following = a[k + 1:].min()
+    following = a[k + 1]
+    for j in range(k + 2, a.size):
+        following = min(following, a[j])
     return value + fraction * (following - value)
 
 

@@ -406,7 +406,8 @@ def _future_kernel(kind, r, alpha, third, fourth, x, T, p_alive, horizon, delta,
                 if with_spend:
                     if k == factors.size:
                         grown = np.empty(2 * factors.size)
-                        grown[:k] = factors
+                        for j in range(k):  # a loop: slice assignment compiles for 0.5 s
+                            grown[j] = factors[j]
                         factors = grown
                     factors[k] = np.exp(-delta * t)
                     k += 1

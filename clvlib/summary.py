@@ -344,6 +344,10 @@ class SqlDialect:
         Whole days from ``{start}`` to ``{end}`` (two DATE expressions).
     table : str
         How the plan names the transaction log.
+    key : str
+        The log's column the plan groups customers by, one-to-one with ``customer_id``.
+    key_text : str
+        SQL turning ``customer_id`` (holding the key) back into the id's text.
     escape_braces : bool
         Double ``{`` and ``}`` in identifiers (Spark formats the SQL text with the DataFrames
         it refers to).
@@ -353,6 +357,8 @@ class SqlDialect:
     quote_char: str
     days_template: str
     table: str
+    key: str = "customer_id"
+    key_text: str = "customer_id"
     escape_braces: bool = False
 
     def quote(self, identifier: str) -> str:
@@ -364,7 +370,9 @@ class SqlDialect:
         return self.days_template.format(start=start, end=end)
 
 
-DUCKDB = SqlDialect("duckdb", '"', "date_diff('day', {start}, {end})", "transactions")
+# DuckDB reads the log's ``keyed`` view (clvlib.transactions): an integer id grouped as read.
+DUCKDB = SqlDialect("duckdb", '"', "date_diff('day', {start}, {end})", "keyed",
+                    key="customer_key", key_text="CAST(customer_id AS VARCHAR)")
 SPARK = SqlDialect("spark", "`", "datediff({end}, {start})", "{transactions}",
                    escape_braces=True)
 
@@ -410,7 +418,8 @@ def per_customer_sql(dialect: SqlDialect, spec: SummarySpec) -> str:
 
     Without the leading ``WITH``. Every customer who ever bought is here (so those who first
     bought after the calibration end can be counted); the calibration and holdout aggregates
-    filter on the day.
+    filter on the day. Customers are grouped by the dialect's key, which ``customer_id`` holds
+    here (:func:`summary_select_sql` turns it back into the id's text).
 
     ``days`` merges each customer's rows of one UTC day into one purchase: a day is a purchase
     if it has a non-negative row (returns, present only when read with ``returns="net"``,
@@ -423,7 +432,8 @@ def per_customer_sql(dialect: SqlDialect, spec: SummarySpec) -> str:
     q = dialect.quote
     cal_end, end = _date(spec.cal_end), _date(spec.end)
     extras = [f"extra_{i}" for i in range(len(spec.extra_columns))]
-    tx_items = ["customer_id", f"CAST({q('timestamp')} AS DATE) AS day", f"{q('timestamp')} AS ts"]
+    tx_items = [f"{dialect.key} AS customer_id", f"CAST({q('timestamp')} AS DATE) AS day",
+                f"{q('timestamp')} AS ts"]
     tx_items += ["amount"] if spec.has_amounts else []
     tx_items += [f"{q(c)} AS {e}" for c, e in zip(spec.extra_columns, extras, strict=True)]
     purchase_row = " FILTER (WHERE amount >= 0)" if spec.has_amounts else ""
@@ -483,7 +493,7 @@ def summary_select_sql(dialect: SqlDialect, spec: SummarySpec) -> str:
     q = dialect.quote
     cal_end = _date(spec.cal_end)
     items = [
-        "customer_id",
+        f"{dialect.key_text} AS customer_id",
         "CAST(x AS BIGINT) AS x",
         f"{time_sql(dialect.days_between('first_day', 'last_calibration_day'), spec)} AS t_x",
         f"{time_sql(dialect.days_between('first_day', cal_end), spec)} AS T",

@@ -673,7 +673,8 @@ def _apply_policies(log: TransactionLog, returns: str, duplicates: str, amount: 
     where = "WHERE amount >= 0" if log.has_amounts and returns == "drop" else ""
     kept = f"timestamp::DATE <= {end}" + (" AND amount >= 0" if where else "")
 
-    n_extra = _duplicate_count(con, select, _hash_columns(con, cols), where)
+    integer_ids = _column_type(con, "raw_customer_id", "typed") in INTEGER_TYPES
+    n_extra = _duplicate_count(con, select, _hash_columns(cols, integer_ids), where)
     if n_extra:
 
         def examples() -> str:
@@ -688,26 +689,28 @@ def _apply_policies(log: TransactionLog, returns: str, duplicates: str, amount: 
             return f"the first ({ROWS_NOTE}):\n{describe_rows(rows)}"
 
         note_duplicates(log, n_extra, duplicates, examples)
-        if duplicates == "drop":
-            con.execute(f"CREATE VIEW transactions AS SELECT DISTINCT {select} FROM dated {where}")
-            return
-    con.execute(f"CREATE VIEW transactions AS SELECT {select} FROM dated {where}")
+    distinct = "DISTINCT" if n_extra and duplicates == "drop" else ""
+    # ``keyed`` adds ``customer_key``, one-to-one with the id and cheaper to group by: an integer
+    # id as read (grouping 100 million rows by its text instead took 30 s against 17 s), else
+    # the id itself. The summary groups by it (clvlib.summary.DUCKDB).
+    key = "raw_customer_id" if integer_ids else "customer_id"
+    con.execute(f"CREATE VIEW keyed AS SELECT {distinct} {select}, {key} AS customer_key "
+                f"FROM dated {where}")
+    con.execute(f"CREATE VIEW transactions AS SELECT {select} FROM keyed")
 
 
 COUNT_ONLY_NOTE = ("no amount column (a count-only log): purchases are counted, spend is not, "
                    "so there is no spend model and no value in money")
 
 
-def _hash_columns(con, cols: list[str]) -> str:
+def _hash_columns(cols: list[str], integer_ids: bool) -> str:
     """The columns the duplicate pre-test hashes: the kept ones, with an integer id raw.
 
     An integer's text is one-to-one with the integer, so hashing the raw id finds the same
     duplicates as hashing its text, without turning every row's id into a string (that was
     half of the test's time on 100 million rows). A text id is hashed trimmed, as kept.
     """
-    if _column_type(con, "raw_customer_id", "typed") in INTEGER_TYPES:
-        return ", ".join(["raw_customer_id", *cols[1:]])
-    return ", ".join(cols)
+    return ", ".join(["raw_customer_id", *cols[1:]] if integer_ids else cols)
 
 
 def _duplicate_count(con, select: str, hashed: str, where: str) -> int:

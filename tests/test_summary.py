@@ -463,7 +463,8 @@ def test_repeat_purchases_by_period_of_a_count_only_log(tmp_path, small_log):
 
 def test_one_summary_plan_for_both_engines():
     """Issue 10: DuckDB and Spark run one SQL text; only the dialect's spellings differ
-    (identifier quotes, the name of the log, the difference of two days)."""
+    (identifier quotes, the name of the log, the difference of two days, the key customers
+    are grouped by and its text)."""
     import re
 
     from clvlib.summary import (
@@ -481,7 +482,11 @@ def test_one_summary_plan_for_both_engines():
     def text(dialect):
         return f"WITH {per_customer_sql(dialect, spec)} {summary_select_sql(dialect, spec)}"
 
-    spark = text(SPARK).replace("`", '"').replace("{transactions}", "transactions")
+    spark = text(SPARK).replace("`", '"').replace("{transactions}", "keyed")
+    spark = spark.replace("SELECT customer_id AS customer_id",
+                          "SELECT customer_key AS customer_id", 1)  # the tx rows
+    spark = spark.replace("SELECT customer_id AS customer_id",
+                          "SELECT CAST(customer_id AS VARCHAR) AS customer_id", 1)  # the summary
     spark = re.sub(r"datediff\(([^,()]+), ([^,()]+)\)", r"date_diff('day', \2, \1)", spark)
     assert spark == text(DUCKDB)
     assert "repeat_spend / nullif(x, 0) AS monetary" in spark

@@ -381,6 +381,25 @@ def test_duplicates_counted_alike_for_integer_and_text_ids(tmp_path, ids):
     ]
 
 
+@pytest.mark.parametrize("duplicates", ["keep", "drop"])
+def test_a_summary_of_integer_ids_is_the_summary_of_their_text(duplicates):
+    """Integer ids are grouped as read (clvlib.transactions' ``customer_key``): the summary is
+    the one of the same ids given as text, row for row, in the text's order ("10" < "7")."""
+    lines = ["7,2020-01-01,1,N", "70,2020-01-01,1,S", "7,2020-01-01,1,N", "8,2020-01-02,2,N",
+             "7,2020-02-03,5,S", "10,2020-01-05,4,N", "10,2020-03-01,6,N", "9,2020-02-01,1,S",
+             "70,2020-03-02,2,S", "8,2020-03-03,3,N"]
+    summaries = []
+    for dtype in ("int64", "string"):
+        frame = pd.read_csv(io.StringIO(HEADER + ",region\n" + "\n".join(lines)),
+                            dtype={"customer_id": dtype})
+        with pytest.warns(UserWarning, match="1 duplicate row"):
+            log = read_transactions(frame, extra_columns=["region"], duplicates=duplicates)
+        summaries.append(summarize(log, calibration_end="2020-02-15", time_unit="day"))
+    integers, text = summaries
+    assert integers.customers.index.tolist() == ["10", "7", "70", "8", "9"]
+    pd.testing.assert_frame_equal(integers.customers, text.customers)
+
+
 def test_no_duplicates_no_note_no_warning(tmp_path):
     """A clean file gives no notes and no warning."""
     path = write_csv(tmp_path, ["a,2020-01-01,1", "a,2020-01-02,1"])

@@ -46,7 +46,9 @@ from __future__ import annotations
 import ctypes
 import functools
 import math
+import os
 import warnings
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numba
@@ -575,12 +577,20 @@ def pointwise_loglik(model, params, x, t_x, T, out):
     # The head of a row's log-likelihood depends on x alone: computed once per distinct x.
     # Found by NumPy here, not inside the kernel, where np.unique compiles for 1.4 s.
     values, at = np.unique(np.asarray(x, dtype=np.float64), return_inverse=True)
-    _pointwise_loglik(model, np.ascontiguousarray(params, dtype=np.float64), values,
-                      at.astype(np.int64), *(np.ascontiguousarray(v, dtype=np.float64)
-                                              for v in (x, t_x, T)), out)
+    params = np.ascontiguousarray(params, dtype=np.float64)
+    rows = [np.ascontiguousarray(v, dtype=np.float64) for v in (x, t_x, T)]
+    # The draws are split between the cores (the kernel releases the GIL); each value is
+    # computed alone, so the split does not change a bit of it.
+    parts = np.array_split(np.arange(params.shape[0]), max(1, min(os.cpu_count() or 1,
+                                                                     params.shape[0])))
+    with ThreadPoolExecutor(max_workers=len(parts)) as pool:
+        for done in [pool.submit(_pointwise_loglik, model, params[part], values,
+                                 at.astype(np.int64), *rows, out[part[0]:part[-1] + 1])
+                     for part in parts if part.size]:
+            done.result()
 
 
-@numba.njit(cache=True, error_model="numpy", fastmath=FASTMATH)
+@numba.njit(cache=True, nogil=True, error_model="numpy", fastmath=FASTMATH)
 def _pointwise_loglik(model, params, values, at, x, t_x, T, out):
     heads = np.empty(values.size)
     terms = np.empty(PNBD_TIER_NODES[-1])

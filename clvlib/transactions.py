@@ -66,8 +66,9 @@ class TransactionLog:
     """A validated transaction log, held as the DuckDB view ``transactions``.
 
     The view has the columns ``customer_id`` (text), ``timestamp`` (UTC), ``amount`` (float;
-    absent from a count-only log) and any extra columns asked for, under their own names.
-    Build one with :func:`read_transactions`.
+    absent from a count-only log) and any extra columns asked for, under their own names. It
+    selects from the view ``keyed``, the same rows plus ``customer_key`` (an integer id as read,
+    else the id), which summaries group by. Build one with :func:`read_transactions`.
 
     Attributes
     ----------
@@ -689,12 +690,12 @@ def _apply_policies(log: TransactionLog, returns: str, duplicates: str, amount: 
             return f"the first ({ROWS_NOTE}):\n{describe_rows(rows)}"
 
         note_duplicates(log, n_extra, duplicates, examples)
-    distinct = "DISTINCT" if n_extra and duplicates == "drop" else ""
+    distinct = "DISTINCT " if n_extra and duplicates == "drop" else ""
     # ``keyed`` adds ``customer_key``, one-to-one with the id and cheaper to group by: an integer
     # id as read (grouping 100 million rows by its text instead took 30 s against 17 s), else
     # the id itself. The summary groups by it (clvlib.summary.DUCKDB).
     key = "raw_customer_id" if integer_ids else "customer_id"
-    con.execute(f"CREATE VIEW keyed AS SELECT {distinct} {select}, {key} AS customer_key "
+    con.execute(f"CREATE VIEW keyed AS SELECT {distinct}{select}, {key} AS customer_key "
                 f"FROM dated {where}")
     con.execute(f"CREATE VIEW transactions AS SELECT {select} FROM keyed")
 

@@ -674,8 +674,13 @@ def _apply_policies(log: TransactionLog, returns: str, duplicates: str, amount: 
     where = "WHERE amount >= 0" if log.has_amounts and returns == "drop" else ""
     kept = f"timestamp::DATE <= {end}" + (" AND amount >= 0" if where else "")
 
+    # The customer's key: one-to-one with the kept id and cheaper to hash and group by. An
+    # integer's text is one-to-one with the integer, so the raw integer id stands for its text
+    # (hashing the text was half the duplicate test's time on 100 million rows, grouping by it
+    # 30 s against 17 s); a text id is its own key, trimmed as kept.
     integer_ids = _column_type(con, "raw_customer_id", "typed") in INTEGER_TYPES
-    n_extra = _duplicate_count(con, select, _hash_columns(cols, integer_ids), where)
+    key = "raw_customer_id" if integer_ids else "customer_id"
+    n_extra = _duplicate_count(con, select, ", ".join([key, *cols[1:]]), where)
     if n_extra:
 
         def examples() -> str:
@@ -691,10 +696,7 @@ def _apply_policies(log: TransactionLog, returns: str, duplicates: str, amount: 
 
         note_duplicates(log, n_extra, duplicates, examples)
     distinct = "DISTINCT " if n_extra and duplicates == "drop" else ""
-    # ``keyed`` adds ``customer_key``, one-to-one with the id and cheaper to group by: an integer
-    # id as read (grouping 100 million rows by its text instead took 30 s against 17 s), else
-    # the id itself. The summary groups by it (clvlib.summary.DUCKDB).
-    key = "raw_customer_id" if integer_ids else "customer_id"
+    # ``keyed`` adds the key as ``customer_key``; the summary groups by it (clvlib.summary.DUCKDB).
     con.execute(f"CREATE VIEW keyed AS SELECT {distinct}{select}, {key} AS customer_key "
                 f"FROM dated {where}")
     con.execute(f"CREATE VIEW transactions AS SELECT {select} FROM keyed")
@@ -704,22 +706,12 @@ COUNT_ONLY_NOTE = ("no amount column (a count-only log): purchases are counted, 
                    "so there is no spend model and no value in money")
 
 
-def _hash_columns(cols: list[str], integer_ids: bool) -> str:
-    """The columns the duplicate pre-test hashes: the kept ones, with an integer id raw.
-
-    An integer's text is one-to-one with the integer, so hashing the raw id finds the same
-    duplicates as hashing its text, without turning every row's id into a string (that was
-    half of the test's time on 100 million rows). A text id is hashed trimmed, as kept.
-    """
-    return ", ".join(["raw_customer_id", *cols[1:]] if integer_ids else cols)
-
-
 def _duplicate_count(con, select: str, hashed: str, where: str) -> int:
     """How many rows repeat an earlier row in every kept column (``select``).
 
-    First the distinct 64-bit hashes of ``hashed`` (the kept columns, or a one-to-one stand-in
-    for them, see :func:`_hash_columns`) are counted, cheaper than DISTINCT over the columns:
-    if every row has its own hash there is no duplicate, exactly. Only when hashes repeat are
+    First the distinct 64-bit hashes of ``hashed`` (the kept columns, the id as its key) are
+    counted, cheaper than DISTINCT over the columns: if every row has its own hash there is no
+    duplicate, exactly. Only when hashes repeat are
     the rows themselves compared, so a hash collision cannot miscount.
     """
     total, hashes = con.execute(

@@ -577,6 +577,7 @@ def pointwise_loglik(model, params, x, t_x, T, out):
     # The head of a row's log-likelihood depends on x alone: computed once per distinct x.
     # Found by NumPy here, not inside the kernel, where np.unique compiles for 1.4 s.
     values, at = np.unique(np.asarray(x, dtype=np.float64), return_inverse=True)
+    at = at.astype(np.int64)
     params = np.ascontiguousarray(params, dtype=np.float64)
     rows = [np.ascontiguousarray(v, dtype=np.float64) for v in (x, t_x, T)]
     # The draws are split between the cores (the kernel releases the GIL); each value is
@@ -584,8 +585,8 @@ def pointwise_loglik(model, params, x, t_x, T, out):
     parts = np.array_split(np.arange(params.shape[0]), max(1, min(os.cpu_count() or 1,
                                                                      params.shape[0])))
     with ThreadPoolExecutor(max_workers=len(parts)) as pool:
-        for done in [pool.submit(_pointwise_loglik, model, params[part], values,
-                                 at.astype(np.int64), *rows, out[part[0]:part[-1] + 1])
+        for done in [pool.submit(_pointwise_loglik, model, params[part], values, at, *rows,
+                                 out[part[0]:part[-1] + 1])
                      for part in parts if part.size]:
             done.result()
 

@@ -466,7 +466,12 @@ def _execute_step(step: PipelineStep, values: Mapping[str, Any], build: Path) ->
             str(output),
             parameters=passed,
             kernel_name=KERNEL_NAME,
-            cwd=str(build),
+            # The kernel starts in the build folder. Not papermill's ``cwd``: it changes this
+            # process's working directory for the whole run and restores it at the end, so a
+            # step running beside another could start its kernel after the other's restore,
+            # in the wrong folder (artifacts/summary.parquet not found). nbclient passes this
+            # path to the kernel alone.
+            resources={"metadata": {"path": str(build)}},
             progress_bar=False,
             log_output=False,
             config=_kernel_config(),

@@ -308,6 +308,23 @@ def test_steps_that_read_the_same_inputs_run_side_by_side(tmp_path):
     assert {line.split()[1] for line in lines[1:3]} == {"02_left", "03_right"}
 
 
+def test_kernels_start_in_the_build_folder_whatever_our_working_directory(tmp_path,
+                                                                         monkeypatch):
+    """Each step's kernel is told its folder: it does not inherit this process's working
+    directory, which papermill changes and restores around its reads and writes (and around a
+    whole run, given ``cwd``), so that a kernel starting beside a running step could start in
+    the wrong folder (CI, 2026-12-03: 03_heterogeneity_and_value did not find
+    artifacts/summary.parquet). Here the working directory is elsewhere and cannot change."""
+    pipeline = _branching_pipeline(tmp_path / "pipeline")
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    monkeypatch.setattr(os, "chdir", lambda path: None)
+    out = run_report({}, tmp_path / "report", notebooks_dir=pipeline, progress=lambda _: None)
+    assert (out / "first.txt").read_text() == "1" and (out / "right.done").is_file()
+    assert list(elsewhere.iterdir()) == []
+
+
 @pytest.mark.skipif((os.cpu_count() or 1) < 2, reason="steps run side by side only on 2+ cores")
 def test_a_failing_step_lets_its_neighbour_finish_and_nothing_after_it_start(tmp_path):
     pipeline = _branching_pipeline(tmp_path / "pipeline", failing=True)

@@ -1,6 +1,7 @@
 # clvlib workbench. `make help` lists the targets.
 # Every target that needs Python creates .venv (python3 -m venv) and installs the project into it
-# the first time, and again whenever pyproject.toml changes (stamp files in .venv/).
+# the first time, and again whenever pyproject.toml, setup.py or the compiled kernels' C source
+# change (stamp files in .venv/).
 
 SHELL := /bin/bash
 .SHELLFLAGS := -eu -o pipefail -c
@@ -27,7 +28,7 @@ REPORT_OUT ?= reports/cdnow
 
 BENCH ?= full
 
-.PHONY: help report test lab course student bench clean system-deps test-deps course-deps FORCE
+.PHONY: help report test lab course student bench clean system-deps test-deps course-deps compiler FORCE
 
 help: ## list the targets with what they do
 	@echo "make <target>:"
@@ -90,6 +91,10 @@ test-deps: ## check for the Java (17 or newer) the Spark tests need, and under C
 	$(call apt_install,java -version 2>&1 | grep -E 'version "(1[7-9]|[2-9][0-9])' >/dev/null,$(JAVA_PACKAGES),Java 17 or newer for the Spark tests)
 	@if [ "$${CI:-}" = true ]; then $(MAKE) --no-print-directory course-deps; fi
 
+# Installing clvlib compiles its log densities (clvlib/models/_kernels.c, a setuptools extension).
+compiler: ## check for the C compiler that installing clvlib needs; install it with apt-get when root
+	$(call apt_install,printf '#include <math.h>\nint main(void){return 0;}\n' | cc -x c - -o /dev/null 2>/dev/null,gcc libc6-dev,a C compiler for clvlib's compiled kernels)
+
 course-deps: ## check for the Chromium that the course's browser check uses; install it with apt-get when root
 	$(call apt_install,command -v chromium >/dev/null || command -v chromium-browser >/dev/null,$(CHROMIUM_PACKAGES),Chromium for the course's browser check)
 
@@ -113,14 +118,14 @@ $(BIN)/python: FORCE
 
 FORCE:
 
-$(STAMP)-base: pyproject.toml | $(BIN)/python
+$(STAMP)-base: pyproject.toml setup.py clvlib/models/_kernels.c | $(BIN)/python compiler
 	$(BIN)/python -m pip install -e .
 	touch $@
 
-$(STAMP)-dev: pyproject.toml | $(BIN)/python
+$(STAMP)-dev: pyproject.toml setup.py clvlib/models/_kernels.c | $(BIN)/python compiler
 	$(BIN)/python -m pip install -e ".[dev]"
 	touch $@ $(STAMP)-base
 
-$(STAMP)-lab: pyproject.toml | $(BIN)/python
+$(STAMP)-lab: pyproject.toml setup.py clvlib/models/_kernels.c | $(BIN)/python compiler
 	$(BIN)/python -m pip install -e ".[lab]"
 	touch $@ $(STAMP)-base

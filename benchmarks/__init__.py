@@ -8,7 +8,9 @@ One command runs them all and writes ``benchmarks/RESULTS.md``::
 
 Every case runs in a fresh Python subprocess (imports, compilation and memory measured as a user
 would meet them), with its own PyTensor/numba compile cache under a temporary folder, so "cold"
-means an empty cache and "warm" a second run on the cache the first one left. Peak memory is the
+means an empty cache and "warm" a second run on the cache the first one left. clvlib's
+log-density kernels are C compiled when clvlib is installed: no run compiles them, and
+installing clvlib (`make`) takes the few seconds that compiling them costs. Peak memory is the
 largest resident set size of the subprocess and all its children (sampler workers, notebook
 kernels), sampled every 50 ms.
 

@@ -80,6 +80,9 @@ def render(raw: dict) -> str:
         "",
         "Every figure is from a fresh Python subprocess. **cold** = an empty PyTensor/numba "
         "compile cache (a first run), **warm** = a second run on the cache the cold run left. "
+        "clvlib's log-density kernels are C, compiled when clvlib is installed (`pip install`, "
+        "as `make` runs it), so neither run compiles them; the numba code clvlib has elsewhere "
+        "(predictions, simulation) compiles in a cold run as the peer's code does. "
         "Fit wall time = model construction + `fit()` (compilation included), NUTS 4 chains × "
         "1000 draws + 1000 tuning steps, default priors and sampler of each tool (clvlib: "
         "nutpie; pymc-marketing 1.3 on PyMC 6: nutpie too, PyMC 6's default when it is "
@@ -204,11 +207,12 @@ def _fits_section(raw: dict) -> list[str]:
                          "speed-up", "ESS/s ratio", "10× target", "clvlib without compile (s)",
                          "pymc-marketing / that"], ratio_rows)
         lines += ["The last two columns show where clvlib's time goes. `compile` is "
-                  "`model.timings['compile_seconds']`: numba compiling "
-                  "clvlib's log-density kernels (clvlib/models/kernels.py) on a cold cache, or "
-                  "loading them from numba's on-disk cache on a warm one; each model's compiled "
-                  "kernel serves every prior and data set. pymc-marketing's own compile time is "
-                  "not separated (PyMC does not report it).", ""]
+                  "`model.timings['compile_seconds']`: packing the model into the buffer its "
+                  "log-density kernel reads and loading the kernels compiled at installation "
+                  "(clvlib/models/_kernels.c), or compiling the PyMC graph with numba for a "
+                  "model the kernels do not cover; each model's kernel serves every prior and "
+                  "data set. pymc-marketing's own compile time is not separated (PyMC does not "
+                  "report it).", ""]
     return lines
 
 

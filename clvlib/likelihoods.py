@@ -176,8 +176,7 @@ def mbg_nbd_loglike(r, alpha, a, b, rows: CompressedRows):
 # gradient 20% cheaper.
 # --------------------------------------------------------------------------------------------
 
-# The rule and cut-off are defined with the compiled kernels, whose numba cache must see any
-# change of them (numba freezes global arrays into the compiled code).
+# The rule and cut-off are defined with the compiled kernels, which receive them from there.
 from clvlib.models.kernels import PNBD_CUTOFF as _PNBD_CUTOFF  # noqa: E402
 from clvlib.models.kernels import PNBD_NODES, PNBD_WEIGHTS  # noqa: E402,F401
 

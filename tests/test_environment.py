@@ -70,6 +70,6 @@ def test_conda_part_is_python_of_the_supported_version(pyproject, environment):
     conda, pip = conda_and_pip(environment)
     assert environment["name"] == "clvlib"
     assert "conda-forge" in environment["channels"]
-    assert sorted(conda) == ["pip", "python=3.12"]
+    assert sorted(conda) == ["c-compiler", "pip", "python=3.12"]
     assert "3.12.0" in SpecifierSet(pyproject["project"]["requires-python"])
     assert "-e ." in pip

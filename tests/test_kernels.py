@@ -1,4 +1,4 @@
-"""The cached compiled log densities (clvlib.models.kernels) against the PyMC models they replace.
+"""The compiled log densities (clvlib.models.kernels) against the PyMC models they replace.
 
 Each kernel is a second, hand-written copy of a likelihood of clvlib.likelihoods with its
 gradient; these tests hold it equal to the PyMC model's log density and gradient (PyTensor,
@@ -256,54 +256,56 @@ _FIT_SCRIPT = textwrap.dedent("""
 """)
 
 
-def _fit_in_new_process(cache_dir: Path) -> dict:
-    env = {**os.environ, "PYTHONWARNINGS": "ignore", "NUMBA_CACHE_DIR": str(cache_dir)}
+def _fit_in_new_process() -> dict:
+    env = {**os.environ, "PYTHONWARNINGS": "ignore"}
     out = subprocess.run([sys.executable, "-c", _FIT_SCRIPT], capture_output=True, text=True,
                          cwd=ROOT, env=env, check=True)
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
 @pytest.mark.slow
-def test_a_corrupt_cache_file_is_rebuilt_not_trusted(tmp_path):
-    """BG/NBD and Pareto/NBD fits in new processes, in a cache folder of their own (other test
-    workers load and write the shared cache at the same time, and one of them could rebuild the
-    corrupted files before this test's fit does). Each refit repeats the first fit's draws:
-    kernels loaded from the cache compute what freshly compiled ones do, to the last bit."""
-    first = _fit_in_new_process(tmp_path)  # fills the empty cache
-    assert first["compiled"]
-    files = sorted(tmp_path.rglob(f"{Path(kernels.__file__).stem}.*.nb[ic]"))
-    assert files, "numba wrote no cache files for the kernels"
-    for path in files:
-        path.write_bytes(b"\x80\x04garbage")
-    rebuilt = _fit_in_new_process(tmp_path)
-    assert rebuilt["warnings"] and "could not be loaded" in rebuilt["warnings"][0]
-    assert rebuilt["r"] == first["r"]  # same draws: same seed, same kernels
-    again = _fit_in_new_process(tmp_path)
-    assert again["warnings"] == [] and again["r"] == first["r"]
+def test_a_refit_in_a_new_process_repeats_the_draws():
+    """BG/NBD and Pareto/NBD fits in two new processes, by the compiled kernels, draw the same
+    numbers to the last bit (same seed, same kernels, whichever core runs which chain)."""
+    first = _fit_in_new_process()
+    assert first["compiled"] and first["warnings"] == []
+    assert _fit_in_new_process()["r"] == first["r"]
+
+
+def test_a_kernel_build_from_other_source_is_refused(tmp_path, monkeypatch):
+    """An editable install whose C file changed since it was built refuses the old build (its
+    recorded SHA-256 differs) and says how to rebuild, rather than running stale code."""
+    assert len(kernels.built_from()) == 64  # the build recorded its source
+    changed = tmp_path / "_kernels.c"
+    changed.write_bytes(kernels.SOURCE.read_bytes() + b"/* changed */\n")
+    monkeypatch.setattr(kernels, "SOURCE", changed)
+    kernels._library.cache_clear()
+    try:
+        with pytest.raises(kernels.KernelsNotBuilt, match="pip install -e"):
+            kernels._library()
+    finally:
+        monkeypatch.undo()
+        kernels._library.cache_clear()
+    assert kernels.evaluate(*_start_and_buffer())[0] < 0
+
+
+def _start_and_buffer():
+    density = compiled_density(_model("bg_nbd", None))
+    return density.start, density.buffer
 
 
 def test_exp_and_log_in_arithmetic_agree_with_numpy_to_one_ulp():
-    """kernels.exp_poly and log_poly (vectorizable stand-ins for libm's exp and log) over the
-    arguments the kernels give them: exp over [-708, 709], log over positive normal numbers and
-    just above 1 (log(1 + c e^u), log(1 + e^-|z|)); exp stays NaN on NaN."""
-    import numba
-
-    @numba.njit
-    def both(x):
-        out = np.empty((2, x.size))
-        for i in range(x.size):
-            out[0, i] = kernels.exp_poly(x[i])
-            out[1, i] = kernels.log_poly(x[i]) if x[i] > 0 else np.nan
-        return out
-
+    """The C file's exp_poly and log_poly (vectorizable stand-ins for libm's exp and log) over
+    the arguments the kernels give them: exp over [-708, 709], log over positive normal numbers
+    and just above 1 (log(1 + c e^u), log(1 + e^-|z|)); exp stays NaN on NaN."""
     rng = np.random.default_rng(3)
     x = np.concatenate([rng.uniform(-708, 709, 100_000), np.linspace(-1, 1, 20_001)])
-    assert np.max(np.abs(both(x)[0] / np.exp(x) - 1)) <= 2.3e-16
+    assert np.max(np.abs(kernels.exp_and_log_poly(x)[0] / np.exp(x) - 1)) <= 2.3e-16
     y = np.concatenate([np.exp(rng.uniform(-700, 700, 100_000)), np.linspace(1, 3, 20_001),
                         1 + np.logspace(-16, 0, 1_000)])
-    log_y = both(y)[1]
+    log_y = kernels.exp_and_log_poly(y)[1]
     assert np.max(np.abs(log_y - np.log(y)) / np.maximum(np.abs(np.log(y)), 1)) <= 2.3e-16
-    assert np.isnan(both(np.array([np.nan]))[0, 0])
+    assert np.isnan(kernels.exp_and_log_poly(np.array([np.nan]))[0][0])
 
 
 def test_pareto_nbd_node_tiers_keep_the_16_node_precision():

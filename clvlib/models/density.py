@@ -1,8 +1,8 @@
-"""The fast path of a fit: a model's log posterior as a cached compiled function.
+"""The fast path of a fit: a model's log posterior as a compiled function.
 
 :func:`compiled_density` packs a BG/NBD, MBG/NBD, Pareto/NBD or Gamma-Gamma model (plain, with
 covariates or pooled across groups: its priors, links and compressed rows) into the buffer that
-the numba kernels of :mod:`clvlib.models.kernels` read, or returns None for a model they do not
+the compiled kernels of :mod:`clvlib.models.kernels` read, or returns None for a model they do not
 cover (a prior family without a hand-written density, BG/BB, sBG); such models are fitted
 through their PyMC graph as before. The fit adapters (:mod:`clvlib.models.samplers`) hand the
 kernels to nutpie as C callbacks, or to SciPy's L-BFGS-B for MAP.

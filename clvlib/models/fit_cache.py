@@ -107,7 +107,8 @@ def save_cached(path: Path, idata: xr.DataTree, timings: dict) -> None:
 @cache
 def _source_hash(model_class: type) -> str:
     """sha256 of the code that decides a fit: likelihoods, priors, the model classes' base,
-    sampler adapters and compiled densities, and the model's own module."""
+    sampler adapters and compiled densities (their C source too), and the model's own
+    module."""
     from clvlib import likelihoods, priors
     from clvlib.models import base, density, kernels, samplers
 
@@ -115,6 +116,7 @@ def _source_hash(model_class: type) -> str:
     for module in (likelihoods, priors, base, samplers, density, kernels,
                    inspect.getmodule(model_class)):
         h.update(Path(inspect.getfile(module)).read_bytes())
+    h.update(kernels.built_from().encode())  # the C source's digest, recorded by its build
     return h.hexdigest()
 
 

@@ -103,8 +103,8 @@ def _map_by_kernel(density) -> dict[str, float]:
 
 
 def fit_nutpie(model, settings: FitSettings, progressbar: bool, timings: dict) -> xr.DataTree:
-    """NUTS by nutpie: on the model's cached compiled density when it has one, else on its
-    PyMC graph compiled with numba. The compile (or cache load) time goes to
+    """NUTS by nutpie: on the model's compiled density when it has one, else on its PyMC graph
+    compiled with numba. The time to load the one or compile the other goes to
     ``compile_seconds``."""
     import nutpie
 

@@ -289,6 +289,35 @@ def test_a_kernel_build_from_other_source_is_refused(tmp_path, monkeypatch):
     assert kernels.evaluate(*_start_and_buffer())[0] < 0
 
 
+def test_a_damaged_kernel_build_is_named_not_loaded(tmp_path, monkeypatch):
+    """A compiled-kernels file that is not a loadable library (truncated by a crashed copy)
+    stops the fit with the file's name and how to rebuild it."""
+    import importlib.machinery
+
+    damaged = tmp_path / "_kernels.so"
+    damaged.write_bytes(b"\x7fELF truncated")
+    spec = importlib.machinery.ModuleSpec(kernels._EXTENSION, None, origin=str(damaged))
+    monkeypatch.setattr(kernels.importlib.util, "find_spec", lambda name: spec)
+    kernels._library.cache_clear()
+    try:
+        with pytest.raises(kernels.KernelsNotBuilt, match="_kernels.so.*pip install -e"):
+            kernels._library()
+    finally:
+        monkeypatch.undo()
+        kernels._library.cache_clear()
+
+
+def test_kernels_never_built_say_how_to_build_them(monkeypatch):
+    monkeypatch.setattr(kernels.importlib.util, "find_spec", lambda name: None)
+    kernels._library.cache_clear()
+    try:
+        with pytest.raises(kernels.KernelsNotBuilt, match="not built.*C compiler"):
+            kernels._library()
+    finally:
+        monkeypatch.undo()
+        kernels._library.cache_clear()
+
+
 def _start_and_buffer():
     density = compiled_density(_model("bg_nbd", None))
     return density.start, density.buffer

@@ -123,7 +123,11 @@ def _library() -> ctypes.CDLL:
         raise KernelsNotBuilt(
             "clvlib's compiled kernels (clvlib/models/_kernels.c) are not built: install clvlib "
             "with pip (`make` does: `pip install -e .` in a checkout), which needs a C compiler")
-    lib = ctypes.CDLL(spec.origin)
+    try:
+        lib = ctypes.CDLL(spec.origin)
+    except OSError as err:  # a truncated or foreign file
+        raise KernelsNotBuilt(f"cannot load clvlib's compiled kernels {spec.origin} ({err}): "
+                              "rebuild them with `pip install -e .` (or reinstall clvlib)") from err
     lib.clv_source_sha256.restype = ctypes.c_char_p
     if SOURCE.exists() and (lib.clv_source_sha256().decode()
                             != hashlib.sha256(SOURCE.read_bytes()).hexdigest()):

@@ -105,7 +105,7 @@ class KernelsNotBuilt(ImportError):
 
 @dataclass(frozen=True)
 class Callback:
-    """A C function nutpie calls: ``address`` is what it reads (as of a numba ``cfunc``)."""
+    """A C function nutpie calls: nutpie reads ``address``, as it would from a numba ``cfunc``."""
 
     name: str
     address: int

@@ -272,6 +272,18 @@ def test_a_refit_in_a_new_process_repeats_the_draws():
     assert _fit_in_new_process()["r"] == first["r"]
 
 
+def _assert_load_refused(monkeypatch, match: str) -> None:
+    """Loading the kernels afresh, with the test's patches, raises KernelsNotBuilt matching
+    ``match``; then the patches are undone and the real kernels load again."""
+    kernels._library.cache_clear()
+    try:
+        with pytest.raises(kernels.KernelsNotBuilt, match=match):
+            kernels._library()
+    finally:
+        monkeypatch.undo()
+        kernels._library.cache_clear()
+
+
 def test_a_kernel_build_from_other_source_is_refused(tmp_path, monkeypatch):
     """An editable install whose C file changed since it was built refuses the old build (its
     recorded SHA-256 differs) and says how to rebuild, rather than running stale code."""
@@ -279,13 +291,7 @@ def test_a_kernel_build_from_other_source_is_refused(tmp_path, monkeypatch):
     changed = tmp_path / "_kernels.c"
     changed.write_bytes(kernels.SOURCE.read_bytes() + b"/* changed */\n")
     monkeypatch.setattr(kernels, "SOURCE", changed)
-    kernels._library.cache_clear()
-    try:
-        with pytest.raises(kernels.KernelsNotBuilt, match="pip install -e"):
-            kernels._library()
-    finally:
-        monkeypatch.undo()
-        kernels._library.cache_clear()
+    _assert_load_refused(monkeypatch, "pip install -e")
     assert kernels.evaluate(*_start_and_buffer())[0] < 0
 
 
@@ -298,24 +304,12 @@ def test_a_damaged_kernel_build_is_named_not_loaded(tmp_path, monkeypatch):
     damaged.write_bytes(b"\x7fELF truncated")
     spec = importlib.machinery.ModuleSpec(kernels._EXTENSION, None, origin=str(damaged))
     monkeypatch.setattr(kernels.importlib.util, "find_spec", lambda name: spec)
-    kernels._library.cache_clear()
-    try:
-        with pytest.raises(kernels.KernelsNotBuilt, match="_kernels.so.*pip install -e"):
-            kernels._library()
-    finally:
-        monkeypatch.undo()
-        kernels._library.cache_clear()
+    _assert_load_refused(monkeypatch, "_kernels.so.*pip install -e")
 
 
 def test_kernels_never_built_say_how_to_build_them(monkeypatch):
     monkeypatch.setattr(kernels.importlib.util, "find_spec", lambda name: None)
-    kernels._library.cache_clear()
-    try:
-        with pytest.raises(kernels.KernelsNotBuilt, match="not built.*C compiler"):
-            kernels._library()
-    finally:
-        monkeypatch.undo()
-        kernels._library.cache_clear()
+    _assert_load_refused(monkeypatch, "not built.*C compiler")
 
 
 def _start_and_buffer():

@@ -1,7 +1,8 @@
 # clvlib workbench. `make help` lists the targets.
 # Every target that needs Python creates .venv (python3 -m venv) and installs the project into it
-# the first time, and again whenever pyproject.toml, setup.py or the compiled kernels' C source
-# change (stamp files in .venv/).
+# the first time, and again whenever pyproject.toml, constraints.txt, setup.py or the compiled
+# kernels' C source change (stamp files in .venv/). Every install is constrained by
+# constraints.txt, the whole dependency closure at exact versions (`make lock` remakes it).
 
 SHELL := /bin/bash
 .SHELLFLAGS := -eu -o pipefail -c
@@ -17,6 +18,8 @@ PYTHON ?= $(shell for p in python3 python3.13 python3.12 $(PYENV_PYTHONS); do \
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.stamp
+PIP_INSTALL := $(BIN)/python -m pip install -c constraints.txt
+INSTALL_INPUTS := pyproject.toml constraints.txt setup.py clvlib/models/_kernels.c
 PANGO_PACKAGES := libpango-1.0-0 libpangoft2-1.0-0 fonts-dejavu-core
 JAVA_PACKAGES := openjdk-17-jre-headless
 CHROMIUM_PACKAGES := chromium
@@ -28,7 +31,7 @@ REPORT_OUT ?= reports/cdnow
 
 BENCH ?= full
 
-.PHONY: help report test lab course student bench clean system-deps test-deps course-deps compiler FORCE
+.PHONY: help report test lab course student bench clean lock system-deps test-deps course-deps compiler FORCE
 
 help: ## list the targets with what they do
 	@echo "make <target>:"
@@ -62,6 +65,12 @@ course: course-deps $(STAMP)-dev ## build the course site (every lesson executed
 
 student: $(STAMP)-base ## write the student version of the course (solutions removed) into build/student
 	$(BIN)/python -m clvlib.teaching strip $(COURSE_DIR) --out $(STUDENT_OUT)
+
+# constraints.txt pins every package the project installs (the closure of pyproject.toml's pins
+# with all extras), so that a fresh machine installs what the tests ran against.
+lock: ## remake constraints.txt after a change of pyproject.toml's pins (a new venv, all extras, pip freeze)
+	$(if $(PYTHON),,$(error clvlib needs Python 3.12 or newer; name one with PYTHON=...))
+	$(PYTHON) tools/lock.py --python $(PYTHON)
 
 clean: ## remove caches and rebuildable intermediates (keeps .venv, data/raw and reports/)
 	find . -path ./$(VENV) -prune -o -type d -name __pycache__ -print0 | xargs -0 rm -rf
@@ -118,14 +127,21 @@ $(BIN)/python: FORCE
 
 FORCE:
 
-$(STAMP)-base: pyproject.toml setup.py clvlib/models/_kernels.c | $(BIN)/python compiler
-	$(BIN)/python -m pip install -e .
+# The project installed as "clvlib" before it took the distribution name clvlib-workbench (the
+# PyPI name clvlib belongs to another project): an old .venv loses that install first.
+$(STAMP)-base $(STAMP)-dev $(STAMP)-lab: $(STAMP)-renamed
+$(STAMP)-renamed: | $(BIN)/python
+	@if $(BIN)/python -m pip show -q clvlib >/dev/null 2>&1; then $(BIN)/python -m pip uninstall -y -q clvlib; fi
 	touch $@
 
-$(STAMP)-dev: pyproject.toml setup.py clvlib/models/_kernels.c | $(BIN)/python compiler
-	$(BIN)/python -m pip install -e ".[dev]"
+$(STAMP)-base: $(INSTALL_INPUTS) | $(BIN)/python compiler
+	$(PIP_INSTALL) -e .
+	touch $@
+
+$(STAMP)-dev: $(INSTALL_INPUTS) | $(BIN)/python compiler
+	$(PIP_INSTALL) -e ".[dev]"
 	touch $@ $(STAMP)-base
 
-$(STAMP)-lab: pyproject.toml setup.py clvlib/models/_kernels.c | $(BIN)/python compiler
-	$(BIN)/python -m pip install -e ".[lab]"
+$(STAMP)-lab: $(INSTALL_INPUTS) | $(BIN)/python compiler
+	$(PIP_INSTALL) -e ".[lab]"
 	touch $@ $(STAMP)-base

@@ -46,6 +46,7 @@ from nbconvert import HTMLExporter
 from papermill.exceptions import PapermillExecutionError
 from traitlets.config import Config
 
+from clvlib import __version__ as clvlib_version
 from clvlib.config import PIPELINE_DIR, SOURCE_ROOT, TEMPLATES_DIR
 from clvlib.datasets import DATASETS, file_sha256
 
@@ -56,7 +57,7 @@ DEFAULT_TITLE = "Customer lifetime value report"
 MANIFEST_VERSION = 1
 # Distributions whose versions every manifest records (None when one is not installed).
 VERSIONED_PACKAGES = (
-    "clvlib", "pymc", "pytensor", "arviz", "numpy", "pandas", "duckdb", "nutpie",
+    "pymc", "pytensor", "arviz", "numpy", "pandas", "duckdb", "nutpie",
     "papermill", "nbconvert", "weasyprint",
 )
 # Environment variables that change what the notebooks do, recorded in the manifest.
@@ -610,7 +611,7 @@ def build_html(
             "title": title,
             "run_date": run_date,
             "subtitle": subtitle,
-            "version": _version("clvlib") or "",
+            "version": clvlib_version,
             "notebooks": [Path(p).name for p in notebooks],
         }
     }
@@ -833,7 +834,8 @@ def _manifest(
 
 def package_versions() -> dict[str, str | None]:
     """Versions of Python and of the packages a report depends on (None: not installed)."""
-    versions: dict[str, str | None] = {"python": platform.python_version()}
+    versions: dict[str, str | None] = {"python": platform.python_version(),
+                                       "clvlib": clvlib_version}
     for name in VERSIONED_PACKAGES:
         versions[name] = _version(name)
     return versions

@@ -1,13 +1,17 @@
-"""environment.yml mirrors pyproject.toml: same packages, same pins (conda cannot run here)."""
+"""The project's pins agree everywhere: environment.yml mirrors pyproject.toml (conda cannot run
+here), and constraints.txt, the lock make installs with, holds every pin of pyproject.toml and the
+whole dependency closure of the environment the tests run in."""
 
 from __future__ import annotations
 
+import importlib.metadata
 import tomllib
 
 import pytest
 import yaml
 from packaging.requirements import Requirement
 from packaging.specifiers import SpecifierSet
+from packaging.utils import canonicalize_name
 
 from clvlib.config import SOURCE_ROOT as PROJECT_ROOT
 
@@ -73,3 +77,73 @@ def test_conda_part_is_python_of_the_supported_version(pyproject, environment):
     assert sorted(conda) == ["c-compiler", "pip", "python=3.12"]
     assert "3.12.0" in SpecifierSet(pyproject["project"]["requires-python"])
     assert "-e ." in pip
+
+
+# --------------------------------------------------------------------------------------------
+# constraints.txt: the lock
+# --------------------------------------------------------------------------------------------
+
+DISTRIBUTION = "clvlib-workbench"
+
+
+@pytest.fixture(scope="module")
+def lock() -> dict[str, str]:
+    """constraints.txt as canonical package name -> exact version."""
+    pinned = {}
+    for line in (PROJECT_ROOT / "constraints.txt").read_text().splitlines():
+        line = line.split("#")[0].strip()
+        if not line:
+            continue
+        requirement = Requirement(line)
+        (spec,) = requirement.specifier
+        assert spec.operator == "==", f"constraints.txt: {line!r} is not an exact pin"
+        name = canonicalize_name(requirement.name)
+        assert name not in pinned, f"constraints.txt pins {name} twice"
+        pinned[name] = spec.version
+    return pinned
+
+
+def test_lock_pins_every_requirement_of_pyproject_at_its_version(pyproject, lock):
+    project = pyproject["project"]
+    requirements = project["dependencies"] + [
+        r for extra in project["optional-dependencies"].values() for r in extra]
+    for text in requirements:
+        requirement = Requirement(text)
+        name = canonicalize_name(requirement.name)
+        assert name in lock, f"{name} ({text}) is not in constraints.txt: run `make lock`"
+        assert requirement.specifier.contains(lock[name], prereleases=True), (
+            f"pyproject.toml asks for {text}, constraints.txt pins {name}=={lock[name]}: "
+            "run `make lock`")
+    assert canonicalize_name(DISTRIBUTION) not in lock  # the project itself is not locked
+
+
+def _closure(root: str, extras: set[str]) -> dict[str, str]:
+    """Installed name -> version of ``root`` (with ``extras``) and everything it requires."""
+    seen: dict[str, str] = {}
+    todo = [(root, frozenset(extras))]
+    while todo:
+        name, wanted = todo.pop()
+        dist = importlib.metadata.distribution(name)
+        key = canonicalize_name(dist.metadata["Name"])
+        if key in seen and not wanted:
+            continue
+        seen[key] = dist.version
+        for text in dist.requires or []:
+            requirement = Requirement(text)
+            markers = [{"extra": e} for e in wanted | {""}]
+            if requirement.marker and not any(requirement.marker.evaluate(m) for m in markers):
+                continue
+            todo.append((requirement.name, frozenset(requirement.extras)))
+    return seen
+
+
+def test_the_test_environment_is_the_lock(lock):
+    """Every package the installed project (with the dev extra the tests need) requires,
+    directly or not, is in constraints.txt at the version installed: make installed from the
+    lock, and the lock holds the whole closure."""
+    installed = _closure(DISTRIBUTION, {"dev"})
+    installed.pop(canonicalize_name(DISTRIBUTION))
+    missing = sorted(set(installed) - set(lock))
+    assert missing == [], f"installed but not in constraints.txt (run `make lock`): {missing}"
+    differing = {n: (v, lock[n]) for n, v in installed.items() if lock[n] != v}
+    assert differing == {}, f"installed version differs from constraints.txt: {differing}"

@@ -1,11 +1,10 @@
 """clvlib as a wheel (not editable) works from any folder: data, notebooks and templates ship in it.
 
-The wheel is built from this checkout and installed, without its dependencies, into a new
-virtual environment whose only link to the test environment is a ``.pth`` line naming the test
-environment's site-packages (so the pinned dependencies are found without installing them
-again, while clvlib itself comes from the wheel: a plain path line in a ``.pth`` file does not
-run the editable install's own ``.pth`` hooks). Everything then runs from an empty folder outside
-the checkout.
+The wheel is built from this checkout and installed, as a user would, into a new virtual
+environment with its declared dependencies resolved by pip (constrained by ``constraints.txt``,
+the lock) and nothing else: no dev extra, no link to the test environment. A run-time dependency
+that only the dev extra brings (h5py once was) fails here. Everything then runs from an empty
+folder outside the checkout.
 """
 
 from __future__ import annotations
@@ -13,7 +12,6 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import sysconfig
 import zipfile
 from pathlib import Path
 
@@ -41,23 +39,30 @@ def wheel_env(tmp_path_factory) -> dict:
     dist = base / "dist"
     run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q",
          "-w", str(dist), str(SOURCE_ROOT)], cwd=base)
-    (wheel,) = dist.glob("clvlib-*.whl")
+    (wheel,) = dist.glob("clvlib_workbench-*.whl")
     venv = base / "venv"
-    run([sys.executable, "-m", "venv", "--without-pip", str(venv)], cwd=base)
+    run([sys.executable, "-m", "venv", str(venv)], cwd=base)
     python = venv / "bin" / "python"
+    run([str(python), "-m", "pip", "install", "-q", "-c", str(SOURCE_ROOT / "constraints.txt"),
+         str(wheel)], cwd=base, timeout=1200)
     site = Path(run([str(python), "-c", "import sysconfig; print(sysconfig.get_path('purelib'))"],
                     cwd=base).strip())
-    (site / "clvlib_test_dependencies.pth").write_text(sysconfig.get_path("purelib") + "\n")
-    run([sys.executable, "-m", "pip", "--python", str(python), "install", "--no-deps", "-q",
-         str(wheel)], cwd=base)
     elsewhere = base / "elsewhere"
     elsewhere.mkdir()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("CLVLIB_")}
-    # The dependencies' data files (nbconvert's templates, under <prefix>/share/jupyter) lie in
-    # the test environment's prefix, since they were not installed again here.
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith(("CLVLIB_", "VIRTUAL_ENV", "PYTHONPATH", "JUPYTER_"))}
     env |= {"XDG_CACHE_HOME": str(base / "cache"), "MPLBACKEND": "Agg",
-            "JUPYTER_PATH": str(Path(sys.prefix) / "share" / "jupyter")}
+            "PATH": f"{venv / 'bin'}{os.pathsep}{env.get('PATH', '')}"}
     return {"wheel": wheel, "bin": venv / "bin", "site": site, "cwd": elsewhere, "env": env}
+
+
+def test_the_wheel_environment_holds_no_test_tool(wheel_env):
+    """Only what the project declares (and what that requires) is installed: no dev extra."""
+    out = run([str(wheel_env["bin"] / "python"), "-m", "pip", "list", "--format=freeze"],
+              cwd=wheel_env["cwd"], env=wheel_env["env"])
+    names = {line.split("==")[0].lower() for line in out.split()}
+    assert "clvlib-workbench" in names
+    assert not names & {"pytest", "lifetimes", "pymc-marketing", "pyspark", "nbval"}, names
 
 
 def test_wheel_holds_the_run_time_files(wheel_env):

@@ -40,11 +40,12 @@ def frequency_check(
 ) -> pd.DataFrame:
     """Customers by number of calibration repeat purchases: actual vs posterior predictive.
 
-    The expected count for ``x = k`` is ``sum_i P(X(T_i) = k)`` over the customers' ages
-    ``T_i``, for each posterior draw; the last row counts ``max_x`` or more. The interval is the
-    posterior predictive one: for each draw, every customer's count is drawn from that draw's
-    distribution (a multinomial per distinct age), so it holds chance as well as parameter
-    uncertainty. A ``weights`` column counts each row as that many customers.
+    The expected count for ``x = k`` is ``sum_i P(X(T_i) = k | theta_i)`` over the customers'
+    ages ``T_i`` and their own parameters ``theta_i`` (covariates and group), for each
+    posterior draw; the last row counts ``max_x`` or more. The interval is the posterior
+    predictive one: for each draw, every customer's count is drawn from that draw's
+    distribution (a multinomial per distinct age and parameter row), so it holds chance as well
+    as parameter uncertainty. A ``weights`` column counts each row as that many customers.
 
     Returns
     -------
@@ -57,15 +58,22 @@ def frequency_check(
     """
     customers = model.customers if customers is None else customers
     w = _weights(customers)
-    ages, inverse = np.unique(customers["T"].to_numpy(), return_inverse=True)
-    counts = np.bincount(inverse.reshape(-1), weights=w, minlength=len(ages))
+    # Customers who share an age and a parameter row (their covariates and group) share the
+    # probabilities of each count.
+    params, _, row_of = model.customer_mix(customers, n_draws=n_draws)
+    combos, inverse = np.unique(np.column_stack([customers["T"].to_numpy(dtype=float), row_of]),
+                                axis=0, return_inverse=True)
+    counts = np.bincount(inverse.reshape(-1), weights=w, minlength=len(combos))
     if not np.allclose(counts, np.round(counts)):
         raise ValueError("frequency_check: the customers' weights must add up to whole numbers of "
                          "customers at each age (T) to draw their counts")
     counts = np.round(counts).astype(np.int64)
+    ages, combo_row = combos[:, 0], combos[:, 1].astype(np.int64)
     k = np.arange(max_x)
-    # (draws, ages, k): probabilities of exactly k purchases by each age, then "max_x or more".
-    prob = model.prob_purchases(k[None, :], ages[:, None], n_draws=n_draws)
+    # (draws, combos, k): probabilities of exactly k purchases by each age, then "max_x or more".
+    prob = model.expectations.prob_purchases(
+        **{name: v[:, combo_row][:, :, None] for name, v in params.items()},
+        t=ages[None, :, None], n=k[None, None, :])
     prob = np.concatenate([prob, 1 - prob.sum(axis=2, keepdims=True)], axis=2)
     prob = np.clip(prob, 0, None)
     prob /= prob.sum(axis=2, keepdims=True)
@@ -166,9 +174,11 @@ def tracking_check(
 ) -> pd.DataFrame:
     """Cumulative repeat purchases per period, actual vs predicted, through calibration and holdout.
 
-    The prediction at time ``tau`` is ``sum_i E[X(tau - s_i)]`` over customers who first bought
-    at ``s_i``, per posterior draw (new-customer expectations: it uses nothing of each customer's
-    history, so the holdout part is a genuine forecast). The intervals are credible intervals
+    The prediction at time ``tau`` is ``sum_i E[X(tau - s_i) | theta_i]`` over customers who
+    first bought at ``s_i``, each with their own parameters ``theta_i`` (their covariates and
+    group, :meth:`~clvlib.models.base.PurchaseModel.customer_mix`), per posterior draw
+    (new-customer expectations: it uses nothing of each customer's purchase history, so the
+    holdout part is a genuine forecast). The intervals are credible intervals
     of these expected counts (parameter uncertainty only).
 
     A period that the data cover only in part (the log ends one day into a week) is compared
@@ -192,18 +202,33 @@ def tracking_check(
         past the last day of the calibration period).
     """
     unit = summary.time_unit
-    start = summary.customers["first_purchase"].min()
+    customers = summary.customers
+    start = customers["first_purchase"].min()
     end = summary.observation_end or summary.calibration_end
-    offsets = unit.from_days((summary.customers["first_purchase"] - start).dt.days.to_numpy())
-    first, counts = np.unique(offsets, return_counts=True)
+    offsets = unit.from_days((customers["first_purchase"] - start).dt.days.to_numpy())
+    # Each customer with their own covariates and group (customer_mix): customers who share a
+    # first-purchase day and a parameter row share one expectation.
+    params, _, row_of = model.customer_mix(summary, n_draws=n_draws)
+    combos, combo_of = np.unique(np.column_stack([offsets, row_of]), axis=0,
+                                 return_inverse=True)
+    counts = np.bincount(combo_of.reshape(-1), weights=_weights(customers, summary.source),
+                         minlength=len(combos))
+    first, combo_row = combos[:, 0], combos[:, 1].astype(np.int64)
     periods = actual["period"].to_numpy()
     # A period covers days [p * u, (p + 1) * u); the data cover whole days 0 .. end inclusive.
     covered = unit.from_days((end - start).days + 1) - periods
     share = np.clip(covered, 0.0, 1.0)
     ends = periods + share
-    elapsed = np.clip(ends[:, None] - first[None, :], 0, None)  # (periods, cohorts)
-    flat = model.expected_purchases_new(elapsed.reshape(-1), n_draws=n_draws)
-    cumulative = (flat.reshape(-1, *elapsed.shape) * counts).sum(axis=2)  # (draws, periods)
+    elapsed = np.clip(ends[:, None] - first[None, :], 0, None)  # (periods, combos)
+    n_draws_ = next(iter(params.values())).shape[0]
+    cumulative = np.zeros((n_draws_, len(periods)))  # (draws, periods)
+    step = max(1, model.MIX_CELLS // max(1, n_draws_ * len(periods)))
+    for lo_ in range(0, len(combos), step):
+        part = slice(lo_, lo_ + step)
+        values = model.expectations.expected_purchases_new(
+            **{k: v[:, combo_row[part]][:, None, :] for k, v in params.items()},
+            t=elapsed[None, :, part])
+        cumulative += np.asarray(values, dtype=float) @ counts[part]
     mean, lo, hi = _interval(cumulative, interval)
     out = actual.rename(columns={"repeat_purchases": "actual"}).copy()
     out["actual_cumulative"] = out["actual"].cumsum()

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from clvlib.checks import MIN_PERIOD_SHARE, tracking_mape, tracking_periods_scored
 from clvlib.comparison import CLEAR_MARGIN_SE, SMALL_DIFFERENCE, margin_verdict
@@ -27,6 +26,7 @@ from clvlib.formatting import (
     share_of,
     signed_share,
 )
+from clvlib.mixing import dropout_mixture, purchase_rate_mixture
 from clvlib.predict import Prediction
 from clvlib.summary import CustomerSummary
 from clvlib.value import gini, top_share
@@ -263,65 +263,74 @@ def average_customer(purchase_model) -> dict[str, float]:
 
     One source for the prose (:func:`heterogeneity`) and the figures
     (:func:`clvlib.plots.plot_purchase_rates`, :func:`clvlib.plots.plot_dropout`), both at the
-    posterior means of the parameters, so the two print the same numbers.
+    posterior means of the parameters, so the two print the same numbers. With covariates or
+    groups, the spread across customers is the mixture over the customers' own parameters
+    (:mod:`clvlib.mixing`): the average is over the real customers.
 
     Returns
     -------
     dict
-        ``rate_per_year`` (the average purchase rate while active, per year) and
-        ``share_below`` (the share of customers buying less often); for BG/NBD and MBG/NBD
-        ``dropout`` (the average dropout probability after a purchase) and ``share_more_loyal``;
-        for Pareto/NBD ``lifetime_years`` (the lifetime at the average dropout rate) and
-        ``share_shorter`` (the share of customers expected to leave sooner).
+        ``rate_per_year`` (the average purchase rate while active, per year),
+        ``share_below`` (the share of customers buying less often) and the rate quantiles
+        ``rate_q10``, ``rate_q50``, ``rate_q90`` (per year); for BG/NBD and MBG/NBD
+        ``dropout`` (the average dropout probability after a purchase),
+        ``share_more_loyal``, ``dropout_q10`` and ``dropout_q90``; for Pareto/NBD
+        ``lifetime_years`` (the lifetime at the average dropout rate), ``share_shorter`` (the
+        share of customers expected to leave sooner) and the lifetime quantiles
+        ``lifetime_q10``, ``lifetime_q50``, ``lifetime_q90`` (years).
     """
-    d = purchase_model.point_estimate()
     per_year = purchase_model.time_unit.per_year
-    r, alpha = d["r"], d["alpha"]
-    out = {"rate_per_year": r / alpha * per_year,
-           "share_below": float(stats.gamma.cdf(r / alpha, r, scale=1 / alpha))}
-    if "s" in d:
-        s_, beta = d["s"], d["beta"]
-        out |= {"lifetime_years": beta / s_ / per_year,
-                "share_shorter": float(stats.gamma.sf(s_ / beta, s_, scale=1 / beta))}
+    rates = purchase_rate_mixture(purchase_model, point=True)
+    mean_rate = float(rates.mean()[0])
+    out = {"rate_per_year": mean_rate * per_year,
+           "share_below": float(rates.cdf(mean_rate)[0])}
+    out |= {f"rate_q{q}": float(rates.ppf(q / 100)[0]) * per_year for q in (10, 50, 90)}
+    dropout = dropout_mixture(purchase_model, point=True)
+    mean_dropout = float(dropout.mean()[0])
+    if purchase_model.dropout_kind == "lifetime":
+        out |= {"lifetime_years": 1 / mean_dropout / per_year,
+                "share_shorter": float(1 - dropout.cdf(mean_dropout)[0])}
+        # A long lifetime is a low dropout rate: the 10% lifetime quantile is the 90% rate one.
+        out |= {f"lifetime_q{q}": 1 / (float(dropout.ppf(1 - q / 100)[0]) * per_year)
+                for q in (10, 50, 90)}
     else:
-        a, b = d["a"], d["b"]
-        out |= {"dropout": a / (a + b),
-                "share_more_loyal": float(stats.beta.cdf(a / (a + b), a, b))}
+        out |= {"dropout": mean_dropout,
+                "share_more_loyal": float(dropout.cdf(mean_dropout)[0]),
+                "dropout_q10": float(dropout.ppf(0.1)[0]),
+                "dropout_q90": float(dropout.ppf(0.9)[0])}
     return out
 
 
 def heterogeneity(purchase_model) -> str:
     """The 'average customer' against the spread of the fitted mixing distributions."""
-    d = purchase_model.point_estimate()
     avg = average_customer(purchase_model)
-    per_year = purchase_model.time_unit.per_year
-    r, alpha = d["r"], d["alpha"]
-    q10, q50, q90 = stats.gamma.ppf([0.1, 0.5, 0.9], r, scale=1 / alpha) * per_year
-    text = (
+    text = ""
+    if purchase_model.indexed:
+        text += ("Each customer's rates follow from their own covariates and group, so the "
+                 "spread below is over the real customers, each with their own parameters. ")
+    text += (
         f"If every customer were the **average customer**, each would buy "
         f"{avg['rate_per_year']:.1f} times a year while active. The fitted distributions show "
         f"that almost nobody is like that. **{share(avg['share_below'])} of customers buy less "
-        f"often than the average rate**: the median customer buys {q50:.2g} times a year, one "
-        f"in ten fewer than {q10:.2g} times, and the most active tenth more than {q90:.1f} "
-        "times. "
+        f"often than the average rate**: the median customer buys {avg['rate_q50']:.2g} times "
+        f"a year, one in ten fewer than {avg['rate_q10']:.2g} times, and the most active tenth "
+        f"more than {avg['rate_q90']:.1f} times. "
     )
-    if "s" in d:  # Pareto/NBD: exponential lifetimes with rate mu ~ Gamma(s, beta)
-        s_, beta = d["s"], d["beta"]
-        life10, life50, life90 = 1 / (stats.gamma.ppf([0.9, 0.5, 0.1], s_, scale=1 / beta)
-                                      * per_year)
+    if purchase_model.dropout_kind == "lifetime":
         text += (
             f"Lifetimes vary just as much: at the average dropout rate a customer would stay "
             f"{avg['lifetime_years']:.1f} years, but the median customer's expected lifetime is "
-            f"{life50:.2g} years, a tenth of customers stay less than {life10:.2g} years and "
-            f"another tenth more than {life90:.2g}. "
+            f"{avg['lifetime_q50']:.2g} years, a tenth of customers stay less than "
+            f"{avg['lifetime_q10']:.2g} years and another tenth more than "
+            f"{avg['lifetime_q90']:.2g}. "
         )
-    else:  # BG/NBD, MBG/NBD: dropout probability p ~ Beta(a, b) after each purchase
-        p10, p90 = stats.beta.ppf([0.1, 0.9], d["a"], d["b"])
+    else:
         text += (
             f"Loyalty varies just as much: the average customer leaves with probability "
             f"{share(avg['dropout'])} after each purchase, but a tenth of customers leave with "
-            f"probability below {share(p10)}, another tenth above {share(p90)}, and "
-            f"{share(avg['share_more_loyal'])} are more loyal than the average. "
+            f"probability below {share(avg['dropout_q10'])}, another tenth above "
+            f"{share(avg['dropout_q90'])}, and {share(avg['share_more_loyal'])} are more loyal "
+            "than the average. "
         )
     return text + "Decisions based on the average customer fit very few real ones."
 

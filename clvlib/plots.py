@@ -11,9 +11,9 @@ import numpy as np
 import pandas as pd
 import seaborn as sns
 from matplotlib.ticker import FuncFormatter, PercentFormatter
-from scipy import stats
 
 from clvlib.formatting import amount, share
+from clvlib.mixing import dropout_mixture, purchase_rate_mixture
 from clvlib.narrative import average_customer
 from clvlib.value import gini, lorenz_curve, top_share
 
@@ -115,14 +115,15 @@ def plot_purchase_rates(model, *, n_draws: int = 200, interval: float = 0.9, ax=
     """The fitted distribution of purchase rates across customers (per year, log scale).
 
     Draws the density of ``log10`` of the yearly purchase rate, ``lambda ~ Gamma(r, alpha)``,
-    with its posterior band, and marks the average customer's rate ``r / alpha``.
+    with its posterior band, and marks the average customer's rate ``r / alpha``. With
+    covariates or groups, the mixture over the customers' own parameters
+    (:func:`clvlib.mixing.purchase_rate_mixture`) and the average over them.
     """
     ax = _axes(ax)
-    d = model.posterior_draws(n_draws)
     per_year = model.time_unit.per_year
     grid = np.logspace(-3, 2, 300)  # purchases per year
     lam = grid / per_year
-    dens = stats.gamma.pdf(lam[None, :], d["r"][:, None], scale=1 / d["alpha"][:, None])
+    dens = purchase_rate_mixture(model, n_draws=n_draws).pdf(lam)
     dens = dens * lam * np.log(10)  # density of log10(rate)
     lo, hi = np.quantile(dens, [(1 - interval) / 2, (1 + interval) / 2], axis=0)
     ax.fill_between(grid, lo, hi, color=MODEL, alpha=0.25, label=f"{interval:.0%} interval")
@@ -156,11 +157,10 @@ def plot_dropout(model, *, n_draws: int = 200, interval: float = 0.9, ax=None):
 
 def _plot_lifetimes(model, *, n_draws: int, interval: float, ax=None):
     ax = _axes(ax)
-    d = model.posterior_draws(n_draws)
     per_year = model.time_unit.per_year
     years = np.logspace(-2, 3, 300)
     mu = 1 / (years * per_year)  # dropout rate per time unit for a lifetime of `years`
-    dens = stats.gamma.pdf(mu[None, :], d["s"][:, None], scale=1 / d["beta"][:, None])
+    dens = dropout_mixture(model, n_draws=n_draws).pdf(mu)
     dens = dens * mu * np.log(10)  # density of log10(lifetime) = density of -log10(mu)
     lo, hi = np.quantile(dens, [(1 - interval) / 2, (1 + interval) / 2], axis=0)
     ax.fill_between(years, lo, hi, color=MODEL, alpha=0.25, label=f"{interval:.0%} interval")
@@ -185,9 +185,8 @@ def _plot_lifetimes(model, *, n_draws: int, interval: float, ax=None):
 
 def _plot_dropout_probabilities(model, *, n_draws: int, interval: float, ax=None):
     ax = _axes(ax)
-    d = model.posterior_draws(n_draws)
     grid = np.linspace(0.001, 0.999, 300)
-    dens = stats.beta.pdf(grid[None, :], d["a"][:, None], d["b"][:, None])
+    dens = dropout_mixture(model, n_draws=n_draws).pdf(grid)
     lo, hi = np.quantile(dens, [(1 - interval) / 2, (1 + interval) / 2], axis=0)
     ax.fill_between(grid, lo, hi, color=MODEL, alpha=0.25, label=f"{interval:.0%} interval")
     ax.plot(grid, dens.mean(axis=0), color=MODEL, lw=2, label="posterior mean")

@@ -32,6 +32,7 @@ from dataclasses import asdict, dataclass, fields, replace
 import numpy as np
 import pandas as pd
 
+from clvlib.compression import row_weights
 from clvlib.discounting import Discount, purchase_weights
 from clvlib.predict import Prediction
 from clvlib.scoring import paired_draws, score_customers
@@ -153,12 +154,17 @@ def acquisition_value(
     seed: int = 0,
     interval: float = 0.9,
     spend_multiplier: float = 1.0,
+    customers=None,
 ) -> AcquisitionValue:
     """Discounted expected value of a newly acquired customer, per posterior draw.
 
     ``margin * spend_multiplier * E[spend] * (first + DERT_new)``: the Gamma-Gamma population
     mean spend per purchase times the discounted expected purchases of a new customer, each
-    repeat purchase discounted from when it is expected (:mod:`clvlib.discounting`).
+    repeat purchase discounted from when it is expected (:mod:`clvlib.discounting`). With
+    covariates or groups, a new customer is one like those already acquired: the value is the
+    mean over the customers' own parameters (each distinct row of their purchase and spend
+    covariates, weighted by its customers), not that of a customer whose coded covariates are
+    all 0.
 
     Parameters
     ----------
@@ -179,6 +185,9 @@ def acquisition_value(
         As in :func:`clvlib.scoring.score_customers` (the same seed pairs the same draws).
     spend_multiplier : float
         Scales every amount (a what-if: 1.1 for 10% more spend per purchase).
+    customers : CustomerSummary or DataFrame, optional
+        Whose mix of covariates a new customer follows (default: the purchase model's
+        customers).
 
     Returns
     -------
@@ -195,14 +204,28 @@ def acquisition_value(
     draws = _paired(purchase_model, spend_model, n_draws, seed)
     unit = purchase_model.time_unit
     times, weights = purchase_weights(horizon, unit.days, annual_discount_rate)
-    params = {k: np.asarray(draws[k], dtype=float)[:, None] for k in purchase_model.params}
-    new = purchase_model.expectations.expected_purchases_new(**params, t=times[None, :])
-    purchases = np.asarray(new, dtype=float) @ weights
+    # A new customer like those already acquired: each distinct row of the customers' own
+    # purchase and spend covariates (and groups), weighted by its customers (one row without).
+    frame = purchase_model.customers if customers is None else customer_frame(customers)
+    purchase, _, purchase_row = purchase_model.customer_mix(frame, draws=draws)
+    spend_params, _, spend_row = spend_model.customer_mix(frame, draws=draws)
+    joint, joint_of = np.unique(np.column_stack([purchase_row, spend_row]), axis=0,
+                                return_inverse=True)
+    w = row_weights(frame)
+    share = np.bincount(joint_of.reshape(-1), minlength=len(joint),
+                        weights=np.ones(len(frame)) if w is None else w)
+    share = share / share.sum()
+    new = purchase_model.expectations.expected_purchases_new(
+        **{k: v[:, joint[:, 0]][:, None, :] for k, v in purchase.items()},
+        t=times[None, :, None])  # (draws, times, rows)
+    purchases = np.einsum("stj,t->sj", np.asarray(new, dtype=float), weights)
     if not np.all(np.isfinite(purchases)):
         raise ValueError(f"{purchase_model.title}: the expected purchases of a new customer are "
                          "not finite for some posterior draws; check the fit")
-    spend = spend_multiplier * population_mean_spend(draws, spend_model.title)
-    value = margin * spend * (purchases + (1.0 if first_purchase else 0.0))
+    spend = spend_multiplier * population_mean_spend(
+        {k: v[:, joint[:, 1]] for k, v in spend_params.items()}, spend_model.title)
+    value = margin * (spend * (purchases + (1.0 if first_purchase else 0.0))) @ share
+    spend, purchases = spend @ share, purchases @ share
     discount = Discount(annual_discount_rate)
     over = ("over their whole lifetime" if np.isinf(horizon)
             else f"over {horizon:g} {unit.plural}")
@@ -586,7 +609,8 @@ def corporate_valuation(
     else:
         existing = spend_multiplier * np.asarray(existing, dtype=float)
     acquisition = acquisition_value(purchase_model, spend_model, margin=a.margin,
-                                    first_purchase=a.first_purchase, **options)
+                                    first_purchase=a.first_purchase, customers=customers,
+                                    **options)
     return valuation_from_draws(existing, acquisition, a, interval, acquisition_multiplier)
 
 

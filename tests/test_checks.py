@@ -6,6 +6,7 @@ Fast: models are stand-ins (a fixed probability table, or ``fake_fit`` posterior
 from __future__ import annotations
 
 import warnings
+from types import SimpleNamespace
 
 import numpy as np
 import pandas as pd
@@ -20,15 +21,21 @@ from clvlib.simulate import bg_nbd_rvs
 
 
 class FixedProbabilities:
-    """A stand-in purchase model: P(X(T) = k) read from a table by age, the same in every draw."""
+    """A stand-in purchase model: P(X(T) = k) read from a table by age, the same in every draw
+    and for every customer (one parameter row)."""
 
     def __init__(self, table: dict[float, list[float]], customers: pd.DataFrame):
         self.table, self.customers = table, customers
+        self.expectations = SimpleNamespace(prob_purchases=self._prob)
 
-    def prob_purchases(self, n, t, *, n_draws=1000):
+    def customer_mix(self, customers, *, n_draws=1000, **_):
+        return ({"draw": np.zeros((n_draws, 1))}, np.array([float(len(customers))]),
+                np.zeros(len(customers), dtype=int))
+
+    def _prob(self, draw, t, n):
         n, t = np.broadcast_arrays(n, t)
         one = np.vectorize(lambda k, age: self.table[float(age)][int(k)])(n, t)
-        return np.repeat(one[None], n_draws, axis=0)
+        return np.broadcast_to(one, np.broadcast_shapes(one.shape, draw.shape))
 
 
 def _hand_customers():

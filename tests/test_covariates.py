@@ -9,6 +9,7 @@ implementation of the likelihood and the link.
 from __future__ import annotations
 
 import json
+import warnings
 
 import arviz as az
 import numpy as np
@@ -458,3 +459,127 @@ def test_the_fit_cache_keys_on_the_covariates(tmp_path):
                                                              "purchase_covariate"]
     other = covariate_model(frame.assign(size=2 * frame["size"]))
     assert other.cache_key(first.settings) != first.cache_key(first.settings)
+
+
+# -- checks and base totals use each customer's own parameters (not the baseline customer) -------
+
+
+def _half_summary_and_model(coefficient: float = 0.8):
+    """The CDNOW sample, every second customer 'odd' (a 0/1 covariate on the purchase rate), and
+    a covariate BG/NBD with a stand-in posterior whose coefficient is near ``coefficient``."""
+    from helpers import FHL_BG_NBD, cdnow_summary
+
+    plain = cdnow_summary()
+    summary = plain.with_customers(plain.customers.assign(
+        half=np.where(np.arange(len(plain)) % 2, "odd", "even")))
+    model = clv.BetaGeoModel(summary, purchase_covariates=["half"])
+    rng = np.random.default_rng(4)
+    post = {k: v * np.exp(0.03 * rng.standard_normal((1, 60))) for k, v in FHL_BG_NBD.items()}
+    post["g_purchase"] = coefficient + 0.03 * rng.standard_normal((1, 60, 1))
+    model.idata = az.from_dict({"posterior": post}, dims={"g_purchase": ["purchase_covariate"]},
+                               coords=model.coords)
+    return summary, model
+
+
+def _own_alpha(model, draws):
+    """Each customer's alpha per draw, (customers, draws): alpha exp(-g [half is odd])."""
+    odd = (model.customers["half"] == "odd").to_numpy(float)[:, None]
+    return draws["alpha"][None, :] * np.exp(-odd * draws["g_purchase"][:, 0][None, :])
+
+
+def test_tracking_expects_each_customers_own_purchases():
+    """The tracking check's expected cumulative purchases are sum_i E[X(tau - s_i) | alpha_i],
+    computed customer by customer here; the baseline customer's (every covariate 0) would be
+    far lower, as the bug of issue 23 had it (-35% on an apparel-like file)."""
+    from clvlib import checks
+    from clvlib.transactions import read_transactions
+
+    summary, model = _half_summary_and_model()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        actual = checks.repeat_purchases_by_period(read_transactions("cdnow_sample"), summary)
+    table = checks.tracking_check(model, summary, actual, n_draws=None)
+    draws = model.posterior_draws(None)
+    alpha_i = _own_alpha(model, draws)
+    c = summary.customers
+    start = c["first_purchase"].min()
+    s_i = ((c["first_purchase"] - start).dt.days.to_numpy() / 7.0)[:, None]
+    for period in (10, 38, 77):
+        tau = table.loc[period, "period"] + table.loc[period, "period_share"]
+        by_hand = ex.bg_nbd_expected_purchases_new(
+            draws["r"], alpha_i, draws["a"], draws["b"], np.clip(tau - s_i, 0, None)).sum(axis=0)
+        assert table.loc[period, "mean"] == pytest.approx(by_hand.mean(), rel=1e-10)
+        baseline = ex.bg_nbd_expected_purchases_new(
+            draws["r"], draws["alpha"], draws["a"], draws["b"],
+            np.clip(tau - s_i, 0, None)).sum(axis=0)
+        assert by_hand.mean() > 1.2 * baseline.mean()  # exp(0.8) = 2.2 for half the customers
+
+
+def test_frequency_check_and_new_customer_values_average_the_customers_own_parameters():
+    """P(X(T_i) = k | alpha_i) summed over customers, and a new customer's E[X(t)] as the mean
+    over the customers' covariates (each customer's own alpha), by hand."""
+    from clvlib import checks
+
+    summary, model = _half_summary_and_model()
+    table = checks.frequency_check(model, max_x=3, n_draws=None)
+    draws = model.posterior_draws(None)
+    alpha_i = _own_alpha(model, draws)
+    T = model.customers["T"].to_numpy(float)[:, None]
+    for k in range(3):
+        p = ex.bg_nbd_prob_purchases(draws["r"], alpha_i, draws["a"], draws["b"], T, k)
+        assert table.loc[str(k), "mean"] == pytest.approx(p.sum(axis=0).mean(), rel=1e-9)
+    new = model.expected_purchases_new(np.array([10.0, 52.0]), n_draws=None)
+    by_hand = ex.bg_nbd_expected_purchases_new(
+        draws["r"][:, None], alpha_i[:, :, None], draws["a"][:, None], draws["b"][:, None],
+        np.array([10.0, 52.0])).mean(axis=0)
+    np.testing.assert_allclose(new, by_hand, rtol=1e-10)
+
+
+def test_acquisition_value_of_a_covariate_model_is_the_mean_over_its_customers():
+    """With a spend covariate too, a new customer's value is, per draw, the mean over customers
+    of margin x E[spend | gamma_i] x (1 + DERT(alpha_i)), the two factors of the same customer
+    multiplied first; the baseline customer's value would be far off."""
+    from clvlib import valuation
+    from clvlib.discounting import purchase_weights
+
+    summary, purchases = _half_summary_and_model()
+    spend = clv.GammaGammaModel(summary, spend_covariates=["half"])
+    rng = np.random.default_rng(5)
+    post = {k: v * np.exp(0.03 * rng.standard_normal((1, 60)))
+            for k, v in {"p": 6.25, "q": 3.74, "gamma": 15.44}.items()}
+    post["g_spend"] = -0.5 + 0.03 * rng.standard_normal((1, 60, 1))
+    spend.idata = az.from_dict({"posterior": post}, dims={"g_spend": ["spend_covariate"]},
+                               coords=spend.coords)
+    value = valuation.acquisition_value(purchases, spend, margin=0.3, n_draws=None, seed=0)
+    draws = purchases.posterior_draws(None)
+    s_draws = spend.posterior_draws(None, 1)
+    alpha_i = _own_alpha(purchases, draws)
+    odd = (summary.customers["half"] == "odd").to_numpy(float)[:, None]
+    gamma_i = s_draws["gamma"][None, :] * np.exp(odd * s_draws["g_spend"][:, 0][None, :])
+    times, weights = purchase_weights(np.inf, 7.0, 0.1)
+    dert = ex.bg_nbd_expected_purchases_new(
+        draws["r"][None, :, None], alpha_i[:, :, None], draws["a"][None, :, None],
+        draws["b"][None, :, None], times[None, None, :]) @ weights
+    mean_spend = s_draws["p"] * gamma_i / (s_draws["q"] - 1)
+    by_hand = (0.3 * mean_spend * (1 + dert)).mean(axis=0)
+    np.testing.assert_allclose(value.draws, by_hand, rtol=1e-9)
+
+
+def test_the_average_customer_of_a_covariate_model_is_the_average_over_its_customers():
+    """At the posterior means, the average purchase rate is the mean over customers of
+    r / alpha_i, and the share buying less often is the mixture CDF there, by hand."""
+    from scipy import stats
+
+    from clvlib.narrative import average_customer
+
+    summary, model = _half_summary_and_model()
+    means = {k: v.mean(axis=0) for k, v in model.posterior_draws().items()}
+    odd = (summary.customers["half"] == "odd").to_numpy(float)
+    alpha_i = means["alpha"] * np.exp(-odd * means["g_purchase"][0])
+    mean_rate = float(np.mean(means["r"] / alpha_i))
+    avg = average_customer(model)
+    assert avg["rate_per_year"] == pytest.approx(mean_rate * 365.25 / 7, rel=1e-12)
+    below = np.mean(stats.gamma.cdf(mean_rate, means["r"], scale=1 / alpha_i))
+    assert avg["share_below"] == pytest.approx(below, rel=1e-12)
+    median = avg["rate_q50"] / (365.25 / 7)
+    assert np.mean(stats.gamma.cdf(median, means["r"], scale=1 / alpha_i)) == pytest.approx(0.5)

@@ -31,7 +31,7 @@ from clvlib.models.samplers import ADAPTERS, FitSettings, Method, Sampler
 from clvlib.predict import Prediction
 from clvlib.priors import Prior
 from clvlib.scoring import score_customers
-from clvlib.summary import CustomerSummary, check_summary
+from clvlib.summary import CustomerSummary, check_summary, customer_frame
 from clvlib.timeunits import TimeUnit
 
 
@@ -353,6 +353,63 @@ class CLVModel:
         sigma, z = np.asarray(sigma, dtype=float), np.asarray(z, dtype=float)
         return (sigma[..., None] * z).T[index] if z.ndim == 2 else sigma * z[index]
 
+    # -- the customers' own parameters --------------------------------------------------------
+
+    def customer_mix(self, customers=None, *, draws: dict | None = None,
+                     n_draws: int | None = 1000, seed: int = 0):
+        """The likelihood's parameters of each distinct covariate (and group) row, per draw.
+
+        Parameters
+        ----------
+        customers : CustomerSummary or DataFrame, optional
+            Whose covariates (default: the customers the model was fitted to).
+        draws : dict, optional
+            Posterior draws of :attr:`variables` to link (default: :meth:`posterior_draws`
+            with ``n_draws`` and ``seed``), e.g. draws changed by a what-if.
+
+        Returns
+        -------
+        params : dict of str to ndarray
+            Each of :attr:`params` as ``(draws, rows)``: one column per distinct row of coded
+            covariates and group (a single column for a model without them).
+        weights : ndarray
+            How many customers have each row (a ``weights`` column counts as many).
+        row_of : ndarray of int
+            Each customer's row.
+        """
+        frame = self.customers if customers is None else customer_frame(customers)
+        draws = self.posterior_draws(n_draws, seed) if draws is None else draws
+        w = row_weights(frame)
+        w = np.ones(len(frame)) if w is None else w
+        z = self.design_matrix(frame)
+        rows, row_of = np.unique(z, axis=0, return_inverse=True)
+        row_of = row_of.reshape(-1)
+        linked = self.linked_params(draws, rows)  # (1, S) or (rows, S)
+        n_rows = len(rows)
+        params = {k: np.ascontiguousarray(np.broadcast_to(v, (n_rows, v.shape[1])).T)
+                  for k, v in ((k, linked[k]) for k in self.params)}
+        weights = np.bincount(row_of, weights=w, minlength=n_rows)
+        return params, weights, row_of
+
+    #: Draws x data cells x rows evaluated at once by :meth:`mix_mean`.
+    MIX_CELLS: ClassVar[int] = 4_000_000
+
+    def mix_mean(self, function, customers, n_draws: int | None, seed: int, **data):
+        """``function(**params, **data)`` averaged over :meth:`customer_mix`'s rows, weighted
+        by their customers, per draw: shape ``(draws, *data_shape)``."""
+        params, weights, _ = self.customer_mix(customers, n_draws=n_draws, seed=seed)
+        shape = np.broadcast_shapes(*(np.shape(v) for v in data.values()))
+        data = {k: np.broadcast_to(v, shape)[..., None] for k, v in data.items()}
+        n_draws_, n_rows = next(iter(params.values())).shape
+        total = np.zeros((n_draws_, *shape))
+        step = max(1, self.MIX_CELLS // max(1, n_draws_ * int(np.prod(shape))))
+        expand = (slice(None),) + (None,) * len(shape) + (slice(None),)
+        for start in range(0, n_rows, step):
+            part = slice(start, start + step)
+            values = function(**{k: v[:, part][expand] for k, v in params.items()}, **data)
+            total += np.asarray(values, dtype=float) @ weights[part]
+        return total / weights.sum()
+
     # -- building and fitting -----------------------------------------------------------------
 
     def build(self) -> pm.Model:
@@ -608,11 +665,17 @@ class PurchaseModel(CLVModel):
         """Posterior probability that each customer is still alive at the end of calibration."""
         return self.score(customers, "p_alive", n_draws=n_draws, seed=seed, interval=interval)
 
-    def p_alive_draws(self, x, t_x, T, *, n_draws: int | None = 1000, seed: int = 0):
-        """P(alive) per posterior draw for arrays of ``x, t_x, T``: shape ``(draws, *shape)``."""
+    def p_alive_draws(self, x, t_x, T, *, customers=None, n_draws: int | None = 1000,
+                      seed: int = 0):
+        """P(alive) per posterior draw for arrays of ``x, t_x, T``: shape ``(draws, *shape)``.
+
+        With covariates or groups, the mean over the customers' own parameters
+        (:meth:`customer_mix`): a customer of this base with that history, of unknown
+        covariates drawn as often as they occur.
+        """
         x, t_x, T = np.broadcast_arrays(*(np.asarray(v, dtype=float) for v in (x, t_x, T)))
-        draws = self._draws_for(x.ndim, n_draws, seed)
-        return self.expectations.p_alive(**draws, x=x, t_x=t_x, T=T)
+        return self.mix_mean(self.expectations.p_alive, customers, n_draws, seed,
+                             x=x, t_x=t_x, T=T)
 
     def expected_purchases(self, t: float, customers=None, *, n_draws: int | None = 1000,
                            seed: int = 0, interval: float = 0.9) -> Prediction:
@@ -642,21 +705,21 @@ class PurchaseModel(CLVModel):
         return score_customers(self, None, customers, predictions=[prediction],
                                **options)[prediction]
 
-    def expected_purchases_new(self, t, *, n_draws: int | None = 1000, seed: int = 0):
-        """E[X(t)] for a new customer, per posterior draw: shape ``(draws, *t.shape)``."""
+    def expected_purchases_new(self, t, *, customers=None, n_draws: int | None = 1000,
+                               seed: int = 0):
+        """E[X(t)] for a new customer, per posterior draw: shape ``(draws, *t.shape)``.
+
+        A new customer like those already acquired: with covariates or groups, the mean over
+        the customers' own parameters (:meth:`customer_mix`), not the baseline customer whose
+        coded covariates are all 0.
+        """
         t = np.asarray(t, dtype=float)
-        draws = self._draws_for(t.ndim, n_draws, seed)
-        return self.expectations.expected_purchases_new(**draws, t=t)
+        return self.mix_mean(self.expectations.expected_purchases_new, customers, n_draws, seed,
+                             t=t)
 
-    def prob_purchases(self, n, t, *, n_draws: int | None = 1000, seed: int = 0):
-        """P(X(t) = n) for a new customer, per draw: shape ``(draws, *broadcast(n, t).shape)``."""
+    def prob_purchases(self, n, t, *, customers=None, n_draws: int | None = 1000, seed: int = 0):
+        """P(X(t) = n) for a new customer, per draw: shape ``(draws, *broadcast(n, t).shape)``,
+        over the customers' own parameters as :meth:`expected_purchases_new`."""
         n, t = np.broadcast_arrays(np.asarray(n, dtype=float), np.asarray(t, dtype=float))
-        draws = self._draws_for(n.ndim, n_draws, seed)
-        return self.expectations.prob_purchases(**draws, t=t, n=n)
-
-    def _draws_for(self, ndim: int, n_draws: int | None, seed: int) -> dict[str, np.ndarray]:
-        """Population draws shaped ``(S, 1, ..., 1)`` to broadcast against ``ndim``-d data
-        (with covariates: a customer whose coded covariates are all 0, the baseline)."""
-        shape = (-1,) + (1,) * ndim
-        draws = self.posterior_draws(n_draws, seed)
-        return {k: draws[k].reshape(shape) for k in self.params}
+        return self.mix_mean(self.expectations.prob_purchases, customers, n_draws, seed,
+                             t=t, n=n)

@@ -115,11 +115,28 @@ def chi_square_check(actual: np.ndarray, expected: np.ndarray,
     return {"chi_square": float(d_actual.mean()), "ppp": float((d_replicated >= d_actual).mean())}
 
 
-def repeat_purchases_by_period(log: TransactionLog, summary: CustomerSummary) -> pd.DataFrame:
-    """Actual repeat purchases of the summary's customers in each time unit since the start.
+def period_origin(summary: CustomerSummary) -> pd.Timestamp:
+    """When period 0 of the tracking check starts: whole periods, counted back from the day
+    after the last calibration day, reaching to the first purchase in the data.
 
-    Periods count whole time units from the first purchase in the log; same-day purchases are
-    one purchase, and first purchases are not repeat purchases.
+    The calibration period then ends on a period boundary, so the tracking check's holdout
+    periods hold exactly the holdout's days (its totals equal the holdout check's) and the
+    calibration periods exactly the calibration's. The first period may start a little before
+    the first purchase; it holds no data before it.
+    """
+    days = summary.time_unit.days
+    first = summary.customers["first_purchase"].min().normalize()
+    boundary = summary.calibration_end.normalize() + pd.Timedelta(days=1)
+    periods = np.ceil((boundary - first).days / days - 1e-9)
+    return boundary - pd.Timedelta(days=float(periods * days))
+
+
+def repeat_purchases_by_period(log: TransactionLog, summary: CustomerSummary) -> pd.DataFrame:
+    """Actual repeat purchases of the summary's customers in each time unit.
+
+    Periods are whole time units from :func:`period_origin` (the calibration period ends on a
+    period boundary); same-day purchases are one purchase, and first purchases are not repeat
+    purchases.
 
     Returns
     -------
@@ -131,7 +148,7 @@ def repeat_purchases_by_period(log: TransactionLog, summary: CustomerSummary) ->
     log.con.register("summary_ids", ids)
     # A day of only returns is no purchase; a count-only log has no amounts: every day counts.
     having = "HAVING bool_or(t.amount >= 0)" if log.has_amounts else ""
-    table = log.query(
+    by_day = log.query(
         f"""
         WITH days AS (
             SELECT t.customer_id, t.timestamp::DATE AS day
@@ -144,21 +161,20 @@ def repeat_purchases_by_period(log: TransactionLog, summary: CustomerSummary) ->
                 SELECT day, row_number() OVER (PARTITION BY customer_id ORDER BY day) AS n
                 FROM days) WHERE n > 1
         )
-        SELECT floor(date_diff('day', (SELECT min(day) FROM days), day) / $unit_days)::BIGINT
-                   AS period,
-               count(*) AS repeat_purchases
-        FROM repeats GROUP BY period ORDER BY period
+        SELECT day, count(*) AS repeat_purchases FROM repeats GROUP BY day ORDER BY day
         """,
-        {"end": end.date(), "unit_days": summary.time_unit.days},
+        {"end": end.date()},
     )
     log.con.unregister("summary_ids")
-    start = summary.customers["first_purchase"].min()
-    n_periods = int(np.floor(summary.time_unit.from_days((end - start).days))) + 1
+    unit = summary.time_unit
+    origin = period_origin(summary)
+    since = (pd.to_datetime(by_day["day"]) - origin) / pd.Timedelta(days=1)
+    period = np.floor(unit.from_days(since.to_numpy(dtype=float)) + 1e-9).astype(np.int64)
+    counts = pd.Series(by_day["repeat_purchases"].to_numpy(), index=period).groupby(level=0).sum()
+    n_periods = int(np.floor(unit.from_days((end + pd.Timedelta(days=1) - origin).days) - 1e-9)) + 1
     full = pd.DataFrame({"period": np.arange(n_periods)})
-    full = full.merge(table, on="period", how="left").fillna({"repeat_purchases": 0})
-    full["repeat_purchases"] = full["repeat_purchases"].astype(int)
-    full.insert(1, "period_start", start + pd.to_timedelta(full["period"] * summary.time_unit.days,
-                                                          unit="D"))
+    full["repeat_purchases"] = counts.reindex(full["period"], fill_value=0).to_numpy(dtype=int)
+    full.insert(1, "period_start", origin + pd.to_timedelta(full["period"] * unit.days, unit="D"))
     return full
 
 
@@ -199,13 +215,15 @@ def tracking_check(
         last), ``mean``, ``lower``, ``upper`` (cumulative predictions, at the end of the data in
         each period), ``incremental_mean``, ``incremental_lower``, ``incremental_upper``
         (predicted purchases within the period) and ``in_holdout`` (the period's data reach
-        past the last day of the calibration period).
+        past the last day of the calibration period); ``attrs["origin"]`` is when period 0
+        starts (:func:`period_origin`).
     """
     unit = summary.time_unit
     customers = summary.customers
-    start = customers["first_purchase"].min()
+    start = period_origin(summary)
     end = summary.observation_end or summary.calibration_end
-    offsets = unit.from_days((customers["first_purchase"] - start).dt.days.to_numpy())
+    offsets = unit.from_days(((customers["first_purchase"] - start) / pd.Timedelta(days=1))
+                             .to_numpy(dtype=float))
     # Each customer with their own covariates and group (customer_mix): customers who share a
     # first-purchase day and a parameter row share one expectation.
     params, _, row_of = model.customer_mix(summary, n_draws=n_draws)
@@ -215,8 +233,9 @@ def tracking_check(
                          minlength=len(combos))
     first, combo_row = combos[:, 0], combos[:, 1].astype(np.int64)
     periods = actual["period"].to_numpy()
-    # A period covers days [p * u, (p + 1) * u); the data cover whole days 0 .. end inclusive.
-    covered = unit.from_days((end - start).days + 1) - periods
+    # A period covers days [p * u, (p + 1) * u) from the origin; the data cover whole days up to
+    # ``end`` inclusive.
+    covered = unit.from_days((end + pd.Timedelta(days=1) - start) / pd.Timedelta(days=1)) - periods
     share = np.clip(covered, 0.0, 1.0)
     ends = periods + share
     elapsed = np.clip(ends[:, None] - first[None, :], 0, None)  # (periods, combos)
@@ -238,8 +257,10 @@ def tracking_check(
     (out["incremental_mean"], out["incremental_lower"],
      out["incremental_upper"]) = _interval(incremental, interval)
     # A period belongs to the holdout when its data reach past the last calibration day.
-    cal_covered = unit.from_days((summary.calibration_end - start).days + 1)
+    cal_covered = unit.from_days((summary.calibration_end + pd.Timedelta(days=1) - start)
+                                 / pd.Timedelta(days=1))
     out["in_holdout"] = ends > cal_covered + 1e-9
+    out.attrs["origin"] = start
     return out
 
 

@@ -227,16 +227,18 @@ def tracking_fit(tracking: pd.DataFrame, time_unit: str) -> str:
         scored = tracking_periods_scored(tracking)
         hold = tracking[tracking["in_holdout"]]
         actual, predicted = hold["actual"].sum(), hold["incremental_mean"].sum()
+        length = duration(float(hold.get("period_share", pd.Series(1.0, hold.index)).sum()),
+                          f"{time_unit}s")
         if len(scored):
             text += (
-                f"Over the {len(hold)} holdout {time_unit}s the model's expected purchases per "
+                f"Over the {length} of the holdout the model's expected purchases per "
                 f"{time_unit} are off by **{tracking_mape(tracking):.1f}% on average** (mean "
                 f"absolute percentage error over {len(scored)} {time_unit}s with purchases). "
             )
         if actual > 0:
             error = (predicted - actual) / actual
             text += (
-                f"In total the holdout saw {_n(actual)} repeat purchases against "
+                f"In total the holdout's {length} saw {_n(actual)} repeat purchases against "
                 f"{_n(predicted)} expected ({signed_share(error)}; {_closeness(error)}); these "
                 "expectations treat every customer as new from their first purchase on, so they "
                 "differ from the holdout forecast below, which uses each customer's history. "

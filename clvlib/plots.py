@@ -85,7 +85,9 @@ def plot_tracking(table: pd.DataFrame, *, time_unit: str = "week", cumulative: b
         boundary = table["period"][~table["in_holdout"]].max() + 1
         ax.axvline(boundary, color="grey", lw=1, ls=":")
         ax.text(boundary, ax.get_ylim()[1] * 0.97, "  holdout  →", va="top", color="grey")
-    ax.set_xlabel(f"{time_unit}s since the first purchase in the data")
+    origin = table.attrs.get("origin")
+    ax.set_xlabel(f"{time_unit}s since {origin:%d %b %Y}" if origin is not None
+                  else f"{time_unit}s")
     ax.set_title("Tracking: " + ("cumulative " if cumulative else "") + "repeat purchases")
     ax.legend(frameon=False, loc="upper left" if cumulative else "upper right")
     return ax

@@ -95,13 +95,14 @@ def test_frequency_check_predictive_intervals_hold_90_percent_of_actual_counts()
 # -- repeat purchases per period and tracking ----------------------------------------------------
 
 
-def _log(rows, end):
+def _log(rows, end, observation_end=None):
     frame = pd.DataFrame(rows, columns=["customer_id", "date", "amount"])
     frame["date"] = pd.Timestamp("2024-01-01") + pd.to_timedelta(frame["date"], unit="D")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)
         log = clv.read_transactions(frame)
-    return log, clv.summarize(log, time_unit="week", calibration_end=end)
+    return log, clv.summarize(log, time_unit="week", calibration_end=end,
+                              observation_end=observation_end)
 
 
 # A: days 0, 0 (same day: one purchase), 3, 10; B: days 2, 9; C: day 5 only.
@@ -120,10 +121,11 @@ def test_repeat_purchases_by_period_by_hand():
 
 
 def test_tracking_compares_a_partial_last_week_pro_rata():
-    """The log ends on day 14, one day into week 2 (C's repeat purchase): the last period covers
-    1/7 of a week, and the model's expected purchases there cover the same day, from
-    ``sum_i E[X(tau - s_i)]`` at tau = 2 + 1/7 weeks (first purchases on days 0, 2, 5)."""
-    log, summary = _log(ROWS, "2024-01-15")
+    """Calibration to day 13 (two whole weeks), holdout to day 14, one day into week 2 (C's
+    repeat purchase): the last period covers 1/7 of a week, and the model's expected purchases
+    there cover the same day, from ``sum_i E[X(tau - s_i)]`` at tau = 2 + 1/7 weeks (first
+    purchases on days 0, 2, 5)."""
+    log, summary = _log(ROWS, "2024-01-14", "2024-01-15")
     actual = checks.repeat_purchases_by_period(log, summary)
     assert actual["repeat_purchases"].tolist() == [1, 2, 1]
     model = fake_fit(clv.BetaGeoModel(summary), FHL_BG_NBD, spread=0.0, draws=20)
@@ -133,7 +135,29 @@ def test_tracking_compares_a_partial_last_week_pro_rata():
     for period, end in ((0, 1.0), (1, 2.0), (2, 2 + 1 / 7)):
         expected = ex.bg_nbd_expected_purchases_new(**FHL_BG_NBD, t=np.clip(end - firsts, 0, None))
         assert tracking.loc[period, "mean"] == pytest.approx(expected.sum(), rel=1e-10)
-    assert not tracking["in_holdout"].any()
+    assert tracking["in_holdout"].tolist() == [False, False, True]
+
+
+def test_tracking_periods_end_with_the_calibration_period():
+    """Calibration to day 14 (15 days, not whole weeks): periods are counted back from day 15,
+    so period 0 holds days -6 to 0 (only day 0 has data), period 1 days 1-7 and period 2 days
+    8-14, the last of the calibration: repeat purchases on day 3 (period 1) and days 9, 10 and
+    14 (period 2)."""
+    log, summary = _log(ROWS, "2024-01-15")
+    actual = checks.repeat_purchases_by_period(log, summary)
+    assert checks.period_origin(summary) == pd.Timestamp("2023-12-26")
+    assert actual["period_start"].tolist() == [pd.Timestamp("2023-12-26"),
+                                               pd.Timestamp("2024-01-02"),
+                                               pd.Timestamp("2024-01-09")]
+    assert actual["repeat_purchases"].tolist() == [0, 1, 3]
+    model = fake_fit(clv.BetaGeoModel(summary), FHL_BG_NBD, spread=0.0, draws=20)
+    tracking = checks.tracking_check(model, summary, actual, n_draws=20)
+    firsts = (np.array([0.0, 2.0, 5.0]) + 6) / 7
+    for period in (0, 1, 2):
+        expected = ex.bg_nbd_expected_purchases_new(
+            **FHL_BG_NBD, t=np.clip(period + 1 - firsts, 0, None))
+        assert tracking.loc[period, "mean"] == pytest.approx(expected.sum(), rel=1e-10)
+    assert (tracking["period_share"] == 1).all() and not tracking["in_holdout"].any()
 
 
 def test_tracking_mape_by_hand_leaves_out_partial_and_empty_periods():
@@ -165,6 +189,26 @@ def test_tracking_holdout_weeks_start_after_the_last_calibration_day():
     assert (tracking["period_share"] == 1).all()
     holdout = summary.customers["x_holdout"].sum()
     assert tracking.loc[tracking["in_holdout"], "actual"].sum() == holdout
+
+
+def test_tracking_holdout_totals_equal_the_holdout_whatever_the_calibration_end():
+    """A calibration end that is no whole number of weeks after the first purchase (1997-10-03)
+    and a holdout of 38.6 weeks: the tracking check's holdout periods hold exactly the holdout's
+    repeat purchases, and its calibration periods exactly the calibration's (issue 23: tracking
+    said 442 in 41 weeks where the holdout check said 438 in 39.9)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        log = clv.read_transactions("cdnow_sample")
+    summary = clv.summarize(log, time_unit="week", calibration_end="1997-10-03",
+                            observation_end="1998-06-30")
+    actual = checks.repeat_purchases_by_period(log, summary)
+    model = fake_fit(clv.BetaGeoModel(summary), FHL_BG_NBD, spread=0.0, draws=10)
+    tracking = checks.tracking_check(model, summary, actual, n_draws=10)
+    hold = tracking[tracking["in_holdout"]]
+    assert hold["actual"].sum() == summary.customers["x_holdout"].sum()
+    assert tracking.loc[~tracking["in_holdout"], "actual"].sum() == summary.customers["x"].sum()
+    assert len(hold) == np.ceil(summary.holdout_length)
+    assert hold["period_share"].iloc[-1] == pytest.approx(summary.holdout_length % 1)
 
 
 # -- holdout checks -------------------------------------------------------------------------------

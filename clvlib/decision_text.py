@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 
 from clvlib.formatting import money
 from clvlib.periods import PeriodComparison
-from clvlib.valuation import AcquisitionValue, CorporateValuation, ValuationAssumptions
+from clvlib.valuation import (
+    FUTURE_DOMINATES,
+    AcquisitionRate,
+    AcquisitionValue,
+    CorporateValuation,
+    ValuationAssumptions,
+)
 
 
 def _money(value: float, currency: str = "") -> str:
@@ -82,15 +89,30 @@ def acquisition(value: AcquisitionValue, margin: float, currency: str = "") -> s
 
 
 def valuation(result: CorporateValuation, equity_total: dict, horizon_value: dict,
-              horizon: float, unit_plural: str, currency: str = "") -> str:
-    """What the base and the firm are worth, with the assumptions named."""
+              horizon: float, unit_plural: str, currency: str = "",
+              rate: AcquisitionRate | None = None) -> str:
+    """What the base and the firm are worth, with the assumptions named, and a warning in bold
+    when the firm's value rests on too little: when the data cannot tell the acquisition rate
+    (the valuation then counts the existing customers only), and when future customers make
+    up more than :data:`clvlib.valuation.FUTURE_DOMINATES` of the operating value.
+
+    Parameters
+    ----------
+    rate : AcquisitionRate, optional
+        The rate estimated from the data when ``new_customers_per_year`` was left to the data
+        (None: the parameters file gave it).
+    """
     table = result.table()
     a: ValuationAssumptions = result.assumptions
     op = table.loc["operating value"]
-    cost = (f"acquired at {_money(a.acquisition_cost, currency)} each" if a.acquisition_cost
-            else "before any acquisition cost (none assumed)")
-    growth = f" growing {a.acquisition_growth:.1%} a year" if a.acquisition_growth else ""
-    text = (
+    text = ""
+    if rate is not None and not rate.estimated:
+        text += (
+            "> **Warning: the firm's value below counts the existing customers only.** The data "
+            f"cannot tell how many new customers the firm will acquire: {rate.reason}. Set "
+            "`new_customers_per_year` in the parameters file to value future customers too.\n\n"
+        )
+    text += (
         f"The existing customers will bring "
         f"**{_money(equity_total['mean'] / a.margin, currency)}** in "
         f"revenue over their whole remaining lifetime, discounted, that is "
@@ -100,10 +122,21 @@ def valuation(result: CorporateValuation, equity_total: dict, horizon_value: dic
         f"the base. The next "
         f"{horizon:g} {unit_plural} bring {_money(horizon_value['mean'], currency)} of that "
         f"revenue. "
-        f"With {a.new_customers_per_year:,.0f} new customers a year{growth}, {cost}, the "
-        f"firm's customers, existing and future, give an **operating value of "
-        f"{_money(op['mean'], currency)}** ({_range(op, currency=currency)})."
     )
+    if a.new_customers_per_year > 0:
+        cost = (f"acquired at {_money(a.acquisition_cost, currency)} each" if a.acquisition_cost
+                else "before any acquisition cost (none assumed)")
+        growth = f" growing {a.acquisition_growth:.1%} a year" if a.acquisition_growth else ""
+        source = (f" (the rate of the data: {rate})" if rate is not None
+                  else " (an assumption of the parameters file)")
+        text += (
+            f"With {a.new_customers_per_year:,.0f} new customers a year{growth}{source}, {cost}, "
+            f"the firm's customers, existing and future, give an **operating value of "
+            f"{_money(op['mean'], currency)}** ({_range(op, currency=currency)})."
+        )
+    else:
+        text += (f"Without future customers, the **operating value is "
+                 f"{_money(op['mean'], currency)}** ({_range(op, currency=currency)}).")
     if "value per share" in table.index:
         share = table.loc["value per share"]
         text += (f" After net debt of {_money(a.net_debt, currency)}, that is "
@@ -111,6 +144,16 @@ def valuation(result: CorporateValuation, equity_total: dict, horizon_value: dic
                  f"share** ({share['lower']:,.2f} to {share['upper']:,.2f}).")
     text += (" Every number rests on the assumptions in the table below; the sensitivities "
              "show which of them matter most.")
+    future = result.future_share()
+    if future > FUTURE_DOMINATES:
+        text += (
+            f"\n\n> **Warning: future customers make up {future:.0%} of the operating value** "
+            f"(more than {FUTURE_DOMINATES:.0%}). The firm's value rests mostly on the assumption "
+            f"of {a.new_customers_per_year:,.0f} new customers a year"
+            + (" for ever" if np.isinf(a.acquisition_years) else "")
+            + ", not on the customers in the data; the customer equity of the existing base, "
+            f"{_money(equity_total['mean'], currency)}, is the part the data support."
+        )
     return text
 
 

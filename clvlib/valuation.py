@@ -31,6 +31,7 @@ from dataclasses import asdict, dataclass, fields, replace
 
 import numpy as np
 import pandas as pd
+from scipy import stats
 
 from clvlib.compression import row_weights
 from clvlib.discounting import Discount, purchase_weights
@@ -42,11 +43,12 @@ __all__ = [
     "AcquisitionValue",
     "CorporateValuation",
     "ValuationAssumptions",
+    "AcquisitionRate",
+    "acquisition_rate",
     "acquisition_value",
     "acquisition_value_by_cohort",
     "corporate_valuation",
     "customer_equity",
-    "observed_acquisition_rate",
     "retention_shift",
     "sensitivities",
 ]
@@ -474,19 +476,103 @@ class ValuationAssumptions:
         return cls(**values)
 
 
-def observed_acquisition_rate(customers) -> float:
-    """New customers a year seen in the data: customers over the span of first purchases.
+#: The acquisition rate is estimated from the data only when new customers were seen arriving
+#: for at least this many days (a year: a season of acquisitions) ...
+RATE_MIN_DAYS = 365
+#: ... still arriving in the last this many days of the calibration period (else the data look
+#: like one closed cohort, which says nothing of future acquisitions) ...
+RATE_RECENT_DAYS = 90
+#: ... and at least this many of them in the year counted.
+RATE_MIN_CUSTOMERS = 100
+#: The report warns when future customers make up more than this share of the operating value:
+#: the valuation then rests more on the acquisition assumption than on the data.
+FUTURE_DOMINATES = 0.5
 
-    The span is from the first to the last first purchase, plus one day; it is the default of
-    ``new_customers_per_year`` in the report, and an assumption to state (a single cohort
-    acquired in a few weeks, as CDNOW's, gives a high yearly rate).
+
+@dataclass(frozen=True)
+class AcquisitionRate:
+    """How many new customers a year the data show, or why they cannot tell.
+
+    Attributes
+    ----------
+    per_year : float or None
+        New customers a year: those whose first purchase fell in the last year of the
+        calibration period, per year; None when the data cannot tell (see ``reason``).
+    lower, upper : float or None
+        A 90% interval of the yearly rate (Poisson: the count of a year is one draw).
+    customers : int
+        New customers in the counted window.
+    start, end : pandas.Timestamp
+        The window counted (the last year of the calibration period, or all of it).
+    reason : str
+        Why the data cannot tell (empty when ``per_year`` is set).
     """
-    frame = customer_frame(customers)
-    if "first_purchase" not in frame.columns:
-        raise ValueError("the observed acquisition rate needs a 'first_purchase' column")
-    first = pd.to_datetime(frame["first_purchase"])
-    days = (first.max() - first.min()).days + 1
-    return float(len(frame) * 365.25 / days)
+
+    per_year: float | None
+    lower: float | None
+    upper: float | None
+    customers: int
+    start: pd.Timestamp
+    end: pd.Timestamp
+    reason: str = ""
+
+    @property
+    def estimated(self) -> bool:
+        return self.per_year is not None
+
+    def __str__(self) -> str:
+        window = f"{self.start:%d %B %Y} to {self.end:%d %B %Y}"
+        if not self.estimated:
+            return f"the data cannot tell the acquisition rate: {self.reason}"
+        return (f"{self.per_year:,.0f} new customers a year (90% interval {self.lower:,.0f} to "
+                f"{self.upper:,.0f}), from the {self.customers:,} first purchases of {window}")
+
+
+def acquisition_rate(summary) -> AcquisitionRate:
+    """Estimate new customers a year from the first purchases in the calibration period.
+
+    Counts customers whose first purchase fell in the last year of the calibration period
+    (all of it when shorter) and divides by the window's length. The data can tell a rate
+    only when acquisitions were seen for at least :data:`RATE_MIN_DAYS` days, were still
+    going on in the last :data:`RATE_RECENT_DAYS` days of calibration, and number at least
+    :data:`RATE_MIN_CUSTOMERS`; otherwise ``per_year`` is None and ``reason`` says why (a
+    single cohort, such as CDNOW's customers of the first quarter of 1997 or a file where every
+    customer first bought on one day, says nothing of future acquisitions: extrapolating it
+    would value the firm on an artefact).
+
+    Parameters
+    ----------
+    summary : CustomerSummary
+        Needs ``first_purchase`` and the calibration end.
+    """
+    first = pd.to_datetime(summary.customers["first_purchase"]).dt.normalize()
+    end = pd.Timestamp(summary.calibration_end).normalize()
+    first = first[first <= end]
+    earliest = first.min()
+    start = max(earliest, end - pd.Timedelta(days=RATE_MIN_DAYS - 1))
+    days = (end - start).days + 1
+    in_window = first[first >= start]
+    n = int(len(in_window))
+    last = first.max()
+    reason = ""
+    if (end - earliest).days + 1 < RATE_MIN_DAYS:
+        span = (last - earliest).days + 1
+        reason = (f"the {len(first):,} customers first bought within {span:,} day"
+                  f"{'s' if span != 1 else ''} ({earliest:%d %B %Y} to {last:%d %B %Y}), and "
+                  f"a rate needs at least {RATE_MIN_DAYS} days of acquisitions to see through a "
+                  "season")
+    elif (end - last).days >= RATE_RECENT_DAYS:
+        reason = (f"no customer made a first purchase after {last:%d %B %Y}, "
+                  f"{(end - last).days:,} days before the end of the calibration period: the "
+                  "data look like one closed cohort, not a stream of new customers")
+    elif n < RATE_MIN_CUSTOMERS:
+        reason = (f"only {n:,} customers first bought in the last year of the calibration "
+                  f"period (at least {RATE_MIN_CUSTOMERS} are needed)")
+    if reason:
+        return AcquisitionRate(None, None, None, n, start, end, reason)
+    years = days / 365.25
+    lower, upper = stats.poisson.ppf([0.05, 0.95], n) / years
+    return AcquisitionRate(n / years, float(lower), float(upper), n, start, end)
 
 
 @dataclass(frozen=True)
@@ -518,6 +604,13 @@ class CorporateValuation:
             [_interval(self.components[c], self.interval) for c in self.components],
             index=self.components.columns, columns=["mean", "lower", "upper"],
         )
+
+    def future_share(self) -> float:
+        """The share of the operating value (posterior means) that future customers make up,
+        before fixed costs: ``future / (existing + future)``; 0 without future customers."""
+        future = float(self.components["future customers"].mean())
+        existing = float(self.components["existing customers"].mean())
+        return future / (existing + future) if future > 0 else 0.0
 
     def summary(self, component: str = "operating value") -> dict[str, float]:
         """Posterior mean and interval of one component."""
@@ -699,7 +792,8 @@ def sensitivities(
       ``retention_points`` (:func:`retention_shift` says what retention means per model); it
       applies to the existing customers (their P(alive) and future purchases are recomputed
       with the shifted parameter) and to new ones;
-    - **acquisition +10%**: ``acquisition_change`` more new customers every year;
+    - **acquisition +10%**: ``acquisition_change`` more new customers every year (left out
+      when the assumptions acquire none);
     - **spend +10%**: every amount ``spend_change`` higher (the Gamma-Gamma scale ``gamma`` and
       each customer's mean spend: expected spend per purchase scales exactly, so the base
       case's customer equity and acquisition value are scaled per draw).
@@ -733,6 +827,8 @@ def sensitivities(
         f"spend per purchase +{spend_change:.0%}": valuation_from_draws(
             existing * more_spend, richer, a, interval),
     }
+    if a.new_customers_per_year == 0:  # no acquisitions to raise: the row would read 0
+        del scenarios[f"acquisition +{acquisition_change:.0%}"]
     reference = base.components["operating value"].to_numpy()
     rows = []
     for name, result in scenarios.items():

@@ -222,8 +222,62 @@ def test_acquisition_value_by_cohort_adds_up_to_the_base():
         val.acquisition_value_by_cohort(purchases, spend, summary, by="region")
 
 
-def test_observed_acquisition_rate():
-    summary = cdnow_summary()
-    first = summary.customers["first_purchase"]
-    days = (first.max() - first.min()).days + 1
-    assert val.observed_acquisition_rate(summary) == pytest.approx(2357 * 365.25 / days)
+def _acquired(first_days, end: str = "2024-12-31"):
+    """A summary-like object: customers whose first purchases fall on the given days of 2023-24
+    (days since 2023-01-01), calibration to ``end``."""
+    from types import SimpleNamespace
+
+    first = pd.Timestamp("2023-01-01") + pd.to_timedelta(np.asarray(first_days), unit="D")
+    return SimpleNamespace(customers=pd.DataFrame({"first_purchase": first}),
+                           calibration_end=pd.Timestamp(end))
+
+
+def test_acquisition_rate_counts_the_last_year_of_steady_acquisitions():
+    """Two years of 10 new customers a day: the last 365 days hold 3,650 of them, 3,650 / (365 /
+    365.25) a year, with the Poisson 90% interval of that count."""
+    from scipy import stats
+
+    rate = val.acquisition_rate(_acquired(np.repeat(np.arange(731), 10)))
+    assert rate.estimated and rate.customers == 3650
+    assert rate.per_year == pytest.approx(3650 * 365.25 / 365)
+    assert rate.lower == pytest.approx(stats.poisson.ppf(0.05, 3650) * 365.25 / 365)
+    assert rate.start == pd.Timestamp("2024-01-02") and rate.end == pd.Timestamp("2024-12-31")
+    assert "3,652 new customers a year" in str(rate)
+
+
+def test_acquisition_rate_is_not_told_by_a_cohort():
+    """CDNOW's customers all first bought in 12 weeks of 1997; a file of customers who all first
+    bought on one day; a cohort acquired over 400 days that stopped 120 days before the end;
+    too few customers: none tells a yearly rate, each says why."""
+    cdnow = val.acquisition_rate(cdnow_summary())
+    assert not cdnow.estimated and cdnow.per_year is None
+    assert "2,357 customers first bought within 84 days" in cdnow.reason
+    one_day = val.acquisition_rate(_acquired(np.full(500, 700)))
+    assert "within 1 day (" in one_day.reason
+    closed = val.acquisition_rate(_acquired(np.repeat(np.arange(611), 3)))
+    assert ("no customer made a first purchase after 02 September 2024, 120 days before"
+            in closed.reason)
+    few = val.acquisition_rate(_acquired(np.arange(0, 731, 10)))
+    assert "only 37 customers" in few.reason
+
+
+def test_valuation_text_warns_when_the_data_cannot_tell_or_the_future_dominates():
+    from clvlib import decision_text
+
+    summary, purchases, spend = models()
+    equity = val.customer_equity(purchases, spend, margin=0.3, n_draws=50).total()
+    none = val.corporate_valuation(purchases, spend, val.ValuationAssumptions(margin=0.3),
+                                   n_draws=50)
+    rate = val.acquisition_rate(summary)
+    text = decision_text.valuation(none, equity, equity, 52, "weeks", "USD", rate=rate)
+    assert text.startswith("> **Warning: the firm's value below counts the existing customers "
+                           "only.**") and rate.reason in text
+    assert "Without future customers, the **operating value is" in text
+    assert none.future_share() == 0 and "make up" not in text
+    many = val.corporate_valuation(
+        purchases, spend, val.ValuationAssumptions(margin=0.3, new_customers_per_year=5000),
+        n_draws=50)
+    text = decision_text.valuation(many, equity, equity, 52, "weeks", "USD")
+    assert many.future_share() > 0.99
+    assert f"**Warning: future customers make up {many.future_share():.0%}" in text
+    assert "(an assumption of the parameters file)" in text

@@ -33,53 +33,61 @@ import pytensor.tensor as pt
 
 from clvlib.errors import CLVDataError, describe_rows
 
-#: The id column a covariate file must have (a DataFrame may carry the ids as its index).
+#: The id column a covariate file has by default (a DataFrame may carry the ids as its index);
+#: the report uses the log's ``customer_id_column`` (or ``covariates_id_column``).
 ID_COLUMN = "customer_id"
 
 
-def read_covariates(table, source: str = "covariates") -> pd.DataFrame:
+def read_covariates(table, source: str = "covariates", id_column: str = ID_COLUMN
+                    ) -> pd.DataFrame:
     """A covariate table indexed by customer id, as text: from a DataFrame, CSV or Parquet file.
+
+    Parameters
+    ----------
+    id_column : str
+        The column (or index) holding the customer ids, matched as text with the summary's.
 
     Raises
     ------
     CLVDataError
-        When there is no ``customer_id`` column (or index), an id is missing or repeated.
+        When there is no ``id_column`` column (or index), an id is missing or repeated.
     """
     if isinstance(table, (str, Path)):
         path, source = Path(table), str(table)
         if not path.exists():
             raise CLVDataError(f"covariates: no file {path}")
         frame = (pd.read_parquet(path) if path.suffix.lower() in (".parquet", ".pq")
-                 else pd.read_csv(path, dtype={ID_COLUMN: str}))
+                 else pd.read_csv(path, dtype={id_column: str}))
     elif isinstance(table, pd.DataFrame):
         frame = table.copy()
     else:
         raise TypeError(f"covariates: a DataFrame or a CSV/Parquet path, not {type(table)}")
-    if ID_COLUMN not in frame.columns:
-        if frame.index.name != ID_COLUMN:
+    if id_column not in frame.columns:
+        if frame.index.name != id_column:
             raise CLVDataError(
-                f"{source}: needs a '{ID_COLUMN}' column (or index) naming each customer; it "
+                f"{source}: needs a '{id_column}' column (or index) naming each customer; it "
                 f"has {list(frame.columns)}"
             )
         frame = frame.reset_index()
-    ids = frame[ID_COLUMN]
+    ids = frame[id_column]
     if ids.isna().any():
-        raise CLVDataError(f"{source}: '{ID_COLUMN}' is empty on {int(ids.isna().sum()):,} "
+        raise CLVDataError(f"{source}: '{id_column}' is empty on {int(ids.isna().sum()):,} "
                            "row(s), the first:\n" + describe_rows(frame[ids.isna()]))
-    frame[ID_COLUMN] = ids.astype(str)
-    repeated = frame[ID_COLUMN].duplicated(keep=False)
+    frame[id_column] = ids.astype(str)
+    repeated = frame[id_column].duplicated(keep=False)
     if repeated.any():
         raise CLVDataError(
-            f"{source}: {int(frame.loc[repeated, ID_COLUMN].nunique()):,} customer(s) have "
+            f"{source}: {int(frame.loc[repeated, id_column].nunique()):,} customer(s) have "
             "more than one covariate row (one row per customer is needed), the first:\n"
-            + describe_rows(frame[repeated].sort_values(ID_COLUMN))
+            + describe_rows(frame[repeated].sort_values(id_column))
         )
-    return frame.set_index(ID_COLUMN)
+    return frame.set_index(id_column)
 
 
-def attach_covariates(customers: pd.DataFrame, table, source: str = "covariates"
-                      ) -> pd.DataFrame:
-    """``customers`` with the covariate columns of ``table`` joined by customer id.
+def attach_covariates(customers: pd.DataFrame, table, source: str = "covariates",
+                      id_column: str = ID_COLUMN) -> pd.DataFrame:
+    """``customers`` with the covariate columns of ``table`` joined by customer id (the
+    table's ``id_column``, see :func:`read_covariates`).
 
     Raises
     ------
@@ -87,7 +95,7 @@ def attach_covariates(customers: pd.DataFrame, table, source: str = "covariates"
         When a covariate column clashes with a summary column, a customer has no covariate row,
         or a covariate value is missing (naming the column and the first customers).
     """
-    cov = read_covariates(table, source)
+    cov = read_covariates(table, source, id_column)
     clash = [c for c in cov.columns if c in customers.columns]
     if clash:
         raise CLVDataError(f"{source}: column(s) {clash} are already in the customer summary; "

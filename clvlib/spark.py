@@ -59,6 +59,7 @@ from clvlib.transactions import (
     CSV_DELIMITERS,
     DUPLICATES_POLICIES,
     MAX_AMOUNT,
+    OFFSET_PATTERN,
     PARQUET_SUFFIXES,
     RETURNS_POLICIES,
     check_columns,
@@ -67,6 +68,7 @@ from clvlib.transactions import (
     not_a_table,
     note_duplicates,
     note_returns,
+    offset_note,
     resolve_data_end,
     value_check_messages,
 )
@@ -77,7 +79,7 @@ try:
     from pyspark.sql import types as spark_types
 except ImportError as err:  # pragma: no cover - exercised only without the extra
     raise ImportError(
-        "clvlib.spark needs pyspark: install the extra with pip install 'clvlib[spark]' "
+        "clvlib.spark needs pyspark: install the extra with pip install 'clvlib-workbench[spark]' "
         "(and Java 17 or newer)"
     ) from err
 
@@ -255,8 +257,25 @@ def read_transactions(
     log = SparkTransactions(frame=raw.select(*columns), source=label, extra_columns=extra,
                             notes=notes, has_amounts=amount is not None)
     tallies = _check_values(log, customer_id, date, amount, date_format, returns, end)
+    if isinstance(raw.schema[date].dataType, spark_types.StringType) and not date_format:
+        _note_offsets(log)
     _apply_policies(log, returns, duplicates, amount, tallies, end, stated)
     return log
+
+
+def _note_offsets(log: SparkTransactions) -> None:
+    """Note the UTC offsets of a text date column, as the DuckDB reader does."""
+    text = F.trim(F.col("raw_date").cast("string"))
+    local = F.to_date(F.try_to_timestamp(F.substring(text, 1, 10), F.lit("yyyy-MM-dd")))
+    rows = (log.frame.filter(F.col("timestamp").isNotNull())
+            .groupBy(F.regexp_extract(text, OFFSET_PATTERN, 1).alias("offset_text"))
+            .agg(F.count(F.lit(1)).alias("n"),
+                 F.count(F.when(local != F.to_date("timestamp"), 1)).alias("moved"))
+            .collect())
+    note = offset_note({r["offset_text"]: r["n"] for r in rows},
+                       sum(r["moved"] for r in rows if r["offset_text"]))
+    if note:
+        log.notes.append(note)
 
 
 def _q(name: str) -> str:

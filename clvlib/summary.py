@@ -167,6 +167,7 @@ def summarize(
     cohort: str = "month",
     resolution: float | None = None,
     covariates=None,
+    covariates_id_column: str = "customer_id",
 ) -> CustomerSummary:
     """Summarize a transaction log per customer, with an optional holdout period.
 
@@ -192,10 +193,13 @@ def summarize(
         day-level times.
     covariates : DataFrame or path, optional
         Time-invariant customer covariates (a DataFrame, CSV or Parquet file with a
-        ``customer_id`` column and one row per customer), joined to the summary for models'
-        ``purchase_covariates=``, ``dropout_covariates=`` and ``spend_covariates=``
-        (:func:`clvlib.covariates.attach_covariates`: every summarized customer needs a
-        complete row).
+        column of customer ids, ``covariates_id_column``, and one row per customer), joined
+        to the summary for models' ``purchase_covariates=``, ``dropout_covariates=`` and
+        ``spend_covariates=`` (:func:`clvlib.covariates.attach_covariates`: every summarized
+        customer needs a complete row).
+    covariates_id_column : str
+        The covariate table's column of customer ids (the report passes the log's
+        ``customer_id_column``).
 
     Returns
     -------
@@ -244,7 +248,7 @@ def summarize(
     if covariates is not None:
         from clvlib.covariates import attach_covariates
 
-        customers = attach_covariates(customers, covariates)
+        customers = attach_covariates(customers, covariates, id_column=covariates_id_column)
     return CustomerSummary(customers, unit, cal_end, obs_end, log.source, tuple(notes),
                            resolution)
 

@@ -252,8 +252,24 @@ def read_transactions(
     log = TransactionLog(con=con, source=label, files=files, extra_columns=extra, notes=notes,
                          has_amounts=amount is not None)
     tallies = _check_values(log, customer_id, date, amount, date_format, returns, end, say)
+    if _column_type(con, date) == "VARCHAR" and not date_format:
+        _note_offsets(log)
     _apply_policies(log, returns, duplicates, amount, end, stated, tallies)
     return log
+
+
+def _note_offsets(log: TransactionLog) -> None:
+    """Note the UTC offsets of a text date column (:func:`offset_note`)."""
+    text = "trim(CAST(raw_date AS VARCHAR))"
+    rows = log.con.execute(
+        f"""SELECT regexp_extract({text}, '{OFFSET_PATTERN}', 1) AS offset_text, count(*),
+                   count(*) FILTER (WHERE TRY_CAST(left({text}, 10) AS DATE)
+                                    <> CAST(timestamp AS DATE))
+            FROM typed WHERE timestamp IS NOT NULL GROUP BY offset_text"""
+    ).fetchall()
+    note = offset_note({k: n for k, n, _ in rows}, sum(m for k, _, m in rows if k))
+    if note:
+        log.notes.append(note)
 
 
 def _display_path(path: Path) -> str:
@@ -400,6 +416,37 @@ def future_rows(log, n_future: int, n_rows: int, latest, data_end: pd.Timestamp,
     log.notes.append(note)
     # stacklevel 4: this helper, the policy step, the reader, then the user's call.
     warnings.warn(f"{log.source}: {note}", stacklevel=4)
+
+
+#: A UTC offset at the end of a timestamp's text: "Z", "+05:00", "-0200".
+OFFSET_PATTERN = r"(Z|[+-][0-9]{2}:?[0-9]{2})$"
+
+
+def offset_note(offsets: dict[str, int], moved: int) -> str | None:
+    """The note of timestamps read with UTC offsets (None when no row has one).
+
+    Shared by the DuckDB and the Spark readers, so both say the same words.
+
+    Parameters
+    ----------
+    offsets : dict of str to int
+        Rows per offset text found at the end of the date column (``""`` for none).
+    moved : int
+        Rows whose day in UTC differs from the local date written in the text.
+    """
+    found = {k: v for k, v in offsets.items() if k}
+    if not found:
+        return None
+    listed = ", ".join(f"{k} on {v:,} row{'s' if v != 1 else ''}"
+                       for k, v in sorted(found.items(), key=lambda kv: (-kv[1], kv[0])))
+    plain = offsets.get("", 0)
+    text = (f"timestamps carry UTC offsets ({listed}"
+            + (f"; {plain:,} row{'s' if plain != 1 else ''} without" if plain else "")
+            + "): each was converted to UTC, and a purchase's day is its day in UTC")
+    if moved:
+        text += (f", so {moved:,} row{'s' if moved != 1 else ''} fall on another day than the "
+                 "local date written")
+    return text
 
 
 def delimiter_note(delimiter: str) -> str:

@@ -583,3 +583,18 @@ def test_the_average_customer_of_a_covariate_model_is_the_average_over_its_custo
     assert avg["share_below"] == pytest.approx(below, rel=1e-12)
     median = avg["rate_q50"] / (365.25 / 7)
     assert np.mean(stats.gamma.cdf(median, means["r"], scale=1 / alpha_i)) == pytest.approx(0.5)
+
+
+def test_a_covariates_file_keyed_by_the_logs_own_id_column(tmp_path):
+    """The covariates file's id column is the one named (the report passes the log's
+    customer_id_column, e.g. Id); without it the error names the column looked for."""
+    log = clv.read_transactions(pd.DataFrame({
+        "Id": ["7", "7", "9"], "Date": ["2024-01-01", "2024-02-01", "2024-01-15"],
+        "Price": [10.0, 20.0, 5.0]}), customer_id="Id", date="Date", amount="Price")
+    path = tmp_path / "cov.csv"
+    pd.DataFrame({"Id": ["9", "7"], "Gender": [0, 1]}).to_csv(path, index=False)
+    summary = clv.summarize(log, calibration_end="2024-03-01", covariates=path,
+                            covariates_id_column="Id")
+    assert summary.customers.loc["7", "Gender"] == 1 and summary.customers.loc["9", "Gender"] == 0
+    with pytest.raises(CLVDataError, match="needs a 'customer_id' column .* has \\['Id', "):
+        clv.summarize(log, calibration_end="2024-03-01", covariates=path)

@@ -593,8 +593,8 @@ def test_a_covariates_file_keyed_by_the_logs_own_id_column(tmp_path):
         "Price": [10.0, 20.0, 5.0]}), customer_id="Id", date="Date", amount="Price")
     path = tmp_path / "cov.csv"
     pd.DataFrame({"Id": ["9", "7"], "Gender": [0, 1]}).to_csv(path, index=False)
-    summary = clv.summarize(log, calibration_end="2024-03-01", covariates=path,
+    summary = clv.summarize(log, calibration_end="2024-02-01", covariates=path,
                             covariates_id_column="Id")
     assert summary.customers.loc["7", "Gender"] == 1 and summary.customers.loc["9", "Gender"] == 0
     with pytest.raises(CLVDataError, match="needs a 'customer_id' column .* has \\['Id', "):
-        clv.summarize(log, calibration_end="2024-03-01", covariates=path)
+        clv.summarize(log, calibration_end="2024-02-01", covariates=path)

@@ -169,6 +169,16 @@ class Identification:
         table = pd.DataFrame.from_dict(rows, orient="index")
         return cls(table, list(flat or []))
 
+    @classmethod
+    def unbounded(cls, prior: dict[str, np.ndarray], flat: list[str] | None = None
+                  ) -> Identification:
+        """Every parameter unidentified: a MAP fit whose log density is flat (or curved
+        upwards) in some direction at the mode, so no normal approximation exists."""
+        rows = {name: {"prior_sd": float(np.std(np.log(draws))), "posterior_sd": np.inf,
+                       "sd_ratio": np.inf, "contraction": -np.inf, "shift": np.nan}
+                for name, draws in prior.items()}
+        return cls(pd.DataFrame.from_dict(rows, orient="index"), list(flat or []))
+
     def weak(self) -> list[str]:
         """The parameters the data barely inform (posterior sd above half the prior's)."""
         return [n for n, r in self.table.iterrows() if not r["sd_ratio"] <= SD_RATIO_MAX]
@@ -179,12 +189,17 @@ class Identification:
 
     def problems(self) -> list[str]:
         """One sentence per weakly identified parameter."""
-        return [
-            f"the data barely inform {name}: its posterior sd is "
-            f"{self.table.loc[name, 'sd_ratio']:.0%} of the prior's (on the log scale; at most "
-            f"{SD_RATIO_MAX:.0%} expected), so its value mostly restates the prior"
-            for name in self.weak()
-        ]
+        out = []
+        for name in self.weak():
+            ratio = self.table.loc[name, "sd_ratio"]
+            if np.isinf(ratio):
+                out.append(f"nothing bounds {name}: the log density at the mode is not curved "
+                           "downwards in every direction, so its value is arbitrary")
+            else:
+                out.append(f"the data barely inform {name}: its posterior sd is {ratio:.0%} of "
+                           f"the prior's (on the log scale; at most {SD_RATIO_MAX:.0%} "
+                           "expected), so its value mostly restates the prior")
+        return out
 
     def verdict(self) -> str:
         """Whether the data determine the answer: a separate verdict from convergence."""
@@ -210,32 +225,31 @@ class Identification:
 
 def identification(model, n_prior: int = PRIOR_DRAWS, seed: int = 0,
                    warn: bool = True) -> Identification:
-    """How much the data moved each of a NUTS-fitted model's parameters from its prior.
+    """How much the data moved each of a fitted model's parameters from its prior.
 
     Prior draws come from the model's :class:`~clvlib.priors.Prior` objects; posterior draws
-    from its fit. A weakly identified parameter is also reported by ``warnings.warn`` (unless
-    ``warn=False``): "the sampler converged" (:class:`Diagnostics`) and "the data determine
-    the answer" (this) are separate verdicts.
-
-    Raises
-    ------
-    ValueError
-        For a MAP fit, which has no posterior spread to compare.
+    from its NUTS fit, or for a MAP fit from the Laplace approximation at the mode
+    (:func:`clvlib.models.laplace.laplace_draws`: a MAP fit to data that cannot identify the
+    model returns the prior's mode, and this says so). A weakly identified parameter is also
+    reported by ``warnings.warn`` (unless ``warn=False``): "the sampler converged"
+    (:class:`Diagnostics`) and "the data determine the answer" (this) are separate verdicts.
 
     Examples
     --------
     >>> print(identification(model).verdict())  # doctest: +SKIP
     The data determine the answer: for every parameter the posterior sd is at most 6% ...
     """
-    if model.settings is not None and model.settings.method == "map":
-        raise ValueError(
-            f"{model.title}: a MAP fit is one point, with no posterior spread to compare with "
-            "the prior; fit by NUTS to measure identification"
-        )
-    posterior = model.posterior_draws()
     flat = [n for n in model.params if not model.priors[n].is_proper]
     prior = {n: model.priors[n].draw(n_prior, seed=seed + i)
              for i, n in enumerate(model.params) if n not in flat}
+    if model.settings is not None and model.settings.method == "map":
+        from clvlib.models.laplace import laplace_draws
+
+        posterior = laplace_draws(model, n_prior, seed)
+        if posterior is None:  # not curved downwards everywhere: the posterior sd is unbounded
+            return Identification.unbounded(prior, flat)
+    else:
+        posterior = model.posterior_draws()
     result = Identification.from_draws(prior, posterior, flat)
     if warn and not result.ok:
         warnings.warn(f"{model.title}: {result.verdict()}", stacklevel=2)

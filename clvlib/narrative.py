@@ -138,9 +138,8 @@ def fit_overview(models) -> str:
         cached = (" (Read back from the fit cache: an earlier run fitted the same model, priors "
                   "and settings to the same data.)" if getattr(model, "cache_hit", False) else "")
         lines.append(f"- **{model.title}**: {mark}{diag.verdict()}{cached}")
-        if diag.method != "map":  # did the data, not the prior, decide? (a separate verdict)
-            ident = model.identification(warn=False)
-            lines.append(f"  {'' if ident.ok else '**Warning:** '}{ident.verdict()}")
+        ident = model.identification(warn=False)  # did the data, not the prior, decide?
+        lines.append(f"  {'' if ident.ok else '**Warning:** '}{ident.verdict()}")
         lines += [f"  Note: {note}." for note in model.notes]
     return "\n".join(lines)
 

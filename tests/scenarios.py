@@ -97,7 +97,7 @@ def one_customer(folder: Path) -> dict:
     """One customer with three purchases in 2024."""
     _write_log(folder, [("A", "2024-01-05", 20.0), ("A", "2024-03-01", 35.0),
                         ("A", "2024-06-10", 15.0)])
-    return {"title": "One customer", "data": "log.csv", "calibration_end": "2024-12-31",
+    return {"title": "One customer", "data": "log.csv", "calibration_end": "",
             "observation_end": "", "data_end": "2024-12-31", "currency": "USD",
             "candidate_models": ["bg_nbd"]}
 
@@ -106,7 +106,7 @@ def no_repeat_buyers(folder: Path, n: int = 200) -> dict:
     """Two hundred customers who each bought once, on days spread over 2024."""
     days = pd.Timestamp("2024-01-01") + pd.to_timedelta(np.arange(n) % 300, unit="D")
     _write_log(folder, [(f"C{i:03d}", f"{d:%Y-%m-%d}", 25.0) for i, d in enumerate(days)])
-    return {"title": "No repeat buyers", "data": "log.csv", "calibration_end": "2024-12-31",
+    return {"title": "No repeat buyers", "data": "log.csv", "calibration_end": "",
             "observation_end": "", "data_end": "2024-12-31", "currency": "USD",
             "candidate_models": ["bg_nbd"]}
 
@@ -133,7 +133,7 @@ def mixed_offsets(folder: Path) -> dict:
             ("A", "2024-02-02T09:00:00+01:00", 5.0), ("B", "2024-01-10T12:00:00+01:00", 30.0),
             ("B", "2024-03-01T12:00:00+01:00", 40.0), ("C", "2024-02-20T08:00:00-05:00", 12.0)]
     _write_log(folder, rows)
-    return {"data": "log.csv", "calibration_end": "2024-06-30", "observation_end": "",
+    return {"data": "log.csv", "calibration_end": "", "observation_end": "",
             "data_end": "2024-12-31"}
 
 

@@ -43,12 +43,52 @@ def test_flat_priors_are_named_not_measured():
     assert "alpha had flat priors" in result.verdict()
 
 
-def test_map_fit_is_refused():
+def test_laplace_spread_of_a_map_fit_is_the_mle_standard_error_of_lifetimes():
+    """A MAP fit's spread comes from the Laplace approximation at the mode. With flat priors the
+    mode is the MLE and the approximation's sd of log r (etc.) is the MLE's standard error of r
+    over r, which lifetimes computes from its own numerical Hessian of the log-likelihood (an
+    independent implementation), on the 2,357 CDNOW customers: within 3% (the two
+    finite-difference Hessians and lifetimes' optimizer tolerance; 4,000 draws put the sample
+    sd within 3.3 sampling sds of the approximation's, 1.1%, except with probability 1e-3)."""
+    from lifetimes import BetaGeoFitter
+
+    from clvlib.models.laplace import laplace_draws
+    from clvlib.priors import Prior
+
     summary = cdnow_summary()
-    model = clv.BetaGeoModel(summary)
+    flat = {k: Prior("HalfFlat") for k in ("r", "alpha", "a", "b")}
+    model = clv.BetaGeoModel(summary, priors=flat)
     model.fit("map", progressbar=False)
-    with pytest.raises(ValueError, match="MAP fit is one point"):
-        model.identification()
+    draws = laplace_draws(model, 4000, seed=3)
+    c = summary.customers
+    fitter = BetaGeoFitter().fit(c["x"], c["t_x"], c["T"])
+    relative_se = fitter.summary["se(coef)"] / fitter.summary["coef"]
+    for name in ("r", "alpha", "a", "b"):
+        assert np.std(np.log(draws[name])) == pytest.approx(relative_se[name], rel=0.03), name
+
+
+def test_map_identification_of_the_cdnow_sample_is_informed():
+    model = clv.BetaGeoModel(cdnow_summary())
+    model.fit("map", progressbar=False)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        result = model.identification()
+    assert result.ok and result.table["sd_ratio"].max() < 0.3
+
+
+def test_a_map_fit_to_one_customer_or_no_repeat_buyers_is_flagged():
+    """MAP on data that cannot identify BG/NBD returns the prior's mode; its Laplace spread is
+    nearly the prior's and the verdict says so (the report's fit overview prints it)."""
+    one = pd.DataFrame({"x": [2.0], "t_x": [20.0], "T": [30.0]},
+                       index=pd.Index(["c1"], name="customer_id"))
+    none = pd.DataFrame({"x": np.zeros(200), "t_x": np.zeros(200),
+                         "T": np.linspace(1, 52, 200)})
+    for customers in (one, none):
+        model = clv.BetaGeoModel(customers)
+        model.fit("map", progressbar=False)
+        with pytest.warns(UserWarning, match="The data do not determine every parameter"):
+            result = model.identification()
+        assert not result.ok and {"a", "b"} <= set(result.weak())
 
 
 @pytest.mark.slow
@@ -77,3 +117,9 @@ def test_cdnow_sample_determines_every_bg_nbd_parameter():
     assert result.ok, str(result)
     assert result.table["sd_ratio"].max() < SD_RATIO_MAX
     assert result.verdict().startswith("The data determine the answer")
+
+
+def test_an_unbounded_mode_identifies_nothing():
+    prior = {"r": np.exp(np.random.default_rng(2).normal(0.0, 1.0, 1000))}
+    result = Identification.unbounded(prior)
+    assert result.weak() == ["r"] and "nothing bounds r" in result.verdict()

@@ -44,6 +44,11 @@ def _fit_cache_dir() -> Path:
 
 FIT_CACHE_DIR = _fit_cache_dir()  # fits reused by reports when nothing has changed
 
+#: A pipeline notebook that finds the report cannot go on (data that cannot identify a model)
+#: writes its reason into this file in its working folder (clvlib.notebook.end_report); the
+#: report runner then starts no later step and renders what ran.
+REPORT_END_FILE = ".clvlib-report-end"
+
 
 def smoke_mode() -> bool:
     """Return True when ``CLVLIB_SMOKE`` asks for the quick, low-draw mode used by the tests."""

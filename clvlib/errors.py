@@ -25,3 +25,7 @@ def describe_rows(rows: pd.DataFrame, limit: int = 5) -> str:
     text = shown.to_string(max_colwidth=40)
     more = len(rows) - len(shown)
     return text + (f"\n... and {more} more" if more > 0 else "")
+
+
+class ReportError(RuntimeError):
+    """A report run that could not finish; the message says what failed and where."""

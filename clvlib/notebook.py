@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Mapping
+from pathlib import Path
 
 import matplotlib as mpl
 import pandas as pd
 
-from clvlib.config import smoke_mode
+from clvlib.config import REPORT_END_FILE, smoke_mode
 
 # Smoke mode: enough draws to exercise every cell, few enough to run the suite in minutes.
 SMOKE_SAMPLING = {"draws": 100, "tune": 150, "chains": 2}
@@ -60,6 +61,24 @@ def table(
     precision: int = 3,
     formats: Mapping[str, str | Callable[[float], str]] | None = None,
     hide_index: bool = False,
+) -> None:
+    """Display a table in the report, wherever the call stands (inside an ``if`` too).
+
+    Parameters as :func:`styled`, which builds it.
+    """
+    from IPython.display import display
+
+    display(styled(frame, caption, precision=precision, formats=formats,
+                   hide_index=hide_index))
+
+
+def styled(
+    frame: pd.DataFrame,
+    caption: str,
+    *,
+    precision: int = 3,
+    formats: Mapping[str, str | Callable[[float], str]] | None = None,
+    hide_index: bool = False,
 ):
     """A DataFrame styled for the report: a caption that stays with it, thousands separators.
 
@@ -77,9 +96,20 @@ def table(
         table without a holdout lacks the holdout columns).
     hide_index : bool
         Leave the index out.
+
+    Returns
+    -------
+    pandas.io.formats.style.Styler
     """
     styler = frame.style.set_caption(caption).format(precision=precision, thousands=",")
     present = {name: fmt for name, fmt in (formats or {}).items() if name in frame.columns}
     if present:
         styler = styler.format(present, subset=list(present))
     return styler.hide(axis="index") if hide_index else styler
+
+
+def end_report(reason: str) -> None:
+    """End the report after this notebook: say why, and tell the report runner to start no
+    later step (:data:`clvlib.config.REPORT_END_FILE`). Call it as the notebook's last act."""
+    show(f"**The report ends here.** {reason}")
+    Path(REPORT_END_FILE).write_text(reason, encoding="utf-8")

@@ -17,16 +17,13 @@ output (their notebooks keep everything).
 from __future__ import annotations
 
 import ast
-import copy
 import datetime as dt
 import difflib
 import glob
 import importlib.metadata
 import json
-import logging
 import os
 import platform
-import re
 import shutil
 import subprocess
 import sys
@@ -35,25 +32,24 @@ import uuid
 from collections.abc import Callable, Mapping
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from dataclasses import dataclass
-from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
 
 import nbformat
 import papermill
 import yaml
-from nbconvert import HTMLExporter
 from papermill.exceptions import PapermillExecutionError
 from traitlets.config import Config
 
 from clvlib import __version__ as clvlib_version
-from clvlib.config import PIPELINE_DIR, SOURCE_ROOT, TEMPLATES_DIR
+from clvlib.config import PIPELINE_DIR, REPORT_END_FILE, SOURCE_ROOT
 from clvlib.datasets import DATASETS, file_sha256
+from clvlib.errors import ReportError
+from clvlib.rendering import DEFAULT_TITLE, announcement_problems, build_html, build_pdf
 
 __all__ = ["ReportError", "build_html", "build_pdf", "run_report"]
 
 KERNEL_NAME = "python3"
-DEFAULT_TITLE = "Customer lifetime value report"
 MANIFEST_VERSION = 1
 # Distributions whose versions every manifest records (None when one is not installed).
 VERSIONED_PACKAGES = (
@@ -62,10 +58,6 @@ VERSIONED_PACKAGES = (
 )
 # Environment variables that change what the notebooks do, recorded in the manifest.
 RECORDED_ENVIRONMENT = ("CLVLIB_SMOKE",)
-WIDGET_MIMETYPES = (
-    "application/vnd.jupyter.widget-view+json",
-    "application/vnd.jupyter.widget-state+json",
-)
 # The parameter through which a notebook receives an earlier report's folder (--previous).
 PREVIOUS_PARAMETER = "previous_report"
 # The type annotations of parameters cells that run_report checks values against.
@@ -75,10 +67,6 @@ _PARAMETER_TYPES: dict[str, tuple[type, ...]] = {
     "float": (int, float),
     "bool": (bool,),
 }
-
-
-class ReportError(RuntimeError):
-    """A report run that could not finish; the message says what failed and where."""
 
 
 @dataclass(frozen=True)
@@ -187,6 +175,17 @@ def run_report(
         timings["total"] = round(time.perf_counter() - started["perf"], 3)
         manifest = _manifest(params_file, effective, steps, data, timings, started)
         manifest["previous"] = _previous_link(values.get(PREVIOUS_PARAMETER))
+        end_file = build / REPORT_END_FILE
+        ran = [step.name for step in steps if step.name in timings]
+        manifest["ended_early"] = ({"after": ran[-1],
+                                    "reason": end_file.read_text(encoding="utf-8").strip()}
+                                   if end_file.exists() else None)
+        end_file.unlink(missing_ok=True)
+        # What the text announces, the page must hold (a missing table is a defect to see).
+        manifest["announcement_problems"] = announcement_problems(
+            (build / "report.html").read_text(encoding="utf-8"))
+        for problem in manifest["announcement_problems"]:
+            progress(f"warning: report.html: {problem}")
         _write_json(build / "manifest.json", manifest)
         _replace_dir(build, out_dir)
     finally:
@@ -412,6 +411,7 @@ def _execute_all(
     timings: dict[str, float] = {}
     total = len(steps) + 2
     pending, running, failures = list(steps), {}, []
+    end_file = build / REPORT_END_FILE
 
     def finished(step: PipelineStep, outcome: Callable[[], float]) -> None:
         try:
@@ -420,10 +420,16 @@ def _execute_all(
             failures.append(failure)
             return
         progress(f"[{len(timings)}/{total}] {step.name} ... {timings[step.name]:.1f} s")
+        if end_file.exists() and not pending_ended:
+            pending_ended.append(step.name)
+            progress(f"the report ends after {step.name}: "
+                     f"{end_file.read_text(encoding='utf-8').strip()}")
 
+    pending_ended: list[str] = []
     with ThreadPoolExecutor(max_workers=max(1, os.cpu_count() or 1)) as pool:
         while pending or running:
-            ready = [s for s in pending if set(s.after) <= set(timings)] if not failures else []
+            go_on = not failures and not pending_ended
+            ready = [s for s in pending if set(s.after) <= set(timings)] if go_on else []
             for step in ready:
                 pending.remove(step)
             if len(ready) == 1 and not running:
@@ -555,7 +561,7 @@ def _render(
     progress: Callable[[str], Any],
 ) -> dict[str, float]:
     total = len(steps) + 2
-    executed = [build / step.path.name for step in steps]
+    executed = [build / step.path.name for step in steps if (build / step.path.name).exists()]
     title = str(effective.get("title") or DEFAULT_TITLE)
     run_date = started["local"].strftime("%Y-%m-%d %H:%M %Z").strip()
     subtitle = _data_label(effective.get("data"))
@@ -582,172 +588,6 @@ def _render(
     timings["report.pdf"] = round(time.perf_counter() - start, 3)
     progress(f"[{total}/{total}] report.pdf ... {timings['report.pdf']:.1f} s")
     return timings
-
-
-def build_html(
-    notebooks: list[str | os.PathLike],
-    *,
-    title: str = DEFAULT_TITLE,
-    run_date: str = "",
-    subtitle: str = "",
-) -> str:
-    """One self-contained HTML document from executed notebooks, in the given order.
-
-    Code and prompts are hidden, stderr and widget outputs dropped, figures stay inline as
-    base64 images, ``text/markdown`` outputs are rendered and the page carries the print CSS of
-    ``clvlib/templates/report.css``. No script or external resource is referenced.
-
-    Parameters
-    ----------
-    notebooks : list of path
-        Executed notebooks.
-    title, run_date, subtitle : str
-        Shown in the header of the report.
-    """
-    merged = merge_notebooks([nbformat.read(str(p), as_version=4) for p in notebooks])
-    exporter = HTMLExporter(config=_exporter_config())
-    resources = {
-        "clvlib": {
-            "title": title,
-            "run_date": run_date,
-            "subtitle": subtitle,
-            "version": clvlib_version,
-            "notebooks": [Path(p).name for p in notebooks],
-        }
-    }
-    html, _ = exporter.from_notebook_node(merged, resources=resources)
-    external = external_resources(html)
-    if external:
-        raise ReportError(
-            "report.html would load external resources, so it would not be self-contained: "
-            + ", ".join(sorted(set(external))[:5])
-        )
-    return html
-
-
-def _exporter_config() -> Config:
-    config = Config()
-    config.HTMLExporter.template_name = "basic"
-    config.HTMLExporter.template_file = "report.html.j2"
-    config.HTMLExporter.extra_template_paths = [str(TEMPLATES_DIR)]
-    config.HTMLExporter.exclude_input = True
-    config.HTMLExporter.exclude_input_prompt = True
-    config.HTMLExporter.exclude_output_prompt = True
-    config.HTMLExporter.embed_images = True
-    config.TagRemovePreprocessor.enabled = True
-    config.TagRemovePreprocessor.remove_cell_tags = {"remove-cell"}
-    config.TagRemovePreprocessor.remove_all_outputs_tags = {"remove-output"}
-    return config
-
-
-def merge_notebooks(notebooks: list[nbformat.NotebookNode]) -> nbformat.NotebookNode:
-    """Concatenate notebooks into one, keeping only what a reader of the report should see.
-
-    Stderr streams and widget outputs are dropped, and code cells left without output are
-    removed (their input is hidden in the report anyway).
-    """
-    if not notebooks:
-        raise ReportError("no executed notebooks to render")
-    merged = nbformat.v4.new_notebook(metadata=copy.deepcopy(notebooks[0].metadata))
-    merged.metadata.pop("widgets", None)
-    for nb in notebooks:
-        for cell in nb.cells:
-            kept = _reader_view(cell)
-            if kept is not None:
-                kept["id"] = f"cell-{len(merged.cells) + 1}"  # unique and stable across runs
-                merged.cells.append(kept)
-    return merged
-
-
-def _reader_view(cell: nbformat.NotebookNode) -> nbformat.NotebookNode | None:
-    cell = copy.deepcopy(cell)
-    if cell.cell_type != "code":
-        return cell
-    outputs = []
-    for output in cell.get("outputs", []):
-        if output.output_type == "stream" and output.get("name") == "stderr":
-            continue
-        if "data" in output:
-            for mimetype in WIDGET_MIMETYPES:
-                output.data.pop(mimetype, None)
-            if not output.data:
-                continue
-        outputs.append(output)
-    cell.outputs = outputs
-    return cell if outputs else None
-
-
-def external_resources(html: str) -> list[str]:
-    """URLs an HTML document would fetch when displayed: ``src``, stylesheet links, CSS urls.
-
-    Hyperlinks (``<a href>``) are not resources and are not listed; ``data:`` URIs are inline.
-    """
-    finder = _ResourceFinder()
-    finder.feed(html)
-    finder.close()
-    return [url for url in finder.urls if not url.strip().lower().startswith("data:")]
-
-
-class _ResourceFinder(HTMLParser):
-    """Collect the URLs of resources an HTML page loads (not its hyperlinks)."""
-
-    LOADING_TAGS = ("link", "script", "iframe", "object", "embed")
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.urls: list[str] = []
-        self._in_style = False
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        attributes = {key: value or "" for key, value in attrs}
-        if attributes.get("src"):
-            self.urls.append(attributes["src"])
-        if tag in self.LOADING_TAGS:
-            self.urls.extend(attributes[a] for a in ("href", "data") if attributes.get(a))
-        if attributes.get("style"):
-            self.urls.extend(_css_urls(attributes["style"]))
-        self._in_style = tag == "style"
-
-    def handle_endtag(self, tag: str) -> None:
-        if tag == "style":
-            self._in_style = False
-
-    def handle_data(self, data: str) -> None:
-        if self._in_style:
-            self.urls.extend(_css_urls(data))
-
-
-def _css_urls(css: str) -> list[str]:
-    urls = re.findall(r"url\(\s*['\"]?([^'\")]+)", css)
-    urls += re.findall(r"@import\s+['\"]([^'\"]+)", css)
-    return urls
-
-
-def build_pdf(html: str, target: str | os.PathLike, *, base_url: str | os.PathLike = ".") -> Path:
-    """Render HTML to an A4 PDF with weasyprint, fetching nothing but ``data:`` URIs.
-
-    Parameters
-    ----------
-    html : str
-        A self-contained document, as made by :func:`build_html`.
-    target : path
-        The PDF file to write.
-    base_url : path
-        Base for relative URLs (there should be none).
-    """
-    import weasyprint
-    from weasyprint.urls import URLFetcher
-
-    fetcher = URLFetcher(allowed_protocols={"data"})
-    logger = logging.getLogger("weasyprint")
-    level = logger.level
-    logger.setLevel(logging.ERROR)  # unsupported-CSS notices from pandas/nbconvert styles
-    try:
-        document = weasyprint.HTML(string=html, base_url=str(base_url), url_fetcher=fetcher)
-        document.write_pdf(str(target))
-    finally:
-        logger.setLevel(level)
-    return Path(target)
 
 
 # --------------------------------------------------------------------------------------------

@@ -23,7 +23,7 @@ import clvlib as clv  # noqa: E402
 from clvlib import checks, narrative, plots  # noqa: E402
 from clvlib.comparison import ModelComparison  # noqa: E402
 from clvlib.formatting import share, share_of, signed_share  # noqa: E402
-from clvlib.notebook import table as styled  # noqa: E402
+from clvlib.notebook import styled  # noqa: E402
 from clvlib.predict import Prediction  # noqa: E402
 
 

@@ -20,14 +20,18 @@ from stand_ins import SECRET_CODE, make_notebook
 import clvlib
 from clvlib.config import PARAMS_DIR, PIPELINE_DIR
 from clvlib.datasets import DATASETS
+from clvlib.rendering import (
+    APPENDIX_INTRO,
+    announcement_problems,
+    build_html,
+    external_resources,
+    merge_notebooks,
+)
 from clvlib.report import (
     ReportError,
     _data_provenance,
     _replace_dir,
-    build_html,
-    external_resources,
     load_params,
-    merge_notebooks,
     pipeline_steps,
     run_report,
     validate_params,
@@ -204,6 +208,88 @@ def test_merge_keeps_what_a_reader_sees():
     outputs = merged.cells[0].outputs
     assert [o.get("text") or dict(o.data) for o in outputs] == ["kept", {"text/plain": "progress"}]
     assert merged.cells[1].outputs[0].data["text/markdown"] == "# Two"
+
+
+def _markdown_cell(source, tags=()):
+    return nbformat.v4.new_markdown_cell(source, metadata={"tags": list(tags)})
+
+
+def _output_cell(markdown, tags=()):
+    cell = nbformat.v4.new_code_cell("show()", metadata={"tags": list(tags)}, execution_count=1)
+    cell.outputs = [nbformat.v4.new_output("display_data", data={"text/markdown": markdown})]
+    return cell
+
+
+def test_merge_moves_the_appendix_last_and_drops_empty_sections():
+    """Cells tagged appendix go, in order, under one closing heading; a heading with nothing
+    under it before the next heading of its level goes (a count-only log's value sections), and
+    so does a section whose subsections are all empty; remove-cell and remove-output cells
+    never reach the reader."""
+    first = nbformat.v4.new_notebook(cells=[
+        _markdown_cell("## Data"), _output_cell("prose"),
+        _output_cell("### Diagnostics\n\ntable", tags=["appendix"]),
+        _markdown_cell("## Customer value"),  # nothing under it
+        _markdown_cell("## Decisions"), _markdown_cell("### Segments"),  # all empty
+        _markdown_cell("### Win-back"), _output_cell("hidden", tags=["remove-output"]),
+        _markdown_cell("internals", tags=["remove-cell"]),
+    ])
+    second = nbformat.v4.new_notebook(cells=[
+        _markdown_cell("## Stages"), _output_cell("stages"),
+        _output_cell("### Formulas", tags=["appendix"]), _markdown_cell("## Change"),
+    ])
+    merged = merge_notebooks([first, second])
+    texts = [c.source if c.cell_type == "markdown" else c.outputs[0].data["text/markdown"]
+             for c in merged.cells]
+    assert texts == ["## Data", "prose", "## Stages", "stages",
+                     "## Technical appendix", APPENDIX_INTRO,
+                     "### Diagnostics\n\ntable", "### Formulas"]
+
+
+PAGE = """<h2>Segments</h2><p>The rule is in the table below. The figure shows the shares.</p>
+<table><caption>rule</caption><tr><td>figure words inside a table do not count</td></tr></table>
+<img src="data:image/png;base64,AA"><h2>Win-back list</h2><p>The list below ranks them.</p>
+<h2>Stages</h2><p>The figure counts them. The appendix has a table of them.</p><h2>Empty</h2>
+<h2>Value</h2><h3>By cohort</h3><p>The cohorts below: what each is worth.</p>"""
+
+
+def test_announcement_problems_name_each_table_or_figure_the_text_promises_and_lacks():
+    problems = announcement_problems(PAGE)
+    assert problems == [
+        "section 'Win-back list' announces a table that it does not hold: 'The list below ranks "
+        "them.'",
+        "section 'Win-back list' points below at nothing: 'The list below ranks them.'",
+        "section 'Stages' announces a figure that it does not hold: 'The figure counts them.'",
+        "section 'Empty' is empty",
+        "section 'By cohort' points below at nothing: 'The cohorts below: what each is worth.'",
+    ]
+    whole = PAGE.replace("ranks them.</p>", "ranks them.</p><table></table>").replace(
+        "<h2>Empty</h2>", "").replace("counts them.", "counts them.<img src='data:,'>")
+    assert announcement_problems(whole.replace("worth.</p>", "worth.</p><table></table>")) == []
+
+
+def test_a_step_can_end_the_report_with_a_reason(tmp_path):
+    """A notebook that calls end_report stops the pipeline there: later steps do not run, the
+    report holds what ran and the reason, and the manifest records where and why."""
+    folder = tmp_path / "pipeline"
+    folder.mkdir()
+    make_notebook(folder / "01_first.ipynb", [
+        ("parameters", 'title: str = "Ends early"  # title'),
+        ("code", "from clvlib.notebook import end_report, show\nshow('## Data\\n\\nOne customer.')"
+                 "\nend_report('One customer cannot tell how customers differ.')")])
+    make_notebook(folder / "02_second.ipynb", [
+        ("parameters", "horizon: float = 52.0  # weeks"),
+        ("code", "raise RuntimeError('must not run')")])
+    lines: list[str] = []
+    out = run_report({}, tmp_path / "report", notebooks_dir=folder, progress=lines.append)
+    assert any("the report ends after 01_first: One customer cannot tell" in line
+               for line in lines)
+    html = (out / "report.html").read_text()
+    assert "The report ends here." in html and "must not run" not in html
+    assert not (out / "02_second.ipynb").exists()
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["ended_early"] == {"after": "01_first",
+                                       "reason": "One customer cannot tell how customers differ."}
+    assert not (out / ".clvlib-report-end").exists()
 
 
 def test_external_resources_are_found_and_refused(tmp_path):

@@ -5,7 +5,7 @@ from types import SimpleNamespace
 import pandas as pd
 
 from clvlib import narrative
-from clvlib.notebook import table
+from clvlib.notebook import styled as table
 
 
 def _shown(styler) -> str:

@@ -34,6 +34,30 @@ def _interval(draws: np.ndarray, interval: float, axis: int = 0):
     return draws.mean(axis=axis), lo, hi
 
 
+def data_adequacy(summary: CustomerSummary) -> str | None:
+    """Why the data cannot support a purchase model, in a sentence; None when they can.
+
+    A purchase model describes how customers *differ* in how often they buy and how long they
+    stay: one customer cannot show a spread, and with no repeat purchase at all nothing tells
+    how often customers buy again or when they leave. Fitted anyway, a model returns its prior
+    (a MAP fit, the prior's mode), so the report ends instead (weaker data, such as a handful
+    of repeat buyers, is fitted and its identification judged in words).
+    """
+    c = summary.customers
+    n = len(c)
+    if n < 2:
+        return (f"The data hold {n} customer: a model of how customers differ in how often they "
+                "buy and how long they stay needs many customers, and one customer's purchases "
+                "cannot show a spread. Fitted anyway, the models would only restate their "
+                "starting assumptions, so no forecast or value is given.")
+    if not (c["x"] > 0).any():
+        return (f"None of the {n:,} customers bought again in the calibration period (to "
+                f"{summary.calibration_end:%d %B %Y}): nothing in the data tells how often "
+                "customers buy again or when they leave. Fitted anyway, the models would only "
+                "restate their starting assumptions, so no forecast or value is given.")
+    return None
+
+
 def frequency_check(
     model: PurchaseModel, customers: pd.DataFrame | None = None, *, max_x: int = 7,
     n_draws: int = 500, interval: float = 0.9, seed: int = 0,

@@ -35,15 +35,18 @@ def plot_stage_counts(counts: pd.DataFrame, *, ax=None):
     """Customers in each relationship stage at the end of each period (stacked)."""
     ax = _axes(ax)
     columns = [s for s in STAGES if s in counts.columns]
-    labels = [str(i) for i in counts.index]
+    labels = [f"{pd.Timestamp(d):%b %Y}" for d in counts.index]  # "Mar 1997": short, readable
     bottom = np.zeros(len(counts))
     colors = ["#9ecae1", "#4292c6", "#08519c", "#fdae6b", "#d94801"]
     for stage, color in zip(columns, colors, strict=False):
         ax.bar(labels, counts[stage], bottom=bottom, color=color, label=stage)
         bottom += counts[stage].to_numpy()
     ax.set_ylabel("customers")
-    ax.set_xlabel("end of period")
-    ax.set_title("Relationship stages over the data's periods")
+    ax.set_xlabel("end of quarter")
+    if len(labels) > 8:  # many quarters: slanted labels, and only every n-th one
+        step = int(np.ceil(len(labels) / 12))
+        ax.set_xticks(range(0, len(labels), step), labels[::step], rotation=45, ha="right")
+    ax.set_title("Relationship stages at the end of each quarter")
     ax.legend(frameon=False, ncols=len(columns), loc="upper center",
               bbox_to_anchor=(0.5, -0.18))
     return ax

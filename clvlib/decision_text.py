@@ -194,3 +194,114 @@ def comparison(result: PeriodComparison, previous_label: str, currency: str = ""
         moved = int((result.moved["previous segment"] != result.moved["current segment"]).sum())
         text += (f"{moved:,} customers changed segment; the table shows from where to where.")
     return text
+
+
+# --------------------------------------------------------------------------------------------
+# The decision tables as a reader sees them: readable columns, each with its unit
+# --------------------------------------------------------------------------------------------
+
+
+def _unit(currency: str) -> str:
+    return f" ({currency})" if currency else ""
+
+
+def segment_view(table: pd.DataFrame, interval: float, currency: str = "") -> pd.DataFrame:
+    """:func:`clvlib.segments.segment_table` as text: counts, value with its credible interval,
+    share of value with its interval, and the what-if."""
+    money_unit = _unit(currency)
+
+    def shares(row) -> str:
+        if row.name == "total":
+            return "100%"
+        return f"{row['share of value']:.0%} ({row['share lower']:.0%} to {row['share upper']:.0%})"
+
+    view = pd.DataFrame({
+        "customers": table["customers"].map(lambda v: f"{v:,.0f}"),
+        "share of customers": table["share of customers"].map(lambda v: f"{v:.1%}"),
+        f"predicted value{money_unit}": table["value"].map(lambda v: f"{v:,.0f}"),
+        f"{interval:.0%} credible interval": [f"{lo:,.0f} to {hi:,.0f}" for lo, hi in
+                                              zip(table["value lower"], table["value upper"],
+                                                  strict=True)],
+        "share of value": table.apply(shares, axis=1),
+        f"what-if gain{money_unit}": table["what-if gain"].map(
+            lambda v: "" if pd.isna(v) else f"{v:,.0f}"),
+        "what-if": table["what-if"],
+    }, index=table.index)
+    return view
+
+
+def win_back_view(win_back: pd.DataFrame, unit_plural: str, interval: float,
+                  currency: str = "") -> pd.DataFrame:
+    """:func:`clvlib.segments.win_back_list` as text, each column with its unit."""
+    money_unit = _unit(currency)
+    return pd.DataFrame({
+        "P(alive)": win_back["p_alive"].map(lambda v: f"{v:.2f}"),
+        f"value if reactivated{money_unit}": win_back["value_if_reactivated"].map(
+            lambda v: f"{v:,.2f}"),
+        f"expected value{money_unit}": win_back["expected_value"].map(lambda v: f"{v:,.2f}"),
+        f"{interval:.0%} credible interval": [f"{lo:,.2f} to {hi:,.2f}" for lo, hi in
+                                              zip(win_back["value_lower"],
+                                                  win_back["value_upper"], strict=True)],
+        f"past value{money_unit}": win_back["past_value"].map(lambda v: f"{v:,.2f}"),
+        "repeat purchases": win_back["repeat_purchases"].map(lambda v: f"{v:,.0f}"),
+        f"inactive for ({unit_plural})": win_back["inactive_for"].map(lambda v: f"{v:.1f}"),
+        f"customer for ({unit_plural})": win_back["tenure"].map(lambda v: f"{v:.1f}"),
+    }, index=win_back.index)
+
+
+def cohort_value_view(by_cohort: pd.DataFrame, interval: float, currency: str = ""
+                      ) -> pd.DataFrame:
+    """:func:`clvlib.valuation.acquisition_value_by_cohort`'s table as text with units."""
+    money_unit = _unit(currency)
+    view = pd.DataFrame({
+        "customers": by_cohort["customers"].map(lambda v: f"{v:,.0f}"),
+        f"past repeat margin per customer{money_unit}":
+            by_cohort["past repeat value per customer"].map(lambda v: f"{v:,.2f}"),
+        f"expected residual margin per customer{money_unit}":
+            by_cohort["residual value per customer"].map(lambda v: f"{v:,.2f}"),
+        f"{interval:.0%} credible interval": [f"{lo:,.2f} to {hi:,.2f}" for lo, hi in
+                                              zip(by_cohort["lower"], by_cohort["upper"],
+                                                  strict=True)],
+        f"total per customer{money_unit}":
+            by_cohort["total value per customer"].map(lambda v: f"{v:,.2f}"),
+    }, index=by_cohort.index)
+    view.index.name = "first purchase in"
+    return view
+
+
+def stages(lapsing_after: float, lost_after: float, loyal_repeats: int, unit_plural: str,
+           cut_dates) -> str:
+    """What the relationship stages mean and what the figure and the table below show."""
+    return (
+        "Where customers stand in their relationship, from their purchases alone (no model): "
+        f"**lost** after {lost_after:g} {unit_plural} without a purchase, **lapsing** after "
+        f"{lapsing_after:g}, **first purchase** until a repeat, **loyal** from {loyal_repeats} "
+        f"repeat purchases, **repeat** in between. The figure counts them at the end of each "
+        f"quarter from {cut_dates[0]:%d %B %Y} to {cut_dates[-1]:%d %B %Y}; the table counts "
+        "the customers moving from one stage to another between the last two of those dates."
+    )
+
+
+def stage_moves_table(moves: pd.DataFrame) -> tuple[pd.DataFrame, str]:
+    """The moves between the last two dates as a from-by-to table of customers, and its
+    caption."""
+    last = moves[moves["to date"] == moves["to date"].max()]
+    table = last.pivot_table(index="from", columns="to", values="customers", fill_value=0,
+                             aggfunc="sum").map(lambda v: f"{v:,.0f}")
+    caption = (f"Customers by relationship stage on {last['from date'].iloc[0]} (rows) and on "
+               f"{last['to date'].iloc[0]} (columns)")
+    return table, caption
+
+
+def sensitivities(acquiring: bool, retention_points: float = 0.01,
+                  acquisition_change: float = 0.10, spend_change: float = 0.10) -> str:
+    """What the sensitivity table shows, in words (the definition of retention is in the
+    appendix)."""
+    moves = [f"when customers are {retention_points * 100:g} point more likely to stay "
+             "(retention, defined in the appendix)"]
+    if acquiring:
+        moves.append(f"when {acquisition_change:.0%} more customers are acquired each year")
+    moves.append(f"when every purchase is worth {spend_change:.0%} more")
+    return ("What moves the value most: the table below gives the operating value "
+            + ", ".join(moves[:-1]) + " and " + moves[-1] + ", each against the base case "
+            "(the change is computed per posterior draw, so its interval is the change's own).")

@@ -71,8 +71,16 @@ class Discount:
         """What 1 received ``t`` time units ahead is worth today: ``(1 + r) ** -years``."""
         return np.exp(-self.per_unit(unit_days) * np.asarray(t, dtype=float))
 
+    def plainly(self) -> str:
+        """One sentence for a manager: the rate, and what an amount a year ahead counts."""
+        if self.annual_rate == 0:
+            return "Future value is not discounted (a discount rate of 0)."
+        return (f"Future value is discounted at {self}: an amount due a year from the valuation "
+                f"date counts {1 / (1 + self.annual_rate):.3f} of its value today.")
+
     def describe(self, unit_name: str, unit_days: float) -> str:
-        """One sentence for a report: the rate and the factor a year and a time unit ahead."""
+        """One sentence for a report's appendix: the rate, the formula, and the factor a year
+        and a time unit ahead."""
         if self.annual_rate == 0:
             return "Future value is not discounted (a discount rate of 0)."
         return (

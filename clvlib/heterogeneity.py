@@ -58,6 +58,8 @@ def covariate_effects(model, interval: float = 0.9) -> pd.DataFrame:
                 if coding.kind == "categorical":
                     who = f"Customers whose {coding.column} is {level!r} rather than " \
                           f"{coding.baseline!r}"
+                elif _zero_one(model, coding):
+                    who = f"Customers with {coding.column} 1 rather than 0"
                 elif coding.scale != 1.0 or coding.center != 0.0:
                     who = f"Per standard deviation ({coding.scale:.3g}) more {coding.column}, " \
                           "customers"
@@ -71,6 +73,15 @@ def covariate_effects(model, interval: float = 0.9) -> pd.DataFrame:
                 j += 1
     return pd.DataFrame(rows, columns=["role", "term", "coefficient", "factor", "lower",
                                        "upper", "sentence"])
+
+
+def _zero_one(model, coding) -> bool:
+    """Whether a numeric covariate, used as given, takes only the values 0 and 1 (an indicator:
+    its effect reads "1 rather than 0", not "per unit more")."""
+    if coding.kind != "numeric" or coding.scale != 1.0 or coding.center != 0.0:
+        return False
+    values = pd.to_numeric(model.customers[coding.column], errors="coerce")
+    return bool(values.isin([0, 1]).all())
 
 
 def group_parameters(model) -> xr.Dataset:

@@ -48,6 +48,11 @@ def _n(value: float) -> str:
     return amount(value)
 
 
+def _count(value: float, noun: str) -> str:
+    """"1 customer", "2,357 customers"."""
+    return f"{_n(value)} {noun}{'' if value == 1 else 's'}"
+
+
 def _inside(table: pd.DataFrame, actual: str = "actual", lower: str = "lower",
             upper: str = "upper") -> int:
     return int(((table[actual] >= table[lower]) & (table[actual] <= table[upper])).sum())
@@ -86,9 +91,11 @@ def data_overview(overview: dict, summary: CustomerSummary, currency: str = "") 
     c = summary.customers
     unit = summary.time_unit
     text = (
-        f"The transaction log ({summary.source}) holds **{_n(overview['rows'])} transactions** "
-        f"by **{_n(overview['customers'])} customers**, from {overview['first_date']:%d %B %Y} "
-        f"to {overview['last_date']:%d %B %Y}. Purchases on the same day count as one. "
+        f"The transaction log ({summary.source}) holds "
+        f"**{_count(overview['rows'], 'transaction')}** by "
+        f"**{_count(overview['customers'], 'customer')}**, from "
+        f"{overview['first_date']:%d %B %Y} to {overview['last_date']:%d %B %Y}. Purchases on "
+        "the same day count as one. "
         f"Time is measured in {unit.plural} ({unit.days:g} days each). "
     )
     if summary.has_holdout:
@@ -104,16 +111,21 @@ def data_overview(overview: dict, summary: CustomerSummary, currency: str = "") 
             f"There is no holdout period: the models learn from everything up to "
             f"{summary.calibration_end:%d %B %Y} and predict forward from there. "
         )
-    text += (
-        f"\n\nOf the {_n(len(c))} customers, **{share_of((c['x'] == 0).sum(), len(c))} made no "
-        "repeat purchase** "
-        f"in the calibration period, while the busiest 10% made "
-        f"{np.quantile(c['x'], 0.9):.0f} or more; together the customers made "
-        f"{_n(c['x'].sum())} repeat purchases"
-    )
-    if summary.has_amounts:
+    if len(c) == 1:
+        text += (f"\n\nThe one customer made {_count(c['x'].sum(), 'repeat purchase')} in the "
+                 "calibration period")
+    else:
+        text += (
+            f"\n\nOf the {_n(len(c))} customers, **{share_of((c['x'] == 0).sum(), len(c))} made "
+            "no repeat purchase** in the calibration period, while the busiest 10% made "
+            f"{np.quantile(c['x'], 0.9):.0f} or more; together the customers made "
+            f"{_count(c['x'].sum(), 'repeat purchase')}"
+        )
+    if summary.has_amounts and c["monetary"].notna().any():
         text += (f", and a customer who bought again spent "
                  f"{money(c['monetary'].mean(), currency, 2)} per repeat purchase on average.")
+    elif summary.has_amounts:
+        text += ", so there is no repeat spend to describe."
     else:
         text += (". The log has no amounts, so this report counts purchases and leaves out "
                  "spend and customer value.")
@@ -346,7 +358,7 @@ def valuation_basis(summary: CustomerSummary, horizon: float, discount, currency
     text = (
         f"**Values are measured as of {start:%d %B %Y}** ({basis}) and count purchases over the "
         f"next {horizon:g} {unit.plural}, to {end:%d %B %Y}. "
-        + discount.describe(unit.name, unit.days) + " "
+        + discount.plainly() + " "
     )
     text += (f"Money is in {currency}." if currency else
              "Money is in the unit of the data's amounts (no currency was given).")
@@ -556,3 +568,163 @@ def p_alive(purchase_model) -> str:
         "who bought recently is probably still active, the more so the more often they bought. "
     )
     return text + purchase_model.p_alive_caveat
+
+
+# --------------------------------------------------------------------------------------------
+# The manager's tables and briefs (the detail goes to the appendix: clvlib.appendix)
+# --------------------------------------------------------------------------------------------
+
+
+def summary_numbers(summary: CustomerSummary, currency: str = "") -> pd.DataFrame:
+    """The customer summary's headline numbers as text, each with its unit."""
+    c = summary.customers
+    unit = summary.time_unit
+    first = c["first_purchase"].min()
+    calibration = (summary.calibration_end - first).days + 1
+    rows = {
+        "customers": _n(len(c)),
+        "time unit": f"{unit.name} ({unit.days:g} days)",
+        "calibration period": f"{first:%d %b %Y} to {summary.calibration_end:%d %b %Y} "
+                              f"({duration(unit.from_days(calibration), unit.plural)})",
+        "repeat purchases in the calibration period": _n(c["x"].sum()),
+        "customers with no repeat purchase": share_of((c["x"] == 0).sum(), len(c), 1),
+        "repeat purchases per customer (mean)": f"{c['x'].mean():.2f}",
+    }
+    if summary.has_amounts:
+        spend = c["monetary"].dropna()
+        rows["spend per repeat purchase (mean over repeat buyers)"] = (
+            money(spend.mean(), currency, 2) if len(spend) else "no repeat buyers")
+    if summary.has_holdout:
+        start = summary.calibration_end + pd.Timedelta(days=1)
+        rows["holdout period"] = (f"{start:%d %b %Y} to {summary.observation_end:%d %b %Y} "
+                                  f"({duration(summary.holdout_length, unit.plural)})")
+        rows["repeat purchases in the holdout"] = _n(c["x_holdout"].sum())
+    return pd.DataFrame({"value": rows})
+
+
+def cohort_numbers(summary: CustomerSummary) -> pd.DataFrame:
+    """Customers by the month of their first purchase: how many, their calibration repeat
+    purchases and the share who made none, as text."""
+    grouped = summary.customers.groupby("cohort")["x"]
+    table = pd.DataFrame({
+        "customers": grouped.size().map(_n),
+        "repeat purchases in the calibration period": grouped.sum().map(_n),
+        "customers with no repeat purchase": grouped.apply(lambda x: share((x == 0).mean(), 1)),
+    })
+    table.index.name = "first purchase in"
+    return table
+
+
+def fit_summary(models) -> str:
+    """Whether each fit can be trusted, in a manager's words: the technical verdicts
+    (:func:`fit_overview`) are in the appendix, and only a failed check is named here.
+
+    Parameters
+    ----------
+    models : sequence of CLVModel
+        Fitted models; their data notes (customers left out, ...) are listed too.
+    """
+    warnings_, notes = [], []
+    for model in models:
+        diag = model.diagnostics()
+        ident = model.identification(warn=False)
+        if diag.method == "map":
+            warnings_.append(f"**{model.title}** was fitted by MAP, a single best estimate "
+                             "without uncertainty: use NUTS for numbers to report.")
+        elif not diag.ok:
+            warnings_.append(f"**Warning: {model.title}**: the sampler did not settle on one "
+                             "answer (its independent runs disagree, or too few independent "
+                             "draws); do not rely on its numbers until it is refitted with more "
+                             "draws.")
+        if not ident.ok:
+            weak = ", ".join(ident.weak())
+            warnings_.append(f"**Warning: {model.title}**: the data barely determine {weak}; "
+                             "numbers that depend on them mostly restate the model's starting "
+                             "assumptions (its priors), not the data.")
+        notes += [f"{model.title}: {note}." for note in model.notes]
+    titles = ", ".join(m.title for m in models)
+    if not warnings_:
+        text = (f"Every fit ({titles}) passed its checks: the sampler converged, and the data, "
+                "not the models' starting assumptions, determine every parameter (the appendix "
+                "gives the diagnostics).")
+    else:
+        text = ("Fitted: " + titles + ". Not every fit passed its checks (the appendix gives "
+                "the diagnostics):\n\n" + "\n".join(f"- {w}" for w in warnings_))
+    if notes:
+        text += "\n\nNotes:\n" + "\n".join(f"- {n}" for n in notes)
+    return text
+
+
+def comparison_brief(result, chosen, with_table: bool = True) -> str:
+    """Which candidate forecasts best, whether its lead is clear, and which one the value
+    sections use, without the scores (they are in the appendix).
+
+    A lead counts as clear by :func:`clvlib.comparison.margin_verdict` (more than
+    :data:`clvlib.comparison.CLEAR_MARGIN_SE` standard errors and
+    :data:`clvlib.comparison.SMALL_DIFFERENCE` log points of the score).
+    """
+    t = result.table
+    best = t.index[0]
+    what = ("forecasts the held-out purchases best" if result.rank_by == "holdout_lpd"
+            else "describes the calibration purchases best (by leave-one-out cross-validation, "
+                 "as there is no holdout)")
+    if len(t) == 1:
+        text = f"Only **{best}** was fitted. "
+    else:
+        leads = []
+        for title in t.index[1:]:
+            verdict = margin_verdict(t.loc[title, f"d_{result.rank_by}"],
+                                     t.loc[title, f"d_{result.rank_by}_se"])
+            how = "clearly" if verdict == "clear" else "by too little to matter"
+            leads.append(f"over {title} {how}")
+        text = (f"Of the {len(t)} candidate models, **{best}** {what}: it leads "
+                + "; ".join(leads) + ". ")
+    use = (f"The sections that follow use **{chosen.title}**, as requested. "
+           if chosen.title != best else f"The sections that follow use **{chosen.title}**. ")
+    where = ("The table below compares the candidates' forecasts of the holdout; the appendix "
+             "gives the scores behind the ranking." if with_table
+             else "The appendix gives the scores behind the ranking.")
+    return text + use + where
+
+
+def comparison_brief_table(result, summary: CustomerSummary) -> pd.DataFrame:
+    """The candidates' forecasts of the holdout as a manager reads them (text with units):
+    their forecast of the holdout repeat purchases against the actual count, the error per
+    customer and per period, best first."""
+    t = result.table
+    unit = summary.time_unit
+    rows = {}
+    for title, row in t.iterrows():
+        out = {"rank": f"{int(row['rank'])}"}
+        if summary.has_holdout and "bias" in t.columns:
+            actual = float(summary.customers["x_holdout"].sum())
+            forecast = actual + float(row["bias"]) * len(summary.customers)
+            out[f"holdout repeat purchases forecast (actual {_n(actual)})"] = _n(forecast)
+            out["forecast error"] = signed_share((forecast - actual) / actual) if actual else "-"
+            out["error per customer (mean absolute, purchases)"] = f"{row['mae']:.2f}"
+        if "tracking_mape" in t.columns and np.isfinite(row["tracking_mape"]):
+            out[f"error per {unit.name} (mean absolute)"] = f"{row['tracking_mape']:.1f}%"
+        rows[title] = out
+    table = pd.DataFrame.from_dict(rows, orient="index")
+    table.index.name = "model"
+    return table
+
+
+def top_purchasers(values: pd.DataFrame, n: int, horizon: float, unit_plural: str,
+                   interval: float = 0.9) -> pd.DataFrame:
+    """The ``n`` customers expected to buy most (a count-only log, with no money), as text."""
+    top = values.nlargest(n, "purchases_mean")
+    columns = {
+        "repeat purchases (x)": [f"{v:,.0f}" for v in top["x"]],
+        f"last purchase (t_x, {unit_plural})": [f"{v:.1f}" for v in top["t_x"]],
+        f"age (T, {unit_plural})": [f"{v:.1f}" for v in top["T"]],
+        "P(alive)": [f"{v:.2f}" for v in top["p_alive_mean"]],
+        f"expected purchases, next {horizon:g} {unit_plural}":
+            [f"{v:,.1f}" for v in top["purchases_mean"]],
+    }
+    if "purchases_predictive_lower" in top.columns:
+        columns[f"purchases, {interval:.0%} predictive interval"] = [
+            f"{lo:,.0f} to {hi:,.0f}" for lo, hi in
+            zip(top["purchases_predictive_lower"], top["purchases_predictive_upper"],
+                strict=True)]
+    return pd.DataFrame(columns, index=top.index)

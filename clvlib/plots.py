@@ -10,7 +10,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 import seaborn as sns
-from matplotlib.ticker import FuncFormatter, PercentFormatter
+from matplotlib.ticker import FuncFormatter, MaxNLocator, PercentFormatter
 
 from clvlib.formatting import amount, share
 from clvlib.mixing import dropout_mixture, purchase_rate_mixture
@@ -27,6 +27,12 @@ def _axes(ax):
     if ax is None:
         _, ax = plt.subplots(figsize=FIGSIZE, layout="constrained")
     return ax
+
+
+def _legend_below(ax) -> None:
+    """The legend under the chart, in columns: it cannot cover a curve or a label."""
+    ax.legend(frameon=False, loc="upper center", bbox_to_anchor=(0.5, -0.2), ncols=3,
+              fontsize="small")
 
 
 def _band_label(table: pd.DataFrame, interval: float) -> str:
@@ -132,18 +138,17 @@ def plot_purchase_rates(model, *, n_draws: int = 200, interval: float = 0.9, ax=
     ax.plot(grid, dens.mean(axis=0), color=MODEL, lw=2, label="posterior mean")
     avg = average_customer(model)
     mean_rate = avg["rate_per_year"]
-    ax.axvline(mean_rate, color=ACCENT, lw=2)
-    top = hi.max() * 1.4  # headroom above the curve for the label
-    ax.set_ylim(0, top)
-    ax.text(mean_rate, top * 0.98,
-            f"average customer: {mean_rate:.1f} a year \n{share(avg['share_below'])} of "
-            "customers buy less often ", color=ACCENT, va="top", ha="right")
+    # The average's label is a legend entry: it cannot overlap the legend or leave the chart.
+    ax.axvline(mean_rate, color=ACCENT, lw=2,
+               label=f"average customer: {mean_rate:.1f} a year;\n"
+                     f"{share(avg['share_below'])} of customers buy less often")
+    ax.set_ylim(0, hi.max() * 1.1)
     ax.set_xscale("log")
     ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
     ax.set_xlabel("purchases per year while active (log scale)")
     ax.set_ylabel("density (per log10 unit)")
     ax.set_title("Customers differ in how often they buy")
-    ax.legend(frameon=False, loc="upper left")
+    _legend_below(ax)
     return ax
 
 
@@ -169,19 +174,16 @@ def _plot_lifetimes(model, *, n_draws: int, interval: float, ax=None):
     ax.plot(years, dens.mean(axis=0), color=MODEL, lw=2, label="posterior mean")
     avg = average_customer(model)
     average = avg["lifetime_years"]  # lifetime at the average dropout rate s / beta
-    top = hi.max() * 1.4
-    ax.set_ylim(0, top)
-    ax.axvline(average, color=ACCENT, lw=2)
-    ax.text(average, top * 0.98,
-            f"average dropout rate: {average:.1f} years expected \n"
-            f"{share(avg['share_shorter'])} of customers leave sooner ", color=ACCENT, va="top",
-            ha="right")
+    ax.set_ylim(0, hi.max() * 1.1)
+    ax.axvline(average, color=ACCENT, lw=2,
+               label=f"at the average dropout rate: {average:.1f} years;\n"
+                     f"{share(avg['share_shorter'])} of customers leave sooner")
     ax.set_xscale("log")
     ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
     ax.set_xlabel("expected lifetime in years (log scale)")
     ax.set_ylabel("density (per log10 unit)")
     ax.set_title("Customers differ in how long they stay")
-    ax.legend(frameon=False, loc="upper left")
+    _legend_below(ax)
     return ax
 
 
@@ -194,17 +196,15 @@ def _plot_dropout_probabilities(model, *, n_draws: int, interval: float, ax=None
     ax.plot(grid, dens.mean(axis=0), color=MODEL, lw=2, label="posterior mean")
     avg = average_customer(model)
     mean_p = avg["dropout"]
-    ax.axvline(mean_p, color=ACCENT, lw=2)
-    ax.text(mean_p, np.quantile(hi, 0.9),
-            f" average customer: {share(mean_p)} chance\n of leaving after a purchase;\n"
-            f" {share(avg['share_more_loyal'])} of customers are more loyal", color=ACCENT,
-            va="top")
+    ax.axvline(mean_p, color=ACCENT, lw=2,
+               label=f"average customer: {share(mean_p)} chance of leaving\nafter a purchase; "
+                     f"{share(avg['share_more_loyal'])} of customers\nare more loyal")
     ax.set_ylim(0, np.quantile(hi, 0.95) * 1.1)
     ax.xaxis.set_major_formatter(PercentFormatter(1.0))
     ax.set_xlabel("probability of dropping out after a purchase")
     ax.set_ylabel("density")
     ax.set_title("Customers differ in how long they stay")
-    ax.legend(frameon=False, loc="upper right")
+    _legend_below(ax)
     return ax
 
 
@@ -237,6 +237,7 @@ def plot_p_alive_grid(grid: pd.DataFrame, *, time_unit: str = "week", ax=None):
     plt.colorbar(mesh, ax=ax, label="P(alive)", format=PercentFormatter(1.0))
     ax.set_xlabel(f"recency: {time_unit}s from first to last purchase (t_x)")
     ax.set_ylabel("repeat purchases (x)")
+    ax.yaxis.set_major_locator(MaxNLocator(integer=True))  # counts: whole numbers
     ax.set_title(f"P(alive) at the end of calibration, for customers of age {t_x.max():.1f} "
                  f"{time_unit}s")
     return ax

@@ -452,6 +452,15 @@ def stage_flows(log, cut_dates, *, time_unit: str = "week", **stage_options):
     return counts, pd.DataFrame(rows)
 
 
+def stage_dates(log, summary) -> list[pd.Timestamp]:
+    """The quarter ends at which the report counts relationship stages: from the first
+    purchase of the summary's customers to the end of its observation (calibration and holdout),
+    the last date no later than the log's last purchase (a day after it, nothing is known)."""
+    end = min(pd.Timestamp(summary.observation_end or summary.calibration_end),
+              pd.Timestamp(log.date_range()[1]))
+    return quarter_ends(summary.customers["first_purchase"].min(), end)
+
+
 def quarter_ends(first, last) -> list[pd.Timestamp]:
     """The ends of calendar quarters from the one holding ``first`` up to ``last``, and
     ``last`` itself when it is not a quarter end."""

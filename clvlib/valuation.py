@@ -439,8 +439,9 @@ class ValuationAssumptions:
             raise ValueError("fixed costs for ever need a positive discount rate")
         return float(1 / np.log1p(self.annual_discount_rate))
 
-    def table(self) -> pd.DataFrame:
-        """The assumption table: each input, its value and what it means (for the report)."""
+    def table(self, currency: str = "") -> pd.DataFrame:
+        """The assumption table: each input, its value (amounts with ``currency``) and what it
+        means (for the report)."""
         meaning = {
             "margin": "share of spend kept as contribution margin",
             "annual_discount_rate": "annual effective discount rate (cost of capital)",
@@ -461,6 +462,11 @@ class ValuationAssumptions:
             else f"{self.acquisition_years:g}",
             "first_purchase": "yes" if self.first_purchase else "no",
         }
+        money = ("acquisition_cost", "fixed_costs_per_year", "net_debt")
+        label = f" {currency}" if currency else ""
+        shown |= {name: f"{getattr(self, name):,.2f}{label}" for name in money}
+        shown |= {"new_customers_per_year": f"{self.new_customers_per_year:,.0f}",
+                  "shares_outstanding": f"{self.shares_outstanding:,.0f}"}
         rows = [(name, shown.get(name, f"{value:,.2f}"), meaning[name])
                 for name, value in asdict(self).items()]
         return pd.DataFrame(rows, columns=["assumption", "value", "meaning"]).set_index(
@@ -557,9 +563,10 @@ def acquisition_rate(summary) -> AcquisitionRate:
     reason = ""
     if (end - earliest).days + 1 < RATE_MIN_DAYS:
         span = (last - earliest).days + 1
-        reason = (f"the {len(first):,} customers first bought within {span:,} day"
-                  f"{'s' if span != 1 else ''} ({earliest:%d %B %Y} to {last:%d %B %Y}), and "
-                  f"a rate needs at least {RATE_MIN_DAYS} days of acquisitions to see through a "
+        when = (f"all first bought on {earliest:%d %B %Y}" if span == 1 else
+                f"first bought within {span:,} days ({earliest:%d %B %Y} to {last:%d %B %Y})")
+        reason = (f"the {len(first):,} customer{'s' if len(first) != 1 else ''} {when}, and a "
+                  f"rate needs at least {RATE_MIN_DAYS} days of acquisitions to see through a "
                   "season")
     elif (end - last).days >= RATE_RECENT_DAYS:
         reason = (f"no customer made a first purchase after {last:%d %B %Y}, "

@@ -37,14 +37,15 @@ from clvlib.report import (
     validate_params,
 )
 
-# The decisions notebook's sections; the last only with --previous.
-DECISION_SECTIONS = ["Strategy segments", "Win-back list", "Relationship stages",
-                     "What a new customer is worth", "What the base and the firm are worth",
-                     "Change since the previous report"]
+# The decision notebook's sections; the last only with --previous.
+DECISION_SECTIONS = ["Strategy segments", "Win-back list", "What a new customer is worth",
+                     "What the base and the firm are worth", "Change since the previous report"]
 REPORT_SECTIONS = [
     "Data overview",
-    "Model fit and diagnostics",
+    "Relationship stages",
+    "Model fit",
     "Model comparison",
+    "Who differs, and why",
     "Repeat purchases: model vs data",
     "Tracking",
     "Holdout check",
@@ -52,8 +53,32 @@ REPORT_SECTIONS = [
     "P(alive)",
     "Customer lifetime value",
     "Top customers",
-    *DECISION_SECTIONS[:-1],
+    *DECISION_SECTIONS,
+    "Technical appendix",
 ]
+# The caption of every table the default report shows (each a section's text announces).
+REPORT_TABLES = [
+    "The customer summary in numbers", "Customers by the month of their first purchase (their",
+    "Customers by relationship stage on", "The candidate models' forecasts of the holdout",
+    "Customers in ten equal groups by expected CLV", "most valuable customers by expected CLV",
+    "The strategy rule", "Strategy segments: customers", "lapsed customers most worth winning back",
+    "A new customer, over their whole lifetime", "Customers by the month of their first purchase:",
+    "The valuation's assumptions", "Customer-based corporate valuation",
+    "Sensitivities of the operating value", "Posterior mean, standard deviation, R-hat",
+    "Leave-one-out scores", "Holdout scores",
+]
+
+
+def assert_whole(out: Path) -> str:
+    """The report in ``out`` holds every table and figure its text announces (and no empty
+    heading): the runner's check in the manifest, and the check on the page itself. Returns
+    the HTML."""
+    html = (out / "report.html").read_text()
+    assert announcement_problems(html) == []
+    assert json.loads((out / "manifest.json").read_text())["announcement_problems"] == []
+    prose = re.sub(r"<style.*?</style>|<[^>]+>", " ", html, flags=re.S)
+    assert not re.search(r"\bnan\b", prose, flags=re.I)
+    return html
 
 
 def snapshot(folder: Path) -> dict[str, str]:
@@ -546,12 +571,20 @@ def test_smoke_report_end_to_end(tmp_path, monkeypatch):
     params = tmp_path / "smoke.yaml"
     params.write_text((PARAMS_DIR / "cdnow_smoke.yaml").read_text() + "fit_cache: true\n")
     out = run_report(params, tmp_path / "smoke", progress=print)
-    html = (out / "report.html").read_text()
+    html = assert_whole(out)
     text = pdf_text(out / "report.pdf")
     flat_text = " ".join(text.split())
     for section in REPORT_SECTIONS:
-        assert section in html, section
-        assert section in flat_text, section
+        if section != "Change since the previous report":
+            assert f">{section}<" in html, section
+            assert section in flat_text, section
+    for caption in REPORT_TABLES:
+        assert caption.replace("'", "&#x27;") in html or caption in html, caption
+        assert caption in flat_text, caption
+    # jargon stays in the appendix: the manager's text (before it) has none of it
+    manager = flat_text[:flat_text.index("Technical appendix")]
+    for term in ("R-hat", "ESS", "PSIS", "elpd", "log points", "(1 + 0.1)^-t"):
+        assert term not in manager, term
     assert external_resources(html) == []
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["parameters"]["smoke"] is True
@@ -563,7 +596,7 @@ def test_smoke_report_end_to_end(tmp_path, monkeypatch):
     second = tmp_path / "second"
     assert main(["report", "--params", str(params), "--out", str(second),
                  "--previous", str(out)]) == 0
-    html = (second / "report.html").read_text()
+    html = assert_whole(second)
     for section in DECISION_SECTIONS:
         assert f">{section}<" in html, section
     assert "Every customer is in the same segment as before" in html
@@ -582,9 +615,10 @@ def test_smoke_report_end_to_end(tmp_path, monkeypatch):
 def test_a_count_only_log_with_covariates_and_a_group(tmp_path, monkeypatch):
     """A log of customer ids and dates only (amount_column: ""), with covariates from a file
     (relative to where the command runs) and pooling by cohort: purchase models, P(alive),
-    forecasts and their holdout check, prose that says why spend and value are absent, and
-    "Who differs, and why" with each effect, its interval and the cohorts' spread (one report
-    run for both, to keep make test short)."""
+    forecasts and their holdout check, relationship stages, the customers expected to buy most,
+    prose that says once why spend and value are absent, no value section left as an empty
+    heading, and "Who differs, and why" with each effect, its interval and the cohorts' spread
+    (one report run for both, to keep make test short)."""
     import warnings
 
     with warnings.catch_warnings():
@@ -602,14 +636,79 @@ def test_a_count_only_log_with_covariates_and_a_group(tmp_path, monkeypatch):
               "group": "cohort", "candidate_models": ["bg_nbd"], "draws": 60, "tune": 100,
               "chains": 2, "smoke": True, "prediction_draws": 60, "fit_cache": False}
     out = run_report(params, tmp_path / "counts", progress=print)
-    html = (out / "report.html").read_text()
-    assert "The log has no amounts" in html and "No spend or value here" in html
+    html = assert_whole(out)
+    assert "The log has no amounts" in html and html.count("No spend or value here") == 1
     assert "Checked on the holdout" in html and "predictive interval" in html
-    prose = re.sub(r"<style.*?</style>|<[^>]+>", " ", html, flags=re.S)
-    assert not re.search(r"\bnan\b", prose, flags=re.I)
+    assert ">Relationship stages<" in html and "Customers by relationship stage on" in html
+    assert "customers expected to buy most over the next 52 weeks" in html
+    for section in DECISION_SECTIONS:
+        assert f">{section}<" not in html, section
     assert not (out / "artifacts" / "gamma_gamma.nc").exists()
     values = pd.read_parquet(out / "artifacts" / "customer_values.parquet")
     assert "clv_mean" not in values.columns and values["purchases_mean"].notna().all()
     assert "Who differs, and why" in html
     assert "BG/NBD (covariates: first_order; pooled by cohort)" in html
     assert "whose first_order is" in html and "differs across cohort groups" in html
+
+
+def _unescaped(html: str) -> str:
+    import html as html_module
+
+    return html_module.unescape(html)
+
+
+@pytest.mark.slow
+def test_an_apparel_like_covariate_report(tmp_path, monkeypatch):
+    """A file no CDNOW run resembles (tests/scenarios.py: ids Id, dates %Y%m%d, EUR, a
+    covariates file keyed by the log's own id column with 0/1 Gender and Channel), valued with
+    the covariate Pareto/NBD: every announced table and figure is there; a 0/1 covariate reads
+    "1 rather than 0"; the tracking check's holdout total is the holdout check's; and a
+    corporate valuation on one quarter's acquisitions warns that the data cannot tell the
+    acquisition rate instead of extrapolating it."""
+    from scenarios import apparel_like
+
+    params = apparel_like(tmp_path)
+    params |= {"value_model": "Pareto/NBD (covariates: Gender, Channel)", "draws": 150,
+               "tune": 200, "chains": 2, "smoke": True, "prediction_draws": 100,
+               "valuation_draws": 20, "fit_cache": False}
+    monkeypatch.chdir(tmp_path)
+    out = run_report(params, tmp_path / "apparel", progress=print)
+    html = _unescaped(assert_whole(out))
+    for caption in REPORT_TABLES:
+        assert caption in html, caption
+    assert "Customers with Gender 1 rather than 0 buy" in html and "Per unit more" not in html
+    assert "The sections that follow use <strong>Pareto/NBD (covariates: Gender, Channel)" in html
+    holdout = int(pd.read_parquet(out / "artifacts" / "summary.parquet")["x_holdout"].sum())
+    assert f"the holdout's 64.0 weeks saw {holdout:,} repeat purchases" in html
+    assert f"the customers made <strong>{holdout:,} repeat purchases</strong>" in html
+    assert "the firm's value below counts the existing customers only" in html
+    prose = re.sub(r"<style.*?</style>|<[^>]+>", " ", html, flags=re.S)
+    assert "EUR" in prose and "USD" not in prose
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("scenario", ["one_customer", "no_repeat_buyers"])
+def test_data_that_cannot_identify_a_model_end_the_report_with_a_sentence(
+        scenario, tmp_path, monkeypatch):
+    """One customer, or no repeat buyer: the report shows the data, then says in a sentence why
+    it ends there, instead of fitting a model that would restate its prior (or crashing)."""
+    import scenarios
+
+    params = getattr(scenarios, scenario)(tmp_path)
+    monkeypatch.chdir(tmp_path)
+    lines: list[str] = []
+    out = run_report(params, tmp_path / "report", progress=lines.append)
+    html = assert_whole(out)
+    assert "The report ends here." in html and ">Data overview<" in html
+    assert ">Model fit<" not in html and not (out / "02_fit_and_check.ipynb").exists()
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["ended_early"]["after"] == "01_prepare"
+    assert any(line.startswith("the report ends after 01_prepare") for line in lines)
+
+
+def test_the_default_params_file_lists_every_parameter_of_the_pipeline():
+    """clvlib/params/cdnow.yaml says it lists every parameter (with comments): it does, and
+    nothing else."""
+    declared = {key for step in pipeline_steps() for key in step.declared}
+    _, listed = load_params(PARAMS_DIR / "cdnow.yaml")
+    assert set(listed) == declared, (sorted(declared - set(listed)), sorted(set(listed) - declared))

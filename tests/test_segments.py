@@ -267,9 +267,10 @@ def test_the_comparison_and_segments_read_as_sentences_and_figures(cdnow):
     ax = decision_plots.plot_segments(cdnow["table"])
     assert [t.get_text() for t in ax.get_yticklabels()] == list(sg.SEGMENTS)
     counts = pd.DataFrame([[5, 1, 0, 0, 0], [0, 2, 1, 3, 0]], columns=list(sg.STAGES),
-                          index=["q1", "q2"])
+                          index=pd.to_datetime(["1997-03-31", "1997-06-30"]).date)
     ax = decision_plots.plot_stage_counts(counts)
     assert len(ax.patches) == 10
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["Mar 1997", "Jun 1997"]
 
 
 def test_previous_must_be_a_report_with_decisions(tmp_path):

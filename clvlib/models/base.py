@@ -92,6 +92,8 @@ class CLVModel:
 
     name: ClassVar[str]
     title: ClassVar[str]
+    #: The model's story in one paragraph with its distributions, for the report's appendix.
+    story: ClassVar[str] = ""
     likelihood: ClassVar[Likelihood]
     params: ClassVar[tuple[str, ...]]
     columns: ClassVar[tuple[str, ...]]

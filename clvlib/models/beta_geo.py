@@ -29,6 +29,9 @@ class BetaGeoModel(PurchaseModel):
 
     name = "bg_nbd"
     title = "BG/NBD"
+    story = ("BG/NBD (Fader, Hardie & Lee 2005): while active, customer i buys at their own rate "
+             "lambda_i ~ Gamma(r, alpha) per time unit (Poisson purchases); after each repeat "
+             "purchase they leave for good with their own probability p_i ~ Beta(a, b).")
     kernel = kernels.BG_NBD
     params = ("r", "alpha", "a", "b")
     default_priors = {

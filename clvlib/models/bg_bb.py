@@ -98,6 +98,9 @@ class BetaGeoBetaBinomModel(CLVModel):
 
     name = "bg_bb"
     title = "BG/BB"
+    story = ("BG/BB (Fader, Hardie & Shang 2010): at each discrete opportunity an active "
+             "customer buys with their own probability p_i ~ Beta(alpha, beta) and, after it, "
+             "leaves with their own probability theta_i ~ Beta(gamma, delta).")
     params = ("alpha", "beta", "gamma", "delta")
     columns = ("x", "t_x", "n")
     default_priors = {name: Prior("LogNormal", mu=0, sigma=1.5) for name in params}

@@ -37,6 +37,11 @@ class GammaGammaModel(CLVModel):
 
     name = "gamma_gamma"
     title = "Gamma-Gamma"
+    story = ("Gamma-Gamma (Fader, Hardie & Lee 2005; Fader & Hardie 2013): each purchase of "
+             "customer i is worth Gamma(p, nu_i), with nu_i ~ Gamma(q, gamma): their mean spend "
+             "p / nu_i is their own, and a new customer's mean spend is p gamma / (q - 1). Spend "
+             "is assumed independent of how often a customer buys (checked, not assumed, in the "
+             "course).")
     kernel = kernels.GAMMA_GAMMA
     params = ("p", "q", "gamma")
     columns = ("x", "m")

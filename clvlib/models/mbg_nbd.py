@@ -18,6 +18,9 @@ class ModifiedBetaGeoModel(PurchaseModel):
 
     name = "mbg_nbd"
     title = "MBG/NBD"
+    story = ("MBG/NBD (Batislam, Denizel & Filiztekin 2007): as BG/NBD (lambda_i ~ Gamma(r, "
+             "alpha), p_i ~ Beta(a, b)), but a customer may also leave right after the first "
+             "purchase, so one who never bought again may be gone.")
     kernel = kernels.MBG_NBD
     params = BetaGeoModel.params
     default_priors = BetaGeoModel.default_priors

@@ -21,6 +21,10 @@ class ParetoNBDModel(PurchaseModel):
 
     name = "pareto_nbd"
     title = "Pareto/NBD"
+    story = ("Pareto/NBD (Schmittlein, Morrison & Colombo 1987): while active, customer i buys "
+             "at rate lambda_i ~ Gamma(r, alpha); they stay for an exponential lifetime with "
+             "their own dropout rate mu_i ~ Gamma(s, beta), leaving at any time, independently "
+             "of their purchases.")
     kernel = kernels.PARETO_NBD
     params = ("r", "alpha", "s", "beta")
     default_priors = {

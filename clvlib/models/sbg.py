@@ -172,6 +172,9 @@ class ShiftedBetaGeoModel(CLVModel):
 
     name = "sbg"
     title = "sBG"
+    story = ("sBG, shifted beta-geometric (Fader & Hardie 2007): each contract customer renews "
+             "each period with their own probability, churning with probability theta_i ~ "
+             "Beta(alpha, beta).")
     params = ("alpha", "beta")
     columns = ("duration", "churned")
     default_priors = {name: Prior("LogNormal", mu=0, sigma=1.5) for name in params}

@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.ticker import PercentFormatter
 
-from clvlib.plots import ACCENT, ACTUAL, MODEL, _axes
+from clvlib.plots import ACCENT, ACTUAL, MODEL, _axes, _legend_below
 from clvlib.segments import STAGES
 
 
@@ -27,7 +27,7 @@ def plot_segments(table: pd.DataFrame, *, ax=None):
     ax.xaxis.set_major_formatter(PercentFormatter(1.0))
     ax.set_xlabel("share of the base")
     ax.set_title("Strategy segments: how many customers, how much of the value")
-    ax.legend(frameon=False, loc="lower right")
+    _legend_below(ax)
     return ax
 
 

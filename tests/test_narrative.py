@@ -33,7 +33,9 @@ def _cells(styler) -> list[str]:
 
 
 def _texts(ax) -> str:
-    return "\n".join(t.get_text() for t in ax.texts)
+    """The text a figure shows: its annotations and legend entries, lines joined."""
+    texts = [t.get_text() for t in ax.texts] + ax.get_legend_handles_labels()[1]
+    return " ".join(" ".join(texts).split())
 
 
 # -- shares -----------------------------------------------------------------------------------
@@ -234,7 +236,7 @@ def test_heterogeneity_sentence_and_figures_print_the_same_numbers(cls, params):
             assert value in text and value in dropout
     else:
         assert f"stay {avg['lifetime_years']:.1f} years" in text
-        assert f"{avg['lifetime_years']:.1f} years expected" in dropout
+        assert f"at the average dropout rate: {avg['lifetime_years']:.1f} years" in dropout
 
 
 def _prediction(values, name="CLV"):

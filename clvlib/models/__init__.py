@@ -5,8 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from clvlib.models.base import CLVModel, PurchaseModel
-from clvlib.models.beta_geo import BetaGeoModel
 from clvlib.models.bg_bb import BetaGeoBetaBinomModel
+from clvlib.models.bg_nbd import BetaGeoModel
 from clvlib.models.fit_cache import fit_config, read_fit_file
 from clvlib.models.gamma_gamma import GammaGammaModel
 from clvlib.models.mbg_nbd import ModifiedBetaGeoModel

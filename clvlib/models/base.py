@@ -682,6 +682,9 @@ class PurchaseModel(CLVModel):
     dropout_kind: ClassVar[str] = "probability"
     #: What the report adds when it explains P(alive) for this model (empty: nothing to add).
     p_alive_caveat: ClassVar[str] = ""
+    #: Whether the report can take the model as a candidate: its figures and sentences on how
+    #: long customers stay are written for the dropout kinds "probability" and "lifetime".
+    report_candidate: ClassVar[bool] = True
 
     def p_alive(self, customers=None, *, n_draws: int | None = 1000, seed: int = 0,
                 interval: float = 0.9) -> Prediction:

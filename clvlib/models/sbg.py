@@ -17,6 +17,9 @@ through its PyTensor graph).
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
+
 import numpy as np
 import pandas as pd
 import pytensor.tensor as pt
@@ -202,6 +205,18 @@ def rvs(alpha, beta, horizon, rng=None):
     return {"duration": np.where(churned, lifetime, horizon), "churned": churned.astype(int)}
 
 
+@dataclass(frozen=True)
+class ContractForms:
+    """A contract model's closed forms (NumPy, in the model's module), each taking the model's
+    parameters by name: ``survival(t)``, ``churn_probability(t)``, ``retention_rate(t)`` and
+    ``derl(d, n)``."""
+
+    survival: Callable
+    churn_probability: Callable
+    retention_rate: Callable
+    derl: Callable
+
+
 # ============================================================================================
 # The model
 # ============================================================================================
@@ -362,6 +377,8 @@ class ShiftedBetaGeoModel(CLVModel):
     columns = ("duration", "churned")
     default_priors = {name: Prior("LogNormal", mu=0, sigma=1.5) for name in params}
     likelihood = Likelihood(pointwise=logp, total=loglike)
+    forms = ContractForms(survival=survival, churn_probability=churn_probability,
+                          retention_rate=retention_rate, derl=derl)
     #: With ``group=`` (several cohorts or segments, :meth:`from_survival_tables`), each group
     #: has its own alpha and beta, pooled on the log scale: alpha_g = alpha exp(sigma_churn
     #: z_g), beta_g = beta exp(sigma_renewal w_g). A larger alpha_g means more churn, a larger
@@ -469,14 +486,14 @@ class ShiftedBetaGeoModel(CLVModel):
 
         ``periods`` defaults to 1 .. the last period of the survival table (or 12).
         """
-        return self._by_period(survival, "share surviving", periods, n_draws, seed,
+        return self._by_period(self.forms.survival, "share surviving", periods, n_draws, seed,
                                interval)
 
     def retention_rate(self, periods=None, *, n_draws: int | None = 1000, seed: int = 0,
                        interval: float = 0.9) -> Prediction:
         """r_t, the share of those active in period ``t`` who renew at its end (FH 2007, eq. 8)."""
-        return self._by_period(retention_rate, "retention rate", periods, n_draws, seed,
-                               interval)
+        return self._by_period(self.forms.retention_rate, "retention rate", periods, n_draws,
+                               seed, interval)
 
     def derl(self, d: float, n=1, *, n_draws: int | None = 1000, seed: int = 0,
              interval: float = 0.9) -> Prediction:
@@ -493,7 +510,7 @@ class ShiftedBetaGeoModel(CLVModel):
         --------
         >>> model.derl(0.1, n=[1, 2, 3]).per_customer  # doctest: +SKIP
         """
-        fn = lambda alpha, beta, n: derl(alpha, beta, d, n)  # noqa: E731
+        fn = lambda n, **params: self.forms.derl(**params, d=d, n=n)  # noqa: E731
         frame = pd.DataFrame({"n": np.atleast_1d(np.asarray(n, dtype=float))})
         rows = CompressedRows.from_frame(frame, ("n",))
         return posterior_predict(fn, self.population_draws(n_draws, seed), rows,

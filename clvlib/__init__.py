@@ -20,11 +20,13 @@ from clvlib.errors import CLVDataError
 from clvlib.heterogeneity import covariate_effects, group_parameters, group_summary
 from clvlib.models import (
     MODELS,
+    BetaDiscreteWeibullModel,
     BetaGeoBetaBinomModel,
     BetaGeoModel,
     CLVModel,
     FitSettings,
     GammaGammaModel,
+    GGompertzNBDModel,
     ModifiedBetaGeoModel,
     ParetoNBDModel,
     ShiftedBetaGeoModel,
@@ -61,6 +63,8 @@ __all__ = [
     "Prediction",
     "Prior",
     "ShiftedBetaGeoModel",
+    "BetaDiscreteWeibullModel",
+    "GGompertzNBDModel",
     "TimeUnit",
     "TransactionLog",
     "attach_covariates",

@@ -1,7 +1,7 @@
 """Posterior predictions per customer, computed in chunks so memory stays bounded.
 
 A prediction function maps parameter draws ``(1, S)`` and customer data ``(c, 1)`` to a
-``(c, S)`` array (see :mod:`clvlib.expectations`: the formulas broadcast either way).
+``(c, S)`` array (each model's closed forms broadcast either way).
 :func:`posterior_predict` evaluates it on the distinct customer rows, a chunk at a time, keeping
 per customer only the mean and the credible interval, and per draw only the total over
 customers: never a customers x draws matrix of the whole base.
@@ -260,3 +260,50 @@ def prediction_table(customers: pd.DataFrame, **predictions: Prediction) -> pd.D
     """
     parts = [p.per_customer.add_prefix(f"{name}_") for name, p in predictions.items()]
     return customers.join(parts)
+
+
+def require_finite(values, what: str, params: dict | None = None):
+    """Return ``values`` if every one is finite; else raise, naming the quantity and parameters.
+
+    The closed forms here are finite over the whole parameter space a sampler or optimizer can
+    reach (tests/test_finite.py); a non-finite value means bad input (a negative age, a NaN in
+    the data) or a bug, and must stop a report rather than print ``nan`` or sum to 0.
+
+    Parameters
+    ----------
+    values : array_like
+        The predictions.
+    what : str
+        What they are, for the message (``"expected purchases in the next 52 weeks"``).
+    params : dict, optional
+        Parameter draws (name -> array broadcasting against ``values``); the message shows
+        those of the first non-finite value.
+
+    Raises
+    ------
+    FloatingPointError
+        With the count of non-finite values, the first one's position and its parameters.
+
+    Examples
+    --------
+    >>> require_finite(np.array([1.0, np.nan]), "P(alive)", {"r": np.array([0.2, 0.3])})
+    Traceback (most recent call last):
+    ...
+    FloatingPointError: P(alive): 1 of 2 value(s) are not finite (the first, nan, at index (1,), with r=0.3); refusing to report or sum them
+    """  # noqa: E501
+    values = np.asarray(values)
+    bad = ~np.isfinite(values)
+    if not bad.any():
+        return values
+    first = tuple(int(i) for i in np.argwhere(bad)[0])
+    shown = ""
+    if params:
+        parts = []
+        for name, value in params.items():
+            value = np.broadcast_to(np.asarray(value, dtype=float), values.shape)
+            parts.append(f"{name}={value[first]:.6g}")
+        shown = ", with " + ", ".join(parts)
+    raise FloatingPointError(
+        f"{what}: {int(bad.sum()):,} of {values.size:,} value(s) are not finite (the first, "
+        f"{values[first]}, at index {first}{shown}); refusing to report or sum them"
+    )

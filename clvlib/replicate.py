@@ -18,9 +18,8 @@ from functools import partial
 import numpy as np
 import pandas as pd
 
-from clvlib import expectations as ex
 from clvlib.datasets import load_dataset
-from clvlib.models import get_model
+from clvlib.models import get_model, sbg
 from clvlib.models.sbg import cohort_rows
 from clvlib.priors import Prior
 from clvlib.progress import Announce, fit_announced, to_stderr
@@ -137,7 +136,7 @@ def _fh2007_derived(map_fits: dict, nuts_fits: dict) -> pd.DataFrame:
         rows.append(_derived_row(
             f"DERL(d={d:g} | alpha={a:.2f}, beta={b:.2f}, n={n}, {n - 1} renewal"
             f"{'' if n == 2 else 's'} made)", published,
-            "FH 2010", float(ex.sbg_derl(a, b, d, n)),
+            "FH 2010", float(sbg.derl(a, b, d, n)),
         ))
     return pd.DataFrame(rows)
 

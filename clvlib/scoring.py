@@ -11,7 +11,7 @@ Two kinds of interval, named in every :class:`~clvlib.predict.Prediction`:
   only): "we are 90% sure this customer's expected purchases lie in ...".
 - ``kind="predictive"``: the posterior predictive interval of what will *happen*: purchases,
   dropout and spend are drawn for each customer under each posterior draw
-  (:func:`clvlib.simulate.simulate_future`), so a 90% predictive interval holds the actual
+  (:func:`clvlib.futures.simulate_future`), so a 90% predictive interval holds the actual
   outcome 90% of the time. Base totals add the customers within each draw. Plans use these.
 
 Expected values factor as ``E[Y(t) | x, t_x, T] = E[Y(t) | alive, x, T] * P(alive | x, t_x, T)``;
@@ -29,11 +29,16 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
-from clvlib import expectations as ex
 from clvlib.compression import row_weights
 from clvlib.discounting import Discount, purchase_weights
-from clvlib.predict import DEFAULT_CHUNK_CELLS, Prediction, summarize_draws, summarize_product
-from clvlib.simulate import customer_seeds, simulate_future
+from clvlib.futures import customer_seeds, simulate_future
+from clvlib.predict import (
+    DEFAULT_CHUNK_CELLS,
+    Prediction,
+    require_finite,
+    summarize_draws,
+    summarize_product,
+)
 from clvlib.summary import customer_frame
 
 if TYPE_CHECKING:
@@ -117,7 +122,7 @@ def score_customers(
     ValueError
         For an unknown prediction, or a CLV without a spend model or ``monetary`` column.
     FloatingPointError
-        For a prediction that is not finite (:func:`clvlib.expectations.require_finite`: the
+        For a prediction that is not finite (:func:`clvlib.predict.require_finite`: the
         message names the quantity and the parameter draw); never a NaN in a table or a total.
 
     Examples
@@ -144,7 +149,7 @@ def score_customers(
     # A fit with few draws (MAP: one) still needs many simulated futures for a predictive
     # interval: its draws are repeated up to n_draws (default 1000) for the simulation.
     n_future = max(n, n_draws or n, 1000 if n_draws is None and n < 1000 else 0)
-    future = np.arange(n_future) % n
+    future_draws = np.arange(n_future) % n
     model = purchase_model.expectations
     # Coded covariates of each customer (no columns without covariates): customers share a
     # distinct row only when their summaries and covariates agree, and each row's parameters
@@ -171,7 +176,7 @@ def score_customers(
                                  return_inverse=True)
         row_of = row_of.reshape(-1)
         params = purchase_model.linked_params(draws, rows[:, 3:])
-        p_alive = ex.require_finite(model.p_alive(**params, x=rows[:, :1], t_x=rows[:, 1:2],
+        p_alive = require_finite(model.p_alive(**params, x=rows[:, :1], t_x=rows[:, 1:2],
                                                   T=rows[:, 2:3]), "P(alive)", params)
         weight_of_row = np.bincount(row_of, weights=w[chunk], minlength=len(rows))
         results = {"p_alive": p_alive}
@@ -183,7 +188,7 @@ def score_customers(
             pair_params = purchase_model.linked_params(draws, pairs[:, 2:])
             alive_at = [model.expected_purchases_alive(**pair_params, x=pairs[:, :1],
                                                        T=pairs[:, 1:2], t=t) for t in times]
-            alive_weighted = ex.require_finite(
+            alive_weighted = require_finite(
                 sum(w * a for w, a in zip(weights, alive_at, strict=True)),
                 "expected purchases", pair_params)
             # Counts over a finite horizon are not discounted: E[Y(H)] (times[-1] is H).
@@ -197,8 +202,8 @@ def score_customers(
                 totals[key] += weight_of_row @ results[key]
         spend = (spend_model.linked_params(draws, z_spend[chunk]) if spend_keys else {})
         if "clv" in wanted:
-            per_purchase = ex.require_finite(
-                ex.gamma_gamma_expected_spend(**spend, x=cx[:, None], m=m[chunk, None]),
+            per_purchase = require_finite(
+                spend_model.expectations.expected_spend(**spend, x=cx[:, None], m=m[chunk, None]),
                 "expected spend per purchase", spend)
             *summary, total = summarize_product(
                 (per_purchase, alive_weighted, p_alive),
@@ -207,14 +212,15 @@ def score_customers(
             stats["clv"][chunk] = np.column_stack(summary)
             totals["clv"] += total
         if {"purchases_predictive", "clv_predictive"} & set(wanted):
+            future = model.future_given_alive(
+                **{k: _per_customer(params[k], row_of)[:, future_draws]
+                   for k in purchase_model.params}, x=cx[:, None], T=cT[:, None])
             counts, value = simulate_future(
-                purchase_model.name,
-                [_per_customer(params[k], row_of)[:, future] for k in purchase_model.params],
-                cx, cT, p_alive[:, future][row_of], horizon,
+                future, p_alive[:, future_draws][row_of], horizon,
                 delta=discount.per_unit(unit.days),
-                spend=([_per_customer(spend[k], None)[:, future] for k in spend_keys]
+                spend=([_per_customer(spend[k], None)[:, future_draws] for k in spend_keys]
                        if "clv_predictive" in wanted else None),
-                m=None if m is None else m[chunk], seeds=seeds[chunk],
+                x=cx, m=None if m is None else m[chunk], seeds=seeds[chunk],
             )
             for key, values in (("purchases_predictive", counts), ("clv_predictive", value)):
                 if key in wanted:

@@ -3,7 +3,7 @@
 - :func:`log_rising`: ``log (a)_m``, the log of a rising factorial, accurate for large ``a``
   where a difference of log-gammas loses every digit.
 
-These are NumPy only: the PyTensor likelihoods in :mod:`clvlib.likelihoods` use tables of sums
+These are NumPy only: the PyTensor likelihoods (:mod:`clvlib.models.numerics`) use tables of sums
 of logarithms instead (exact for the whole-number steps of the data).
 """
 
@@ -228,3 +228,8 @@ def beta_mean_of_purchase_curve(R, u, a, b):
             share = (a_ - (1 - _NEAR_ONE)) / (2 * _NEAR_ONE)
             out[near_one] = low + share * (high - low)
     return out[()] if out.ndim == 0 else out
+
+
+def log_beta_ratio(a, b, m):
+    """log[B(a, b+m)/B(a, b)] = log[(b)_m / (a+b)_m]."""
+    return log_rising(b, m) - log_rising(a + b, m)

@@ -15,7 +15,7 @@ import pytensor
 import pytensor.tensor as pt
 
 import clvlib
-from clvlib import likelihoods
+from clvlib.models import bg_nbd, gamma_gamma
 
 # FHL (2005) BG/NBD maximum-likelihood estimates on the CDNOW sample, weeks, 39-week calibration.
 FHL_BG_NBD = {"r": 0.2426, "alpha": 4.4136, "a": 0.7929, "b": 2.4259}
@@ -52,7 +52,7 @@ def bg_nbd_logp_function():
     r, alpha, a, b = pt.dscalars("r", "alpha", "a", "b")
     x, t_x, T = pt.dvectors("x", "t_x", "T")
     return pytensor.function(
-        [r, alpha, a, b, x, t_x, T], likelihoods.bg_nbd_logp(r, alpha, a, b, x, t_x, T)
+        [r, alpha, a, b, x, t_x, T], bg_nbd.logp(r, alpha, a, b, x, t_x, T)
     )
 
 
@@ -61,7 +61,7 @@ def gamma_gamma_logp_function():
     """Compiled per-customer Gamma-Gamma log-likelihood: f(p, q, gamma, x, m) -> array."""
     p, q, gamma = pt.dscalars("p", "q", "gamma")
     x, m = pt.dvectors("x", "m")
-    return pytensor.function([p, q, gamma, x, m], likelihoods.gamma_gamma_logp(p, q, gamma, x, m))
+    return pytensor.function([p, q, gamma, x, m], gamma_gamma.logp(p, q, gamma, x, m))
 
 
 def xtT(frame) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -27,7 +27,8 @@ import numpy as np
 import pandas as pd
 import yaml
 
-from clvlib.simulate import gamma_gamma_spend_rvs, linked_scale, pareto_nbd_purchase_times
+from clvlib.models import gamma_gamma, pareto_nbd
+from clvlib.simulate import linked_scale
 
 #: Pareto/NBD at the apparel data's scale (weeks) and the covariate effects of the simulation:
 #: women (Gender 1) buy exp(0.9) = 2.5 times as often; the online channel (Channel 1) buys
@@ -49,13 +50,13 @@ def apparel_like(folder: Path, n: int = 600, seed: int = 2005) -> dict:
     start, end = pd.Timestamp("2005-01-03"), pd.Timestamp("2006-12-31")
     first = start + pd.to_timedelta(rng.integers(0, 84, size=n), unit="D")
     ages = ((end - first) / pd.Timedelta(days=7)).to_numpy(dtype=float)
-    who, when = pareto_nbd_purchase_times(
+    who, when = pareto_nbd.purchase_times(
         APPAREL["r"], linked_scale(APPAREL["alpha"], design, APPAREL_PURCHASE),
         APPAREL["s"], linked_scale(APPAREL["beta"], design, APPAREL_DROPOUT), ages, rng)
     customer = np.concatenate([np.arange(n), who])
     days = np.concatenate([np.zeros(n), np.floor(when * 7)])
     dates = first.to_numpy()[customer] + pd.to_timedelta(days, unit="D").to_numpy()
-    price = np.round(gamma_gamma_spend_rvs(6.0, 4.0, 40.0, customer, n, rng), 2)
+    price = np.round(gamma_gamma.spend_rvs(6.0, 4.0, 40.0, customer, n, rng), 2)
     ids = np.array([f"{i + 1}" for i in range(n)])
     log = pd.DataFrame({"Id": ids[customer], "Date": pd.DatetimeIndex(dates).strftime("%Y%m%d"),
                         "Price": price}).sort_values(["Id", "Date"], kind="stable")

@@ -33,10 +33,10 @@ from scipy import integrate, stats
 from scipy.special import betaln
 
 import clvlib as clv
-from clvlib import expectations as ex
-from clvlib import likelihoods, simulate, special
+from clvlib import special
 from clvlib.cli import main
 from clvlib.compression import CompressedRows
+from clvlib.models import bg_bb
 from clvlib.models.bg_bb import check_opportunities
 from clvlib.replicate import replicate
 
@@ -72,7 +72,7 @@ def logp_function():
     alpha, beta, gamma, delta = pt.dscalars("alpha", "beta", "gamma", "delta")
     x, t_x, n = pt.dvectors("x", "t_x", "n")
     return pytensor.function([alpha, beta, gamma, delta, x, t_x, n],
-                             likelihoods.bg_bb_logp(alpha, beta, gamma, delta, x, t_x, n))
+                             bg_bb.logp(alpha, beta, gamma, delta, x, t_x, n))
 
 
 @pytest.fixture(scope="module")
@@ -99,7 +99,7 @@ def test_map_on_the_donations_file_matches_fhs_2010(bg_bb_map):
 
 def test_p_alive_in_2002_as_published():
     """FHS 2010: P(alive in 2002) = 0.11, 0.59, 0.93 for (x, t_x) = (0,0), (2,4), (6,6), n=6."""
-    p = ex.bg_bb_p_alive(**FHS, x=np.array([0, 2, 6]), t_x=np.array([0, 4, 6]), n=6)
+    p = bg_bb.p_alive(**FHS, x=np.array([0, 2, 6]), t_x=np.array([0, 4, 6]), n=6)
     np.testing.assert_array_equal(np.round(p, 2), [0.11, 0.59, 0.93])
 
 
@@ -201,7 +201,7 @@ def test_compressed_equals_uncompressed_on_donations():
     per_donor = logp_function()(*FHS.values(), *rows.to_numpy(float).T).sum()
     d = donations().rename(columns={"frequency": "x", "recency": "t_x", "periods": "n"})
     compressed = CompressedRows.from_frame(d, ("x", "t_x", "n"), d["weights"])
-    total = likelihoods.bg_bb_loglike(*FHS.values(), compressed).eval()
+    total = bg_bb.loglike(*FHS.values(), compressed).eval()
     assert total == pytest.approx(per_donor, abs=1e-8)
     # and through the model: the expanded file compresses back to the same 22 rows
     weighted = clv.BetaGeoBetaBinomModel(donations()).log_likelihood(FHS)
@@ -214,7 +214,7 @@ def test_gradient_of_the_total_is_finite_and_matches_differences():
     a, b, g, dl = pt.dscalars("a", "b", "g", "dl")
     rows = CompressedRows.from_frame(pd.DataFrame(CUSTOMERS, columns=["x", "t_x", "n"]),
                                      ("x", "t_x", "n"))
-    total = likelihoods.bg_bb_loglike(a, b, g, dl, rows)
+    total = bg_bb.loglike(a, b, g, dl, rows)
     f = pytensor.function([a, b, g, dl], [total, *pt.grad(total, [a, b, g, dl])])
     point = np.array(list(FHS.values()))
     value, *grad = f(*point)
@@ -229,7 +229,7 @@ def test_logp_broadcasts_draws_against_rows():
     """Parameter draws of shape (S, 1) against rows of shape (1, C), as pointwise
     log-likelihoods for model comparison are computed, give one value per draw and row."""
     draws = [pt.dvector(name) for name in FHS]
-    f = pytensor.function(draws, likelihoods.bg_bb_logp(
+    f = pytensor.function(draws, bg_bb.logp(
         *(d[:, None] for d in draws), *(CUSTOMERS[:, k][None, :] for k in range(3))))
     values = np.array(PARAMS).T  # one column per parameter set
     together = f(*values)
@@ -241,7 +241,7 @@ def test_logp_broadcasts_draws_against_rows():
 
 def test_numpy_log_terms_equal_the_pytensor_logp():
     for params in PARAMS:
-        alive, dropped = ex.bg_bb_log_terms(*params, *CUSTOMERS.T)
+        alive, dropped = bg_bb.log_terms(*params, *CUSTOMERS.T)
         np.testing.assert_allclose(np.logaddexp(alive, dropped),
                                    logp_function()(*params, *CUSTOMERS.T), rtol=1e-12)
 
@@ -262,7 +262,7 @@ def test_logp_stays_a_log_probability_at_extreme_parameters():
     extreme = (1.2e-19, 3.2e21, 2.7e-25, 1.3e16)
     logp = logp_function()(*extreme, *CUSTOMERS.T)
     assert np.all(logp <= 1e-12) and np.all(np.isfinite(logp))
-    np.testing.assert_allclose(np.logaddexp(*ex.bg_bb_log_terms(*extreme, *CUSTOMERS.T)),
+    np.testing.assert_allclose(np.logaddexp(*bg_bb.log_terms(*extreme, *CUSTOMERS.T)),
                                logp, rtol=1e-10, atol=1e-10)
     model = clv.BetaGeoBetaBinomModel(donations())
     assert model.log_likelihood(dict(zip(FHS, extreme, strict=True))) < -33225
@@ -292,19 +292,19 @@ def test_histories_are_a_distribution_with_the_right_margins(params, n):
     prob = h["sequences"] * np.exp(logp_function()(*params, x, t_x, np.full(len(h), n, float)))
     assert prob.sum() == pytest.approx(1.0, abs=1e-12)
     margin = prob.groupby(h["x"]).sum()
-    np.testing.assert_allclose(margin, ex.bg_bb_prob_purchases(*params, n=n, x=margin.index),
+    np.testing.assert_allclose(margin, bg_bb.prob_purchases(*params, n=n, x=margin.index),
                                atol=1e-13)
-    alive = ex.bg_bb_p_alive(*params, x, t_x, n)
+    alive = bg_bb.p_alive(*params, x, t_x, n)
     # B(gamma, delta+n+1)/B(gamma, delta) as the product it is (scipy's betaln difference is
     # off by 1e-8 at delta = 1e7)
     survive = np.prod([(delta + j) / (gamma + delta + j) for j in range(n + 1)])
     assert (prob * alive).sum() == pytest.approx(survive, rel=1e-12)
     for n_star in (1, 5, 40):
-        future = ex.bg_bb_expected_purchases(*params, x, t_x, n, n_star)
-        new = ex.bg_bb_expected_purchases_new(*params, np.array([n, n + n_star]))
+        future = bg_bb.expected_purchases(*params, x, t_x, n, n_star)
+        new = bg_bb.expected_purchases_new(*params, np.array([n, n + n_star]))
         assert (prob * future).sum() == pytest.approx(new[1] - new[0], rel=1e-10)
     mean = (margin * margin.index).sum()
-    assert mean == pytest.approx(ex.bg_bb_expected_purchases_new(*params, n), rel=1e-12)
+    assert mean == pytest.approx(bg_bb.expected_purchases_new(*params, n), rel=1e-12)
 
 
 # -- closed forms against direct sums and other implementations ----------------------------------
@@ -313,7 +313,7 @@ def test_histories_are_a_distribution_with_the_right_margins(params, n):
 def direct_future_purchases(alpha, beta, gamma, delta, x, t_x, n, horizon, d=0.0):
     """sum_{t=n+1}^{n+horizon} E[transaction at t | history] (1+d)^-(t-n), term by term:
     B(alpha+x+1, beta+n-x)/B(alpha, beta) B(gamma, delta+t)/B(gamma, delta) / L."""
-    log_l = np.logaddexp(*ex.bg_bb_log_terms(alpha, beta, gamma, delta, x, t_x, n))
+    log_l = np.logaddexp(*bg_bb.log_terms(alpha, beta, gamma, delta, x, t_x, n))
     t = np.arange(n + 1, n + horizon + 1)
     terms = np.exp(betaln(alpha + x + 1, beta + n - x) - betaln(alpha, beta)
                    + betaln(gamma, delta + t) - betaln(gamma, delta) - log_l)
@@ -327,7 +327,7 @@ def test_expected_purchases_equal_a_direct_sum(gamma):
     A difference of log-gammas there loses 1e-6 of relative accuracy (seen at n=30, n*=1)."""
     for x, t_x, n in CUSTOMERS:
         for n_star in (1, 7, 100, 1000):
-            ours = ex.bg_bb_expected_purchases(1.3, 0.8, gamma, 2.0, x, t_x, n, n_star)
+            ours = bg_bb.expected_purchases(1.3, 0.8, gamma, 2.0, x, t_x, n, n_star)
             direct = direct_future_purchases(1.3, 0.8, gamma, 2.0, x, t_x, n, n_star)
             assert ours == pytest.approx(direct, rel=2e-9), (x, t_x, n, n_star)
 
@@ -339,7 +339,7 @@ def test_dert_equals_a_brute_force_discounted_sum(params, d):
     remaining terms are below 1e-12 of the total."""
     horizon = int(np.log(1e-14) / -np.log1p(d)) + 1
     for x, t_x, n in CUSTOMERS:
-        ours = ex.bg_bb_dert(*params, x, t_x, n, d)
+        ours = bg_bb.dert(*params, x, t_x, n, d)
         brute = direct_future_purchases(*params, x, t_x, n, horizon, d)
         assert ours == pytest.approx(brute, rel=1e-9), (x, t_x, n)
 
@@ -369,24 +369,24 @@ def test_closed_forms_equal_lifetimes(params):
         future = fitter.conditional_expected_number_of_purchases_up_to_time(5, x, t_x, n)
         fitter.data = pd.DataFrame({"frequency": np.arange(7), "weights": np.ones(7)})
         counts = fitter.expected_number_of_transactions_in_first_n_periods(6)["model"]
-    np.testing.assert_allclose(ex.bg_bb_p_alive(*params, x, t_x, n), alive, rtol=1e-8)
-    np.testing.assert_allclose(ex.bg_bb_expected_purchases(*params, x, t_x, n, 5), future,
+    np.testing.assert_allclose(bg_bb.p_alive(*params, x, t_x, n), alive, rtol=1e-8)
+    np.testing.assert_allclose(bg_bb.expected_purchases(*params, x, t_x, n, 5), future,
                                rtol=1e-8)
     # lifetimes returns P(X(6) = x) times the number of customers (7 here)
-    np.testing.assert_allclose(ex.bg_bb_prob_purchases(*params, n=6, x=counts.index),
+    np.testing.assert_allclose(bg_bb.prob_purchases(*params, n=6, x=counts.index),
                                counts / 7, rtol=1e-10)
 
 
 def test_closed_forms_broadcast_draws_against_customers():
     draws = {k: np.array([[v], [v * 1.1], [v * 0.9]]) for k, v in FHS.items()}
     x, t_x, n = CUSTOMERS.T
-    for fn, kwargs in [(ex.bg_bb_p_alive, {}), (ex.bg_bb_expected_purchases, {"n_star": 4}),
-                       (ex.bg_bb_dert, {"d": 0.1})]:
+    for fn, kwargs in [(bg_bb.p_alive, {}), (bg_bb.expected_purchases, {"n_star": 4}),
+                       (bg_bb.dert, {"d": 0.1})]:
         together = fn(**draws, x=x, t_x=t_x, n=n, **kwargs)
         assert together.shape == (3, len(x))
         one = fn(**{k: v[1, 0] for k, v in draws.items()}, x=x, t_x=t_x, n=n, **kwargs)
         np.testing.assert_allclose(together[1], one, rtol=1e-13)
-    probs = ex.bg_bb_prob_purchases(**draws, n=np.full(8, 6.0), x=np.arange(8.0))
+    probs = bg_bb.prob_purchases(**draws, n=np.full(8, 6.0), x=np.arange(8.0))
     np.testing.assert_allclose(probs.sum(axis=1), 1.0, rtol=1e-12)
     assert np.all(probs[:, 7] == 0)  # x > n is impossible
 
@@ -398,7 +398,7 @@ def test_simulated_histories_follow_the_likelihood():
     """200,000 simulated donors (n=6): the counts of each (x, t_x) history match
     L(x, t_x, n) x C(t_x-1, x-1) (a chi-square test over the 22 cells), and the counts of x
     match P(X(6)=x) within 4 standard errors."""
-    sim = pd.DataFrame(simulate.bg_bb_rvs(*FHS.values(), n=np.full(200_000, 6), rng=11))
+    sim = pd.DataFrame(bg_bb.rvs(*FHS.values(), n=np.full(200_000, 6), rng=11))
     h = all_histories(6)
     x, t_x = h["x"].to_numpy(float), h["t_x"].to_numpy(float)
     expected = h["sequences"] * np.exp(logp_function()(*FHS.values(), x, t_x, np.full(22, 6.0)))
@@ -407,19 +407,19 @@ def test_simulated_histories_follow_the_likelihood():
     chi2 = (((observed - 200_000 * expected) ** 2) / (200_000 * expected)).sum()
     assert stats.chi2.sf(chi2, df=21) > 0.001, chi2
     share = sim["x"].value_counts(normalize=True).sort_index()
-    p = ex.bg_bb_prob_purchases(*FHS.values(), n=6, x=share.index)
+    p = bg_bb.prob_purchases(*FHS.values(), n=6, x=share.index)
     assert np.all(np.abs(share - p) < 4 * np.sqrt(p * (1 - p) / 200_000))
 
 
 def test_simulator_handles_different_numbers_of_opportunities():
     n = np.repeat([0, 1, 3, 10], 50_000)
-    sim = simulate.bg_bb_rvs(*PARAMS[2], n=n, rng=3)
+    sim = bg_bb.rvs(*PARAMS[2], n=n, rng=3)
     assert np.all(sim["t_x"] <= n) and np.all(sim["x"] <= sim["t_x"])
     assert np.all((sim["x"] == 0) == (sim["t_x"] == 0))
     for k in (1, 3, 10):
         mean = sim["x"][n == k].mean()
         sd = sim["x"][n == k].std() / np.sqrt(50_000)
-        assert abs(mean - ex.bg_bb_expected_purchases_new(*PARAMS[2], k)) < 4 * sd
+        assert abs(mean - bg_bb.expected_purchases_new(*PARAMS[2], k)) < 4 * sd
 
 
 # -- input checks --------------------------------------------------------------------------------
@@ -457,13 +457,13 @@ def test_predictions_equal_the_closed_forms_and_weight_totals(bg_bb_map):
     c = bg_bb_map.customers
     alive = bg_bb_map.p_alive()
     np.testing.assert_allclose(alive.per_customer["mean"],
-                               ex.bg_bb_p_alive(**e, x=c["x"], t_x=c["t_x"], n=c["n"]))
+                               bg_bb.p_alive(**e, x=c["x"], t_x=c["t_x"], n=c["n"]))
     future = bg_bb_map.expected_purchases(5)
-    direct = ex.bg_bb_expected_purchases(**e, x=c["x"], t_x=c["t_x"], n=c["n"], n_star=5)
+    direct = bg_bb.expected_purchases(**e, x=c["x"], t_x=c["t_x"], n=c["n"], n_star=5)
     # the base total counts every donor: each row times its weight
     assert future.total()["mean"] == pytest.approx((direct * c["weights"]).sum(), rel=1e-12)
     dert = bg_bb_map.dert(0.1).per_customer["mean"]
-    np.testing.assert_allclose(dert, ex.bg_bb_dert(**e, x=c["x"], t_x=c["t_x"], n=c["n"],
+    np.testing.assert_allclose(dert, bg_bb.dert(**e, x=c["x"], t_x=c["t_x"], n=c["n"],
                                                    d=0.1))
     probs = bg_bb_map.prob_purchases(np.arange(7), 6)
     assert probs.total()["mean"] == pytest.approx(1.0, rel=1e-12)
@@ -548,7 +548,7 @@ def test_parameter_recovery_on_a_simulated_base():
     truth = {"alpha": 0.9, "beta": 1.6, "gamma": 0.8, "delta": 3.5}
     rng = np.random.default_rng(7)
     n = rng.choice([6, 10], size=5000)
-    data = pd.DataFrame(simulate.bg_bb_rvs(**truth, n=n, rng=rng))
+    data = pd.DataFrame(bg_bb.rvs(**truth, n=n, rng=rng))
     model = clv.BetaGeoBetaBinomModel(data)
     model.fit(draws=300, tune=300, chains=2, sampler="pymc", progressbar=False, random_seed=1)
     assert_recovers(model.posterior_draws(), truth, "BG/BB")

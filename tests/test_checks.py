@@ -16,8 +16,7 @@ from scipy import stats
 
 import clvlib as clv
 from clvlib import checks
-from clvlib import expectations as ex
-from clvlib.simulate import bg_nbd_rvs
+from clvlib.models import bg_nbd
 
 
 class FixedProbabilities:
@@ -81,11 +80,11 @@ def test_frequency_check_predictive_intervals_hold_90_percent_of_actual_counts()
     counts within a base) either side: a false failure below 1 in a million."""
     rng = np.random.default_rng(3)
     T = rng.choice([20.0, 30.0, 39.0], size=600)
-    base = pd.DataFrame(bg_nbd_rvs(**FHL_BG_NBD, T=T, rng=rng))
+    base = pd.DataFrame(bg_nbd.rvs(**FHL_BG_NBD, T=T, rng=rng))
     model = fake_fit(clv.BetaGeoModel(base), FHL_BG_NBD, spread=0.0, draws=1000)
     inside = []
     for i in range(150):
-        data = pd.DataFrame(bg_nbd_rvs(**FHL_BG_NBD, T=T, rng=rng))
+        data = pd.DataFrame(bg_nbd.rvs(**FHL_BG_NBD, T=T, rng=rng))
         table = checks.frequency_check(model, data, n_draws=1000, seed=i)
         inside.append((table["actual"] >= table["lower"]) & (table["actual"] <= table["upper"]))
     coverage = np.mean(inside)
@@ -133,7 +132,7 @@ def test_tracking_compares_a_partial_last_week_pro_rata():
     np.testing.assert_allclose(tracking["period_share"], [1, 1, 1 / 7])
     firsts = np.array([0.0, 2.0, 5.0]) / 7
     for period, end in ((0, 1.0), (1, 2.0), (2, 2 + 1 / 7)):
-        expected = ex.bg_nbd_expected_purchases_new(**FHL_BG_NBD, t=np.clip(end - firsts, 0, None))
+        expected = bg_nbd.expected_purchases_new(**FHL_BG_NBD, t=np.clip(end - firsts, 0, None))
         assert tracking.loc[period, "mean"] == pytest.approx(expected.sum(), rel=1e-10)
     assert tracking["in_holdout"].tolist() == [False, False, True]
 
@@ -154,7 +153,7 @@ def test_tracking_periods_end_with_the_calibration_period():
     tracking = checks.tracking_check(model, summary, actual, n_draws=20)
     firsts = (np.array([0.0, 2.0, 5.0]) + 6) / 7
     for period in (0, 1, 2):
-        expected = ex.bg_nbd_expected_purchases_new(
+        expected = bg_nbd.expected_purchases_new(
             **FHL_BG_NBD, t=np.clip(period + 1 - firsts, 0, None))
         assert tracking.loc[period, "mean"] == pytest.approx(expected.sum(), rel=1e-10)
     assert (tracking["period_share"] == 1).all() and not tracking["in_holdout"].any()

@@ -23,13 +23,7 @@ from helpers import (
 )
 
 from clvlib import CompressedRows
-from clvlib.likelihoods import (
-    bg_nbd_loglike,
-    bg_nbd_logp,
-    gamma_gamma_loglike,
-    gamma_gamma_logp,
-)
-from clvlib.simulate import bg_nbd_rvs, gamma_gamma_rvs
+from clvlib.models import bg_nbd, gamma_gamma
 
 # Parameters are passed as NumPy float64 values, as the likelihood module documents.
 # (Plain Python floats such as 2.0 become float32 constants in PyTensor: see
@@ -46,20 +40,20 @@ def simulated_base(n=20_000, seed=1):
     """A simulated base with integer-day ages (many ties), as a summary would give."""
     rng = np.random.default_rng(seed)
     T = rng.integers(1, 60, size=n) * 7 / 7.0  # whole weeks: heavy compression
-    data = bg_nbd_rvs(0.8, 5.0, 1.2, 2.5, T, rng=rng)
+    data = bg_nbd.rvs(0.8, 5.0, 1.2, 2.5, T, rng=rng)
     frame = pd.DataFrame(data)
     frame["t_x"] = np.round(frame["t_x"] * 7) / 7  # recency in whole days, as in summaries
     buyers = frame["x"] > 0
     frame["m"] = np.nan
     frame.loc[buyers, "m"] = np.round(
-        gamma_gamma_rvs(6.0, 4.0, 15.0, frame.loc[buyers, "x"].to_numpy(), rng=rng), 0
+        gamma_gamma.rvs(6.0, 4.0, 15.0, frame.loc[buyers, "x"].to_numpy(), rng=rng), 0
     )
     return frame
 
 
 def bg_nbd_totals(frame, params):
     rows = CompressedRows.from_frame(frame, ("x", "t_x", "T"))
-    compressed = float(bg_nbd_loglike(*params, rows).eval())
+    compressed = float(bg_nbd.loglike(*params, rows).eval())
     uncompressed = bg_nbd_logp_function()(*params, *xtT(frame)).sum()
     return compressed, uncompressed, rows
 
@@ -67,7 +61,7 @@ def bg_nbd_totals(frame, params):
 def gamma_gamma_totals(frame, params):
     buyers = frame[frame["x"] > 0]
     rows = CompressedRows.from_frame(buyers, ("x", "m"))
-    compressed = float(gamma_gamma_loglike(*params, rows).eval())
+    compressed = float(gamma_gamma.loglike(*params, rows).eval())
     x, m = buyers["x"].to_numpy(dtype=float), buyers["m"].to_numpy(dtype=float)
     uncompressed = gamma_gamma_logp_function()(*params, x, m).sum()
     return compressed, uncompressed, rows
@@ -116,12 +110,12 @@ def test_compressed_gradient_equals_uncompressed_gradient():
     rows = CompressedRows.from_frame(frame, ("x", "t_x", "T"))
     theta = pt.dvector("theta")
     r, alpha, a, b = (theta[i] for i in range(4))
-    compressed = bg_nbd_loglike(r, alpha, a, b, rows)
+    compressed = bg_nbd.loglike(r, alpha, a, b, rows)
     # FAST_COMPILE: no C compilation of graphs that embed the data as constants (seconds).
     grad_c = pytensor.function([theta], pytensor.grad(compressed, theta),
                                mode="FAST_COMPILE")(np.array(FHL))
     x, t_x, T = xtT(frame)
-    full = bg_nbd_logp(r, alpha, a, b, x, t_x, T).sum()
+    full = bg_nbd.logp(r, alpha, a, b, x, t_x, T).sum()
     grad_u = pytensor.function([theta], pytensor.grad(full, theta),
                                mode="FAST_COMPILE")(np.array(FHL))
     np.testing.assert_allclose(grad_c, grad_u, rtol=1e-8, atol=1e-8)
@@ -137,7 +131,7 @@ def test_input_weights_are_carried():
     w = rng.integers(1, 5, size=len(frame)).astype(float)
     rows = CompressedRows.from_frame(frame, ("x", "t_x", "T"), weights=w)
     assert rows.n_original == pytest.approx(w.sum())
-    compressed = float(bg_nbd_loglike(*FHL, rows).eval())
+    compressed = float(bg_nbd.loglike(*FHL, rows).eval())
     weighted = (w * bg_nbd_logp_function()(*FHL, *xtT(frame))).sum()
     assert compressed == pytest.approx(weighted, rel=1e-10)
 
@@ -181,8 +175,8 @@ def test_distinct_groups_one_column():
 
 
 def test_gamma_gamma_logp_accepts_compressed_columns():
-    """gamma_gamma_logp on distinct rows, weighted by hand, equals gamma_gamma_loglike."""
+    """gamma_gamma.logp on distinct rows, weighted by hand, equals gamma_gamma.loglike."""
     frame = cdnow_summary().customers.rename(columns={"monetary": "m"})
     rows = CompressedRows.from_frame(frame[frame["x"] > 0], ("x", "m"))
-    by_hand = float((rows.weights * gamma_gamma_logp(*FH, rows["x"], rows["m"])).sum().eval())
-    assert float(gamma_gamma_loglike(*FH, rows).eval()) == pytest.approx(by_hand, rel=1e-12)
+    by_hand = float((rows.weights * gamma_gamma.logp(*FH, rows["x"], rows["m"])).sum().eval())
+    assert float(gamma_gamma.loglike(*FH, rows).eval()) == pytest.approx(by_hand, rel=1e-12)

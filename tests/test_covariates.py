@@ -18,14 +18,13 @@ import pytest
 from helpers import agrees_to_significant_figures, recovery_z_bound
 
 import clvlib as clv
-from clvlib import expectations as ex
 from clvlib.covariates import Design, attach_covariates
 from clvlib.errors import CLVDataError
-from clvlib.likelihoods import pareto_nbd_logp
+from clvlib.models import bg_nbd, gamma_gamma, pareto_nbd
 from clvlib.models.samplers import FitSettings
 from clvlib.priors import Prior
 from clvlib.scoring import score_customers
-from clvlib.simulate import gamma_gamma_rvs, linked_scale, pareto_nbd_rvs
+from clvlib.simulate import linked_scale
 
 TRUTH = {"r": 0.9, "alpha": 6.0, "s": 0.7, "beta": 12.0}
 G_PURCHASE = np.array([0.4, 0.6])  # size, channel
@@ -41,7 +40,7 @@ def simulated_base(n: int = 1500, seed: int = 11) -> pd.DataFrame:
     channel = (rng.random(n) < 0.4).astype(float)
     alpha_i = linked_scale(TRUTH["alpha"], np.column_stack([size, channel]), G_PURCHASE)
     beta_i = linked_scale(TRUTH["beta"], size[:, None], G_DROPOUT)
-    sim = pareto_nbd_rvs(TRUTH["r"], alpha_i, TRUTH["s"], beta_i, T=rng.uniform(30, 80, n),
+    sim = pareto_nbd.rvs(TRUTH["r"], alpha_i, TRUTH["s"], beta_i, T=rng.uniform(30, 80, n),
                          rng=rng)
     frame = pd.DataFrame(sim, index=pd.Index([f"c{i:05d}" for i in range(n)],
                                              name="customer_id"))
@@ -153,7 +152,7 @@ def test_zero_spend_coefficients_give_the_plain_gamma_gamma_log_likelihood(base)
     frame = base.copy()
     frame["monetary"] = np.nan
     repeat = frame["x"] > 0
-    frame.loc[repeat, "monetary"] = gamma_gamma_rvs(5.0, 4.0, 20.0, frame.loc[repeat, "x"],
+    frame.loc[repeat, "monetary"] = gamma_gamma.rvs(5.0, 4.0, 20.0, frame.loc[repeat, "x"],
                                                     rng=rng)
     params = {"p": 5.0, "q": 4.0, "gamma": 20.0}
     plain = clv.GammaGammaModel(frame).log_likelihood(params)
@@ -163,8 +162,7 @@ def test_zero_spend_coefficients_give_the_plain_gamma_gamma_log_likelihood(base)
     # and a non-zero coefficient is gamma_i = gamma exp(x_i'g): spend scales with exp(x_i'g)
     g = np.array([0.2, -0.3])
     gamma_i = linked_scale(20.0, frame.loc[repeat, ["size", "channel"]].to_numpy(), g, 1.0)
-    from clvlib.likelihoods import gamma_gamma_logp
-    direct = gamma_gamma_logp(5.0, 4.0, gamma_i, frame.loc[repeat, "x"].to_numpy(float),
+    direct = gamma_gamma.logp(5.0, 4.0, gamma_i, frame.loc[repeat, "x"].to_numpy(float),
                               frame.loc[repeat, "monetary"].to_numpy()).eval().sum()
     assert model.log_likelihood({**params, "g_spend": g}) == pytest.approx(direct, rel=1e-12)
 
@@ -176,7 +174,7 @@ def test_compressed_equals_uncompressed_with_a_categorical_covariate():
     rng = np.random.default_rng(4)
     n = 3000
     channel = rng.choice(["web", "store", "phone"], n)
-    sim = pareto_nbd_rvs(0.9, 6.0, 0.7, 12.0, T=rng.integers(20, 30, n).astype(float), rng=rng)
+    sim = pareto_nbd.rvs(0.9, 6.0, 0.7, 12.0, T=rng.integers(20, 30, n).astype(float), rng=rng)
     frame = pd.DataFrame(sim)
     frame["t_x"] = np.floor(frame["t_x"])
     frame["channel"] = channel
@@ -188,7 +186,7 @@ def test_compressed_equals_uncompressed_with_a_categorical_covariate():
     g_p, g_d = np.array([0.5, -0.4]), np.array([0.3, 0.2])
     params = {**TRUTH, "g_purchase": g_p, "g_dropout": g_d}
     x_i = np.column_stack([channel == "phone", channel == "store"]).astype(float)
-    per_customer = pareto_nbd_logp(0.9, 6.0 * np.exp(-x_i @ g_p), 0.7, 12.0 * np.exp(-x_i @ g_d),
+    per_customer = pareto_nbd.logp(0.9, 6.0 * np.exp(-x_i @ g_p), 0.7, 12.0 * np.exp(-x_i @ g_d),
                                    frame["x"].to_numpy(float), frame["t_x"].to_numpy(),
                                    frame["T"].to_numpy()).eval()
     assert model.log_likelihood(params) == pytest.approx(per_customer.sum(), rel=1e-12)
@@ -284,10 +282,10 @@ def test_p_alive_and_expected_purchases_use_each_customers_parameters(base):
     x, t_x, T = (base[c].to_numpy(float)[:, None] for c in ("x", "t_x", "T"))
     alpha_i = draws["alpha"] * np.exp(-base[["size", "channel"]].to_numpy() @ draws["g_purchase"].T)
     beta_i = draws["beta"] * np.exp(-base[["size"]].to_numpy() @ draws["g_dropout"].T)
-    p_alive = ex.pareto_nbd_p_alive(draws["r"], alpha_i, draws["s"], beta_i, x, t_x, T)
+    p_alive = pareto_nbd.p_alive(draws["r"], alpha_i, draws["s"], beta_i, x, t_x, T)
     np.testing.assert_allclose(scores["p_alive"].per_customer["mean"], p_alive.mean(axis=1),
                                rtol=1e-10)
-    expected = ex.pareto_nbd_expected_purchases(draws["r"], alpha_i, draws["s"], beta_i,
+    expected = pareto_nbd.expected_purchases(draws["r"], alpha_i, draws["s"], beta_i,
                                                 x, t_x, T, 26.0)
     np.testing.assert_allclose(scores["expected_purchases"].per_customer["mean"],
                                expected.mean(axis=1), rtol=1e-8)
@@ -397,7 +395,7 @@ def test_spend_covariates_in_expected_spend_and_clv(base):
     frame["monetary"] = np.nan
     repeat = frame["x"] > 0
     gamma_i = linked_scale(20.0, frame.loc[repeat, ["channel"]].to_numpy(), [0.5], 1.0)
-    frame.loc[repeat, "monetary"] = gamma_gamma_rvs(5.0, 4.0, gamma_i, frame.loc[repeat, "x"],
+    frame.loc[repeat, "monetary"] = gamma_gamma.rvs(5.0, 4.0, gamma_i, frame.loc[repeat, "x"],
                                                     rng=rng)
     spend = clv.GammaGammaModel(frame, spend_covariates=["channel"])
     draws = 30
@@ -409,7 +407,7 @@ def test_spend_covariates_in_expected_spend_and_clv(base):
     d = spend.posterior_draws()
     expected = spend.expected_spend(n_draws=None).per_customer["mean"]
     g_i = d["gamma"] * np.exp(frame[["channel"]].to_numpy() @ d["g_spend"].T)
-    direct = ex.gamma_gamma_expected_spend(d["p"], d["q"], g_i, frame["x"].to_numpy(float)[:, None],
+    direct = gamma_gamma.expected_spend(d["p"], d["q"], g_i, frame["x"].to_numpy(float)[:, None],
                                            frame["monetary"].fillna(0).to_numpy()[:, None])
     np.testing.assert_allclose(expected, direct.mean(axis=1), rtol=1e-12)
     purchases = fake_covariate_fit(covariate_model(frame))
@@ -506,10 +504,10 @@ def test_tracking_expects_each_customers_own_purchases():
     s_i = ((c["first_purchase"] - start).dt.days.to_numpy() / 7.0)[:, None]
     for period in (10, 38, 77):
         tau = table.loc[period, "period"] + table.loc[period, "period_share"]
-        by_hand = ex.bg_nbd_expected_purchases_new(
+        by_hand = bg_nbd.expected_purchases_new(
             draws["r"], alpha_i, draws["a"], draws["b"], np.clip(tau - s_i, 0, None)).sum(axis=0)
         assert table.loc[period, "mean"] == pytest.approx(by_hand.mean(), rel=1e-10)
-        baseline = ex.bg_nbd_expected_purchases_new(
+        baseline = bg_nbd.expected_purchases_new(
             draws["r"], draws["alpha"], draws["a"], draws["b"],
             np.clip(tau - s_i, 0, None)).sum(axis=0)
         assert by_hand.mean() > 1.2 * baseline.mean()  # exp(0.8) = 2.2 for half the customers
@@ -526,10 +524,10 @@ def test_frequency_check_and_new_customer_values_average_the_customers_own_param
     alpha_i = _own_alpha(model, draws)
     T = model.customers["T"].to_numpy(float)[:, None]
     for k in range(3):
-        p = ex.bg_nbd_prob_purchases(draws["r"], alpha_i, draws["a"], draws["b"], T, k)
+        p = bg_nbd.prob_purchases(draws["r"], alpha_i, draws["a"], draws["b"], T, k)
         assert table.loc[str(k), "mean"] == pytest.approx(p.sum(axis=0).mean(), rel=1e-9)
     new = model.expected_purchases_new(np.array([10.0, 52.0]), n_draws=None)
-    by_hand = ex.bg_nbd_expected_purchases_new(
+    by_hand = bg_nbd.expected_purchases_new(
         draws["r"][:, None], alpha_i[:, :, None], draws["a"][:, None], draws["b"][:, None],
         np.array([10.0, 52.0])).mean(axis=0)
     np.testing.assert_allclose(new, by_hand, rtol=1e-10)
@@ -557,7 +555,7 @@ def test_acquisition_value_of_a_covariate_model_is_the_mean_over_its_customers()
     odd = (summary.customers["half"] == "odd").to_numpy(float)[:, None]
     gamma_i = s_draws["gamma"][None, :] * np.exp(odd * s_draws["g_spend"][:, 0][None, :])
     times, weights = purchase_weights(np.inf, 7.0, 0.1)
-    dert = ex.bg_nbd_expected_purchases_new(
+    dert = bg_nbd.expected_purchases_new(
         draws["r"][None, :, None], alpha_i[:, :, None], draws["a"][None, :, None],
         draws["b"][None, :, None], times[None, None, :]) @ weights
     mean_spend = s_draws["p"] * gamma_i / (s_draws["q"] - 1)

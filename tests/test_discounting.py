@@ -8,14 +8,15 @@ independent check of the unbounded horizon.
 
 from __future__ import annotations
 
+import importlib
+
 import numpy as np
 import pytest
 from scipy.integrate import quad
 from scipy.special import gammaln, hyperu
 
-from clvlib import expectations as ex
 from clvlib.discounting import Discount, purchase_weights
-from clvlib.likelihoods import pareto_nbd_logp
+from clvlib.models import bg_nbd, pareto_nbd
 from clvlib.timeunits import TIME_UNITS
 
 FHL_PARETO = {"r": 0.5533, "alpha": 10.5776, "s": 0.6061, "beta": 11.6650}
@@ -71,7 +72,7 @@ def test_weights_integrate_discounted_purchases_as_adaptive_quadrature_does(hori
     data = {"x": 3.0, "t_x": 30.0, "T": 38.0}
 
     def expected(t):
-        return float(ex.bg_nbd_expected_purchases(**params, **data, t=t))
+        return float(bg_nbd.expected_purchases(**params, **data, t=t))
 
     delta = Discount(rate).per_unit(7.0)
     tail, _ = quad(lambda t: np.exp(-delta * t) * expected(t), 0, horizon, epsabs=1e-13,
@@ -90,12 +91,12 @@ def test_the_unbounded_horizon_gives_the_pareto_nbd_dert_closed_form():
     times, weights = purchase_weights(np.inf, 7.0, 0.15)
     for x, t_x, T in [(0, 0, 38.0), (2, 30.4, 38.9), (10, 35.0, 39.0)]:
         data = {"x": x, "t_x": t_x, "T": T}
-        ours = sum(w * ex.pareto_nbd_expected_purchases(**FHL_PARETO, **data, t=t)
+        ours = sum(w * pareto_nbd.expected_purchases(**FHL_PARETO, **data, t=t)
                    for t, w in zip(times, weights, strict=True))
         r, alpha, s, beta = FHL_PARETO.values()
         log_head = (r * np.log(alpha) + s * np.log(beta) + (s - 1) * np.log(delta)
                     + gammaln(r + x + 1) - gammaln(r) - (r + x + 1) * np.log(alpha + T))
-        log_l = pareto_nbd_logp(**FHL_PARETO, **{k: np.array([v]) for k, v in data.items()})
+        log_l = pareto_nbd.logp(**FHL_PARETO, **{k: np.array([v]) for k, v in data.items()})
         closed = np.exp(log_head - log_l.eval()[0]) * hyperu(s, s, delta * (beta + T))
         assert float(ours) == pytest.approx(float(closed), rel=1e-4)
 
@@ -108,7 +109,7 @@ def test_a_long_horizon_converges_to_the_unbounded_one():
 
     def value(horizon):
         times, weights = purchase_weights(horizon, 7.0, 0.1)
-        return float(sum(w * ex.bg_nbd_expected_purchases(**params, **data, t=t)
+        return float(sum(w * bg_nbd.expected_purchases(**params, **data, t=t)
                          for t, w in zip(times, weights, strict=True)))
 
     unbounded = value(np.inf)
@@ -131,7 +132,7 @@ def test_the_dropped_laguerre_nodes_change_no_digit(model, params):
     """The unbounded rule keeps the 40-node Gauss-Laguerre nodes that can matter for a concave
     E[Y(t)]: against all 40 nodes, the value moves by under 1e-15 relative, light, heavy and
     long-lapsed customers alike, at low and high discount rates."""
-    expected = getattr(ex, f"{model}_expected_purchases")
+    expected = importlib.import_module(f"clvlib.models.{model}").expected_purchases
     nodes, full = np.polynomial.laguerre.laggauss(40)
     for rate in (0.01, 0.1, 0.5):
         delta = Discount(rate).per_unit(7.0)

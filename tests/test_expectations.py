@@ -1,4 +1,4 @@
-"""Closed-form BG/NBD and Gamma-Gamma predictions (clvlib.expectations).
+"""Closed-form BG/NBD and Gamma-Gamma predictions (clvlib.models.bg_nbd, .gamma_gamma).
 
 Sources:
 - Fader, Hardie & Lee (2005), "Counting your customers the easy way", Marketing Science 24(2),
@@ -23,7 +23,7 @@ import numpy as np
 import pytest
 from helpers import FH_GAMMA_GAMMA, FHL_BG_NBD, lifetimes_beta_geo, lifetimes_gamma_gamma
 
-from clvlib import expectations as ex
+from clvlib.models import bg_nbd, gamma_gamma
 
 FHL = tuple(FHL_BG_NBD.values())
 FH = tuple(FH_GAMMA_GAMMA.values())
@@ -68,18 +68,18 @@ def test_fhl_expected_purchases_new_customer():
     """FHL 2005: E[X(t)] = 0.0532, 0.1506, 1.0437, 1.8576 for t = 1, 3, 32, 78 weeks."""
     t = np.array([1.0, 3.0, 32.0, 78.0])
     published = np.array([0.0532, 0.1506, 1.0437, 1.8576])
-    np.testing.assert_allclose(ex.bg_nbd_expected_purchases_new(*FHL, t), published, atol=5e-4)
+    np.testing.assert_allclose(bg_nbd.expected_purchases_new(*FHL, t), published, atol=5e-4)
 
 
 def test_fhl_conditional_expectation_customer_00004():
     """FHL 2005: E[Y(39) | x=2, t_x=30.43, T=38.86] = 1.226."""
-    value = ex.bg_nbd_expected_purchases(*FHL, 2, 30.43, 38.86, 39.0)
+    value = bg_nbd.expected_purchases(*FHL, 2, 30.43, 38.86, 39.0)
     assert value == pytest.approx(1.226, abs=1e-3)
 
 
 def test_fhl_probability_of_no_purchase():
     """FHL 2005: P(X(39) = 0) = 0.5738."""
-    assert ex.bg_nbd_prob_purchases(*FHL, 39.0, 0) == pytest.approx(0.5738, abs=1e-3)
+    assert bg_nbd.prob_purchases(*FHL, 39.0, 0) == pytest.approx(0.5738, abs=1e-3)
 
 
 # --------------------------------------------------------------------------------------------
@@ -95,7 +95,7 @@ def test_expected_purchases_new_equals_lifetimes(params):
                      expected_number_of_purchases_up_to_time, t)
     ok = np.isfinite(theirs)
     assert ok[:-2].all()  # lifetimes itself is finite to 520 weeks at least
-    np.testing.assert_allclose(ex.bg_nbd_expected_purchases_new(*params, t)[ok], theirs[ok],
+    np.testing.assert_allclose(bg_nbd.expected_purchases_new(*params, t)[ok], theirs[ok],
                                rtol=1e-8)
 
 
@@ -108,7 +108,7 @@ def test_conditional_expectation_equals_lifetimes_on_a_grid():
         fitter = lifetimes_beta_geo(bg_dict(params))
         theirs = float(quietly(fitter.conditional_expected_number_of_purchases_up_to_time,
                                t, x, t_x, T))
-        ours = float(quietly(ex.bg_nbd_expected_purchases, *params, x, t_x, T, t))
+        ours = float(quietly(bg_nbd.expected_purchases, *params, x, t_x, T, t))
         if not np.isfinite(ours):
             failures.append((params, x, t_x, T, t, ours, theirs))
         elif np.isfinite(theirs) and not math.isclose(ours, theirs, rel_tol=1e-8, abs_tol=1e-300):
@@ -152,7 +152,7 @@ def test_conditional_expectation_for_heavy_buyers_equals_series(x):
         PARAMS, [(38.86, 38.86), (19.43, 38.86), (1.0, 1.0), (499.0, 500.0)],
         [1.0, 39.0, 520.0, 1e4],
     ):
-        ours = float(quietly(ex.bg_nbd_expected_purchases, *params, x, t_x, T, t))
+        ours = float(quietly(bg_nbd.expected_purchases, *params, x, t_x, T, t))
         reference = _conditional_expectation_reference(*params, x, t_x, T, t)
         assert math.isclose(ours, reference, rel_tol=1e-8, abs_tol=1e-300), (
             f"params={params}, x={x}, t_x={t_x}, T={T}, t={t}: clvlib {ours}, "
@@ -179,7 +179,7 @@ def test_p_alive_equals_lifetimes(params):
     x, t_x, T = (np.array(col, dtype=float) for col in zip(*CUSTOMERS, strict=True))
     fitter = lifetimes_beta_geo(bg_dict(params))
     theirs = quietly(fitter.conditional_probability_alive, x, t_x, T)
-    ours = ex.bg_nbd_p_alive(*params, x, t_x, T)
+    ours = bg_nbd.p_alive(*params, x, t_x, T)
     np.testing.assert_allclose(ours, theirs, rtol=1e-10, atol=1e-300)
     assert np.all(ours[x == 0] == 1.0)
     assert np.all((ours >= 0) & (ours <= 1))
@@ -192,7 +192,7 @@ def test_prob_purchases_equals_lifetimes(params, t):
     fitter = lifetimes_beta_geo(bg_dict(params))
     for n in [*range(0, 20), 50, 100]:
         theirs = float(quietly(fitter.probability_of_n_purchases_up_to_time, t, n))
-        ours = float(ex.bg_nbd_prob_purchases(*params, t, n))
+        ours = float(bg_nbd.prob_purchases(*params, t, n))
         assert math.isclose(ours, theirs, rel_tol=1e-8, abs_tol=1e-15), (n, ours, theirs)
 
 
@@ -201,12 +201,12 @@ def test_prob_purchases_equals_lifetimes(params, t):
 def test_prob_purchases_sum_to_one_and_mean_is_expected_purchases(params, t):
     """sum_n P(X(t)=n) = 1, and sum_n n P(X(t)=n) = E[X(t)] (FHL eqs. 8 and 9), to 1e-10."""
     n = np.arange(0, 5000)
-    probs = ex.bg_nbd_prob_purchases(*params, t, n)
+    probs = bg_nbd.prob_purchases(*params, t, n)
     assert np.all(probs >= 0)
     assert probs.sum() == pytest.approx(1.0, abs=1e-10)
     if params[2] > 1 or t <= 39:  # a <= 1 gives a heavy tail: the mean converges slowly
         mean = (n * probs).sum()
-        assert mean == pytest.approx(ex.bg_nbd_expected_purchases_new(*params, t), rel=1e-8)
+        assert mean == pytest.approx(bg_nbd.expected_purchases_new(*params, t), rel=1e-8)
 
 
 def test_conditional_expectation_of_a_brand_new_customer_is_unconditional():
@@ -214,8 +214,8 @@ def test_conditional_expectation_of_a_brand_new_customer_is_unconditional():
     t = np.array(HORIZONS)
     for params in PARAMS:
         np.testing.assert_allclose(
-            ex.bg_nbd_expected_purchases(*params, 0, 0.0, 0.0, t),
-            ex.bg_nbd_expected_purchases_new(*params, t), rtol=1e-12,
+            bg_nbd.expected_purchases(*params, 0, 0.0, 0.0, t),
+            bg_nbd.expected_purchases_new(*params, t), rtol=1e-12,
         )
 
 
@@ -224,15 +224,15 @@ def test_predictions_broadcast_over_draws_and_customers():
     draws = np.array(PARAMS)[:, :, None]  # (S, 4, 1)
     r, alpha, a, b = (draws[:, i] for i in range(4))
     x, t_x, T = (np.array(col, dtype=float) for col in zip(*CUSTOMERS[:13], strict=True))
-    table = ex.bg_nbd_expected_purchases(r, alpha, a, b, x, t_x, T, 39.0)
-    alive = ex.bg_nbd_p_alive(r, alpha, a, b, x, t_x, T)
+    table = bg_nbd.expected_purchases(r, alpha, a, b, x, t_x, T, 39.0)
+    alive = bg_nbd.p_alive(r, alpha, a, b, x, t_x, T)
     assert table.shape == alive.shape == (len(PARAMS), len(x))
     for s, params in enumerate(PARAMS):
         for c in range(len(x)):
             assert table[s, c] == pytest.approx(
-                ex.bg_nbd_expected_purchases(*params, x[c], t_x[c], T[c], 39.0), rel=1e-14)
+                bg_nbd.expected_purchases(*params, x[c], t_x[c], T[c], 39.0), rel=1e-14)
             assert alive[s, c] == pytest.approx(
-                ex.bg_nbd_p_alive(*params, x[c], t_x[c], T[c]), rel=1e-14)
+                bg_nbd.p_alive(*params, x[c], t_x[c], T[c]), rel=1e-14)
 
 
 # --------------------------------------------------------------------------------------------
@@ -248,15 +248,15 @@ def test_gamma_gamma_expected_spend_equals_lifetimes(params):
     m = np.array([5.0, 35.5, 12.0, 100.0, 1.0, 40.0])
     theirs = lifetimes_gamma_gamma(dict(zip(("p", "q", "gamma"), params, strict=True))) \
         .conditional_expected_average_profit(x, m)
-    np.testing.assert_allclose(ex.gamma_gamma_expected_spend(*params, x, m), theirs, rtol=1e-12)
+    np.testing.assert_allclose(gamma_gamma.expected_spend(*params, x, m), theirs, rtol=1e-12)
     p, q, gamma = params
-    population = ex.gamma_gamma_expected_spend(*params, np.zeros(2), np.array([np.nan, 50.0]))
+    population = gamma_gamma.expected_spend(*params, np.zeros(2), np.array([np.nan, 50.0]))
     np.testing.assert_allclose(population, p * gamma / (q - 1), rtol=1e-14)
 
 
 def test_gamma_gamma_expected_spend_shrinks_toward_observed_mean():
     """As x grows the expected spend approaches the observed mean m (FH 2013)."""
     x = np.array([1, 10, 100, 10_000], dtype=float)
-    spend = ex.gamma_gamma_expected_spend(*FH, x, np.full(4, 80.0))
+    spend = gamma_gamma.expected_spend(*FH, x, np.full(4, 80.0))
     gaps = np.abs(spend - 80.0)
     assert np.all(np.diff(gaps) < 0) and gaps[-1] < 0.05

@@ -14,6 +14,7 @@ independent high-precision references computed with mpmath:
 
 from __future__ import annotations
 
+import importlib
 import itertools
 import warnings
 
@@ -21,9 +22,9 @@ import mpmath as mp
 import numpy as np
 import pytest
 
-from clvlib import expectations as ex
-from clvlib import special
+from clvlib import predict, special
 from clvlib.discounting import purchase_weights
+from clvlib.models import bg_bb, bg_nbd, gamma_gamma, mbg_nbd, pareto_nbd, sbg
 from clvlib.models.gamma_gamma import GammaGammaModel
 
 SHAPES = [1e-3, 0.5, 1.0, 30.0, 1e6]
@@ -86,9 +87,9 @@ def test_the_issue_fit_gives_finite_accurate_bg_nbd_predictions():
     are finite and equal the mpmath references to 1e-9; the NaN of the issue is gone."""
     r, alpha, a, b = ISSUE.values()
     x, t_x, T = np.array([0.0, 2, 10, 200]), np.array([0.0, 30.43, 38, 38]), np.full(4, 38.86)
-    alive = ex.bg_nbd_p_alive(r, alpha, a, b, x, t_x, T)
-    expected = ex.bg_nbd_expected_purchases(r, alpha, a, b, x, t_x, T, 39.0)
-    new = ex.bg_nbd_expected_purchases_new(r, alpha, a, b, np.array([1.0, 39.0, 520.0]))
+    alive = bg_nbd.p_alive(r, alpha, a, b, x, t_x, T)
+    expected = bg_nbd.expected_purchases(r, alpha, a, b, x, t_x, T, 39.0)
+    new = bg_nbd.expected_purchases_new(r, alpha, a, b, np.array([1.0, 39.0, 520.0]))
     assert np.isfinite(alive).all() and np.isfinite(expected).all() and np.isfinite(new).all()
     with mp.workdps(30):
         for i in range(4):
@@ -106,13 +107,13 @@ def test_the_issue_fit_gives_finite_accurate_bg_nbd_predictions():
 def test_mbg_nbd_expected_purchases_at_large_shapes_against_mpmath():
     """MBG/NBD: E[X(t)] = E[(1-p) curve(p)] and E[Y(t) | alive] = curve under Beta(a, b+x+1)."""
     r, alpha, a, b = ISSUE.values()
-    new = float(ex.mbg_nbd_expected_purchases_new(r, alpha, a, b, 39.0))
+    new = float(mbg_nbd.expected_purchases_new(r, alpha, a, b, 39.0))
     with mp.workdps(20):
         u = mp.mpf(39.0) / alpha
         reference = beta_expectation_reference(
             lambda p: (1 - p) * -mp.expm1(-r * mp.log1p(p * u)) / p, a, b)
     assert new == pytest.approx(float(reference), rel=1e-9)
-    alive = float(ex.mbg_nbd_expected_purchases_alive(r, alpha, a, b, 5.0, 38.86, 39.0))
+    alive = float(mbg_nbd.expected_purchases_alive(r, alpha, a, b, 5.0, 38.86, 39.0))
     assert alive == pytest.approx(
         float(purchase_curve_reference(r + 5, 39.0 / (alpha + 38.86), a, b + 6)), rel=1e-9)
 
@@ -137,7 +138,7 @@ def _nbd_new_customer_probability(r, alpha, a, b, t, n, modified):
 def test_prob_purchases_at_any_shape_against_mpmath(modified):
     """P(X(t) = n) for r, a, b over 1e-3 .. 1e6 (alpha = 4.4, t = 39, n = 0, 1, 5, 50), to 1e-8
     relative (or 1e-300 absolute): ratios of beta functions as rising factorials."""
-    fn = ex.mbg_nbd_prob_purchases if modified else ex.bg_nbd_prob_purchases
+    fn = mbg_nbd.prob_purchases if modified else bg_nbd.prob_purchases
     n = np.array([0.0, 1, 5, 50])
     failures = []
     with mp.workdps(30):
@@ -173,11 +174,11 @@ def test_pareto_nbd_at_any_shape_against_mpmath():
     with mp.workdps(25):
         for r, alpha, s, beta in itertools.product([1e-3, 1.0, 1e6], repeat=4):
             for x, t_x, T in [(2.0, 30.0, 39.0), (0.0, 0.0, 39.0)]:
-                ours = float(ex.pareto_nbd_p_alive(r, alpha, s, beta, x, t_x, T))
+                ours = float(pareto_nbd.p_alive(r, alpha, s, beta, x, t_x, T))
                 ref = float(_pareto_p_alive_reference(r, alpha, s, beta, x, t_x, T))
                 if not abs(ours - ref) <= 1e-6 * ref + 1e-8:
                     failures.append(("p_alive", r, alpha, s, beta, x, ours, ref))
-            new = float(ex.pareto_nbd_expected_purchases_new(r, alpha, s, beta, 39.0))
+            new = float(pareto_nbd.expected_purchases_new(r, alpha, s, beta, 39.0))
             R, A, S, B = (mp.mpf(v) for v in (r, alpha, s, beta))
             ref = R * B / A * (1 - (B / (B + 39)) ** (S - 1)) / (S - 1) if s != 1 else (
                 R * B / A * mp.log1p(39 / B))
@@ -218,7 +219,7 @@ def test_bg_bb_p_alive_at_any_shape_against_mpmath():
                               * mp.beta(ga_ + 1, de_ + t_x + i) / mp.beta(ga_, de_)
                               for i in range(n - t_x))
                 ref = alive / (alive + dropped) * (de_ + n) / (ga_ + de_ + n)
-                ours = float(ex.bg_bb_p_alive(al, be, ga, de, x, t_x, n))
+                ours = float(bg_bb.p_alive(al, be, ga, de, x, t_x, n))
                 if not abs(ours - float(ref)) <= 1e-8 * float(ref) + 1e-300:
                     failures.append((al, be, ga, de, x, ours, float(ref)))
     assert not failures, failures[:10]
@@ -231,10 +232,10 @@ def test_sbg_survival_and_derl_at_any_shape():
         for a, b in itertools.product(SHAPES, repeat=2):
             for t in (1, 7, 100):
                 ref = mp.beta(a, mp.mpf(b) + t) / mp.beta(a, b)
-                assert float(ex.sbg_survival(a, b, t)) == pytest.approx(float(ref), rel=1e-9)
-            derl = ex.sbg_derl(a, b, 0.1, np.array([1.0, 5, 100]))
+                assert float(sbg.survival(a, b, t)) == pytest.approx(float(ref), rel=1e-9)
+            derl = sbg.derl(a, b, 0.1, np.array([1.0, 5, 100]))
             assert np.isfinite(derl).all()
-            assert np.all(derl >= ex.sbg_retention_rate(a, b, np.array([1.0, 5, 100])) - 1e-12)
+            assert np.all(derl >= sbg.retention_rate(a, b, np.array([1.0, 5, 100])) - 1e-12)
 
 
 # --------------------------------------------------------------------------------------------
@@ -257,7 +258,8 @@ def _assert_finite(name, values, low=0.0, high=np.inf):
 def test_purchase_model_closed_forms_are_finite_everywhere(model):
     """P(alive), E[Y(t) | data], E[X(t)], P(X(t)=n) and DERT for 81 parameter sets (each of 4
     parameters in {1e-3, 1, 1e6}), customers up to x = 300 and T = 300, t up to 1e4."""
-    fns = {k: getattr(ex, f"{model}_{k}") for k in
+    module = importlib.import_module(f"clvlib.models.{model}")
+    fns = {k: getattr(module, k) for k in
            ("p_alive", "expected_purchases", "expected_purchases_new", "prob_purchases")}
     _assert_finite("P(alive)", fns["p_alive"](*PARAMS, X, T_X, T), 0, 1)
     for t in (1.0, 52.0, 1e4):
@@ -275,16 +277,16 @@ def test_purchase_model_closed_forms_are_finite_everywhere(model):
 
 def test_bg_bb_and_sbg_closed_forms_are_finite_everywhere():
     x, t_x, n = np.array([0.0, 1, 3, 6]), np.array([0.0, 1, 5, 6]), np.full(4, 6.0)
-    _assert_finite("BG/BB P(alive)", ex.bg_bb_p_alive(*PARAMS, x, t_x, n), 0, 1)
-    _assert_finite("BG/BB E[X]", ex.bg_bb_expected_purchases(*PARAMS, x, t_x, n, 5))
-    _assert_finite("BG/BB E[X(n)]", ex.bg_bb_expected_purchases_new(*PARAMS, np.array([1.0, 50])))
-    _assert_finite("BG/BB P(X(n)=x)", ex.bg_bb_prob_purchases(*PARAMS, 6.0, np.array([0.0, 6])),
+    _assert_finite("BG/BB P(alive)", bg_bb.p_alive(*PARAMS, x, t_x, n), 0, 1)
+    _assert_finite("BG/BB E[X]", bg_bb.expected_purchases(*PARAMS, x, t_x, n, 5))
+    _assert_finite("BG/BB E[X(n)]", bg_bb.expected_purchases_new(*PARAMS, np.array([1.0, 50])))
+    _assert_finite("BG/BB P(X(n)=x)", bg_bb.prob_purchases(*PARAMS, 6.0, np.array([0.0, 6])),
                    0, 1)
-    _assert_finite("BG/BB DERT", ex.bg_bb_dert(*PARAMS, x, t_x, n, 0.1))
+    _assert_finite("BG/BB DERT", bg_bb.dert(*PARAMS, x, t_x, n, 0.1))
     a, b, t = PARAMS[0], PARAMS[1], np.array([1.0, 7, 100])
-    _assert_finite("sBG S(t)", ex.sbg_survival(a, b, t), 0, 1)
-    _assert_finite("sBG P(T=t)", ex.sbg_churn_probability(a, b, t), 0, 1)
-    _assert_finite("sBG DERL", ex.sbg_derl(a, b, 0.1, t))
+    _assert_finite("sBG S(t)", sbg.survival(a, b, t), 0, 1)
+    _assert_finite("sBG P(T=t)", sbg.churn_probability(a, b, t), 0, 1)
+    _assert_finite("sBG DERL", sbg.derl(a, b, 0.1, t))
 
 
 # --------------------------------------------------------------------------------------------
@@ -298,8 +300,8 @@ def test_gamma_gamma_refuses_an_infinite_expected_spend():
     p gamma / (q - 1) <= 0. With x > 0 and p x + q > 1 the value stays defined."""
     x, m = np.array([0.0, 3.0]), np.array([np.nan, 20.0])
     with pytest.raises(ValueError, match=r"needs p x \+ q > 1.*q=0\.8, x=0"):
-        ex.gamma_gamma_expected_spend(2.0, 0.8, 10.0, x, m)
-    spend = ex.gamma_gamma_expected_spend(2.0, 0.8, 10.0, x[1:], m[1:])
+        gamma_gamma.expected_spend(2.0, 0.8, 10.0, x, m)
+    spend = gamma_gamma.expected_spend(2.0, 0.8, 10.0, x[1:], m[1:])
     assert spend == pytest.approx(2.0 * (10.0 + 60.0) / (6.0 - 0.2))
 
 
@@ -315,9 +317,9 @@ def test_require_finite_names_the_quantity_and_the_parameters():
     params = {"a": np.array([[0.5], [62556.0]]), "b": np.array([[2.0], [381461.0]])}
     with pytest.raises(FloatingPointError, match=r"expected purchases: 1 of 4 value\(s\) are "
                        r"not finite \(the first, inf, at index \(1, 0\), with a=62556, b=381461\)"):
-        ex.require_finite(values, "expected purchases", params)
+        predict.require_finite(values, "expected purchases", params)
     finite = np.array([0.0, 1.0])
-    assert ex.require_finite(finite, "P(alive)") is not None
+    assert predict.require_finite(finite, "P(alive)") is not None
 
 
 def test_warnings_are_not_raised_by_the_closed_forms():
@@ -325,5 +327,5 @@ def test_warnings_are_not_raised_by_the_closed_forms():
     r, alpha, a, b = ISSUE.values()
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        ex.bg_nbd_expected_purchases(r, alpha, a, b, np.array([0.0, 2, 200]),
+        bg_nbd.expected_purchases(r, alpha, a, b, np.array([0.0, 2, 200]),
                                      np.array([0.0, 30, 38]), np.full(3, 39.0), 52.0)

@@ -1,9 +1,10 @@
 """The compiled log densities (clvlib.models.kernels) against the PyMC models they replace.
 
-Each kernel is a second, hand-written copy of a likelihood of clvlib.likelihoods with its
-gradient; these tests hold it equal to the PyMC model's log density and gradient (PyTensor,
-priors and log-Jacobian included) to 1e-10 over grids of parameters, priors and data, including
-the edges: many purchases, t_x = T, alpha = beta and either side of it for Pareto/NBD.
+Each kernel is a second, hand-written copy of a model's likelihood
+(clvlib.models.<model>.logp) with its gradient; these tests hold it equal to the PyMC model's log
+density and gradient (PyTensor, priors and log-Jacobian included) to 1e-10 over grids of
+parameters, priors and data, including the edges: many purchases, t_x = T, alpha = beta and
+either side of it for Pareto/NBD.
 """
 
 from __future__ import annotations
@@ -168,7 +169,7 @@ def test_kernel_with_covariates_and_groups_equals_the_pymc_model(name, kind):
                                  clvlib.ParetoNBDModel])
 def test_pointwise_loglik_kernels_equal_the_likelihood_graph(cls):
     """The per-row log-likelihoods model comparison uses (kernels.pointwise_loglik) equal the
-    PyTensor graph of clvlib.likelihoods to 1e-10, row by row, over 60 parameter draws from
+    PyTensor graph of the model's likelihood to 1e-10, row by row, over 60 parameter draws from
     0.02 to 50 (alpha below, near and above beta for Pareto/NBD) and the edge rows."""
     import pytensor
     import pytensor.tensor as pt
@@ -352,7 +353,7 @@ def test_pareto_nbd_node_tiers_keep_the_16_node_precision():
             rate <= kernels.PNBD_TIER_RATE[i] and reach >= kernels.PNBD_TIER_REACH[i]))
         used.add(tier)
         if tier == 3:
-            continue  # the 16-node rule of clvlib.likelihoods itself
+            continue  # the 16-node rule of the PyTensor likelihood itself
 
         def f(u, k=k, e=e, c=c):
             return np.exp(k * u - e * np.log1p(c * np.exp(u)))

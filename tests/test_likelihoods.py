@@ -1,4 +1,4 @@
-"""The PyTensor log-likelihoods in clvlib.likelihoods, against published and independent values.
+"""The PyTensor log-likelihoods of clvlib.models, against published and independent values.
 
 Sources:
 - Fader, Hardie & Lee (2005), "Counting your customers the easy way", Marketing Science 24(2):
@@ -32,7 +32,7 @@ from helpers import (
 from scipy import integrate, stats
 from scipy.special import gammaln
 
-from clvlib import likelihoods
+from clvlib.models import bg_nbd, gamma_gamma, pareto_nbd
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore")
@@ -154,7 +154,7 @@ def test_bg_nbd_likelihood_integrates_to_one_over_purchase_histories():
 def _bg_nbd_value_and_grad():
     r, alpha, a, b = pt.dscalars("r", "alpha", "a", "b")
     x, t_x, T = pt.dvectors("x", "t_x", "T")
-    total = likelihoods.bg_nbd_logp(r, alpha, a, b, x, t_x, T).sum()
+    total = bg_nbd.logp(r, alpha, a, b, x, t_x, T).sum()
     grads = pytensor.grad(total, [r, alpha, a, b])
     return pytensor.function([r, alpha, a, b, x, t_x, T], [total, *grads])
 
@@ -231,7 +231,7 @@ def test_gamma_gamma_gradient_is_finite_for_extremes():
     and equals a central finite difference of lifetimes' value."""
     p, q, gamma = pt.dscalars("p", "q", "gamma")
     xs, ms = pt.dvectors("x", "m")
-    total = likelihoods.gamma_gamma_logp(p, q, gamma, xs, ms).sum()
+    total = gamma_gamma.logp(p, q, gamma, xs, ms).sum()
     f = pytensor.function([p, q, gamma, xs, ms], [total, *pytensor.grad(total, [p, q, gamma])])
     x = np.array([1.0, 200.0, 5000.0, 3.0])
     m = np.array([1e-4, 1e4, 25.0, 1e6])
@@ -264,26 +264,25 @@ def test_python_float_parameters_are_float64():
     plain = (1.0, 2.0, 0.5, 3.0)
     as_f64 = tuple(np.float64(v) for v in plain)
     reference = bg_nbd_logp_function()(*plain, x, t_x, T)
-    np.testing.assert_allclose(likelihoods.bg_nbd_logp(*as_f64, x, t_x, T).eval(), reference,
+    np.testing.assert_allclose(bg_nbd.logp(*as_f64, x, t_x, T).eval(), reference,
                                rtol=1e-13)
-    np.testing.assert_allclose(likelihoods.bg_nbd_logp(*plain, x, t_x, T).eval(), reference,
+    np.testing.assert_allclose(bg_nbd.logp(*plain, x, t_x, T).eval(), reference,
                                rtol=1e-13)
     xs, m = repeat_buyers()
     plain = (2.0, 3.0, 10.0)
     reference = gamma_gamma_logp_function()(*plain, xs, m)
-    np.testing.assert_allclose(likelihoods.gamma_gamma_logp(*plain, xs, m).eval(), reference,
+    np.testing.assert_allclose(gamma_gamma.logp(*plain, xs, m).eval(), reference,
                                rtol=1e-13)
 
 
 
 def test_pareto_nbd_numpy_log_terms_equal_the_pytensor_logp():
-    """The NumPy terms behind Pareto/NBD P(alive) (clvlib.expectations) and the PyTensor
-    likelihood share one change of variables; their log-sum-exp plus the x part is the logp."""
-    from clvlib.expectations import pareto_nbd_log_terms
+    """The NumPy terms behind Pareto/NBD P(alive) and the PyTensor likelihood share one change
+    of variables; their log-sum-exp plus the x part is the logp."""
 
     x, t_x, T = EXTREME_CUSTOMERS.T
     for r, alpha, s, beta in [(0.5532, 10.5763, 0.6062, 11.6715), (2.0, 0.5, 3.0, 40.0)]:
-        alive, dropped = pareto_nbd_log_terms(r, alpha, s, beta, x, t_x, T)
+        alive, dropped = pareto_nbd.log_terms(r, alpha, s, beta, x, t_x, T)
         x_part = gammaln(r + x) - gammaln(r) + r * np.log(alpha) + s * np.log(beta)
-        logp = likelihoods.pareto_nbd_logp(r, alpha, s, beta, x, t_x, T).eval()
+        logp = pareto_nbd.logp(r, alpha, s, beta, x, t_x, T).eval()
         np.testing.assert_allclose(x_part + np.logaddexp(alive, dropped), logp, rtol=1e-12)

@@ -15,9 +15,8 @@ import pytest
 from helpers import agrees_to_significant_figures, assert_recovers
 
 import clvlib as clv
-from clvlib import expectations as ex
+from clvlib.models import bg_nbd, gamma_gamma
 from clvlib.predict import posterior_predict
-from clvlib.simulate import bg_nbd_rvs, gamma_gamma_rvs
 
 FHL_BG_NBD = {"r": 0.2426, "alpha": 4.4136, "a": 0.7929, "b": 2.4259}
 FH_GAMMA_GAMMA = {"p": 6.25, "q": 3.74, "gamma": 15.44}
@@ -77,12 +76,12 @@ def test_point_checks_at_the_mle(bg_map):
     hypergeometric series. Hence the tolerances of 5e-4 and 1e-3.
     """
     e = bg_map.point_estimate()
-    expected_x = ex.bg_nbd_expected_purchases_new(**e, t=np.array([1.0, 3.0, 32.0, 78.0]))
+    expected_x = bg_nbd.expected_purchases_new(**e, t=np.array([1.0, 3.0, 32.0, 78.0]))
     np.testing.assert_allclose(expected_x, [0.0532, 0.1506, 1.0437, 1.8576], atol=5e-4)
-    assert ex.bg_nbd_expected_purchases(**e, x=2, t_x=30.43, T=38.86, t=39) == pytest.approx(
+    assert bg_nbd.expected_purchases(**e, x=2, t_x=30.43, T=38.86, t=39) == pytest.approx(
         1.226, abs=5e-4
     )
-    assert ex.bg_nbd_prob_purchases(**e, t=39, n=0) == pytest.approx(0.5738, abs=1e-3)
+    assert bg_nbd.prob_purchases(**e, t=39, n=0) == pytest.approx(0.5738, abs=1e-3)
 
 
 def test_map_fit_gives_a_point_posterior_and_says_so(bg_map):
@@ -183,10 +182,10 @@ def test_parameter_recovery_on_a_simulated_base():
     truth_bg = {"r": 0.5, "alpha": 6.0, "a": 0.9, "b": 3.0}
     truth_gg = {"p": 5.0, "q": 4.0, "gamma": 20.0}
     T = rng.uniform(30, 78, size=4000)
-    data = pd.DataFrame(bg_nbd_rvs(**truth_bg, T=T, rng=rng))
+    data = pd.DataFrame(bg_nbd.rvs(**truth_bg, T=T, rng=rng))
     data["monetary"] = np.nan
     repeat = data["x"] > 0
-    data.loc[repeat, "monetary"] = gamma_gamma_rvs(**truth_gg, x=data.loc[repeat, "x"], rng=rng)
+    data.loc[repeat, "monetary"] = gamma_gamma.rvs(**truth_gg, x=data.loc[repeat, "x"], rng=rng)
     for cls, truth in ((clv.BetaGeoModel, truth_bg), (clv.GammaGammaModel, truth_gg)):
         model = cls(data)
         model.fit(draws=500, tune=500, progressbar=False, random_seed=3)
@@ -198,13 +197,13 @@ def test_chunked_prediction_equals_unchunked(bg_map, cdnow):
     draws = {k: np.full(3, v) * np.array([0.9, 1.0, 1.1]) for k, v in FHL_BG_NBD.items()}
     rows = clv.CompressedRows.from_frame(cdnow.customers, ("x", "t_x", "T"))
     kwargs = dict(name="P(alive)", interval=0.9)
-    whole = posterior_predict(ex.bg_nbd_p_alive, draws, rows, cdnow.customers.index, **kwargs)
-    chunked = posterior_predict(ex.bg_nbd_p_alive, draws, rows, cdnow.customers.index,
+    whole = posterior_predict(bg_nbd.p_alive, draws, rows, cdnow.customers.index, **kwargs)
+    chunked = posterior_predict(bg_nbd.p_alive, draws, rows, cdnow.customers.index,
                                 chunk_size=7, **kwargs)
     pd.testing.assert_frame_equal(whole.per_customer, chunked.per_customer)
     np.testing.assert_allclose(whole.total_draws, chunked.total_draws, rtol=1e-12)
     # The per-draw total is the sum over every customer, uncompressed.
-    direct = ex.bg_nbd_p_alive(*(draws[k][:, None] for k in FHL_BG_NBD),
+    direct = bg_nbd.p_alive(*(draws[k][:, None] for k in FHL_BG_NBD),
                                *(cdnow.customers[c].to_numpy() for c in ("x", "t_x", "T")))
     np.testing.assert_allclose(whole.total_draws, direct.sum(axis=1), rtol=1e-12)
 
@@ -213,7 +212,7 @@ def test_predictions_at_the_mle_match_closed_forms(bg_map, gg_map, cdnow):
     c = cdnow.customers
     e = bg_map.point_estimate()
     alive = bg_map.p_alive().per_customer
-    np.testing.assert_allclose(alive["mean"], ex.bg_nbd_p_alive(**e, x=c["x"], t_x=c["t_x"],
+    np.testing.assert_allclose(alive["mean"], bg_nbd.p_alive(**e, x=c["x"], t_x=c["t_x"],
                                                                T=c["T"]))
     spend = gg_map.expected_spend().per_customer["mean"]
     g = gg_map.point_estimate()
@@ -236,7 +235,7 @@ def test_clv_equals_an_adaptive_integral_of_discounted_purchases(bg_map, gg_map,
     c = cdnow.customers.loc["00004"]
 
     def expected(t):
-        return float(ex.bg_nbd_expected_purchases(**e, x=c["x"], t_x=c["t_x"], T=c["T"], t=t))
+        return float(bg_nbd.expected_purchases(**e, x=c["x"], t_x=c["t_x"], T=c["T"], t=t))
 
     def density(t, h=1e-4):
         return (expected(t + h) - expected(max(t - h, 0.0))) / (t + h - max(t - h, 0.0))

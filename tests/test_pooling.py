@@ -14,12 +14,10 @@ import pytest
 from helpers import recovery_z_bound
 
 import clvlib as clv
-from clvlib import expectations as ex
 from clvlib.errors import CLVDataError
 from clvlib.heterogeneity import covariate_effects, group_summary
-from clvlib.likelihoods import bg_nbd_logp
+from clvlib.models import bg_nbd, gamma_gamma, pareto_nbd
 from clvlib.scoring import score_customers
-from clvlib.simulate import bg_nbd_rvs, gamma_gamma_rvs, pareto_nbd_rvs
 
 BG = {"r": 0.5, "alpha": 6.0, "a": 0.9, "b": 3.0}
 LEVELS = list("abcdefgh")
@@ -31,7 +29,7 @@ def grouped_base(n: int = 2000, sigma: float = 0.4, seed: int = 2):
     group = rng.integers(0, len(LEVELS), n)
     u_p, u_d = rng.normal(0, sigma, len(LEVELS)), rng.normal(0, sigma, len(LEVELS))
     alpha_g, a_g = BG["alpha"] * np.exp(-u_p), BG["a"] * np.exp(u_d)
-    sim = bg_nbd_rvs(BG["r"], alpha_g[group], a_g[group], BG["b"],
+    sim = bg_nbd.rvs(BG["r"], alpha_g[group], a_g[group], BG["b"],
                      T=np.round(rng.uniform(30, 78, n)), rng=rng)
     frame = pd.DataFrame(sim)
     frame["region"] = np.array(LEVELS)[group]
@@ -63,7 +61,7 @@ def test_one_group_is_the_unpooled_model():
     """With one group, the pooled likelihood at (theta, sigma, z) is the unpooled one at
     theta exp(sign sigma z): the same function of that group's parameters (Pareto/NBD)."""
     rng = np.random.default_rng(5)
-    frame = pd.DataFrame(pareto_nbd_rvs(0.9, 6.0, 0.7, 12.0, T=rng.uniform(30, 80, 800),
+    frame = pd.DataFrame(pareto_nbd.rvs(0.9, 6.0, 0.7, 12.0, T=rng.uniform(30, 80, 800),
                                         rng=rng))
     frame["cohort"] = "1997-01"
     pooled = clv.ParetoNBDModel(frame, group="cohort")
@@ -82,7 +80,7 @@ def test_compressed_equals_per_customer_with_groups(grouped):
     code = pd.Index(LEVELS).get_indexer(frame["region"])
     alpha_i = BG["alpha"] * np.exp(-0.3 * z_p[code])
     a_i = BG["a"] * np.exp(0.2 * z_d[code])
-    direct = bg_nbd_logp(BG["r"], alpha_i, a_i, BG["b"], frame["x"].to_numpy(float),
+    direct = bg_nbd.logp(BG["r"], alpha_i, a_i, BG["b"], frame["x"].to_numpy(float),
                          frame["t_x"].to_numpy(), frame["T"].to_numpy()).eval().sum()
     assert pooled.log_likelihood(pooled_params(0.3, z_p, 0.2, z_d)) == pytest.approx(
         direct, rel=1e-12)
@@ -94,7 +92,7 @@ def test_pooled_spend_complete_pooling_is_plain_gamma_gamma(grouped):
     rng = np.random.default_rng(8)
     frame["monetary"] = np.nan
     repeat = frame["x"] > 0
-    frame.loc[repeat, "monetary"] = gamma_gamma_rvs(5.0, 4.0, 20.0, frame.loc[repeat, "x"],
+    frame.loc[repeat, "monetary"] = gamma_gamma.rvs(5.0, 4.0, 20.0, frame.loc[repeat, "x"],
                                                     rng=rng)
     params = {"p": 5.0, "q": 4.0, "gamma": 20.0}
     pooled = clv.GammaGammaModel(frame, group="region")
@@ -140,7 +138,7 @@ def test_predictions_use_each_groups_parameters(grouped):
     x, t_x, T = (frame[c].to_numpy(float)[:, None] for c in ("x", "t_x", "T"))
     scores = score_customers(model, predictions=["p_alive"], n_draws=None)
     np.testing.assert_allclose(scores["p_alive"].per_customer["mean"],
-                               ex.bg_nbd_p_alive(d["r"], alpha_i, a_i, d["b"], x, t_x,
+                               bg_nbd.p_alive(d["r"], alpha_i, a_i, d["b"], x, t_x,
                                                  T).mean(axis=1), rtol=1e-10)
 
 
@@ -162,7 +160,7 @@ def test_group_summary_reports_spread_and_shrinkage(grouped):
 def test_covariate_effects_read_as_factors_with_intervals():
     rng = np.random.default_rng(1)
     n = 500
-    frame = pd.DataFrame(bg_nbd_rvs(**BG, T=rng.uniform(30, 78, n), rng=rng))
+    frame = pd.DataFrame(bg_nbd.rvs(**BG, T=rng.uniform(30, 78, n), rng=rng))
     frame["channel"] = np.where(rng.random(n) < 0.3, "B", "A")
     model = clv.BetaGeoModel(frame, purchase_covariates=["channel"])
     g = np.log(1.9) + 0.1 * rng.standard_normal(400)

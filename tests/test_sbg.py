@@ -28,10 +28,9 @@ from helpers import assert_recovers, fake_fit, recovery_z_scores
 from scipy import integrate, stats
 
 import clvlib as clv
-from clvlib import expectations as ex
-from clvlib import likelihoods, simulate
 from clvlib.cli import main
 from clvlib.compression import CompressedRows
+from clvlib.models import sbg
 from clvlib.models.sbg import cohort_rows
 from clvlib.plots import plot_projection, plot_retention_rates
 from clvlib.replicate import replicate
@@ -83,9 +82,9 @@ def test_derl_as_published():
     """FH 2010: 3.31, 3.45, 3.59, 3.72, 3.84 for a customer in period n = 1..5 (n-1 renewals
     made) at alpha=3.80, beta=15.20, d=0.1. Reading n as renewals made (a customer in period
     n+1) shifts the list by one: 3.45, 3.59, 3.72, 3.84, 3.96."""
-    ours = [ex.sbg_derl(3.80, 15.20, 0.1, n) for n in DERL_PUBLISHED]
+    ours = [sbg.derl(3.80, 15.20, 0.1, n) for n in DERL_PUBLISHED]
     np.testing.assert_array_equal(np.round(ours, 2), list(DERL_PUBLISHED.values()))
-    shifted = [ex.sbg_derl(3.80, 15.20, 0.1, n + 1) for n in DERL_PUBLISHED]
+    shifted = [sbg.derl(3.80, 15.20, 0.1, n + 1) for n in DERL_PUBLISHED]
     np.testing.assert_array_equal(np.round(shifted, 2), [3.45, 3.59, 3.72, 3.84, 3.96])
 
 
@@ -118,7 +117,7 @@ def test_logp_equals_numerical_integration(params):
     """P(T = t) = E[theta (1-theta)^(t-1)] and S(t) = E[(1-theta)^t]."""
     duration = np.array([1, 2, 3, 7, 12, 0, 1, 7, 12], dtype=float)
     churned = np.array([1, 1, 1, 1, 1, 0, 0, 0, 0])
-    ours = likelihoods.sbg_logp(*params, duration, churned).eval()
+    ours = sbg.logp(*params, duration, churned).eval()
     brute = [np.log(integrated(*params, (lambda th, t=t: th * (1 - th) ** (t - 1)) if c else
                                (lambda th, t=t: (1 - th) ** t)))
              for t, c in zip(duration, churned, strict=True)]
@@ -138,9 +137,9 @@ def test_logp_equals_pymc_marketing(params):
     dist = ShiftedBetaGeometric.dist(*(np.float64(p) for p in params))
     their_pmf = pm.logp(dist, pt.as_tensor_variable(t)).eval()
     their_survival = np.log1p(-np.exp(pm.logcdf(dist, pt.as_tensor_variable(t)).eval()))
-    np.testing.assert_allclose(likelihoods.sbg_logp(*params, t, np.ones(12)).eval(), their_pmf,
+    np.testing.assert_allclose(sbg.logp(*params, t, np.ones(12)).eval(), their_pmf,
                                rtol=1e-12)
-    np.testing.assert_allclose(likelihoods.sbg_logp(*params, t, np.zeros(12)).eval(),
+    np.testing.assert_allclose(sbg.logp(*params, t, np.zeros(12)).eval(),
                                their_survival, rtol=1e-8)
 
 
@@ -148,13 +147,13 @@ def test_logp_broadcasts_draws_against_rows():
     """Draws of shape (S, 1) against rows of shape (1, C): one value per draw and row."""
     alpha, beta = pt.dvector("alpha"), pt.dvector("beta")
     duration, churned = np.array([[1.0, 3.0, 7.0, 7.0]]), np.array([[1, 1, 1, 0]])
-    f = pytensor.function([alpha, beta], likelihoods.sbg_logp(alpha[:, None], beta[:, None],
+    f = pytensor.function([alpha, beta], sbg.logp(alpha[:, None], beta[:, None],
                                                               duration, churned))
     values = np.array(PARAMS).T
     together = f(*values)
     assert together.shape == (len(PARAMS), 4)
     for k, params in enumerate(PARAMS):
-        np.testing.assert_allclose(together[k], likelihoods.sbg_logp(
+        np.testing.assert_allclose(together[k], sbg.logp(
             *params, duration[0], churned[0]).eval(), rtol=1e-13)
 
 
@@ -171,11 +170,11 @@ def test_logp_is_exact_at_extreme_parameters(params):
 
     churn = [math.log(a) - math.log(a + b + k - 1) + log_ratio(k - 1) for k in t]
     survive = [log_ratio(k) for k in t]
-    np.testing.assert_allclose(likelihoods.sbg_logp(a, b, t, np.ones(4)).eval(), churn,
+    np.testing.assert_allclose(sbg.logp(a, b, t, np.ones(4)).eval(), churn,
                                rtol=1e-12)
-    np.testing.assert_allclose(likelihoods.sbg_logp(a, b, t, np.zeros(4)).eval(), survive,
+    np.testing.assert_allclose(sbg.logp(a, b, t, np.zeros(4)).eval(), survive,
                                rtol=1e-10, atol=1e-12)
-    np.testing.assert_allclose(np.log(ex.sbg_survival(a, b, t)), survive, rtol=1e-10,
+    np.testing.assert_allclose(np.log(sbg.survival(a, b, t)), survive, rtol=1e-10,
                                atol=1e-12)
 
 
@@ -185,10 +184,10 @@ def test_compressed_equals_uncompressed_on_the_cohort():
     rows = cohort_rows(retention(), "regular", cohort_size=1000, through=7)
     records = rows.loc[rows.index.repeat(rows["weights"].astype(int)), ["duration", "churned"]]
     params = FH2007["regular"]
-    per_customer = likelihoods.sbg_logp(**params, duration=records["duration"].to_numpy(),
+    per_customer = sbg.logp(**params, duration=records["duration"].to_numpy(),
                                         churned=records["churned"].to_numpy()).eval().sum()
     compressed = CompressedRows.from_frame(rows, ("duration", "churned"), rows["weights"])
-    assert likelihoods.sbg_loglike(**params, rows=compressed).eval() == pytest.approx(
+    assert sbg.loglike(**params, rows=compressed).eval() == pytest.approx(
         per_customer, abs=1e-8)
     from_records = clv.ShiftedBetaGeoModel.from_records(records.reset_index(drop=True))
     assert len(from_records.rows) == 8
@@ -200,10 +199,10 @@ def test_gradient_is_finite_with_censored_rows_of_duration_zero():
     """A still-active customer with duration 0 carries no information (S(0) = 1); the churn
     branch that the switch discards must not poison the gradient."""
     a, b = pt.dscalars("a", "b")
-    total = pt.sum(likelihoods.sbg_logp(a, b, np.array([0.0, 3.0, 2.0]), np.array([0, 1, 0])))
+    total = pt.sum(sbg.logp(a, b, np.array([0.0, 3.0, 2.0]), np.array([0, 1, 0])))
     grads = pytensor.function([a, b], pt.grad(total, [a, b]))(0.5, 0.5)
     assert np.all(np.isfinite(grads))
-    assert likelihoods.sbg_logp(0.5, 0.5, [0.0], [0]).eval()[0] == 0.0
+    assert sbg.logp(0.5, 0.5, [0.0], [0]).eval()[0] == 0.0
 
 
 # -- closed forms --------------------------------------------------------------------------------
@@ -213,14 +212,14 @@ def test_gradient_is_finite_with_censored_rows_of_duration_zero():
 def test_survival_churn_and_retention_are_consistent(params):
     """S(t-1) - S(t) = P(T = t); r_t = S(t)/S(t-1), rising in t; P(T = t) sums to 1."""
     t = np.arange(1, 200)
-    survival = ex.sbg_survival(*params, np.r_[0, t])
-    np.testing.assert_allclose(survival[:-1] - survival[1:], ex.sbg_churn_probability(
+    survival = sbg.survival(*params, np.r_[0, t])
+    np.testing.assert_allclose(survival[:-1] - survival[1:], sbg.churn_probability(
         *params, t), rtol=1e-9, atol=1e-15)
-    np.testing.assert_allclose(ex.sbg_retention_rate(*params, t), survival[1:] / survival[:-1],
+    np.testing.assert_allclose(sbg.retention_rate(*params, t), survival[1:] / survival[:-1],
                                rtol=1e-12)
-    assert np.all(np.diff(ex.sbg_retention_rate(*params, t)) > 0)
-    far = ex.sbg_churn_probability(*params, np.arange(1, 10**6)).sum()
-    assert far + ex.sbg_survival(*params, 10**6 - 1) == pytest.approx(1.0, rel=1e-9)
+    assert np.all(np.diff(sbg.retention_rate(*params, t)) > 0)
+    far = sbg.churn_probability(*params, np.arange(1, 10**6)).sum()
+    assert far + sbg.survival(*params, 10**6 - 1) == pytest.approx(1.0, rel=1e-9)
 
 
 @pytest.mark.parametrize("params", PARAMS)
@@ -231,12 +230,12 @@ def test_derl_equals_a_brute_force_sum_and_its_recursion(params, d):
     horizon = int(np.log(1e-15) / -np.log1p(d)) + 1
     for n in (1, 2, 5, 20):
         t = np.arange(n, n + horizon)
-        brute = np.sum(ex.sbg_survival(*params, t) / ex.sbg_survival(*params, n - 1)
+        brute = np.sum(sbg.survival(*params, t) / sbg.survival(*params, n - 1)
                        / (1 + d) ** (t - n))
-        assert ex.sbg_derl(*params, d, n) == pytest.approx(brute, rel=1e-10)
-        recursion = ex.sbg_retention_rate(*params, n) * (1 + ex.sbg_derl(*params, d, n + 1)
+        assert sbg.derl(*params, d, n) == pytest.approx(brute, rel=1e-10)
+        recursion = sbg.retention_rate(*params, n) * (1 + sbg.derl(*params, d, n + 1)
                                                          / (1 + d))
-        assert ex.sbg_derl(*params, d, n) == pytest.approx(recursion, rel=1e-12)
+        assert sbg.derl(*params, d, n) == pytest.approx(recursion, rel=1e-12)
 
 
 # -- the simulator -------------------------------------------------------------------------------
@@ -245,9 +244,9 @@ def test_derl_equals_a_brute_force_sum_and_its_recursion(params, d):
 def test_simulated_lifetimes_follow_p_t():
     """200,000 simulated lifetimes: counts of T = 1..15 (and T > 15) against P(T = t) by a
     chi-square test."""
-    lifetimes = simulate.sbg_churn_times(0.704, 1.182, 200_000, rng=4)
+    lifetimes = sbg.churn_times(0.704, 1.182, 200_000, rng=4)
     t = np.arange(1, 16)
-    p = np.r_[ex.sbg_churn_probability(0.704, 1.182, t), ex.sbg_survival(0.704, 1.182, 15)]
+    p = np.r_[sbg.churn_probability(0.704, 1.182, t), sbg.survival(0.704, 1.182, 15)]
     observed = np.r_[np.bincount(lifetimes, minlength=16)[1:16], (lifetimes > 15).sum()]
     chi2 = ((observed - 200_000 * p) ** 2 / (200_000 * p)).sum()
     assert stats.chi2.sf(chi2, df=15) > 0.001, chi2
@@ -255,12 +254,12 @@ def test_simulated_lifetimes_follow_p_t():
 
 def test_simulated_records_are_censored_at_their_horizon():
     horizon = np.repeat([1, 4, 8], 100_000)
-    records = simulate.sbg_rvs(0.668, 3.806, horizon, rng=5)
+    records = sbg.rvs(0.668, 3.806, horizon, rng=5)
     assert np.all(records["duration"] <= horizon)
     assert np.all((records["churned"] == 1) | (records["duration"] == horizon))
     for h in (1, 4, 8):
         active = 1 - records["churned"][horizon == h].mean()
-        s = ex.sbg_survival(0.668, 3.806, h)
+        s = sbg.survival(0.668, 3.806, h)
         assert abs(active - s) < 4 * np.sqrt(s * (1 - s) / 100_000)
 
 
@@ -302,8 +301,8 @@ def test_records_with_their_own_column_names_and_booleans():
     records = pd.DataFrame({"years": [1, 3, 4, 4], "left": [True, True, False, False]})
     model = clv.ShiftedBetaGeoModel.from_records(records, duration="years", churned="left")
     assert model.rows.n_original == 4 and len(model.rows) == 3
-    expected = (likelihoods.sbg_logp(1.0, 2.0, [1, 3], [1, 1]).eval().sum()
-                + 2 * likelihoods.sbg_logp(1.0, 2.0, [4], [0]).eval().sum())
+    expected = (sbg.logp(1.0, 2.0, [1, 3], [1, 1]).eval().sum()
+                + 2 * sbg.logp(1.0, 2.0, [4], [0]).eval().sum())
     assert model.log_likelihood({"alpha": 1.0, "beta": 2.0}) == pytest.approx(expected)
     with pytest.raises(clv.CLVDataError, match="no column 'tenure'"):
         clv.ShiftedBetaGeoModel.from_records(records, duration="tenure", churned="left")
@@ -320,7 +319,7 @@ def test_projection_sits_beside_the_actual(sbg_map):
         assert table.index.tolist() == list(range(1, 13))
         assert table["fitted"].tolist() == [True] * 7 + [False] * 5
         est = model.point_estimate()
-        np.testing.assert_allclose(table["mean"], 100 * ex.sbg_survival(**est, t=table.index))
+        np.testing.assert_allclose(table["mean"], 100 * sbg.survival(**est, t=table.index))
         np.testing.assert_allclose(table["mean"], table["actual"], rtol=0.05)
 
 
@@ -424,7 +423,7 @@ def test_parameter_recovery_from_individual_records():
     helpers.FALSE_FAILURE)."""
     truth = {"alpha": 1.3, "beta": 4.0}
     rng = np.random.default_rng(3)
-    records = pd.DataFrame(simulate.sbg_rvs(**truth, horizon=rng.integers(1, 9, size=4000),
+    records = pd.DataFrame(sbg.rvs(**truth, horizon=rng.integers(1, 9, size=4000),
                                                rng=rng))
     model = clv.ShiftedBetaGeoModel.from_records(records)
     model.fit(draws=500, tune=500, chains=2, sampler="pymc", random_seed=1, progressbar=False)

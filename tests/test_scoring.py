@@ -15,8 +15,8 @@ from helpers import cdnow_summary, fake_fit
 
 import clvlib as clv
 from clvlib import checks
+from clvlib.models import bg_nbd, pareto_nbd
 from clvlib.scoring import PREDICTIONS, score_customers
-from clvlib.simulate import bg_nbd_purchase_times, pareto_nbd_purchase_times
 
 MODELS = {
     clv.BetaGeoModel: {"r": 0.2426, "alpha": 4.4136, "a": 0.7929, "b": 2.4259},
@@ -82,7 +82,7 @@ def _simulated_base(cls, params, n, seed, calibration=39.0, holdout=39.0):
     T = calibration - rng.uniform(0, 12, size=n)
     if cls is clv.ModifiedBetaGeoModel:  # summaries over calibration + holdout, then split
         raise AssertionError("use the BG/NBD or Pareto/NBD simulators here")
-    times = bg_nbd_purchase_times if cls is clv.BetaGeoModel else pareto_nbd_purchase_times
+    times = bg_nbd.purchase_times if cls is clv.BetaGeoModel else pareto_nbd.purchase_times
     customer, time = times(*params.values(), T + holdout, rng=rng)
     cal = time <= T[customer]
     x = np.bincount(customer[cal], minlength=n)

@@ -16,14 +16,8 @@ import pytest
 from scipy import stats
 from scipy.special import betaln
 
-from clvlib import expectations as ex
 from clvlib import read_transactions, simulate_transactions, summarize
-from clvlib.simulate import (
-    bg_nbd_purchase_times,
-    bg_nbd_rvs,
-    gamma_gamma_rvs,
-    gamma_gamma_spend_rvs,
-)
+from clvlib.models import bg_nbd, gamma_gamma
 
 FHL = (0.2426, 4.4136, 0.7929, 2.4259)
 N = 200_000
@@ -47,13 +41,13 @@ def clustered_standard_error(values, groups) -> float:
 def test_bg_nbd_rvs_matches_closed_forms(params, T):
     """200,000 customers of age T: the shares with x = 0..5 match P(X(T)=n) and the mean of x
     matches E[X(T)], each within 4 Monte-Carlo standard errors."""
-    data = bg_nbd_rvs(*params, np.full(N, T), rng=12345)
+    data = bg_nbd.rvs(*params, np.full(N, T), rng=12345)
     x = data["x"]
     for n in range(6):
         share = np.mean(x == n)
-        p_n = float(ex.bg_nbd_prob_purchases(*params, T, n))
+        p_n = float(bg_nbd.prob_purchases(*params, T, n))
         assert within(share, p_n, np.sqrt(p_n * (1 - p_n) / N)), (n, share, p_n)
-    expected = float(ex.bg_nbd_expected_purchases_new(*params, T))
+    expected = float(bg_nbd.expected_purchases_new(*params, T))
     assert within(x.mean(), expected, x.std() / np.sqrt(N)), (x.mean(), expected)
 
 
@@ -61,8 +55,8 @@ def test_bg_nbd_rvs_mixed_ages():
     """With ages spread over 1..78 weeks, mean x matches the average of E[X(T_i)]."""
     rng = np.random.default_rng(7)
     T = rng.uniform(1, 78, size=N)
-    x = bg_nbd_rvs(*FHL, T, rng=rng)["x"]
-    expected = ex.bg_nbd_expected_purchases_new(*FHL, T)
+    x = bg_nbd.rvs(*FHL, T, rng=rng)["x"]
+    expected = bg_nbd.expected_purchases_new(*FHL, T)
     # The variance of x - E[X(T_i)] bounds the standard error of the difference of means.
     assert within(x.mean(), expected.mean(), (x - expected).std() / np.sqrt(N))
 
@@ -73,15 +67,15 @@ def test_bg_nbd_p_alive_is_consistent_with_simulation():
     (the alive term of FHL eq. 8); over everyone it equals sum_n of the alive terms."""
     r, alpha, a, b = FHL
     T = 39.0
-    data = bg_nbd_rvs(*FHL, np.full(N, T), rng=99)
-    alive = ex.bg_nbd_p_alive(*FHL, data["x"], data["t_x"], data["T"])
+    data = bg_nbd.rvs(*FHL, np.full(N, T), rng=99)
+    alive = bg_nbd.p_alive(*FHL, data["x"], data["t_x"], data["T"])
     n = np.arange(0, 400)
     alive_term = np.exp(betaln(a, b + n) - betaln(a, b)) * stats.nbinom.pmf(
         n, r, alpha / (alpha + T))
     assert np.all(alive[data["x"] == 0] == 1.0)
     for k in (1, 2, 3, 5):
         group = alive[data["x"] == k]
-        truth = alive_term[k] / float(ex.bg_nbd_prob_purchases(*FHL, T, k))
+        truth = alive_term[k] / float(bg_nbd.prob_purchases(*FHL, T, k))
         standard_error = group.std() / np.sqrt(group.size)
         assert within(group.mean(), truth, standard_error), (k, group.mean(), truth)
     assert within(alive.mean(), alive_term.sum(), alive.std() / np.sqrt(N))
@@ -91,14 +85,14 @@ def test_bg_nbd_rvs_structure_and_seed():
     """t_x = 0 exactly when x = 0, 0 < t_x <= T otherwise; the same seed gives the same draws;
     purchase times are per customer, within (0, T]."""
     T = np.linspace(0.5, 60, 5_000)
-    first = bg_nbd_rvs(*FHL, T, rng=3)
-    again = bg_nbd_rvs(*FHL, T, rng=3)
+    first = bg_nbd.rvs(*FHL, T, rng=3)
+    again = bg_nbd.rvs(*FHL, T, rng=3)
     for key in ("x", "t_x", "T"):
         np.testing.assert_array_equal(first[key], again[key])
     x, t_x = first["x"], first["t_x"]
     assert np.all((x == 0) == (t_x == 0))
     assert np.all((t_x <= T) & (t_x >= 0))
-    customer, time = bg_nbd_purchase_times(*FHL, T, rng=3)
+    customer, time = bg_nbd.purchase_times(*FHL, T, rng=3)
     assert np.all((time > 0) & (time <= T[customer]))
     np.testing.assert_array_equal(np.bincount(customer, minlength=T.size), x)
 
@@ -110,7 +104,7 @@ def test_gamma_gamma_rvs_mean_spend(params):
     p, q, gamma = params
     rng = np.random.default_rng(5)
     x = rng.integers(1, 10, size=N)
-    m = gamma_gamma_rvs(*params, x, rng=rng)
+    m = gamma_gamma.rvs(*params, x, rng=rng)
     assert np.all(m > 0)
     assert within(m.mean(), p * gamma / (q - 1), m.std() / np.sqrt(N))
 
@@ -119,7 +113,7 @@ def test_gamma_gamma_rvs_mean_spend(params):
 def test_gamma_gamma_rvs_distribution_is_beta_prime(x):
     """For fixed x, x m / gamma is beta-prime(p x, q) (FH 2013): a KS test does not reject."""
     p, q, gamma = 6.25, 3.74, 15.44
-    m = gamma_gamma_rvs(p, q, gamma, np.full(50_000, x), rng=11 + x)
+    m = gamma_gamma.rvs(p, q, gamma, np.full(50_000, x), rng=11 + x)
     result = stats.kstest(x * m / gamma, stats.betaprime(p * x, q).cdf)
     assert result.pvalue > 1e-3, result
 
@@ -131,7 +125,7 @@ def test_gamma_gamma_spend_rvs_shares_nu_within_customer():
     p, q, gamma = 6.25, 6.0, 15.44
     n = 100_000
     customer = np.repeat(np.arange(n), 2)
-    spend = gamma_gamma_spend_rvs(p, q, gamma, customer, n, rng=8).reshape(n, 2)
+    spend = gamma_gamma.spend_rvs(p, q, gamma, customer, n, rng=8).reshape(n, 2)
     assert np.corrcoef(spend[:, 0], spend[:, 1])[0, 1] > 0.1
     assert abs(np.corrcoef(spend[:-1, 0], spend[1:, 1])[0, 1]) < 0.02
     standard_error = clustered_standard_error(spend.ravel(), customer)
@@ -174,7 +168,7 @@ def test_simulated_log_matches_bg_nbd_and_gamma_gamma(simulated_log):
     first = simulated_log.groupby("customer_id")["timestamp"].min()
     age_weeks = (pd.Timestamp(SIM["end"]) - first).dt.total_seconds().to_numpy() / (7 * 86400)
     repeats = (simulated_log.groupby("customer_id").size() - 1).to_numpy()
-    expected = ex.bg_nbd_expected_purchases_new(SIM["r"], SIM["alpha"], SIM["a"], SIM["b"],
+    expected = bg_nbd.expected_purchases_new(SIM["r"], SIM["alpha"], SIM["a"], SIM["b"],
                                                 age_weeks)
     assert within(repeats.mean(), expected.mean(), (repeats - expected).std() / np.sqrt(20_000))
     amounts = simulated_log["amount"].to_numpy()

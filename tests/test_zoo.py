@@ -22,15 +22,8 @@ from scipy import integrate
 from scipy.special import gammaln
 
 import clvlib as clv
-from clvlib import expectations as ex
 from clvlib.comparison import compare_models, fit_candidates
-from clvlib.likelihoods import (
-    mbg_nbd_loglike,
-    mbg_nbd_logp,
-    pareto_nbd_loglike,
-    pareto_nbd_logp,
-)
-from clvlib.simulate import mbg_nbd_rvs, pareto_nbd_rvs
+from clvlib.models import bg_nbd, mbg_nbd, pareto_nbd
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore")
@@ -57,7 +50,7 @@ def _fitter(cls, params):
 
 def test_pareto_nbd_log_likelihood_at_the_fhl_mle():
     """FHL (2005): LL = -9594.98 at r=0.5532, alpha=10.5763, s=0.6062, beta=11.6715."""
-    total = pareto_nbd_logp(**FHL_PARETO, x=_data()[0], t_x=_data()[1], T=_data()[2]).eval().sum()
+    total = pareto_nbd.logp(**FHL_PARETO, x=_data()[0], t_x=_data()[1], T=_data()[2]).eval().sum()
     assert total == pytest.approx(-9594.98, abs=0.01)
 
 
@@ -65,7 +58,7 @@ def test_pareto_nbd_log_likelihood_at_the_fhl_mle():
 def test_pareto_nbd_logp_equals_lifetimes_per_customer(params):
     """Our quadrature against lifetimes' hypergeometric closed form (FHL note eqs. 18-20)."""
     x, t_x, T = _data()
-    ours = pareto_nbd_logp(**params, x=x, t_x=t_x, T=T).eval()
+    ours = pareto_nbd.logp(**params, x=x, t_x=t_x, T=T).eval()
     theirs = ParetoNBDFitter._conditional_log_likelihood(tuple(params.values()), x, t_x, T)
     np.testing.assert_allclose(ours, theirs, rtol=1e-9, atol=1e-9)
 
@@ -95,7 +88,7 @@ def test_pareto_nbd_extreme_customers_finite_value_and_gradient(x, t_x, T):
     """Issue 3: no NaN or overflow for many purchases or long ages; the value agrees with
     adaptive quadrature of the integral form and the gradient is finite."""
     theta = pt.dvector("theta")
-    logp = pareto_nbd_logp(theta[0], theta[1], theta[2], theta[3],
+    logp = pareto_nbd.logp(theta[0], theta[1], theta[2], theta[3],
                            np.array([x], float), np.array([t_x], float), np.array([T], float)).sum()
     fn = pytensor.function([theta], [logp, pt.grad(logp, theta)])
     value, grad = fn(np.array(list(FHL_PARETO.values())))
@@ -105,8 +98,8 @@ def test_pareto_nbd_extreme_customers_finite_value_and_gradient(x, t_x, T):
 
 
 @pytest.mark.parametrize("logp, loglike, params", [
-    (pareto_nbd_logp, pareto_nbd_loglike, FHL_PARETO),
-    (mbg_nbd_logp, mbg_nbd_loglike, BTYDPLUS_MBG),
+    (pareto_nbd.logp, pareto_nbd.loglike, FHL_PARETO),
+    (mbg_nbd.logp, mbg_nbd.loglike, BTYDPLUS_MBG),
 ])
 def test_compressed_equals_uncompressed(logp, loglike, params):
     x, t_x, T = _data(cdnow_summary("cdnow_master"))
@@ -122,7 +115,7 @@ def test_compressed_equals_uncompressed(logp, loglike, params):
 def test_mbg_nbd_logp_equals_lifetimes():
     """lifetimes' ModifiedBetaGeoFitter negative log-likelihood (mean over customers)."""
     x, t_x, T = _data()
-    ours = mbg_nbd_logp(**BTYDPLUS_MBG, x=x, t_x=t_x, T=T).eval()
+    ours = mbg_nbd.logp(**BTYDPLUS_MBG, x=x, t_x=t_x, T=T).eval()
     theirs = -ModifiedBetaGeoFitter._negative_log_likelihood(
         np.log(list(BTYDPLUS_MBG.values())), x, t_x, T, np.ones_like(x), 0.0
     )
@@ -136,13 +129,13 @@ def test_mbg_nbd_logp_equals_lifetimes():
 def test_pareto_nbd_expectations_equal_lifetimes(params):
     x, t_x, T = (v[:300] for v in _data())
     f = _fitter(ParetoNBDFitter, params)
-    np.testing.assert_allclose(ex.pareto_nbd_p_alive(**params, x=x, t_x=t_x, T=T),
+    np.testing.assert_allclose(pareto_nbd.p_alive(**params, x=x, t_x=t_x, T=T),
                                f.conditional_probability_alive(x, t_x, T), rtol=1e-8)
     np.testing.assert_allclose(
-        ex.pareto_nbd_expected_purchases(**params, x=x, t_x=t_x, T=T, t=39),
+        pareto_nbd.expected_purchases(**params, x=x, t_x=t_x, T=T, t=39),
         f.conditional_expected_number_of_purchases_up_to_time(39, x, t_x, T), rtol=1e-8)
     t = np.array([1.0, 10.0, 39.0, 78.0])
-    np.testing.assert_allclose(ex.pareto_nbd_expected_purchases_new(**params, t=t),
+    np.testing.assert_allclose(pareto_nbd.expected_purchases_new(**params, t=t),
                                f.expected_number_of_purchases_up_to_time(t), rtol=1e-10)
 
 
@@ -150,22 +143,22 @@ def test_mbg_nbd_expectations_equal_lifetimes():
     params = BTYDPLUS_MBG
     x, t_x, T = (v[:300] for v in _data())
     f = _fitter(ModifiedBetaGeoFitter, params)
-    np.testing.assert_allclose(ex.mbg_nbd_p_alive(**params, x=x, t_x=t_x, T=T),
+    np.testing.assert_allclose(mbg_nbd.p_alive(**params, x=x, t_x=t_x, T=T),
                                f.conditional_probability_alive(x, t_x, T), rtol=1e-10)
     np.testing.assert_allclose(
-        ex.mbg_nbd_expected_purchases(**params, x=x, t_x=t_x, T=T, t=39),
+        mbg_nbd.expected_purchases(**params, x=x, t_x=t_x, T=T, t=39),
         f.conditional_expected_number_of_purchases_up_to_time(39, x, t_x, T), rtol=1e-8)
     t = np.array([1.0, 10.0, 39.0, 78.0])
-    np.testing.assert_allclose(ex.mbg_nbd_expected_purchases_new(**params, t=t),
+    np.testing.assert_allclose(mbg_nbd.expected_purchases_new(**params, t=t),
                                f.expected_number_of_purchases_up_to_time(t), rtol=1e-10)
     for n in range(4):
-        assert ex.mbg_nbd_prob_purchases(**params, t=39, n=n) == pytest.approx(
+        assert mbg_nbd.prob_purchases(**params, t=39, n=n) == pytest.approx(
             float(f.probability_of_n_purchases_up_to_time(39, n)), rel=1e-8)
 
 
 @pytest.mark.parametrize("prob, mean, params", [
-    (ex.pareto_nbd_prob_purchases, ex.pareto_nbd_expected_purchases_new, FHL_PARETO),
-    (ex.mbg_nbd_prob_purchases, ex.mbg_nbd_expected_purchases_new, BTYDPLUS_MBG),
+    (pareto_nbd.prob_purchases, pareto_nbd.expected_purchases_new, FHL_PARETO),
+    (mbg_nbd.prob_purchases, mbg_nbd.expected_purchases_new, BTYDPLUS_MBG),
 ])
 def test_purchase_distribution_sums_to_one_with_the_right_mean(prob, mean, params):
     n = np.arange(0, 400)
@@ -176,8 +169,8 @@ def test_purchase_distribution_sums_to_one_with_the_right_mean(prob, mean, param
 
 
 @pytest.mark.parametrize("rvs, prob, params", [
-    (pareto_nbd_rvs, ex.pareto_nbd_prob_purchases, FHL_PARETO),
-    (mbg_nbd_rvs, ex.mbg_nbd_prob_purchases, BTYDPLUS_MBG),
+    (pareto_nbd.rvs, pareto_nbd.prob_purchases, FHL_PARETO),
+    (mbg_nbd.rvs, mbg_nbd.prob_purchases, BTYDPLUS_MBG),
 ])
 def test_simulators_match_the_purchase_distribution(rvs, prob, params):
     """Shares of x = 0..4 among 200,000 simulated customers, within 4 Monte Carlo SEs."""
@@ -234,8 +227,8 @@ def test_pareto_nbd_nuts_posterior_around_the_fhl_mle():
 
 @pytest.mark.slow
 @pytest.mark.parametrize("cls, rvs, truth", [
-    (clv.ParetoNBDModel, pareto_nbd_rvs, {"r": 0.6, "alpha": 8.0, "s": 1.2, "beta": 20.0}),
-    (clv.ModifiedBetaGeoModel, mbg_nbd_rvs, {"r": 0.5, "alpha": 6.0, "a": 0.9, "b": 2.0}),
+    (clv.ParetoNBDModel, pareto_nbd.rvs, {"r": 0.6, "alpha": 8.0, "s": 1.2, "beta": 20.0}),
+    (clv.ModifiedBetaGeoModel, mbg_nbd.rvs, {"r": 0.5, "alpha": 6.0, "a": 0.9, "b": 2.0}),
 ])
 def test_parameter_recovery(cls, rvs, truth):
     """2,000 simulated customers (ages rounded to days, as real summaries are); every true value
@@ -261,8 +254,8 @@ def _simulated_summary(rvs, params, n, seed) -> clv.CustomerSummary:
 
 @pytest.mark.slow
 @pytest.mark.parametrize("truth_name, rvs, params, n", [
-    ("MBG/NBD", mbg_nbd_rvs, {"r": 0.5, "alpha": 6.0, "a": 1.2, "b": 1.5}, 12_000),
-    ("BG/NBD", clv.simulate.bg_nbd_rvs, {"r": 0.5, "alpha": 6.0, "a": 1.2, "b": 1.5}, 4000),
+    ("MBG/NBD", mbg_nbd.rvs, {"r": 0.5, "alpha": 6.0, "a": 1.2, "b": 1.5}, 12_000),
+    ("BG/NBD", bg_nbd.rvs, {"r": 0.5, "alpha": 6.0, "a": 1.2, "b": 1.5}, 4000),
 ])
 def test_comparison_ranks_the_true_model_first(truth_name, rvs, params, n):
     """On customers simulated from one model, PSIS-LOO ranks that model first.

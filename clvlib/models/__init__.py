@@ -5,18 +5,21 @@ from __future__ import annotations
 from pathlib import Path
 
 from clvlib.models.base import CLVModel, PurchaseModel
-from clvlib.models.beta_geo import BetaGeoModel
+from clvlib.models.bdw import BetaDiscreteWeibullModel
 from clvlib.models.bg_bb import BetaGeoBetaBinomModel
+from clvlib.models.bg_nbd import BetaGeoModel
 from clvlib.models.fit_cache import fit_config, read_fit_file
 from clvlib.models.gamma_gamma import GammaGammaModel
+from clvlib.models.ggompertz_nbd import GGompertzNBDModel
 from clvlib.models.mbg_nbd import ModifiedBetaGeoModel
 from clvlib.models.pareto_nbd import ParetoNBDModel
 from clvlib.models.samplers import FitSettings
 from clvlib.models.sbg import ShiftedBetaGeoModel
 
 MODELS: dict[str, type[CLVModel]] = {
-    m.name: m for m in (BetaGeoModel, ModifiedBetaGeoModel, ParetoNBDModel, GammaGammaModel,
-                        BetaGeoBetaBinomModel, ShiftedBetaGeoModel)
+    m.name: m for m in (BetaGeoModel, ModifiedBetaGeoModel, ParetoNBDModel, GGompertzNBDModel,
+                        GammaGammaModel, BetaGeoBetaBinomModel, ShiftedBetaGeoModel,
+                        BetaDiscreteWeibullModel)
 }
 
 
@@ -37,7 +40,7 @@ def load_model(path: str | Path, data) -> CLVModel:
 
 
 __all__ = [
-    "MODELS", "BetaGeoBetaBinomModel", "BetaGeoModel", "CLVModel", "FitSettings",
-    "GammaGammaModel", "ModifiedBetaGeoModel", "ParetoNBDModel", "PurchaseModel",
-    "ShiftedBetaGeoModel", "get_model", "load_model",
+    "MODELS", "BetaDiscreteWeibullModel", "BetaGeoBetaBinomModel", "BetaGeoModel", "CLVModel",
+    "FitSettings", "GGompertzNBDModel", "GammaGammaModel", "ModifiedBetaGeoModel",
+    "ParetoNBDModel", "PurchaseModel", "ShiftedBetaGeoModel", "get_model", "load_model",
 ]

@@ -1,9 +1,9 @@
 """What every clvlib model shares: priors as data, a PyMC model, fitting, saving, diagnostics.
 
 A model class declares its parameters, the summary columns its likelihood reads, its default
-priors, and how to call its likelihood from :mod:`clvlib.likelihoods`; everything else is here,
-except how a PyMC model is sampled or optimized (:mod:`clvlib.models.samplers`) and how fits are
-saved and cached (:mod:`clvlib.models.fit_cache`).
+priors, and its likelihood and closed forms (each in the model's own module); everything else
+is here, except how a PyMC model is sampled or optimized (:mod:`clvlib.models.samplers`) and how
+fits are saved and cached (:mod:`clvlib.models.fit_cache`).
 """
 
 from __future__ import annotations
@@ -37,20 +37,29 @@ from clvlib.timeunits import TimeUnit
 
 @dataclass(frozen=True)
 class Likelihood:
-    """A model's likelihood from :mod:`clvlib.likelihoods`: per row, and weighted total."""
+    """A model's likelihood (PyTensor, in the model's module).
+
+    ``pointwise(*params, *columns)`` is the definition: the log-likelihood of each customer
+    row, its parameters by name then the data columns of :attr:`CLVModel.columns`. The fit sums
+    it over the weighted rows unless the model gives ``total(*params, rows=rows)``, a faster
+    way to the same weighted sum (per distinct value tables, say), which
+    :func:`clvlib.models.verify.check_model` holds equal to that sum.
+    """
 
     pointwise: Callable
-    total: Callable
+    total: Callable | None = None
 
 
 @dataclass(frozen=True)
 class PurchaseExpectations:
-    """A purchase model's closed forms from :mod:`clvlib.expectations` (NumPy, broadcasting).
+    """A purchase model's closed forms (NumPy, broadcasting; in the model's module).
 
     Each takes the model's parameters by name plus data: ``p_alive(x, t_x, T)``,
     ``expected_purchases(x, t_x, T, t)``, ``expected_purchases_alive(x, T, t)`` (the same for a
     customer known to be alive: ``expected_purchases = expected_purchases_alive * p_alive``),
-    ``expected_purchases_new(t)`` and ``prob_purchases(t, n)``.
+    ``expected_purchases_new(t)`` and ``prob_purchases(t, n)``; ``future_given_alive(x, T)``
+    gives a customer's traits given alive at ``T`` (:class:`clvlib.futures.FutureGivenAlive`)
+    from which predictive draws of their future are made.
     """
 
     p_alive: Callable
@@ -58,6 +67,17 @@ class PurchaseExpectations:
     expected_purchases_alive: Callable
     expected_purchases_new: Callable
     prob_purchases: Callable
+    future_given_alive: Callable
+
+
+@dataclass(frozen=True)
+class SpendExpectations:
+    """A spend model's closed form: ``expected_spend(params..., x, m)``, a customer's expected
+    spend per purchase given their ``x`` repeat purchases of mean value ``m``."""
+
+    expected_spend: Callable
+
+
 class CLVModel:
     """Base class of the clvlib models; use a subclass such as :class:`BetaGeoModel`.
 
@@ -190,11 +210,12 @@ class CLVModel:
         With covariates, each distinct row (summary and covariates) has its own linked
         parameters and the model's pointwise likelihood is weighted and summed.
         """
-        if not self.indexed:
-            return self.likelihood.total(**params, rows=rows)
-        linked = self.linked_params(params, rows.columns)
+        if not self.indexed and self.likelihood.total is not None:
+            return self.likelihood.total(**{k: params[k] for k in self.params}, rows=rows)
+        linked = self.linked_params(params, rows.columns) if self.indexed else params
         data = {c: rows[c] for c in self.columns}
-        return pt.sum(rows.weights * self.likelihood.pointwise(**linked, **data))
+        return pt.sum(rows.weights * self.likelihood.pointwise(
+            **{k: linked[k] for k in self.params}, **data))
 
     # -- parameters indexed by customer -------------------------------------------------------
 
@@ -456,7 +477,7 @@ class CLVModel:
         cache_dir : str or Path, optional
             A folder of saved fits. The fit is keyed by :meth:`cache_key` (model, priors, fit
             settings, data hash, time unit and resolution, clvlib version and the source of its
-            likelihoods and model code, sampler package versions): on a hit the saved netCDF
+            likelihood and model code, sampler package versions): on a hit the saved netCDF
             file is read instead of sampling (the same numbers, bit for bit); on a miss the
             model is fitted and saved there. :attr:`cache_hit` and :attr:`cache_path` say which.
 
@@ -661,6 +682,9 @@ class PurchaseModel(CLVModel):
     dropout_kind: ClassVar[str] = "probability"
     #: What the report adds when it explains P(alive) for this model (empty: nothing to add).
     p_alive_caveat: ClassVar[str] = ""
+    #: Whether the report can take the model as a candidate: its figures and sentences on how
+    #: long customers stay are written for the dropout kinds "probability" and "lifetime".
+    report_candidate: ClassVar[bool] = True
 
     def p_alive(self, customers=None, *, n_draws: int | None = 1000, seed: int = 0,
                 interval: float = 0.9) -> Prediction:

@@ -106,15 +106,19 @@ def save_cached(path: Path, idata: xr.DataTree, timings: dict) -> None:
 
 @cache
 def _source_hash(model_class: type) -> str:
-    """sha256 of the code that decides a fit: likelihoods, priors, the model classes' base,
-    sampler adapters and compiled densities (their C source too), and the model's own
-    module."""
-    from clvlib import likelihoods, priors
-    from clvlib.models import base, density, kernels, samplers
+    """sha256 of the code that decides a fit: priors, the model classes' base, sampler adapters
+    and compiled densities (their C source too), the shared numerics, the model's own module
+    and the other model modules it imports (MBG/NBD reads BG/NBD's)."""
+    from clvlib import priors, special
+    from clvlib.models import base, density, kernels, numerics, samplers
 
+    own = inspect.getmodule(model_class)
+    imported = sorted((value for value in vars(own).values() if inspect.ismodule(value)
+                       and value.__name__.startswith("clvlib.models.")),
+                      key=lambda module: module.__name__)
     h = hashlib.sha256()
-    for module in (likelihoods, priors, base, samplers, density, kernels,
-                   inspect.getmodule(model_class)):
+    for module in dict.fromkeys((priors, special, base, samplers, density, kernels, numerics,
+                                 own, *imported)):
         h.update(Path(inspect.getfile(module)).read_bytes())
     h.update(kernels.built_from().encode())  # the C source's digest, recorded by its build
     return h.hexdigest()

@@ -10,8 +10,8 @@ milliseconds, where numba compiled the same kernels for 3-5 s per model in every
 environment (issue 14). This module loads it with ctypes and hands nutpie the callbacks'
 addresses.
 
-These are the likelihoods of :mod:`clvlib.likelihoods` written a second time, by hand, with
-their gradients: no library differentiates them into compiled code a package can ship.
+These are the models' likelihoods (``logp`` in each model's module) written a second time, by
+hand, with their gradients: no library differentiates them into compiled code a package can ship.
 tests/test_kernels.py holds each equal to the PyTensor model's log density and gradient to 1e-10
 over a grid of parameters, priors, designs and data.
 
@@ -70,8 +70,8 @@ UNBOUNDED = 6
 #: is the standardized ``z = e / sigma``. The same posterior as sampling ``z`` itself, and an
 #: easier one for NUTS when every group has many customers.
 CENTERED = 8
-# Pareto/NBD: the Gauss-Legendre rule and cut-off of the quadrature in clvlib.likelihoods
-# (which imports them from here).
+# Pareto/NBD: the Gauss-Legendre rule and cut-off of the quadrature of its likelihood
+# (clvlib.models.pareto_nbd imports them from here).
 PNBD_NODES, PNBD_WEIGHTS = np.polynomial.legendre.leggauss(16)
 PNBD_CUTOFF = 25.0
 # The kernel integrates each row with the fewest nodes that reach the 16-node rule's precision

@@ -4,24 +4,222 @@ Fader & Hardie (2007), "How to project customer retention", Journal of Interacti
 21(1): at each renewal a customer churns with probability ``theta ~ Beta(alpha, beta)``. The
 model fits a cohort survival table (percent of a cohort still active after each period) or
 individual churn records (periods completed, churned or not); both become weighted
-``(duration, churned)`` rows for the one likelihood in :mod:`clvlib.likelihoods`. Discounted
+``(duration, churned)`` rows for the one likelihood in this module. Discounted
 expected residual lifetime follows Fader & Hardie (2010), "Customer-base valuation in a
 contractual setting: the perils of ignoring heterogeneity", Marketing Science 29(1).
+
+Everything about the model sits here: its likelihood (PyTensor: each customer row in the
+notation of its paper, and the weighted total over compressed rows), its closed forms (NumPy,
+broadcasting over parameter draws and customers), its simulators, and its declaration (the
+model class: parameters, priors, covariate links; it has no compiled kernel: it fits
+through its PyTensor graph).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
+
 import numpy as np
 import pandas as pd
+import pytensor.tensor as pt
 
-from clvlib import expectations as ex
 from clvlib.compression import WEIGHT_COLUMN, CompressedRows
 from clvlib.errors import CLVDataError
-from clvlib.likelihoods import sbg_loglike, sbg_logp
+from clvlib.models import numerics
 from clvlib.models.base import CLVModel, Likelihood
 from clvlib.predict import Prediction, posterior_predict
 from clvlib.priors import Prior
+from clvlib.special import hyp2f1_one, log_beta_ratio
 from clvlib.validation import check_whole_numbers, raise_for_rows, with_default_period
+
+# ============================================================================================
+# The likelihood (PyTensor)
+# ============================================================================================
+
+# --------------------------------------------------------------------------------------------
+# sBG, the shifted-beta-geometric model of contract duration: Fader & Hardie (2007), "How to
+# project customer retention", Journal of Interactive Marketing 21(1), eqs. (5)-(7). At each
+# renewal a customer churns with probability theta ~ Beta(alpha, beta). The lifetime T (in
+# periods) has
+#   P(T = t) = B(alpha+1, beta+t-1) / B(alpha, beta),   S(t) = P(T > t) = B(alpha, beta+t) /
+#   B(alpha, beta),   t = 1, 2, ...
+# A row is (duration, churned): a customer who churned at the end of period ``duration``
+# contributes log P(T = duration); one still active after ``duration`` periods, log S(duration).
+# As rising factorials, read from tables as for BG/BB above: P(T = t) = alpha/(alpha+beta+t-1)
+# (beta)_{t-1} / (alpha+beta)_{t-1} and S(t) = (beta)_t / (alpha+beta)_t.
+# A cohort survival table becomes such rows, weighted by the number of customers lost each
+# period and by the survivors at the last period (clvlib.models.sbg).
+# --------------------------------------------------------------------------------------------
+
+
+def _row_part(alpha, beta, duration, churned):
+    """log P(T = duration) for churned rows, log S(duration) for the others (PyTensor)."""
+    symbolic, (duration, churned) = numerics.as_data(duration, churned)
+    lib = pt if symbolic else np
+    size = (pt.max(duration).astype("int64") if symbolic else int(np.max(duration))) + 1
+    tables = numerics.rising_tables((beta, alpha + beta), size)
+
+    def ratio(steps):  # log[(beta)_m / (alpha+beta)_m]
+        return numerics.gather(tables[0], steps) - numerics.gather(tables[1], steps)
+
+    # max(duration, 1) keeps the churn branch finite on rows the switch discards: a customer
+    # still active after 0 periods.
+    before = lib.maximum(duration, 1) - 1
+    churn = pt.log(alpha) - pt.log(alpha + beta + before) + ratio(before)
+    return pt.switch(pt.gt(churned, 0), churn, ratio(duration))
+
+
+def logp(alpha, beta, duration, churned):
+    """sBG log-likelihood of each customer (Fader & Hardie 2007, eqs. 5-6).
+
+    Parameters
+    ----------
+    alpha, beta : scalar
+        Shape parameters of the beta distribution of churn probabilities ``theta``.
+    duration : array
+        Periods completed: the period at whose end the customer churned, or the periods
+        survived so far by a customer still active.
+    churned : array of bool or 0/1
+        Whether the customer churned (else the duration is right-censored).
+
+    Examples
+    --------
+    >>> round(float(logp(0.704, 1.182, [1], [1]).eval()[0]), 4)  # log alpha/(alpha+beta)
+    -0.9854
+    """
+    alpha, beta = numerics.float64(alpha, beta)
+    return _row_part(alpha, beta, duration, churned)
+
+
+def loglike(alpha, beta, rows: CompressedRows):
+    """Total sBG log-likelihood of weighted rows with columns ``duration`` and ``churned``."""
+    alpha, beta = numerics.float64(alpha, beta)
+    return pt.sum(rows.weights * _row_part(alpha, beta, rows["duration"], rows["churned"]))
+
+
+# ============================================================================================
+# Closed forms (NumPy)
+# ============================================================================================
+
+# --------------------------------------------------------------------------------------------
+# sBG (Fader & Hardie 2007, "How to project customer retention", Journal of Interactive
+# Marketing 21(1); Fader & Hardie 2010, "Customer-base valuation in a contractual setting: the
+# perils of ignoring heterogeneity", Marketing Science 29(1)). Periods t = 1, 2, ...; a
+# customer churns at the end of period T with P(T = t) = B(alpha+1, beta+t-1)/B(alpha, beta).
+# --------------------------------------------------------------------------------------------
+
+
+def survival(alpha, beta, t):
+    """S(t) = P(T > t) = B(alpha, beta+t)/B(alpha, beta): the share still active after ``t``.
+
+    FH 2007, eq. (6).
+
+    Examples
+    --------
+    >>> round(float(survival(0.704, 1.182, 7)), 3)  # regular segment, year 7
+    0.239
+    """
+    return np.exp(log_beta_ratio(alpha, beta, np.asarray(t, dtype=float)))
+
+
+def churn_probability(alpha, beta, t):
+    """P(T = t) = B(alpha+1, beta+t-1)/B(alpha, beta): churn at the end of period ``t``.
+
+    FH 2007, eq. (5).
+    """
+    t = np.asarray(t, dtype=float)
+    return alpha / (alpha + beta + t - 1) * np.exp(log_beta_ratio(alpha, beta, t - 1))
+
+
+def retention_rate(alpha, beta, t):
+    """r_t = S(t)/S(t-1) = (beta+t-1)/(alpha+beta+t-1): renewal rate at the end of period t.
+
+    FH 2007, eq. (8). It rises with ``t``: the customers who churn easily leave first.
+    """
+    t = np.asarray(t, dtype=float)
+    return (beta + t - 1) / (alpha + beta + t - 1)
+
+
+def derl(alpha, beta, d, n):
+    """Discounted expected residual lifetime of a customer in period ``n`` (n-1 renewals made).
+
+    Fader & Hardie (2010), eq. (6): ``DERL(d | alpha, beta, n-1 renewals) =
+    (beta+n-1)/(alpha+beta+n-1) 2F1(1, beta+n; alpha+beta+n; 1/(1+d))``, valued at the end of
+    period ``n`` just before the ``n``-th renewal decision: ``sum_{t>=n} S(t)/S(n-1)
+    (1+d)^-(t-n)``, the expected number of future payments, the first (if the customer renews)
+    undiscounted.
+
+    Parameters
+    ----------
+    alpha, beta : float or array
+        sBG parameters.
+    d : float
+        Discount rate per period.
+    n : int or array
+        The period the customer is in (1 for a customer who has not yet renewed).
+
+    Examples
+    --------
+    >>> [round(float(derl(3.80, 15.20, 0.1, n)), 2) for n in (1, 2, 3, 4, 5)]
+    [3.31, 3.45, 3.59, 3.72, 3.84]
+    """
+    n = np.asarray(n, dtype=float)
+    return retention_rate(alpha, beta, n) * hyp2f1_one(beta + n, alpha + beta + n,
+                                                           1 / (1 + d))
+
+
+# ============================================================================================
+# Simulation (NumPy)
+# ============================================================================================
+
+# --------------------------------------------------------------------------------------------
+# sBG (Fader & Hardie 2007)
+# --------------------------------------------------------------------------------------------
+
+
+def churn_times(alpha, beta, size, rng=None):
+    """Simulate sBG lifetimes: the period (1, 2, ...) at whose end each customer churns."""
+    rng = np.random.default_rng(rng)
+    return rng.geometric(rng.beta(alpha, beta, size=size))
+
+
+def rvs(alpha, beta, horizon, rng=None):
+    """Simulate individual sBG churn records for customers observed for ``horizon`` periods.
+
+    Returns
+    -------
+    dict of ndarray
+        ``duration`` (the churn period, or ``horizon`` for customers still active) and
+        ``churned`` (1 if the customer churned by the end of ``horizon``).
+
+    Examples
+    --------
+    >>> records = rvs(0.704, 1.182, horizon=[7] * 1000, rng=1)
+    >>> int(records["duration"].max())
+    7
+    """
+    horizon = np.asarray(horizon, dtype=int).reshape(-1)
+    lifetime = churn_times(alpha, beta, horizon.size, rng)
+    churned = lifetime <= horizon
+    return {"duration": np.where(churned, lifetime, horizon), "churned": churned.astype(int)}
+
+
+@dataclass(frozen=True)
+class ContractForms:
+    """A contract model's closed forms (NumPy, in the model's module), each taking the model's
+    parameters by name: ``survival(t)``, ``churn_probability(t)``, ``retention_rate(t)`` and
+    ``derl(d, n)``."""
+
+    survival: Callable
+    churn_probability: Callable
+    retention_rate: Callable
+    derl: Callable
+
+
+# ============================================================================================
+# The model
+# ============================================================================================
 
 # attrs of a rows table built from a survival table: the whole table (as shares of the cohort,
 # indexed by period) and the last period fitted, so a model can set its projection beside it.
@@ -178,7 +376,9 @@ class ShiftedBetaGeoModel(CLVModel):
     params = ("alpha", "beta")
     columns = ("duration", "churned")
     default_priors = {name: Prior("LogNormal", mu=0, sigma=1.5) for name in params}
-    likelihood = Likelihood(pointwise=sbg_logp, total=sbg_loglike)
+    likelihood = Likelihood(pointwise=logp, total=loglike)
+    forms = ContractForms(survival=survival, churn_probability=churn_probability,
+                          retention_rate=retention_rate, derl=derl)
     #: With ``group=`` (several cohorts or segments, :meth:`from_survival_tables`), each group
     #: has its own alpha and beta, pooled on the log scale: alpha_g = alpha exp(sigma_churn
     #: z_g), beta_g = beta exp(sigma_renewal w_g). A larger alpha_g means more churn, a larger
@@ -286,14 +486,14 @@ class ShiftedBetaGeoModel(CLVModel):
 
         ``periods`` defaults to 1 .. the last period of the survival table (or 12).
         """
-        return self._by_period(ex.sbg_survival, "share surviving", periods, n_draws, seed,
+        return self._by_period(self.forms.survival, "share surviving", periods, n_draws, seed,
                                interval)
 
     def retention_rate(self, periods=None, *, n_draws: int | None = 1000, seed: int = 0,
                        interval: float = 0.9) -> Prediction:
         """r_t, the share of those active in period ``t`` who renew at its end (FH 2007, eq. 8)."""
-        return self._by_period(ex.sbg_retention_rate, "retention rate", periods, n_draws, seed,
-                               interval)
+        return self._by_period(self.forms.retention_rate, "retention rate", periods, n_draws,
+                               seed, interval)
 
     def derl(self, d: float, n=1, *, n_draws: int | None = 1000, seed: int = 0,
              interval: float = 0.9) -> Prediction:
@@ -302,7 +502,7 @@ class ShiftedBetaGeoModel(CLVModel):
         ``n`` is the period the customer is in, having made ``n - 1`` renewals; a record still
         active after ``duration`` periods is in period ``duration + 1``. Valued just before the
         ``n``-th renewal decision at discount rate ``d`` per period (see
-        :func:`clvlib.expectations.sbg_derl`): the effective rate per period of the one
+        :func:`derl`): the effective rate per period of the one
         discounting convention, ``d = Discount(r).per_period(days)`` for periods ``days`` long
         and an annual rate ``r`` (:mod:`clvlib.discounting`).
 
@@ -310,7 +510,7 @@ class ShiftedBetaGeoModel(CLVModel):
         --------
         >>> model.derl(0.1, n=[1, 2, 3]).per_customer  # doctest: +SKIP
         """
-        fn = lambda alpha, beta, n: ex.sbg_derl(alpha, beta, d, n)  # noqa: E731
+        fn = lambda n, **params: self.forms.derl(**params, d=d, n=n)  # noqa: E731
         frame = pd.DataFrame({"n": np.atleast_1d(np.asarray(n, dtype=float))})
         rows = CompressedRows.from_frame(frame, ("n",))
         return posterior_predict(fn, self.population_draws(n_draws, seed), rows,

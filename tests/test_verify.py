@@ -1,0 +1,104 @@
+"""Each model's one definition checked as a researcher's new model would be
+(clvlib.models.verify.check_model): finite rows, the fit's total equal to the sum of the rows,
+the automatic gradient equal to finite differences of the log posterior, and a compiled kernel
+equal to the PyMC graph. And the check fails when a model's pieces disagree."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import clvlib
+from clvlib.models import MODELS, bg_nbd
+from clvlib.models.base import Likelihood
+from clvlib.models.verify import check_model
+
+
+def _purchases(n: int = 200, seed: int = 3) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    T = rng.uniform(30, 40, n).round(2)
+    x = rng.negative_binomial(0.3, 0.2, n).clip(0, 60).astype(float)
+    t_x = np.where(x > 0, rng.uniform(0, 1, n) * T, 0.0).round(2)
+    size = rng.normal(0, 1, n)
+    return pd.DataFrame({"x": x, "t_x": t_x, "T": T, "size": size,
+                         "region": np.where(rng.random(n) < 0.5, "north", "south")},
+                        index=pd.Index([f"c{i}" for i in range(n)], name="customer_id"))
+
+
+def _model(name: str, **options):
+    cls = MODELS[name]
+    if name == "gamma_gamma":
+        frame = _purchases()
+        frame = frame[frame["x"] > 0].assign(
+            monetary=np.random.default_rng(4).gamma(4, 10, int((frame["x"] > 0).sum())))
+        return cls(frame, **options)
+    if name == "bg_bb":
+        return cls(clvlib.load_dataset("donations"), **options)
+    if name in ("sbg", "bdw"):
+        table = clvlib.load_dataset("sbg_retention")
+        if options.get("group"):
+            return cls.from_survival_tables(table, ["regular", "highend"], cohort_size=1000,
+                                            through=7)
+        return cls.from_survival_table(table, "regular", cohort_size=1000, through=7)
+    return cls(_purchases(), **options)
+
+
+@pytest.mark.parametrize("name", list(MODELS))
+def test_every_model_passes_its_own_check(name):
+    check = check_model(_model(name), n_points=4)
+    check.raise_for_problems()
+    assert check.gradient_error < 1e-5
+    assert (check.kernel_error is None) == (MODELS[name].kernel is None)
+
+
+@pytest.mark.parametrize("name", [n for n, cls in MODELS.items()
+                                  if "purchase" in cls.covariate_links])
+def test_models_with_covariates_and_groups_pass_their_check(name):
+    check_model(_model(name, purchase_covariates=["size"], group="region"),
+                n_points=3).raise_for_problems()
+
+
+def test_pooled_contract_models_pass_their_check():
+    check_model(_model("sbg", group="cohort"), n_points=3).raise_for_problems()
+
+
+class _WrongTotal(clvlib.BetaGeoModel):
+    """BG/NBD whose 'faster' total forgets the rows' weights: the check must say so."""
+
+    likelihood = Likelihood(pointwise=bg_nbd.logp,
+                            total=lambda r, alpha, a, b, rows: bg_nbd.logp(
+                                r, alpha, a, b, rows["x"], rows["t_x"], rows["T"]).sum())
+    kernel = None
+
+
+def test_a_total_that_disagrees_with_the_rows_is_named():
+    frame = pd.concat([_purchases()] * 2)  # repeated rows: weights of 2
+    frame.index = pd.Index([f"c{i}" for i in range(len(frame))], name="customer_id")
+    check = check_model(_WrongTotal(frame), n_points=2)
+    assert not check.ok
+    assert "differs from the sum of the rows" in check.problems[0]
+    with pytest.raises(AssertionError, match="BG/NBD: the total"):
+        check.raise_for_problems()
+
+
+def _stopped_gradient_logp(r, alpha, a, b, x, t_x, T):
+    """BG/NBD whose gradient through alpha is halved (the value is right): as a hand-written
+    gradient with a slip would be."""
+    import pytensor.tensor as pt
+    from pytensor.compile.builders import OpFromGraph
+
+    v = pt.dscalar()
+    slipped = OpFromGraph([v], [v], lop_overrides=lambda inputs, outputs, grads: [grads[0] / 2])
+    return bg_nbd.logp(r, slipped(pt.as_tensor_variable(alpha)), a, b, x, t_x, T)
+
+
+class _WrongGradient(clvlib.BetaGeoModel):
+    likelihood = Likelihood(pointwise=_stopped_gradient_logp)
+    kernel = None
+
+
+def test_a_wrong_gradient_is_named_with_its_parameter():
+    check = check_model(_WrongGradient(_purchases()), n_points=2)
+    assert any("d logp / d alpha_log__" in p for p in check.problems), check.problems
+    assert not any("d logp / d r_log__" in p for p in check.problems)

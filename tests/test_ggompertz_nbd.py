@@ -84,7 +84,6 @@ def test_small_b_is_the_pareto_nbd():
     np.testing.assert_allclose(ours, pareto, rtol=1e-6)
 
 
-@pytest.mark.slow
 def test_mle_on_cdnow_reaches_the_published_maximum():
     """Flat priors make MAP the MLE: the same maximum as Bemmaor & Glady and CLVTools (LL
     -9594.98), the same r, alpha and s, and beta / b near the Pareto/NBD's beta (the ridge)."""
@@ -96,6 +95,13 @@ def test_mle_on_cdnow_reaches_the_published_maximum():
     for name in ("r", "alpha", "s"):
         assert point[name] == pytest.approx(CLVTOOLS[name], rel=0.01), name
     assert point["beta"] / point["b"] == pytest.approx(11.7, rel=0.15)
+
+
+def test_replicate_lists_the_study():
+    from clvlib.replicate import replicate
+
+    result = replicate("bg2012", nuts=False, progress=None)
+    assert result.loglik["ggompertz_nbd"]["map_loglik"] == pytest.approx(-9594.98, abs=0.02)
 
 
 # -- closed forms --------------------------------------------------------------------------------

@@ -102,3 +102,17 @@ def test_a_wrong_gradient_is_named_with_its_parameter():
     check = check_model(_WrongGradient(_purchases()), n_points=2)
     assert any("d logp / d alpha_log__" in p for p in check.problems), check.problems
     assert not any("d logp / d r_log__" in p for p in check.problems)
+
+
+def test_the_points_named_are_the_points_checked():
+    """Each problem names the parameter values where it was found: the prior's centre moved by
+    Normal(0, spread) on the unconstrained scale (not a fresh draw from the prior), so the
+    same seed finds the same problems at the same points."""
+    model = _WrongGradient(_purchases())
+    check = check_model(model, n_points=1, seed=5)
+    start = model.build().initial_point()
+    y = {name: float(value) + step for (name, value), step in zip(
+        start.items(), np.random.default_rng(5).normal(0, 0.5, len(start)), strict=True)}
+    named = f"at r={np.exp(y['r_log__']):.4g}, alpha={np.exp(y['alpha_log__']):.4g}, "
+    assert check.problems and all(named in p for p in check.problems), (named, check.problems)
+    assert check_model(model, n_points=1, seed=5).problems == check.problems

@@ -125,8 +125,11 @@ def check_model(model, *, n_points: int = 5, spread: float = 0.5, seed: int = 0,
     rng = np.random.default_rng(seed)
     rows = model.rows
     row_data = {c: np.asarray(rows[c], dtype=float) for c in model.columns}
-    constrained = pymc_model.compile_fn([pymc_model[name] for name in model.variables],
-                                        inputs=pymc_model.value_vars, on_unused_input="ignore")
+    # Each variable as a function of the unconstrained values (r = exp(r_log__), ...): the
+    # random variables themselves would be fresh draws from the prior at every call.
+    constrained = pymc_model.compile_fn(
+        pymc_model.replace_rvs_by_values([pymc_model[name] for name in model.variables]),
+        inputs=pymc_model.value_vars, on_unused_input="ignore")
     symbolic = {k: (pt.dscalar if np.ndim(v) == 0 else pt.dvector)(k)
                 for k, v in zip(model.variables, constrained(start), strict=True)}
     pointwise = pytensor.function(list(symbolic.values()), _pointwise(model, symbolic, rows),

@@ -135,3 +135,15 @@ def test_the_fit_cache_tells_versions_of_a_notebook_model_apart():
                                               "- (r + x) * pt.log(alpha + T) + 0.0)"))
     assert first.cache_key() == again.cache_key()
     assert first.cache_key() != changed.NBDModel(summary).cache_key()
+
+
+def test_a_covariate_effect_of_a_model_without_its_own_phrase_is_said_by_its_link():
+    from types import SimpleNamespace
+
+    from clvlib.heterogeneity import _effect_phrase
+
+    model = SimpleNamespace(name="nbd", covariate_links={"purchase": ("alpha", -1.0)})
+    assert _effect_phrase(model, "purchase", "1.4") == (
+        "have their alpha divided by 1.4 (purchase covariates)")
+    ours = SimpleNamespace(name="bg_nbd", covariate_links={"purchase": ("alpha", -1.0)})
+    assert _effect_phrase(ours, "purchase", "1.4") == "buy 1.4 times as often"

@@ -29,6 +29,8 @@ PARAMS = {
     "mbg_nbd": ("r", "alpha", "a", "b"),
     "pareto_nbd": ("r", "alpha", "s", "beta"),
     "gamma_gamma": ("p", "q", "gamma"),
+    "ggompertz_nbd": ("r", "alpha", "b", "s", "beta"),
+    "bdw": ("alpha", "beta", "c"),
 }
 # What the peers call our parameters.
 PEER_NAMES = {"gamma": "v"}
@@ -87,6 +89,37 @@ def fit_ours(p: dict) -> dict:
     return {"fit_seconds": wall, "compile_seconds": model.timings.get("compile_seconds"),
             "sampler": model.settings.sampler, "customers": int(model.rows.n_original),
             "distinct_rows": len(model.rows), "divergences": _divergences(model.idata),
+            **posterior_stats(model.idata.posterior, PARAMS[p["model"]])}
+
+
+def fit_python_only(p: dict) -> dict:
+    """A model fitted through its PyTensor graph, as a model written in Python only is: a
+    Python-only model (GGompertz/NBD, BdW), or one of ours with its compiled kernel switched off
+    (``graph``), by nutpie (the graph compiled with numba) or PyMC's sampler (PyTensor's C)."""
+    import clvlib
+
+    cls = clvlib.get_model(p["model"])
+    if p.get("graph"):
+        cls = type(cls.__name__, (cls,), {"kernel": None})
+    if p["model"] == "bdw":
+        table = clvlib.load_dataset("sbg_retention")
+        start = time.perf_counter()
+        model = cls.from_survival_table(table, "highend", cohort_size=1000, through=7)
+    else:
+        summary = data.cdnow_summary(p["dataset"])
+        start = time.perf_counter()
+        model = cls(summary)
+    method = p.get("method", "nuts")
+    model.fit(method, draws=p["draws"], tune=p["tune"], chains=p["chains"],
+              sampler=p.get("sampler", "auto"), progressbar=False,
+              random_seed=p.get("seed", 20240101))
+    wall = time.perf_counter() - start
+    out = {"fit_seconds": wall, "method": method, "customers": int(model.rows.n_original),
+           "kernel": model.kernel is not None}
+    if method == "map":
+        return {**out, "estimate": model.point_estimate()}
+    return {**out, "compile_seconds": model.timings.get("compile_seconds"),
+            "sampler": model.settings.sampler, "divergences": _divergences(model.idata),
             **posterior_stats(model.idata.posterior, PARAMS[p["model"]])}
 
 
@@ -329,6 +362,7 @@ def duckdb_summary(p: dict) -> dict:
 CASES = {
     "fit_ours": fit_ours,
     "fit_pymc_marketing": fit_pymc_marketing,
+    "fit_python_only": fit_python_only,
     "fit_lifetimes": fit_lifetimes,
     "fit_heterogeneous_ours": fit_heterogeneous_ours,
     "fit_heterogeneous_pymc_marketing": fit_heterogeneous_pymc_marketing,

@@ -121,6 +121,22 @@ def plan(quick: bool) -> list[Case]:
         fits("pareto_nbd", "master", [], ours_timeout=1500)
         n_sim, n_score, n_rows = 1_000_000, 1_000_000, 100_000_000
         resolutions = [1.0, None]
+    # Models without a hand-written kernel (issue 24): what a model written in Python only
+    # costs, first fit in a new process (cold compile caches) and a refit (warm), by nutpie on
+    # the numba-compiled graph and by PyMC's sampler on PyTensor's C; BG/NBD through its graph
+    # against its own kernel and pymc-marketing's BG/NBD (above) on the same data.
+    python_only = [("bg_nbd", {"graph": True}), ("ggompertz_nbd", {}), ("bdw", {})]
+    for model, extra in python_only:
+        samplers = ("nutpie",) if quick else ("nutpie", "pymc")
+        for sampler in samplers:
+            for run in ("cold", "warm"):
+                params = {"model": model, "dataset": "sample", "sampler": sampler, **extra,
+                          **SETTINGS}
+                cases.append(Case(f"python:{model}:{sampler}:{run}", "fit_python_only",
+                                  params, 1800, cache=f"python-{model}-{sampler}", run=run))
+        params = {"model": model, "dataset": "sample", "method": "map", **extra, **SETTINGS}
+        cases.append(Case(f"python:{model}:map:warm", "fit_python_only", params, 900,
+                          cache=f"python-{model}-nutpie", run="warm"))
     # Heterogeneity explained (issue 11): a covariate Pareto/NBD and a pooled BG/NBD on
     # 100,000 simulated customers, against pymc-marketing's covariate models in the same run
     # (its NUTS on this many customers may meet the time limit: the ratio is then a bound).

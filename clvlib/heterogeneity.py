@@ -23,7 +23,25 @@ EFFECT_PHRASES = {
     ("mbg_nbd", "purchase"): "buy {f} times as often",
     ("mbg_nbd", "dropout"): "have {f} times the odds of leaving after each purchase",
     ("gamma_gamma", "spend"): "spend {f} times as much per purchase",
+    ("ggompertz_nbd", "purchase"): "buy {f} times as often",
+    ("ggompertz_nbd", "dropout"): "have {f} times the hazard of leaving at every age",
 }
+
+
+def _effect_phrase(model, role: str, factor: str) -> str:
+    """What a factor exp(g) means for the customers, in words; for a model without a phrase
+    of its own (one written by a researcher), what it does to the linked parameter."""
+    phrase = EFFECT_PHRASES.get((model.name, role))
+    if phrase is not None:
+        return phrase.format(f=factor)
+    parameter, sign = model.covariate_links[role]
+    if sign == 1:
+        change = f"multiplied by {factor}"
+    elif sign == -1:
+        change = f"divided by {factor}"
+    else:
+        change = f"multiplied by {factor} to the power {sign:g}"
+    return f"have their {parameter} {change} ({role} covariates)"
 
 
 def _interval(values: np.ndarray, interval: float) -> tuple[float, float]:
@@ -65,7 +83,7 @@ def covariate_effects(model, interval: float = 0.9) -> pd.DataFrame:
                           "customers"
                 else:
                     who = f"Per unit more {coding.column}, customers"
-                phrase = EFFECT_PHRASES[(model.name, role)].format(f=f"{factor.mean():.2g}")
+                phrase = _effect_phrase(model, role, f"{factor.mean():.2g}")
                 sentence = (f"{who} {phrase} ({interval:.0%} interval {lo:.2g} to {hi:.2g}).")
                 rows.append({"role": role, "term": term, "coefficient": float(g[:, j].mean()),
                              "factor": float(factor.mean()), "lower": lo, "upper": hi,

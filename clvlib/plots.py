@@ -292,9 +292,11 @@ def plot_lorenz(values, *, label: str = "CLV", ax=None):
 
 def plot_projection(model, *, periods=None, interval: float = 0.9,
                     ax=None):
-    """sBG survival curve: actual vs the fit and its projection, with a credible band.
+    """A contract model's survival curve: actual vs the fit and its projection, with a
+    credible band.
 
-    ``model`` is a fitted :class:`~clvlib.ShiftedBetaGeoModel`.
+    ``model`` is a fitted :class:`~clvlib.ShiftedBetaGeoModel` or a model built on it
+    (:class:`~clvlib.BetaDiscreteWeibullModel`); the legend names it by its title.
 
     Examples
     --------
@@ -306,9 +308,10 @@ def plot_projection(model, *, periods=None, interval: float = 0.9,
     t = np.r_[0, table.index.to_numpy()]
     ax.plot(t, np.r_[100, table["actual"]], color=ACTUAL, lw=2, marker="o", ms=4,
             label="actual")
-    ax.plot(t, np.r_[100, table["mean"]], color=MODEL, lw=2, ls="--", label="sBG (mean)")
+    ax.plot(t, np.r_[100, table["mean"]], color=MODEL, lw=2, ls="--",
+            label=f"{model.title} (mean)")
     ax.fill_between(t, np.r_[100, table["lower"]], np.r_[100, table["upper"]], color=MODEL,
-                    alpha=0.2, label=f"sBG {interval:.0%} interval")
+                    alpha=0.2, label=f"{model.title} {interval:.0%} interval")
     if not table["fitted"].all():
         boundary = table.index[table["fitted"]].max()
         ax.axvline(boundary, color="grey", lw=1, ls=":")
@@ -323,17 +326,19 @@ def plot_projection(model, *, periods=None, interval: float = 0.9,
 
 def plot_retention_rates(model, *, periods=None, interval: float = 0.9,
                          ax=None):
-    """sBG retention rate r_t by period: actual (from the survival table) vs the model's curve.
+    """A contract model's retention rate r_t by period: actual (from the survival table) vs
+    the model's curve, named by the model's title.
 
-    The model's curve rises although every customer's own churn probability is constant: the
-    heterogeneity the sBG captures.
+    sBG's curve rises although every customer's own churn probability is constant: the
+    heterogeneity the model captures. BdW's may dip first, where each customer's churn
+    probability rises with tenure faster than selection lifts the rate.
     """
     ax = _axes(ax)
     pred = model.retention_rate(periods, interval=interval).per_customer * 100
     t = pred.index.to_numpy()
-    ax.plot(t, pred["mean"], color=MODEL, lw=2, ls="--", label="sBG (mean)")
+    ax.plot(t, pred["mean"], color=MODEL, lw=2, ls="--", label=f"{model.title} (mean)")
     ax.fill_between(t, pred["lower"], pred["upper"], color=MODEL, alpha=0.2,
-                    label=f"sBG {interval:.0%} interval")
+                    label=f"{model.title} {interval:.0%} interval")
     if model.actual_survival is not None:
         s = model.actual_survival
         actual = (s / s.shift(1)).dropna() * 100

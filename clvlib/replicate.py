@@ -169,6 +169,20 @@ STUDIES: dict[str, Study] = {
             ),
         ),
         Study(
+            "bg2012",
+            "Bemmaor & Glady (2012), GGompertz/NBD on the CDNOW sample (2,357 customers), "
+            "weeks, 39-week calibration; the maximum lies on a ridge where b -> 0 with beta / b "
+            "about 12 (the Pareto/NBD), so b and beta are told apart only as beta / b",
+            _cdnow_sample_calibration,
+            (
+                PublishedFit(
+                    "ggompertz_nbd",
+                    {"r": 0.553, "alpha": 10.578, "b": 0.0002, "s": 0.603, "beta": 0.0026},
+                    "Bemmaor & Glady (2012), Management Science 58(5), Table 2", -9594.98,
+                ),
+            ),
+        ),
+        Study(
             "fhs2010",
             "Fader, Hardie & Shang (2010), BG/BB on the 1995 donor cohort (11,104 donors, six "
             "annual opportunities 1996-2001)",
@@ -310,7 +324,8 @@ def replicate(
     Parameters
     ----------
     name : str
-        A study from :data:`STUDIES` (``"fhl2005"``, ``"fhs2010"``, ``"fh2007"``).
+        A study from :data:`STUDIES` (``"fhl2005"``, ``"bg2012"``, ``"fhs2010"``,
+        ``"fh2007"``).
     nuts : bool
         Also fit by NUTS with the default priors (otherwise MAP only).
     draws, tune, chains, random_seed : int

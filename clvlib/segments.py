@@ -334,12 +334,17 @@ def _what_if(name: str, part: pd.DataFrame, mean_value: pd.Series, share: float)
 
 
 def win_back_list(segmented: pd.DataFrame, *, segments=("win back",)) -> pd.DataFrame:
-    """Lapsed customers ranked by the expected value of getting them back.
+    """Lapsed customers ranked by their expected future value, for a campaign that nudges.
 
     The value if reactivated (``value_if_active``: future value given the customer is still
     active) times how likely they still are to buy (P(alive)); equal to their expected future
-    value. The columns behind the rank come along: P(alive), value if reactivated, expected
-    value, past value, repeat purchases, how long they have been inactive and their tenure.
+    value. This order assumes a campaign that moves customers who are still active (a
+    reminder, an offer): it reaches value where P(alive) is high. A campaign that brings back
+    customers who have left is worth ``(1 - P(alive))`` times the value if reactivated, the
+    what-if of :func:`segment_table`'s win-back row; the two orders differ (lesson 10 of the
+    course compares them). The columns behind the rank come along: P(alive), value if
+    reactivated, expected value, past value, repeat purchases, how long they have been
+    inactive and their tenure.
 
     Parameters
     ----------

@@ -303,6 +303,15 @@ def acquisition_value_by_cohort(
 PREDICTIVE_TAIL = 1e-6
 
 
+def _scaled_amounts(table: pd.DataFrame, scale: float) -> pd.DataFrame:
+    """A per-customer table of amounts times ``scale``; a predictive interval's
+    ``interval_mass`` (a probability) is left as it is."""
+    out = table * scale
+    if "interval_mass" in table:
+        out["interval_mass"] = table["interval_mass"]
+    return out
+
+
 def customer_equity(
     purchase_model,
     spend_model,
@@ -351,7 +360,8 @@ def customer_equity(
         "(predictive)")
     return Prediction(
         f"customer equity (margin {margin:.0%}): {name}",
-        clv.per_customer * scale, clv.total_draws * scale, interval, kind=clv.kind,
+        _scaled_amounts(clv.per_customer, scale), clv.total_draws * scale, interval,
+        kind=clv.kind,
     )
 
 

@@ -134,3 +134,13 @@ def test_sbg_figures():
     assert "projection" in ax.texts[0].get_text()
     ax = plots.plot_retention_rates(model, periods=12)
     assert "sBG (mean)" in _labels(ax) and len(_bands(ax)) == 1
+
+
+def test_contract_figures_name_the_model_they_draw():
+    rows = cohort_rows(load_dataset("sbg_retention"), "highend", cohort_size=1000, through=7)
+    model = fake_fit(clv.BetaDiscreteWeibullModel(rows),
+                     {"alpha": 0.214, "beta": 1.427, "c": 1.724}, draws=100)
+    ax = plots.plot_projection(model, periods=12)
+    assert _labels(ax) == ["actual", "BdW (mean)", "BdW 90% interval"]
+    ax = plots.plot_retention_rates(model, periods=12)
+    assert _labels(ax) == ["BdW (mean)", "BdW 90% interval", "actual"]

@@ -22,6 +22,7 @@ class StubModel:
     """Quacks like a clvlib model: fits in no time, estimates what it was told."""
 
     name, title, params = "stub", "Stub/NBD", ("r", "alpha")
+    report_candidate = True
     estimates = {"r": 0.25, "alpha": 4.4}
 
     def __init__(self, data=None, priors=None):

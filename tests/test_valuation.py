@@ -117,6 +117,12 @@ def test_predictive_customer_equity_averages_to_the_expected_one():
     assert abs(draws.mean() - target) < 4.5 * se + LAGUERRE_REL * target
     t = predictive.total()
     assert t["lower"] < target < t["upper"]
+    # the margin scales the amounts, not the probability that each interval holds
+    unscaled = val.customer_equity(purchases, spend, margin=1.0, predictive=True, n_draws=4000)
+    np.testing.assert_array_equal(predictive.per_customer["interval_mass"],
+                                  unscaled.per_customer["interval_mass"])
+    np.testing.assert_allclose(predictive.per_customer["mean"],
+                               0.3 * unscaled.per_customer["mean"], rtol=1e-12)
 
 
 def test_cohort_factor_and_fixed_costs_match_numerical_integrals():

@@ -89,7 +89,7 @@ def _stopped_gradient_logp(r, alpha, a, b, x, t_x, T):
     from pytensor.compile.builders import OpFromGraph
 
     v = pt.dscalar()
-    slipped = OpFromGraph([v], [v], lop_overrides=lambda inputs, outputs, grads: [grads[0] / 2])
+    slipped = OpFromGraph([v], [v], pullback=lambda inputs, outputs, grads: [grads[0] / 2])
     return bg_nbd.logp(r, slipped(pt.as_tensor_variable(alpha)), a, b, x, t_x, T)
 
 
@@ -102,3 +102,34 @@ def test_a_wrong_gradient_is_named_with_its_parameter():
     check = check_model(_WrongGradient(_purchases()), n_points=2)
     assert any("d logp / d alpha_log__" in p for p in check.problems), check.problems
     assert not any("d logp / d r_log__" in p for p in check.problems)
+
+
+def test_the_points_named_are_the_points_checked():
+    """Each problem names the parameter values where it was found: the prior's centre moved by
+    Normal(0, spread) on the unconstrained scale (not a fresh draw from the prior), so the
+    same seed finds the same problems at the same points."""
+    model = _WrongGradient(_purchases())
+    check = check_model(model, n_points=1, seed=5)
+    start = model.build().initial_point()
+    y = {name: float(value) + step for (name, value), step in zip(
+        start.items(), np.random.default_rng(5).normal(0, 0.5, len(start)), strict=True)}
+    named = f"at r={np.exp(y['r_log__']):.4g}, alpha={np.exp(y['alpha_log__']):.4g}, "
+    assert check.problems and all(named in p for p in check.problems), (named, check.problems)
+    assert check_model(model, n_points=1, seed=5).problems == check.problems
+
+
+def _nan_gradient_logp(r, alpha, a, b, x, t_x, T):
+    """BG/NBD plus a term that is 0 in value and NaN in gradient (sqrt at 0)."""
+    import pytensor.tensor as pt
+
+    return bg_nbd.logp(r, alpha, a, b, x, t_x, T) + pt.sqrt(pt.maximum(alpha - 1e6, 0.0))
+
+
+class _NaNGradient(clvlib.BetaGeoModel):
+    likelihood = Likelihood(pointwise=_nan_gradient_logp)
+    kernel = None
+
+
+def test_a_gradient_that_is_not_a_number_fails_the_check():
+    check = check_model(_NaNGradient(_purchases()), n_points=2)
+    assert any("d logp / d alpha_log__ is nan" in p for p in check.problems), check.problems

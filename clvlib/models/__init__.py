@@ -1,10 +1,12 @@
-"""The model registry: one dict of models, one lookup that fails with the valid names."""
+"""The model registry: one dict of models, one lookup that fails with the valid names; and what
+a researcher needs to write a model of their own (README, "Write your own model")."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from clvlib.models.base import CLVModel, PurchaseModel
+from clvlib.futures import FutureGivenAlive
+from clvlib.models.base import CLVModel, Likelihood, PurchaseExpectations, PurchaseModel
 from clvlib.models.bdw import BetaDiscreteWeibullModel
 from clvlib.models.bg_bb import BetaGeoBetaBinomModel
 from clvlib.models.bg_nbd import BetaGeoModel
@@ -14,7 +16,8 @@ from clvlib.models.ggompertz_nbd import GGompertzNBDModel
 from clvlib.models.mbg_nbd import ModifiedBetaGeoModel
 from clvlib.models.pareto_nbd import ParetoNBDModel
 from clvlib.models.samplers import FitSettings
-from clvlib.models.sbg import ShiftedBetaGeoModel
+from clvlib.models.sbg import ContractForms, ShiftedBetaGeoModel
+from clvlib.models.verify import ModelCheck, check_model
 
 MODELS: dict[str, type[CLVModel]] = {
     m.name: m for m in (BetaGeoModel, ModifiedBetaGeoModel, ParetoNBDModel, GGompertzNBDModel,
@@ -41,6 +44,8 @@ def load_model(path: str | Path, data) -> CLVModel:
 
 __all__ = [
     "MODELS", "BetaDiscreteWeibullModel", "BetaGeoBetaBinomModel", "BetaGeoModel", "CLVModel",
-    "FitSettings", "GGompertzNBDModel", "GammaGammaModel", "ModifiedBetaGeoModel",
-    "ParetoNBDModel", "PurchaseModel", "ShiftedBetaGeoModel", "get_model", "load_model",
+    "ContractForms", "FitSettings", "FutureGivenAlive", "Likelihood", "ModelCheck",
+    "PurchaseExpectations", "check_model", "GGompertzNBDModel", "GammaGammaModel",
+    "ModifiedBetaGeoModel", "ParetoNBDModel", "PurchaseModel", "ShiftedBetaGeoModel",
+    "get_model", "load_model",
 ]

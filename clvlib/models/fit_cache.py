@@ -7,10 +7,12 @@ its numbers (:func:`cache_key`) and writes it atomically, so a reader never sees
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import importlib.metadata
 import inspect
 import json
+import marshal
 import os
 import tempfile
 import warnings
@@ -118,10 +120,56 @@ def _source_hash(model_class: type) -> str:
                       key=lambda module: module.__name__)
     h = hashlib.sha256()
     for module in dict.fromkeys((priors, special, base, samplers, density, kernels, numerics,
-                                 own, *imported)):
+                                 *imported)):
         h.update(Path(inspect.getfile(module)).read_bytes())
+    if own is not None and own.__name__.startswith("clvlib."):
+        h.update(Path(inspect.getfile(own)).read_bytes())
+    else:  # a model written elsewhere (a notebook, a script): its class's own definition
+        h.update(_definition_bytes(model_class))
     h.update(kernels.built_from().encode())  # the C source's digest, recorded by its build
     return h.hexdigest()
+
+
+def _definition_bytes(model_class: type) -> bytes:
+    """The compiled code of a class defined outside clvlib (a notebook cell has no source file
+    to read): its methods, the functions its likelihood and closed forms hold, and the
+    functions of its module those call, by name; and the repr of its other attributes. A
+    change to any of them is a new cache key."""
+    parts, seen = [], set()
+
+    def add_function(name, fn):
+        if id(fn) in seen:
+            return
+        seen.add(id(fn))
+        parts.append(name.encode() + marshal.dumps(fn.__code__))
+        for called in _called_functions(fn):
+            add_function(called.__name__, called)
+
+    def add(name, value):
+        if inspect.isfunction(value):
+            add_function(name, value)
+        elif dataclasses.is_dataclass(value) and not isinstance(value, type):
+            for field in dataclasses.fields(value):
+                add(f"{name}.{field.name}", getattr(value, field.name))
+        elif not name.startswith("__"):
+            parts.append(f"{name}={value!r}".encode())
+
+    for klass in model_class.__mro__:
+        if klass.__module__ == model_class.__module__:
+            for name, value in sorted(vars(klass).items()):
+                add(f"{klass.__name__}.{name}", value)
+    return b"\0".join(parts)
+
+
+def _called_functions(fn) -> list:
+    """The functions of ``fn``'s own module that its code names (nested code included)."""
+    names, stack = set(), [fn.__code__]
+    while stack:
+        code = stack.pop()
+        names.update(code.co_names)
+        stack.extend(c for c in code.co_consts if inspect.iscode(c))
+    found = (fn.__globals__.get(name) for name in sorted(names))
+    return [f for f in found if inspect.isfunction(f) and f.__module__ == fn.__module__]
 
 
 @cache

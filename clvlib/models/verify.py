@@ -125,8 +125,11 @@ def check_model(model, *, n_points: int = 5, spread: float = 0.5, seed: int = 0,
     rng = np.random.default_rng(seed)
     rows = model.rows
     row_data = {c: np.asarray(rows[c], dtype=float) for c in model.columns}
-    constrained = pymc_model.compile_fn([pymc_model[name] for name in model.variables],
-                                        inputs=pymc_model.value_vars, on_unused_input="ignore")
+    # Each variable as a function of the unconstrained values (r = exp(r_log__), ...): the
+    # random variables themselves would be fresh draws from the prior at every call.
+    constrained = pymc_model.compile_fn(
+        pymc_model.replace_rvs_by_values([pymc_model[name] for name in model.variables]),
+        inputs=pymc_model.value_vars, on_unused_input="ignore")
     symbolic = {k: (pt.dscalar if np.ndim(v) == 0 else pt.dvector)(k)
                 for k, v in zip(model.variables, constrained(start), strict=True)}
     pointwise = pytensor.function(list(symbolic.values()), _pointwise(model, symbolic, rows),
@@ -158,6 +161,7 @@ def check_model(model, *, n_points: int = 5, spread: float = 0.5, seed: int = 0,
         grad = np.asarray(dlogp_fn(point(y)), dtype=float)
         numeric = _central_differences(logp, y)
         errors = np.abs(grad - numeric) / (1.0 + np.abs(numeric))
+        errors[~np.isfinite(errors)] = np.inf  # a NaN gradient is an error, not a pass
         check.gradient_error = max(check.gradient_error, float(errors.max()))
         for i in np.flatnonzero(errors > tolerance):
             check.problems.append(f"d logp / d {labels[i]} is {grad[i]:.8g} by the automatic "
@@ -172,6 +176,7 @@ def check_model(model, *, n_points: int = 5, spread: float = 0.5, seed: int = 0,
             expected = logp(y)
             errs = [abs(value - expected) / max(1.0, abs(expected)),
                     float(np.max(np.abs(kgrad - grad[order]) / (1.0 + np.abs(grad[order]))))]
+            errs = [e if np.isfinite(e) else np.inf for e in errs]
             kernel_errors.append(max(errs))
             if max(errs) > 1e-9:
                 check.problems.append(f"the compiled kernel's log posterior or gradient "

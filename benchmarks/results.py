@@ -318,12 +318,18 @@ def _python_only_section(raw: dict) -> list[str]:
     lines += _table(["model", "fit", "run", "fit wall (s)", "of which compile (s)",
                      "min bulk ESS", "ESS/s", "max R-hat", "÷ our kernel's time",
                      "÷ pymc-marketing's time"], rows)
-    lines += ["A model written in Python only is fitted through its PyTensor graph: nutpie "
-              "compiles the graph with numba in each new process (cold and warm alike: numba "
-              "does not cache the code nutpie generates), PyMC's own sampler runs PyTensor's C, "
-              "which is cached per machine (the warm run reuses it). The last two columns put "
-              "BG/NBD through its graph beside its compiled kernel and beside pymc-marketing's "
-              "BG/NBD (the fits above, same data); CDNOW sample, 4 × 1000 draws.", ""]
+    lines += ["A model written in Python only is fitted through its PyTensor graph with "
+              "PyTensor's automatic gradient. nutpie compiles the graph with numba: a first fit "
+              "on the machine compiles it all (cold); a refit in a new process reuses numba's "
+              "and PyTensor's on-disk caches and compiles in about half the time (warm). "
+              "PyMC's own sampler runs PyTensor's C (cached per machine too) and samples in "
+              "Python: as fast for a small graph, several times slower for a heavy one "
+              "(GGompertz/NBD's quadrature), so clvlib samples a model without a kernel with "
+              "nutpie (`sampler=\"auto\"`). MAP for such a model is PyMC's find_MAP (its "
+              "graph compiled by PyTensor). The last two columns put BG/NBD through its graph "
+              "beside its compiled kernel and beside pymc-marketing's BG/NBD (the fits above, "
+              "same data and run; below 1× is faster than the peer); CDNOW sample, 4 × 1000 "
+              "draws.", ""]
     return lines
 
 

@@ -2,7 +2,8 @@
 
 Usage::
 
-    python -m benchmarks.run                 # the full run (`make bench`), about 3 hours and a quarter here (16 minutes of it the models written in Python only)
+    python -m benchmarks.run                 # the full run (`make bench`), about 3 1/4 hours
+                                             # here (16 minutes of it the Python-only models)
     python -m benchmarks.run --quick         # a few minutes (`make bench BENCH=quick`)
     python -m benchmarks.run --only fit:ours --only report
 

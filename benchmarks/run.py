@@ -2,8 +2,8 @@
 
 Usage::
 
-    python -m benchmarks.run                 # the full run (`make bench`), about 3 1/4 hours
-                                             # here (16 minutes of it the Python-only models)
+    python -m benchmarks.run                 # the full run (`make bench`), about 3 hours 10 min
+                                             # here (9 minutes of it the Python-only models)
     python -m benchmarks.run --quick         # a few minutes (`make bench BENCH=quick`)
     python -m benchmarks.run --only fit:ours --only report
 

@@ -1,5 +1,13 @@
 """The model registry: one dict of models, one lookup that fails with the valid names; and what
-a researcher needs to write a model of their own (README, "Write your own model")."""
+a researcher needs to write a model of their own (README, "Write your own model").
+
+Every model module (``bg_nbd.py``, ``pareto_nbd.py``, ...) holds everything about its model, in
+this order: its likelihood (PyTensor: each customer row in the notation of its paper, and for
+some a faster weighted total over compressed rows), its closed forms (NumPy, broadcasting over
+parameter draws and customers), its simulators and a customer's future given alive, and its
+declaration (the model class: parameters, priors, covariate links and, where it has one, the
+compiled kernel that accelerates its fits).
+"""
 
 from __future__ import annotations
 

@@ -12,7 +12,7 @@ import hashlib
 import json
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import ClassVar
 
@@ -68,6 +68,15 @@ class PurchaseExpectations:
     expected_purchases_new: Callable
     prob_purchases: Callable
     future_given_alive: Callable
+
+    @classmethod
+    def of_module(cls, namespace: dict) -> PurchaseExpectations:
+        """The closed forms a model's module defines under the fields' names: write
+        ``expectations = PurchaseExpectations.of_module(globals())`` in its class."""
+        missing = [f.name for f in fields(cls) if not callable(namespace.get(f.name))]
+        if missing:
+            raise TypeError(f"module {namespace.get('__name__')} defines no {missing}")
+        return cls(**{f.name: namespace[f.name] for f in fields(cls)})
 
 
 @dataclass(frozen=True)

@@ -11,10 +11,9 @@ customer still active after ``t`` periods survives with probability ``(1 - theta
 falls with tenure (they settle in); ``c > 1``: it rises (they tire); ``c = 1`` is the sBG model,
 exactly.
 
-Everything about the model sits here: its likelihood (PyTensor, each row; no compiled kernel:
-it fits through its PyTensor graph and PyTensor's automatic gradient), its closed forms and
-simulator (NumPy), and its declaration (the model class, which takes the sBG model's data:
-cohort survival tables or churn records).
+Its sections follow the layout of every model module (:mod:`clvlib.models`); it has no
+compiled kernel (it fits through its PyTensor graph), and its class takes the sBG
+model's data: cohort survival tables or churn records.
 """
 
 from __future__ import annotations

@@ -5,11 +5,8 @@ setting", Marketing Science 29(6). Time is a sequence of discrete transaction op
 yearly fund drive, a weekly show); a customer's history is how many opportunities they used
 (``x``), the last one used (``t_x``) and how many they had (``n``).
 
-Everything about the model sits here: its likelihood (PyTensor: each customer row in the
-notation of its paper, and the weighted total over compressed rows), its closed forms (NumPy,
-broadcasting over parameter draws and customers), its simulators, and its declaration (the
-model class: parameters, priors, covariate links; it has no compiled kernel: it fits
-through its PyTensor graph).
+Its sections follow the layout of every model module (:mod:`clvlib.models`); it has no
+compiled kernel and fits through its PyTensor graph.
 """
 
 from __future__ import annotations

@@ -2,11 +2,8 @@
 
 Each purchase of a customer is worth ``Gamma(p, nu)``, with the customer's ``nu ~ Gamma(q, gamma)``.
 
-Everything about the model sits here: its likelihood (PyTensor: each customer row in the
-notation of its paper, and the weighted total over compressed rows), its closed forms (NumPy,
-broadcasting over parameter draws and customers), its simulators, and its declaration (the
-model class: parameters, priors, covariate links, and the compiled kernel that accelerates its fits,
-tested equal to this likelihood (:mod:`clvlib.models.kernels`)).
+Its sections follow the layout of every model module (:mod:`clvlib.models`); its compiled
+kernel (:mod:`clvlib.models.kernels`) is held equal to this likelihood.
 """
 
 from __future__ import annotations

@@ -293,11 +293,4 @@ class GGompertzNBDModel(PurchaseModel):
     #: (written for an exponential lifetime's constant rate) do not describe it yet.
     dropout_kind = "gompertz"
     report_candidate = False
-    expectations = PurchaseExpectations(
-        p_alive=p_alive,
-        expected_purchases=expected_purchases,
-        expected_purchases_alive=expected_purchases_alive,
-        expected_purchases_new=expected_purchases_new,
-        prob_purchases=prob_purchases,
-        future_given_alive=future_given_alive,
-    )
+    expectations = PurchaseExpectations.of_module(globals())

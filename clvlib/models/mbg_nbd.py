@@ -3,11 +3,8 @@
 As BG/NBD, but the dropout coin is also flipped right after the first purchase, so a customer
 who never bought again may be gone.
 
-Everything about the model sits here: its likelihood (PyTensor: each customer row in the
-notation of its paper, and the weighted total over compressed rows), its closed forms (NumPy,
-broadcasting over parameter draws and customers), its simulators, and its declaration (the
-model class: parameters, priors, covariate links, and the compiled kernel that accelerates its fits,
-tested equal to this likelihood (:mod:`clvlib.models.kernels`)).
+Its sections follow the layout of every model module (:mod:`clvlib.models`); its compiled
+kernel (:mod:`clvlib.models.kernels`) is held equal to this likelihood.
 """
 
 from __future__ import annotations
@@ -174,11 +171,4 @@ class ModifiedBetaGeoModel(PurchaseModel):
     likelihood = Likelihood(pointwise=logp, total=loglike)
     #: The links of :class:`BetaGeoModel` (alpha for purchases, a for dropout).
     covariate_links = BetaGeoModel.covariate_links
-    expectations = PurchaseExpectations(
-        p_alive=p_alive,
-        expected_purchases=expected_purchases,
-        expected_purchases_alive=expected_purchases_alive,
-        expected_purchases_new=expected_purchases_new,
-        prob_purchases=prob_purchases,
-        future_given_alive=future_given_alive,
-    )
+    expectations = PurchaseExpectations.of_module(globals())

@@ -3,11 +3,8 @@
 While alive, a customer buys at their own rate ``lambda ~ Gamma(r, alpha)``; they stay for an
 exponential lifetime with their own rate ``mu ~ Gamma(s, beta)``, leaving at any time.
 
-Everything about the model sits here: its likelihood (PyTensor: each customer row in the
-notation of its paper, and the weighted total over compressed rows), its closed forms (NumPy,
-broadcasting over parameter draws and customers), its simulators, and its declaration (the
-model class: parameters, priors, covariate links, and the compiled kernel that accelerates its fits,
-tested equal to this likelihood (:mod:`clvlib.models.kernels`)).
+Its sections follow the layout of every model module (:mod:`clvlib.models`); its compiled
+kernel (:mod:`clvlib.models.kernels`) is held equal to this likelihood.
 """
 
 from __future__ import annotations
@@ -273,11 +270,4 @@ class ParetoNBDModel(PurchaseModel):
     #: r / alpha_i) and a positive dropout coefficient leaving sooner (E[mu_i] = s / beta_i).
     covariate_links = {"purchase": ("alpha", -1.0), "dropout": ("beta", -1.0)}
     dropout_kind = "lifetime"
-    expectations = PurchaseExpectations(
-        p_alive=p_alive,
-        expected_purchases=expected_purchases,
-        expected_purchases_alive=expected_purchases_alive,
-        expected_purchases_new=expected_purchases_new,
-        prob_purchases=prob_purchases,
-        future_given_alive=future_given_alive,
-    )
+    expectations = PurchaseExpectations.of_module(globals())

@@ -8,11 +8,8 @@ individual churn records (periods completed, churned or not); both become weight
 expected residual lifetime follows Fader & Hardie (2010), "Customer-base valuation in a
 contractual setting: the perils of ignoring heterogeneity", Marketing Science 29(1).
 
-Everything about the model sits here: its likelihood (PyTensor: each customer row in the
-notation of its paper, and the weighted total over compressed rows), its closed forms (NumPy,
-broadcasting over parameter draws and customers), its simulators, and its declaration (the
-model class: parameters, priors, covariate links; it has no compiled kernel: it fits
-through its PyTensor graph).
+Its sections follow the layout of every model module (:mod:`clvlib.models`); it has no
+compiled kernel and fits through its PyTensor graph.
 """
 
 from __future__ import annotations

@@ -452,7 +452,7 @@ class _Plan:
 
 
 def _plan(log: SparkTransactions, time_unit, calibration_end, observation_end, cohort,
-          resolution) -> _Plan:
+          resolution, regularity) -> _Plan:
     unit = TimeUnit.parse(time_unit)
     if cohort not in COHORT_FORMATS:
         raise ValueError(f"cohort={cohort!r}; choose one of {', '.join(COHORT_FORMATS)}")
@@ -465,7 +465,7 @@ def _plan(log: SparkTransactions, time_unit, calibration_end, observation_end, c
         observation_end, notes,
     )
     spec = SummarySpec(cal_end, end, unit, resolution, cohort, obs_end is not None,
-                       log.has_amounts, log.extra_columns)
+                       log.has_amounts, log.extra_columns, regularity)
     sql = f"WITH {per_customer_sql(SPARK, spec)} {summary_select_sql(SPARK, spec)}"
     frame = log.spark.sql(sql, transactions=log.frame)
     return _Plan(frame, spec, obs_end, span, notes)
@@ -479,13 +479,15 @@ def summary_frame(
     observation_end: str | pd.Timestamp | None = None,
     cohort: str = "month",
     resolution: float | None = None,
+    regularity: bool = False,
 ) -> DataFrame:
     """The customer summary as a Spark DataFrame (not collected), for bases too big to collect.
 
     The columns are those of :func:`clvlib.summarize` with ``customer_id`` as a column; the
     arguments are the same. Feed it to :func:`score`, or write it out.
     """
-    return _plan(log, time_unit, calibration_end, observation_end, cohort, resolution).frame
+    return _plan(log, time_unit, calibration_end, observation_end, cohort, resolution,
+                 regularity).frame
 
 
 def summarize(
@@ -496,13 +498,15 @@ def summarize(
     observation_end: str | pd.Timestamp | None = None,
     cohort: str = "month",
     resolution: float | None = None,
+    regularity: bool = False,
 ) -> CustomerSummary:
     """The customer summary computed by Spark and collected: equal to :func:`clvlib.summarize`.
 
     Same arguments, columns, index (``customer_id``, sorted), dtypes and notes as the DuckDB
     path on the same transactions.
     """
-    plan = _plan(log, time_unit, calibration_end, observation_end, cohort, resolution)
+    plan = _plan(log, time_unit, calibration_end, observation_end, cohort, resolution,
+                 regularity)
     spec = plan.spec
     customers = plan.frame.orderBy("customer_id").toPandas()
     customers = customers.set_index("customer_id")

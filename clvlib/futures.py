@@ -51,6 +51,14 @@ class FutureGivenAlive:
         rate ``eta``.
     age : array
         The customer's age ``T`` (where the Gompertz hazard has got to).
+    phases : array
+        Purchases every ``phases``-th event of the Poisson process of rate ``lambda`` (Erlang
+        gaps, the regularity models); 1: Poisson purchases.
+    phase_age : array
+        With ``phases > 1``: the time since the last purchase, ``T - t_x``, in which
+        ``m < phases`` events have happened, ``m`` unknown: given alive, ``P(m)`` is
+        proportional to ``(rate_shape)_m (phase_age / rate_rate)^m / m!`` and then
+        ``lambda ~ Gamma(rate_shape + m, rate_rate)``.
     """
 
     rate_shape: np.ndarray
@@ -61,6 +69,8 @@ class FutureGivenAlive:
     life_rate: np.ndarray = 1.0
     life_b: np.ndarray = 0.0
     age: np.ndarray = 0.0
+    phases: np.ndarray = 1.0
+    phase_age: np.ndarray = 0.0
 
 
 def customer_seeds(index: pd.Index, seed: int) -> np.ndarray:
@@ -123,7 +133,8 @@ def simulate_future(future: FutureGivenAlive, p_alive, horizon: float, *, delta:
 
 @numba.njit(cache=True)
 def _future_kernel(rate_shape, rate_rate, coin_a, coin_b, life_shape, life_rate, life_b, age,
-                   p_alive, horizon, delta, sp, sq, sgamma, x, m, with_spend, seeds):
+                   phases, phase_age, p_alive, horizon, delta, sp, sq, sgamma, x, m, with_spend,
+                   seeds):
     # Purchases and spend use separate random streams (each customer's seed, then the seed
     # plus 2**31): the purchases drawn are the same whether or not spend is asked for. Each
     # purchase's discount factor is kept until its spend is drawn.
@@ -135,12 +146,17 @@ def _future_kernel(rate_shape, rate_rate, coin_a, coin_b, life_shape, life_rate,
     starts = np.zeros(n_draws + 1, dtype=np.int64)
     for i in range(c):
         np.random.seed(seeds[i])  # noqa: NPY002
-        k = 0
+        kept = 0
         for s in range(n_draws):
-            starts[s] = k
+            starts[s] = kept
             if np.random.random() >= p_alive[i, s]:  # noqa: NPY002
                 continue
-            lam = np.random.gamma(rate_shape[i, s], 1.0 / rate_rate[i, s])  # noqa: NPY002
+            k = int(phases[i, s])
+            done = 0  # events since the last purchase (Erlang gaps)
+            if k > 1:
+                done = _phases_done(rate_shape[i, s], phase_age[i, s] / rate_rate[i, s], k)
+            lam = np.random.gamma(rate_shape[i, s] + done,  # noqa: NPY002
+                                  1.0 / rate_rate[i, s])
             end, p = horizon, 0.0
             if life_shape[i, s] > 0:
                 eta = np.random.gamma(life_shape[i, s], 1.0 / life_rate[i, s])  # noqa: NPY002
@@ -153,22 +169,24 @@ def _future_kernel(rate_shape, rate_rate, coin_a, coin_b, life_shape, life_rate,
                 p = np.random.beta(coin_a[i, s], coin_b[i, s])  # noqa: NPY002
             t, n = 0.0, 0
             while True:
-                t += np.random.exponential(1.0 / lam)  # noqa: NPY002
+                for _ in range(k - done):
+                    t += np.random.exponential(1.0 / lam)  # noqa: NPY002
+                done = 0
                 if t > end:
                     break
                 n += 1
                 if with_spend:
-                    if k == factors.size:
+                    if kept == factors.size:
                         grown = np.empty(2 * factors.size)
-                        for j in range(k):  # a loop: slice assignment compiles for 0.5 s
+                        for j in range(kept):  # a loop: slice assignment compiles for 0.5 s
                             grown[j] = factors[j]
                         factors = grown
-                    factors[k] = np.exp(-delta * t)
-                    k += 1
+                    factors[kept] = np.exp(-delta * t)
+                    kept += 1
                 if p > 0 and np.random.random() < p:  # noqa: NPY002
                     break
             counts[i, s] = n
-        starts[n_draws] = k
+        starts[n_draws] = kept
         if not with_spend:
             continue
         np.random.seed(seeds[i] + 2**31)  # noqa: NPY002
@@ -182,3 +200,19 @@ def _future_kernel(rate_shape, rate_rate, coin_a, coin_b, life_shape, life_rate,
                 total += factors[j] * np.random.gamma(sp[i, s], 1.0 / nu)  # noqa: NPY002
             value[i, s] = total
     return counts, value
+
+
+@numba.njit(cache=True)
+def _phases_done(shape, ratio, k):
+    """Draw ``m < k``, the events since the last purchase, with probability proportional to
+    ``(shape)_m ratio^m / m!`` (:class:`FutureGivenAlive`, ``phase_age``)."""
+    weights = np.empty(k)
+    weights[0] = 1.0
+    for j in range(1, k):
+        weights[j] = weights[j - 1] * (shape + j - 1) * ratio / j
+    u = np.random.random() * weights.sum()  # noqa: NPY002
+    for j in range(k - 1):
+        u -= weights[j]
+        if u < 0:
+            return j
+    return k - 1

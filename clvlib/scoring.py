@@ -24,6 +24,7 @@ Discounting follows :mod:`clvlib.discounting` (an annual effective rate, continu
 
 from __future__ import annotations
 
+import functools
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -136,6 +137,9 @@ def score_customers(
     discount = Discount(annual_discount_rate)
     unbounded = np.isinf(horizon)
     times, weights = purchase_weights(horizon, unit.days, annual_discount_rate)
+    if unbounded and not purchase_model.unbounded_horizon:
+        raise ValueError(f"{purchase_model.title} predicts over a finite horizon only (no DERT "
+                         "or residual CLV); give a horizon")
     if unbounded and {"purchases_predictive", "clv_predictive"} & set(wanted):
         raise ValueError("predictive draws need a finite horizon")
     draws = purchase_model.posterior_draws(n_draws, seed)
@@ -180,19 +184,30 @@ def score_customers(
                                                   T=rows[:, 2:3]), "P(alive)", params)
         weight_of_row = np.bincount(row_of, weights=w[chunk], minlength=len(rows))
         results = {"p_alive": p_alive}
+        given_alive = {"x": cx, "t_x": ctx, "T": cT}
+        given_alive = {c: given_alive[c] for c in purchase_model.alive_columns}
         if {"expected_purchases", "clv"} & set(wanted):
-            # E[Y | alive] per distinct (x, T), at the quadrature times of the horizon.
-            pairs, pair_of = np.unique(np.column_stack([cx, cT, z[chunk]]), axis=0,
-                                       return_inverse=True)
+            # E[Y | alive] per distinct (x, T) (the columns the model's future given alive
+            # depends on), at the quadrature times of the horizon.
+            n_alive = len(given_alive)
+            pairs, pair_of = np.unique(np.column_stack([*given_alive.values(), z[chunk]]),
+                                       axis=0, return_inverse=True)
             pair_of = pair_of.reshape(-1)
-            pair_params = purchase_model.linked_params(draws, pairs[:, 2:])
-            alive_at = [model.expected_purchases_alive(**pair_params, x=pairs[:, :1],
-                                                       T=pairs[:, 1:2], t=t) for t in times]
-            alive_weighted = require_finite(
-                sum(w * a for w, a in zip(weights, alive_at, strict=True)),
-                "expected purchases", pair_params)
-            # Counts over a finite horizon are not discounted: E[Y(H)] (times[-1] is H).
-            alive_count = alive_weighted if unbounded else alive_at[-1]
+            pair_params = purchase_model.linked_params(draws, pairs[:, n_alive:])
+            alive_in = functools.partial(
+                model.expected_purchases_alive, **pair_params,
+                **{c: pairs[:, j:j + 1] for j, c in enumerate(given_alive)})
+
+            # Discounted over the horizon's quadrature times for CLV and DERT; a count over a
+            # finite horizon is not discounted: E[Y(H)] (times[-1] is H).
+            if "clv" in wanted or unbounded:
+                alive_at = [alive_in(t=t) for t in times]
+                alive_weighted = require_finite(
+                    sum(w * a for w, a in zip(weights, alive_at, strict=True)),
+                    "expected purchases", pair_params)
+            alive_count = alive_weighted if unbounded else (
+                alive_at[-1] if "clv" in wanted else
+                require_finite(alive_in(t=times[-1]), "expected purchases", pair_params))
             row_pair = pair_of[np.unique(row_of, return_index=True)[1]]
             results["expected_purchases"] = alive_count[row_pair] * p_alive
         for key in ("p_alive", "expected_purchases"):
@@ -214,7 +229,8 @@ def score_customers(
         if {"purchases_predictive", "clv_predictive"} & set(wanted):
             future = model.future_given_alive(
                 **{k: _per_customer(params[k], row_of)[:, future_draws]
-                   for k in purchase_model.params}, x=cx[:, None], T=cT[:, None])
+                   for k in purchase_model.params},
+                **{c: v[:, None] for c, v in given_alive.items()})
             counts, value = simulate_future(
                 future, p_alive[:, future_draws][row_of], horizon,
                 delta=discount.per_unit(unit.days),

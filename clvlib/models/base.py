@@ -59,7 +59,8 @@ class PurchaseExpectations:
     customer known to be alive: ``expected_purchases = expected_purchases_alive * p_alive``),
     ``expected_purchases_new(t)`` and ``prob_purchases(t, n)``; ``future_given_alive(x, T)``
     gives a customer's traits given alive at ``T`` (:class:`clvlib.futures.FutureGivenAlive`)
-    from which predictive draws of their future are made.
+    from which predictive draws of their future are made. The last two read the model's
+    :attr:`PurchaseModel.alive_columns` (``x, T``; regularity models add ``t_x``).
     """
 
     p_alive: Callable
@@ -689,6 +690,12 @@ class PurchaseModel(CLVModel):
     #: each purchase (BG/NBD, MBG/NBD), or ``"lifetime"``, an exponential lifetime with rate
     #: ``mu ~ Gamma(s, beta)`` (Pareto/NBD).
     dropout_kind: ClassVar[str] = "probability"
+    #: The columns a customer's future given alive depends on, which
+    #: ``expected_purchases_alive`` and ``future_given_alive`` read: ``x`` and ``T`` when the
+    #: purchase process is memoryless; regularity models add ``t_x``.
+    alive_columns: ClassVar[tuple[str, ...]] = ("x", "T")
+    #: Whether it predicts over an unbounded horizon (DERT, residual CLV).
+    unbounded_horizon: ClassVar[bool] = True
     #: What the report adds when it explains P(alive) for this model (empty: nothing to add).
     p_alive_caveat: ClassVar[str] = ""
     #: Whether the report can take the model as a candidate: its figures and sentences on how

@@ -21,7 +21,9 @@ def _purchases(n: int = 200, seed: int = 3) -> pd.DataFrame:
     x = rng.negative_binomial(0.3, 0.2, n).clip(0, 60).astype(float)
     t_x = np.where(x > 0, rng.uniform(0, 1, n) * T, 0.0).round(2)
     size = rng.normal(0, 1, n)
-    return pd.DataFrame({"x": x, "t_x": t_x, "T": T, "size": size,
+    # The regularity models' sum of log gaps: x gaps that add up to t_x at most.
+    litt = np.where(x > 0, x * np.log(np.maximum(t_x, 0.01) / np.maximum(x, 1)), 0.0)
+    return pd.DataFrame({"x": x, "t_x": t_x, "T": T, "litt": litt, "size": size,
                          "region": np.where(rng.random(n) < 0.5, "north", "south")},
                         index=pd.Index([f"c{i}" for i in range(n)], name="customer_id"))
 

@@ -18,6 +18,7 @@ from clvlib.models.base import CLVModel, Likelihood, PurchaseExpectations, Purch
 from clvlib.models.bdw import BetaDiscreteWeibullModel
 from clvlib.models.bg_bb import BetaGeoBetaBinomModel
 from clvlib.models.bg_nbd import BetaGeoModel
+from clvlib.models.cnbd_k import CNBDModel, choose_k, class_named, model_class
 from clvlib.models.fit_cache import fit_config, read_fit_file
 from clvlib.models.gamma_gamma import GammaGammaModel
 from clvlib.models.ggompertz_nbd import GGompertzNBDModel
@@ -29,15 +30,21 @@ from clvlib.models.verify import ModelCheck, check_model
 
 MODELS: dict[str, type[CLVModel]] = {
     m.name: m for m in (BetaGeoModel, ModifiedBetaGeoModel, ParetoNBDModel, GGompertzNBDModel,
+                        model_class(2), model_class(2, dropout_at_zero=True),
                         GammaGammaModel, BetaGeoBetaBinomModel, ShiftedBetaGeoModel,
                         BetaDiscreteWeibullModel)
 }
 
 
 def get_model(name: str) -> type[CLVModel]:
-    """The model class registered as ``name`` (``"bg_nbd"``, ``"pareto_nbd"``, ...)."""
+    """The model class registered as ``name`` (``"bg_nbd"``, ``"pareto_nbd"``, ...), or a
+    regularity model of any ``k`` (``"bg_cnbd_3"``, ``"mbg_cnbd_4"``)."""
     if name not in MODELS:
-        raise KeyError(f"unknown model {name!r}; valid names: {', '.join(MODELS)}")
+        regular = class_named(name)
+        if regular is None:
+            raise KeyError(f"unknown model {name!r}; valid names: {', '.join(MODELS)} "
+                           "(the regularity models take any k: bg_cnbd_<k>, mbg_cnbd_<k>)")
+        return regular
     return MODELS[name]
 
 
@@ -52,6 +59,7 @@ def load_model(path: str | Path, data) -> CLVModel:
 
 __all__ = [
     "MODELS", "BetaDiscreteWeibullModel", "BetaGeoBetaBinomModel", "BetaGeoModel", "CLVModel",
+    "CNBDModel", "choose_k", "model_class",
     "ContractForms", "FitSettings", "FutureGivenAlive", "Likelihood", "ModelCheck",
     "PurchaseExpectations", "check_model", "GGompertzNBDModel", "GammaGammaModel",
     "ModifiedBetaGeoModel", "ParetoNBDModel", "PurchaseModel", "ShiftedBetaGeoModel",

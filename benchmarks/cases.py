@@ -31,6 +31,7 @@ PARAMS = {
     "gamma_gamma": ("p", "q", "gamma"),
     "ggompertz_nbd": ("r", "alpha", "b", "s", "beta"),
     "bdw": ("alpha", "beta", "c"),
+    "mbg_cnbd_2": ("r", "alpha", "a", "b"),
 }
 # What the peers call our parameters.
 PEER_NAMES = {"gamma": "v"}
@@ -106,7 +107,7 @@ def fit_python_only(p: dict) -> dict:
         start = time.perf_counter()
         model = cls.from_survival_table(table, "highend", cohort_size=1000, through=7)
     else:
-        summary = data.cdnow_summary(p["dataset"])
+        summary = data.cdnow_summary(p["dataset"], regularity="litt" in cls.columns)
         start = time.perf_counter()
         model = cls(summary)
     method = p.get("method", "nuts")

@@ -25,14 +25,16 @@ TRUE_GAMMA_GAMMA = {"p": 6.25, "q": 3.74, "gamma": 15.44}
 SIM_SEED = 2024
 
 
-def cdnow_summary(dataset: str):
-    """The FHL summary of a CDNOW file (weeks, calibration to 1997-09-30, no holdout)."""
+def cdnow_summary(dataset: str, regularity: bool = False):
+    """The FHL summary of a CDNOW file (weeks, calibration to 1997-09-30, no holdout; with
+    ``litt`` for the regularity models)."""
     import clvlib
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)  # the CDNOW files hold exact duplicates
         log = clvlib.read_transactions(DATASETS[dataset])
-    return clvlib.summarize(log, time_unit="week", calibration_end=CALIBRATION_END)
+    return clvlib.summarize(log, time_unit="week", calibration_end=CALIBRATION_END,
+                            regularity=regularity)
 
 
 def rfm_frame(summary, model: str) -> pd.DataFrame:

@@ -126,7 +126,8 @@ def plan(quick: bool) -> list[Case]:
     # costs, first fit in a new process (cold compile caches) and a refit (warm), by nutpie on
     # the numba-compiled graph and by PyMC's sampler on PyTensor's C; BG/NBD through its graph
     # against its own kernel and pymc-marketing's BG/NBD (above) on the same data.
-    python_only = [("bg_nbd", {"graph": True}), ("ggompertz_nbd", {}), ("bdw", {})]
+    python_only = [("bg_nbd", {"graph": True}), ("ggompertz_nbd", {}), ("bdw", {}),
+                   ("mbg_cnbd_2", {})]
     for model, extra in python_only:
         samplers = ("nutpie",) if quick else ("nutpie", "pymc")
         for sampler in samplers:

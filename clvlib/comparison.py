@@ -388,10 +388,9 @@ def fit_candidates(summary: CustomerSummary, names, *, progress: Announce | None
         if not issubclass(cls, PurchaseModel):
             raise ValueError(f"{name!r} is not a purchase model; candidates must predict purchases")
         if not cls.report_candidate:
-            raise ValueError(f"{cls.title} ({name!r}) is not yet a report candidate: the report's "
-                             f"figures and sentences on how long customers stay describe dropout "
-                             f"after a purchase or an exponential lifetime; fit it with "
-                             f"clvlib.{cls.__name__} and compare it with compare_models")
+            raise ValueError(f"{cls.title} ({name!r}) is not yet a report candidate: "
+                             f"{cls.candidate_note}; fit it with clvlib.get_model({name!r}) and "
+                             "compare it with compare_models")
         model = cls(summary, **(model_options or {}))
         fit_announced(model, progress=progress, **fit_options)
         models.append(model)

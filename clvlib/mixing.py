@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import optimize, stats
 
-__all__ = ["Mixture", "dropout_mixture", "purchase_rate_mixture"]
+__all__ = ["Mixture", "dropout_mixture", "lifetime_density", "purchase_rate_mixture"]
 
 #: Draws x grid points x rows evaluated at once.
 _CELLS = 4_000_000
@@ -61,6 +61,18 @@ class Mixture:
 
     def pdf(self, values) -> np.ndarray:
         return self._mix("pdf", values)
+
+    def pdf_per_draw(self, values) -> np.ndarray:
+        """The density of each draw at its own points: ``values`` and the result are
+        ``(draws, points)``."""
+        values = np.asarray(values, dtype=float)
+        out = np.zeros(values.shape)
+        step = max(1, _CELLS // max(1, values.size))
+        for start in range(0, self.first.shape[1], step):
+            part = slice(start, start + step)
+            dist = self._dist(self.first[:, None, part], self.second[:, None, part])
+            out += dist.pdf(values[..., None]) @ self.weights[part]
+        return out
 
     def cdf(self, values) -> np.ndarray:
         return self._mix("cdf", values)
@@ -116,3 +128,40 @@ def dropout_mixture(model, *, n_draws: int | None = 200, seed: int = 0,
     if model.dropout_kind == "lifetime":
         return Mixture("gamma", params["s"], params["beta"], w)
     raise ValueError(f"{model.title}: no dropout mixture for dropout kind {model.dropout_kind!r}")
+
+
+def lifetime_density(model, lifetimes, *, n_draws: int | None = 200, seed: int = 0) -> np.ndarray:
+    """Density of log10(expected lifetime) across customers at ``lifetimes`` (in the model's time
+    unit), per posterior draw: shape ``(draws, points)``, for a lifetime model.
+
+    Each customer's expected lifetime is a decreasing function of their frailty ``theta ~
+    Gamma(s, beta)`` (:class:`clvlib.models.base.Lifetimes`; Pareto/NBD: ``1 / mu``), so the
+    density is the frailty's at the frailty giving that lifetime, times ``|d theta / d log10
+    lifetime|``, under each draw's own parameters (GGompertz/NBD's ``b`` and ``beta`` move
+    together along their ridge: one draw's ``b`` with another's ``beta`` would mean nothing).
+    """
+    params, w = _draws(model, n_draws, seed, point=False)
+    mixture = Mixture("gamma", params["s"], params["beta"], w)
+    n = mixture.first.shape[0]
+    frailty, jacobian = np.empty((n, np.size(lifetimes))), np.empty((n, np.size(lifetimes)))
+    for d in range(n):
+        one = {k: float(np.mean(v[d])) for k, v in params.items()}
+        frailty[d], jacobian[d] = _frailty_of_lifetime(model, lifetimes, one)
+    return mixture.pdf_per_draw(frailty) * jacobian
+
+
+def _frailty_of_lifetime(model, lifetimes, params: dict):
+    """The frailties whose expected lifetimes under ``params`` are ``lifetimes``, and
+    ``|d frailty / d log10 lifetime|`` there; 0 where no frailty gives that lifetime (a Gompertz
+    lifetime's expectation grows only as the log of 1 / frailty). Inverted on a grid of
+    frailties, log against log (exact for Pareto/NBD's ``1 / mu``): no closed-form inverse."""
+    grid = np.logspace(-300, 300, 12000)
+    log_life = np.log(model.lifetimes.expected_lifetime(grid, params))
+    order = np.argsort(log_life)
+    log_life, log_frailty = log_life[order], np.log(grid)[order]
+    slope = np.gradient(log_frailty, log_life)
+    x = np.log(np.asarray(lifetimes, dtype=float))
+    frailty = np.exp(np.interp(x, log_life, log_frailty))
+    inside = (x >= log_life[0]) & (x <= log_life[-1])
+    jacobian = np.where(inside, frailty * np.abs(np.interp(x, log_life, slope)) * np.log(10), 0)
+    return frailty, jacobian

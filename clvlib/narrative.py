@@ -12,6 +12,8 @@ print the same number.
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 import pandas as pd
 
@@ -287,10 +289,11 @@ def average_customer(purchase_model) -> dict[str, float]:
         ``share_below`` (the share of customers buying less often) and the rate quantiles
         ``rate_q10``, ``rate_q50``, ``rate_q90`` (per year); for BG/NBD and MBG/NBD
         ``dropout`` (the average dropout probability after a purchase),
-        ``share_more_loyal``, ``dropout_q10`` and ``dropout_q90``; for Pareto/NBD
-        ``lifetime_years`` (the lifetime at the average dropout rate), ``share_shorter`` (the
-        share of customers expected to leave sooner) and the lifetime quantiles
-        ``lifetime_q10``, ``lifetime_q50``, ``lifetime_q90`` (years).
+        ``share_more_loyal``, ``dropout_q10`` and ``dropout_q90``; for lifetime models
+        (Pareto/NBD, GGompertz/NBD) ``lifetime_years`` (the expected lifetime at the average
+        frailty: for Pareto/NBD the average dropout rate), ``share_shorter`` (the share of
+        customers expected to leave sooner) and the expected-lifetime quantiles
+        ``lifetime_q10``, ``lifetime_q50``, ``lifetime_q90`` (years; :class:`Lifetimes`).
     """
     per_year = purchase_model.time_unit.per_year
     rates = purchase_rate_mixture(purchase_model, point=True)
@@ -301,10 +304,11 @@ def average_customer(purchase_model) -> dict[str, float]:
     dropout = dropout_mixture(purchase_model, point=True)
     mean_dropout = float(dropout.mean()[0])
     if purchase_model.dropout_kind == "lifetime":
-        out |= {"lifetime_years": 1 / mean_dropout / per_year,
+        years = functools.partial(_expected_lifetime_years, purchase_model)
+        out |= {"lifetime_years": years(mean_dropout),
                 "share_shorter": float(1 - dropout.cdf(mean_dropout)[0])}
-        # A long lifetime is a low dropout rate: the 10% lifetime quantile is the 90% rate one.
-        out |= {f"lifetime_q{q}": 1 / (float(dropout.ppf(1 - q / 100)[0]) * per_year)
+        # A long lifetime is a low frailty: the 10% lifetime quantile is the 90% frailty one.
+        out |= {f"lifetime_q{q}": years(float(dropout.ppf(1 - q / 100)[0]))
                 for q in (10, 50, 90)}
     else:
         out |= {"dropout": mean_dropout,
@@ -312,6 +316,13 @@ def average_customer(purchase_model) -> dict[str, float]:
                 "dropout_q10": float(dropout.ppf(0.1)[0]),
                 "dropout_q90": float(dropout.ppf(0.9)[0])}
     return out
+
+
+def _expected_lifetime_years(purchase_model, frailty: float) -> float:
+    """A customer's expected lifetime in years given their frailty, at the posterior means."""
+    lifetime = purchase_model.lifetimes.expected_lifetime(frailty,
+                                                          purchase_model.point_estimate())
+    return float(lifetime) / purchase_model.time_unit.per_year
 
 
 def heterogeneity(purchase_model) -> str:
@@ -331,7 +342,8 @@ def heterogeneity(purchase_model) -> str:
     )
     if purchase_model.dropout_kind == "lifetime":
         text += (
-            f"Lifetimes vary just as much: at the average dropout rate a customer would stay "
+            f"Lifetimes vary just as much: at the average "
+            f"{purchase_model.lifetimes.frailty} a customer would stay "
             f"{avg['lifetime_years']:.1f} years, but the median customer's expected lifetime is "
             f"{avg['lifetime_q50']:.2g} years, a tenth of customers stay less than "
             f"{avg['lifetime_q10']:.2g} years and another tenth more than "

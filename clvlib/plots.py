@@ -13,7 +13,7 @@ import seaborn as sns
 from matplotlib.ticker import FuncFormatter, MaxNLocator, PercentFormatter
 
 from clvlib.formatting import amount, share
-from clvlib.mixing import dropout_mixture, purchase_rate_mixture
+from clvlib.mixing import dropout_mixture, lifetime_density, purchase_rate_mixture
 from clvlib.narrative import average_customer
 from clvlib.value import gini, lorenz_curve, top_share
 
@@ -156,7 +156,8 @@ def plot_dropout(model, *, n_draws: int = 200, interval: float = 0.9, ax=None):
     """The fitted distribution of how long customers stay, for any purchase model.
 
     BG/NBD and MBG/NBD: the dropout probability after each purchase, ``Beta(a, b)``.
-    Pareto/NBD: the expected lifetime ``1 / mu`` with ``mu ~ Gamma(s, beta)``.
+    Pareto/NBD: the expected lifetime ``1 / mu`` with ``mu ~ Gamma(s, beta)``; GGompertz/NBD:
+    the expected Gompertz lifetime ``e^eta E1(eta) / b`` with ``eta ~ Gamma(s, beta)``.
     """
     draw = DROPOUT_PLOTS[model.dropout_kind]
     return draw(model, n_draws=n_draws, interval=interval, ax=ax)
@@ -166,9 +167,7 @@ def _plot_lifetimes(model, *, n_draws: int, interval: float, ax=None):
     ax = _axes(ax)
     per_year = model.time_unit.per_year
     years = np.logspace(-2, 3, 300)
-    mu = 1 / (years * per_year)  # dropout rate per time unit for a lifetime of `years`
-    dens = dropout_mixture(model, n_draws=n_draws).pdf(mu)
-    dens = dens * mu * np.log(10)  # density of log10(lifetime) = density of -log10(mu)
+    dens = lifetime_density(model, years * per_year, n_draws=n_draws)
     lo, hi = np.quantile(dens, [(1 - interval) / 2, (1 + interval) / 2], axis=0)
     ax.fill_between(years, lo, hi, color=MODEL, alpha=0.25, label=f"{interval:.0%} interval")
     ax.plot(years, dens.mean(axis=0), color=MODEL, lw=2, label="posterior mean")
@@ -176,7 +175,7 @@ def _plot_lifetimes(model, *, n_draws: int, interval: float, ax=None):
     average = avg["lifetime_years"]  # lifetime at the average dropout rate s / beta
     ax.set_ylim(0, hi.max() * 1.1)
     ax.axvline(average, color=ACCENT, lw=2,
-               label=f"at the average dropout rate: {average:.1f} years;\n"
+               label=f"at the average {model.lifetimes.frailty}:\n{average:.1f} years; "
                      f"{share(avg['share_shorter'])} of customers leave sooner")
     ax.set_xscale("log")
     ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))

@@ -750,7 +750,8 @@ RETENTION_DEFINITIONS = {
     "probability": "the mean share of customers who stay after each purchase, b / (a + b) "
                    "(b raised, a kept)",
     "lifetime": "the share of new customers still alive after one year, "
-                "(beta / (beta + year))^s (beta raised, s kept)",
+                "(beta / (beta + c(year)))^s with c the lifetime's clock (c(t) = t for an "
+                "exponential lifetime, e^(bt) - 1 for a Gompertz one) (beta raised, s kept)",
 }
 
 
@@ -759,9 +760,10 @@ def retention_shift(purchase_model, points: float = 0.01):
 
     For BG/NBD and MBG/NBD (dropout after each purchase with probability ``p ~ Beta(a, b)``),
     retention is ``b / (a + b)``, the mean chance to stay after a purchase; ``b`` is raised so
-    that it is ``points`` higher. For Pareto/NBD (exponential lifetimes, rate ``Gamma(s, beta)``)
-    retention is the share of new customers alive after one year, ``(beta / (beta + Y))^s``
-    with ``Y`` a year in the model's time unit; ``beta`` is raised so that it is ``points``
+    that it is ``points`` higher. For lifetime models (frailty ``Gamma(s, beta)``) retention is
+    the share of new customers alive after one year, ``(beta / (beta + c(Y)))^s`` with ``Y`` a
+    year in the model's time unit on its lifetime clock ``c`` (Pareto/NBD: ``c(Y) = Y``;
+    :class:`clvlib.models.base.Lifetimes`); ``beta`` is raised so that it is ``points``
     higher. The same shift applies to every draw; see :data:`RETENTION_DEFINITIONS`.
     """
     kind = purchase_model.dropout_kind
@@ -777,11 +779,12 @@ def retention_shift(purchase_model, points: float = 0.01):
             draws["b"] = a * target / (1 - target)
         elif kind == "lifetime":
             s, beta = draws["s"], draws["beta"]
-            target = (beta / (beta + year)) ** s + points
+            clock = purchase_model.lifetimes.clock(year, draws)
+            target = (beta / (beta + clock)) ** s + points
             if np.any(target >= 1):
                 raise ValueError("retention cannot rise above 100%")
             root = target ** (1 / s)
-            draws["beta"] = year * root / (1 - root)
+            draws["beta"] = clock * root / (1 - root)
         else:
             raise ValueError(f"no retention definition for dropout kind {kind!r}")
         return draws

@@ -203,6 +203,13 @@ def test_choose_k_on_cdnow_finds_the_published_bg_nbd(cdnow_regular):
     assert table.loc[2, "log_likelihood"] < best["log_likelihood"] - 100
 
 
+def test_is_refused_as_a_report_candidate_with_its_reason(cdnow_regular):
+    from clvlib.comparison import fit_candidates
+
+    with pytest.raises(ValueError, match="not yet a report candidate: its purchase rate"):
+        fit_candidates(cdnow_regular, ["mbg_cnbd_2"])
+
+
 def test_registry_names_any_k():
     assert clv.get_model("bg_cnbd_2") is cnbd_k.model_class(2)
     assert clv.get_model("mbg_cnbd_5") is cnbd_k.model_class(5, dropout_at_zero=True)

@@ -197,9 +197,56 @@ def test_parameter_recovery_by_nuts():
     assert_recovers(model.posterior_draws(), truth, "GGompertz/NBD")
 
 
-def test_is_registered_and_refused_as_a_report_candidate_with_a_reason():
-    from clvlib.comparison import fit_candidates
+def test_expected_lifetime_equals_adaptive_quadrature():
+    """e^eta E1(eta) / b against the integral of the survival exp(-eta (e^(bt) - 1))."""
+    b = 0.02
+    for eta in (1e-6, 0.3, 4.0, 120.0, 499.0, 501.0, 5e4):
+        quad = integrate.quad(lambda t, eta=eta: np.exp(-eta * np.expm1(b * t)), 0, np.inf,
+                              epsabs=0, epsrel=1e-12, limit=500)[0]
+        assert gg.expected_lifetime(eta, {"b": b}) == pytest.approx(quad, rel=1e-9), eta
 
+
+def test_report_pieces_at_small_b_are_the_pareto_nbds():
+    """The report's lifetime sentences, figure and retention shift read the model's lifetime
+    clock: at b -> 0 with beta = b * beta_pareto, GGompertz/NBD's are Pareto/NBD's."""
+    from clvlib import narrative, plots
+    from clvlib.valuation import retention_shift
+
+    frame = cdnow_summary().customers
+    pareto = {"r": 0.55, "alpha": 10.58, "s": 0.61, "beta": 11.7}
+    b = 1e-10  # e^(bt) - 1 = bt (1 + 3e-6) for lifetimes up to 1,000 years
+    ggompertz = {**pareto, "b": b, "beta": pareto["beta"] * b}
+    from helpers import fake_fit
+
+    models = [fake_fit(clv.ParetoNBDModel(frame), pareto, spread=0.0, draws=4),
+              fake_fit(clv.GGompertzNBDModel(frame), ggompertz, spread=0.0, draws=4)]
+    ours, theirs = (narrative.average_customer(m) for m in reversed(models))
+    for key, value in theirs.items():
+        assert ours[key] == pytest.approx(value, rel=1e-4), key
+    shifted = [retention_shift(m)({k: np.array([v]) for k, v in p.items()})
+               for m, p in zip(models, (pareto, ggompertz), strict=True)]
+    assert shifted[1]["beta"][0] / b == pytest.approx(shifted[0]["beta"][0], rel=1e-6)
+    import matplotlib.pyplot as plt
+
+    curves = [plots.plot_dropout(m, n_draws=4).lines[0].get_ydata() for m in models]
+    plt.close("all")
+    np.testing.assert_allclose(curves[1], curves[0], rtol=1e-4, atol=1e-12)
+    assert "frailty" in narrative.heterogeneity(models[1])
+
+
+def test_is_registered_and_a_report_candidate():
     assert clv.get_model("ggompertz_nbd") is clv.GGompertzNBDModel
-    with pytest.raises(ValueError, match="not yet a report candidate"):
-        fit_candidates(cdnow_summary(), ["ggompertz_nbd"])
+    assert clv.GGompertzNBDModel.report_candidate
+
+
+@pytest.mark.parametrize("b", [1e-4, 0.01, 0.1])
+def test_expectations_stay_right_over_dert_horizons(b):
+    """DERT reads E[X(t)] out to about 24,000 weeks (Gauss-Laguerre at a 10% annual rate): the
+    clock's quadrature stops where the survival is e^-40 down, so steep ageing neither
+    overflows nor spreads the nodes past the integrand (against adaptive quadrature)."""
+    r, alpha, s, beta = 0.55, 10.6, 0.6, 11.7 * b
+    for t in (38.5, 500.0, 24_000.0):
+        quad = integrate.quad(lambda u: (beta / (beta + np.expm1(b * u))) ** s, 0, t,
+                              limit=2000, epsabs=0, epsrel=1e-12)[0] * r / alpha
+        assert float(gg.expected_purchases_new(r, alpha, b, s, beta, t)) == pytest.approx(
+            quad, rel=1e-6), t

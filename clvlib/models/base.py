@@ -81,6 +81,33 @@ class PurchaseExpectations:
 
 
 @dataclass(frozen=True)
+class Lifetimes:
+    """How long customers stay in a model whose customers leave at the end of a lifetime
+    (``dropout_kind == "lifetime"``), for the report's figures, sentences and retention.
+
+    Each customer's frailty ``theta ~ Gamma(s, beta)`` scales their hazard, and their survival
+    is ``S(t | theta) = exp(-theta c(t))`` on the model's lifetime clock ``c``: ``c(t) = t``
+    for an exponential lifetime (Pareto/NBD, theta the dropout rate), ``e^(bt) - 1`` for a
+    Gompertz one (GGompertz/NBD). A new customer is alive after ``t`` with probability
+    ``(beta / (beta + c(t)))^s``.
+
+    Attributes
+    ----------
+    clock : callable
+        ``clock(t, params)``: ``c(t)`` under parameter values ``params`` (a dict of draws).
+    expected_lifetime : callable
+        ``expected_lifetime(theta, params)``: a customer's expected lifetime given frailty
+        ``theta``, in the time unit, decreasing in ``theta``.
+    frailty : str
+        What ``theta`` is, for sentences ("dropout rate").
+    """
+
+    clock: Callable
+    expected_lifetime: Callable
+    frailty: str
+
+
+@dataclass(frozen=True)
 class SpendExpectations:
     """A spend model's closed form: ``expected_spend(params..., x, m)``, a customer's expected
     spend per purchase given their ``x`` repeat purchases of mean value ``m``."""
@@ -687,9 +714,12 @@ class PurchaseModel(CLVModel):
     expectations: ClassVar[PurchaseExpectations]
     #: How customers leave, which decides how the dropout process is drawn
     #: (:func:`clvlib.plots.plot_dropout`): ``"probability"``, a chance ``p ~ Beta(a, b)`` after
-    #: each purchase (BG/NBD, MBG/NBD), or ``"lifetime"``, an exponential lifetime with rate
-    #: ``mu ~ Gamma(s, beta)`` (Pareto/NBD).
+    #: each purchase (BG/NBD, MBG/NBD), or ``"lifetime"``, a lifetime whose hazard each
+    #: customer's frailty ``Gamma(s, beta)`` scales (Pareto/NBD, GGompertz/NBD; see
+    #: :attr:`lifetimes`).
     dropout_kind: ClassVar[str] = "probability"
+    #: For ``dropout_kind == "lifetime"``: the lifetime's clock and expected lifetime.
+    lifetimes: ClassVar[Lifetimes | None] = None
     #: The columns a customer's future given alive depends on, which
     #: ``expected_purchases_alive`` and ``future_given_alive`` read: ``x`` and ``T`` when the
     #: purchase process is memoryless; regularity models add ``t_x``.
@@ -699,8 +729,12 @@ class PurchaseModel(CLVModel):
     #: What the report adds when it explains P(alive) for this model (empty: nothing to add).
     p_alive_caveat: ClassVar[str] = ""
     #: Whether the report can take the model as a candidate: its figures and sentences on how
-    #: long customers stay are written for the dropout kinds "probability" and "lifetime".
+    #: long customers stay are written for the dropout kinds "probability" and "lifetime", and
+    #: its valuation needs an unbounded horizon.
     report_candidate: ClassVar[bool] = True
+    #: Why not, when it is not (the error :func:`clvlib.comparison.fit_candidates` raises).
+    candidate_note: ClassVar[str] = ("the report's figures and sentences on how long customers "
+                                     "stay describe dropout after a purchase or a lifetime")
 
     def p_alive(self, customers=None, *, n_draws: int | None = 1000, seed: int = 0,
                 interval: float = 0.9) -> Prediction:

@@ -312,9 +312,9 @@ class CNBDModel(PurchaseModel):
     params = BetaGeoModel.params
     default_priors = BetaGeoModel.default_priors
     covariate_links = BetaGeoModel.covariate_links
-    #: Its figures and sentences on purchase rates would read lambda as the purchase rate,
-    #: which is k times it here.
     report_candidate = False
+    candidate_note = ("its purchase rate is lambda / k, which the report's figures and sentences "
+                      "would read as lambda, and the report's valuation needs DERT")
     #: DERT (an unbounded horizon) is not offered: the series of expected purchases grows with
     #: the horizon times the purchase rate.
     unbounded_horizon = False

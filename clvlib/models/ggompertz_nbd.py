@@ -19,12 +19,12 @@ from __future__ import annotations
 
 import numpy as np
 import pytensor.tensor as pt
-from scipy.special import gammaln
+from scipy.special import exp1, gammaln
 
 from clvlib.compression import CompressedRows  # noqa: F401  (rows reach logp through the base)
 from clvlib.futures import FutureGivenAlive
 from clvlib.models import bg_nbd, numerics
-from clvlib.models.base import Likelihood, PurchaseExpectations, PurchaseModel
+from clvlib.models.base import Lifetimes, Likelihood, PurchaseExpectations, PurchaseModel
 from clvlib.priors import Prior
 
 # ============================================================================================
@@ -157,17 +157,23 @@ def p_alive(r, alpha, b, s, beta, x, t_x, T):
     return np.exp(alive - np.logaddexp(alive, died))
 
 
-def _over_clock(fn, b, beta, start, stop):
+def _over_clock(fn, b, s, beta, start, stop):
     """``integral_start^stop fn(u) du`` by Gauss-Legendre in the lifetime's clock ``w = log(beta
     + e^{bu} - 1)``, in which the mixed Gompertz density is ``s beta^s e^{-s w}``: smooth where
-    a steep ageing (large b) makes it a narrow peak in ``u``. Arguments broadcast; ``fn`` takes
-    ``u`` with the nodes along a trailing axis."""
+    a steep ageing (large b) makes it a narrow peak in ``u``. ``fn`` decays as ``e^{-s w}`` (a
+    survival, a density), so the clock stops 40 / s past ``start`` (a factor e^-40 down):
+    beyond, the integral is below 1e-17 of its value, and over a long horizon (DERT's) with
+    steep ageing the nodes stay where the integrand is. Arguments broadcast; ``fn`` takes ``u``
+    with the nodes along a trailing axis."""
     w_lo, w_hi = log_clock(np, beta, b * start), log_clock(np, beta, b * stop)
+    w_hi = np.minimum(w_hi, w_lo + 40.0 / s)
     w = w_lo[..., None] + (w_hi - w_lo)[..., None] * (1 + CLOCK_NODES) / 2
     b, beta = b[..., None], beta[..., None]
-    grown = np.exp(w) - beta  # e^{bu} - 1
-    u = np.log1p(grown) / b
-    jacobian = np.exp(w) / (b * (1 + grown))
+    # u = log(e^w - beta + 1) / b and du/dw = e^w / (b (e^w - beta + 1)), in e^-w so that
+    # neither overflows for a large w (b u above 709).
+    shrink = (1 - beta) * np.exp(-w)
+    u = (w + np.log1p(shrink)) / b
+    jacobian = 1 / (b * (1 + shrink))
     return (w_hi - w_lo) / 2 * ((fn(u) * jacobian) @ CLOCK_WEIGHTS)
 
 
@@ -183,7 +189,7 @@ def expected_purchases_new(r, alpha, b, s, beta, t):
     def alive(u):
         return np.exp(log_survival(np, b[..., None], s[..., None], beta[..., None], u))
 
-    return r / alpha * _over_clock(alive, b, beta, np.zeros_like(t), t)
+    return r / alpha * _over_clock(alive, b, s, beta, np.zeros_like(t), t)
 
 
 def expected_purchases_alive(r, alpha, b, s, beta, x, T, t):
@@ -197,7 +203,7 @@ def expected_purchases_alive(r, alpha, b, s, beta, x, T, t):
         return np.exp(s[..., None] * (at_T[..., None]
                                       - log_clock(np, beta[..., None], b[..., None] * age)))
 
-    return (r + x) / (alpha + T) * _over_clock(ratio, b, beta, T, T + t)
+    return (r + x) / (alpha + T) * _over_clock(ratio, b, s, beta, T, T + t)
 
 
 def expected_purchases(r, alpha, b, s, beta, x, t_x, T, t):
@@ -223,7 +229,29 @@ def prob_purchases(r, alpha, b, s, beta, t, n):
         return np.exp(log_nb(r[e], alpha[e], n[e], u)
                       + _log_density(np, b[e], s[e], beta[e], u))
 
-    return survive + _over_clock(died, b, beta, np.zeros_like(t), t)
+    return survive + _over_clock(died, b, s, beta, np.zeros_like(t), t)
+
+
+def lifetime_clock(t, params):
+    """The Gompertz lifetime's clock: ``S(t | eta) = exp(-eta (e^(bt) - 1))``."""
+    return np.expm1(np.asarray(params["b"]) * np.asarray(t, dtype=float))
+
+
+def expected_lifetime(eta, params):
+    """A customer's expected lifetime given their frailty: ``int_0^inf exp(-eta (e^(bt) - 1))
+    dt = e^eta E1(eta) / b`` (substituting ``u = eta e^(bt)``)."""
+    return scaled_exp1(np.asarray(eta, dtype=float)) / np.asarray(params["b"])
+
+
+def scaled_exp1(x):
+    """``e^x E1(x)`` for ``x > 0`` without overflow: SciPy's ``exp1`` below 500, and above it
+    the asymptotic series ``(1 - 1/x + 2/x^2 - 6/x^3 + 24/x^4) / x`` (relative error below
+    1e-12 there)."""
+    x = np.asarray(x, dtype=float)
+    small = np.minimum(x, 500.0)
+    y = 1 / np.maximum(x, 500.0)
+    series = y * (1 - y * (1 - y * (2 - y * (6 - 24 * y))))
+    return np.where(x < 500.0, np.exp(small) * exp1(small), series)
 
 
 def future_given_alive(r, alpha, b, s, beta, x, T):
@@ -289,8 +317,7 @@ class GGompertzNBDModel(PurchaseModel):
     likelihood = Likelihood(pointwise=logp)
     #: alpha_i = alpha exp(-x_i'g_purchase), beta_i = beta exp(-x_i'g_dropout), as CLVTools.
     covariate_links = {"purchase": ("alpha", -1.0), "dropout": ("beta", -1.0)}
-    #: A Gompertz lifetime: its hazard ages, so the report's figures and sentences on lifetimes
-    #: (written for an exponential lifetime's constant rate) do not describe it yet.
-    dropout_kind = "gompertz"
-    report_candidate = False
+    dropout_kind = "lifetime"
+    lifetimes = Lifetimes(clock=lifetime_clock, expected_lifetime=expected_lifetime,
+                          frailty="frailty (the scale of the hazard)")
     expectations = PurchaseExpectations.of_module(globals())

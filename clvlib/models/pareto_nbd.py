@@ -16,7 +16,7 @@ from scipy.special import gammaln
 from clvlib.compression import CompressedRows
 from clvlib.futures import FutureGivenAlive
 from clvlib.models import bg_nbd, kernels, numerics
-from clvlib.models.base import Likelihood, PurchaseExpectations, PurchaseModel
+from clvlib.models.base import Lifetimes, Likelihood, PurchaseExpectations, PurchaseModel
 
 # ============================================================================================
 # The likelihood (PyTensor)
@@ -195,6 +195,16 @@ def prob_purchases(r, alpha, s, beta, t, n):
     return total
 
 
+def lifetime_clock(t, params):
+    """An exponential lifetime's clock is time itself: ``S(t | mu) = exp(-mu t)``."""
+    return np.asarray(t, dtype=float)
+
+
+def expected_lifetime(mu, params):
+    """A customer's expected lifetime given their dropout rate: ``1 / mu``."""
+    return 1.0 / np.asarray(mu, dtype=float)
+
+
 def future_given_alive(r, alpha, s, beta, x, T):
     """Each customer's traits given alive at ``T``: lambda ~ Gamma(r + x, alpha + T), and an
     exponential remaining lifetime (memoryless) with rate mu ~ Gamma(s, beta + T)."""
@@ -270,4 +280,6 @@ class ParetoNBDModel(PurchaseModel):
     #: r / alpha_i) and a positive dropout coefficient leaving sooner (E[mu_i] = s / beta_i).
     covariate_links = {"purchase": ("alpha", -1.0), "dropout": ("beta", -1.0)}
     dropout_kind = "lifetime"
+    lifetimes = Lifetimes(clock=lifetime_clock, expected_lifetime=expected_lifetime,
+                          frailty="dropout rate")
     expectations = PurchaseExpectations.of_module(globals())

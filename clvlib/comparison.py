@@ -23,6 +23,7 @@ points, and "too close to call" otherwise.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import numpy as np
@@ -138,7 +139,7 @@ def _thinned_posterior(model: PurchaseModel, max_draws: int):
     return post.thin(draw=max(1, -(-total // max_draws)))
 
 
-def pointwise_loglik(model: PurchaseModel, rows: CompressedRows, *, columns=("x", "t_x", "T"),
+def pointwise_loglik(model: PurchaseModel, rows: CompressedRows, *, columns=None,
                      max_draws: int = COMPARISON_DRAWS, chunk: int = 250) -> np.ndarray:
     """Log-likelihood of each distinct row per posterior draw, shape ``(chains, draws, rows)``.
 
@@ -146,10 +147,11 @@ def pointwise_loglik(model: PurchaseModel, rows: CompressedRows, *, columns=("x"
     ----------
     rows : CompressedRows
         Rows whose columns include ``columns``, which are passed to the model's per-row
-        likelihood as ``x, t_x, T``.
+        likelihood as its :attr:`~clvlib.models.base.CLVModel.columns` (default: those).
     max_draws : int
         Use every k-th draw of each chain so that at most this many remain.
     """
+    columns = tuple(columns or model.columns)
     if getattr(model, "indexed", False):  # covariates or groups: each row's own parameters
         post = _thinned_posterior(model, max_draws)
         chains, draws = post.sizes["chain"], post.sizes["draw"]
@@ -222,9 +224,11 @@ def loo(model: PurchaseModel) -> dict[str, float]:
     return _loo_totals(loo_pointwise(model), model.rows.weights)
 
 
-def holdout_rows(summary: CustomerSummary, extra: pd.DataFrame | None = None) -> CompressedRows:
+def holdout_rows(summary: CustomerSummary, extra: pd.DataFrame | None = None,
+                 columns=("x", "t_x", "T")) -> CompressedRows:
     """Distinct (calibration, whole-period) histories of the summary's customers, each counted
-    as often as it occurs (times its ``weights`` column, when the summary has one); ``extra``
+    as often as it occurs (times its ``weights`` column, when the summary has one): the
+    likelihood ``columns`` and each one's whole-period value ``<column>_full``; ``extra``
     adds columns per customer (the covariates of models indexed by customer)."""
     if not summary.has_holdout:
         raise ValueError("the holdout log predictive density needs a summary with a holdout "
@@ -235,6 +239,13 @@ def holdout_rows(summary: CustomerSummary, extra: pd.DataFrame | None = None) ->
         "x_full": c["x"] + c["x_holdout"], "t_x_full": c["t_x_full"],
         "T_full": c["T"] + summary.holdout_length,
     })
+    for column in (name for name in columns if name not in full):
+        if column not in c or f"{column}_full" not in c:
+            raise ValueError(f"the holdout log predictive density reads {column} and "
+                             f"{column}_full, which the summary lacks"
+                             + (" (clvlib.summarize(..., regularity=True))"
+                                if column == "litt" else ""))
+        full[column], full[f"{column}_full"] = c[column], c[f"{column}_full"]
     if extra is not None:
         full = full.join(extra)
     return CompressedRows.from_frame(full, tuple(full.columns),
@@ -250,7 +261,7 @@ def holdout_lpd_pointwise(model: PurchaseModel, rows: CompressedRows) -> np.ndar
     calibration history, averaged over the posterior.
     """
     calibration = pointwise_loglik(model, rows)
-    whole = pointwise_loglik(model, rows, columns=("x_full", "t_x_full", "T_full"))
+    whole = pointwise_loglik(model, rows, columns=tuple(f"{c}_full" for c in model.columns))
     ratio = (whole - calibration).reshape(-1, len(rows))
     return logsumexp(ratio, axis=0) - np.log(ratio.shape[0])
 
@@ -258,7 +269,7 @@ def holdout_lpd_pointwise(model: PurchaseModel, rows: CompressedRows) -> np.ndar
 def holdout_lpd(model: PurchaseModel, summary: CustomerSummary) -> float:
     """Log predictive density of the holdout purchases given each customer's calibration ones,
     summed over customers (see :func:`holdout_lpd_pointwise`)."""
-    rows = holdout_rows(summary)
+    rows = holdout_rows(summary, columns=model.columns)
     return float(rows.weights @ holdout_lpd_pointwise(model, rows))
 
 
@@ -280,20 +291,25 @@ def _indexed_columns(models: list[PurchaseModel], customers: pd.DataFrame) -> pd
 
 def _comparison_rows(models: list[PurchaseModel], summary: CustomerSummary):
     """The rows every model is scored on, and the holdout rows: the models' own shared rows, or
-    with covariate or pooled models, the summary compressed on (x, t_x, T) and every model's
-    covariate columns, so each model reads its customers' covariates."""
-    if not any(getattr(m, "indexed", False) for m in models):
-        return _same_rows(models), holdout_rows(summary) if summary.has_holdout else None
+    with covariate or pooled models (or models that read different columns, such as a
+    regularity model's litt), the summary compressed on every model's likelihood and covariate
+    columns, so each model reads its customers' own."""
+    columns = list(dict.fromkeys(column for m in models for column in m.columns))
+    hold = (functools.partial(holdout_rows, summary, columns=columns) if summary.has_holdout
+            else lambda extra=None: None)
+    if (not any(getattr(m, "indexed", False) for m in models)
+            and all(m.columns == models[0].columns for m in models)):
+        return _same_rows(models), hold()
     c = summary.customers
     extra = _indexed_columns(models, c)
-    frame = c[["x", "t_x", "T"]].join(extra)
+    frame = c[columns].join(extra)
     rows = CompressedRows.from_frame(frame, tuple(frame.columns),
                                      row_weights(c, summary.source or "summary"))
     for model in models:
         if not np.isclose(model.rows.n_original, rows.n_original):
             raise ValueError(f"{model.title} was fitted to other customers than the summary; "
                              "models are compared on the same customers only")
-    return rows, holdout_rows(summary, extra) if summary.has_holdout else None
+    return rows, hold(extra)
 
 
 def _same_rows(models: list[PurchaseModel]) -> CompressedRows:

@@ -204,7 +204,9 @@ def summarize(
     regularity : bool
         Add ``litt``, the sum of the logs of each customer's calibration inter-purchase times
         in the time unit (0 without a repeat purchase), which the regularity models
-        (:mod:`clvlib.models.cnbd_k`) read. Off by default: it costs about a quarter more time.
+        (:mod:`clvlib.models.cnbd_k`) read; with a holdout, ``litt_full`` too, over calibration
+        and holdout (for holdout predictive densities). Off by default: it costs about a
+        quarter more time.
 
     Returns
     -------
@@ -480,7 +482,9 @@ def per_customer_sql(dialect: SqlDialect, spec: SummarySpec) -> str:
         # inter-purchase times in the time unit (BTYDplus's litt; 0 without repeat purchases).
         # Asked for only: the window over each customer's days costs a quarter more time.
         *([f"coalesce(sum(ln({gap_days_in_unit})) FILTER (WHERE day <= {cal_end}), 0.0) "
-           "AS litt"] if spec.regularity else []),
+           "AS litt",
+           f"coalesce(sum(ln({gap_days_in_unit})) FILTER (WHERE day <= {end}), 0.0) "
+           "AS litt_full"] if spec.regularity else []),
         f"max(day) FILTER (WHERE day <= {end}) AS last_day",
         f"count(*) FILTER (WHERE day > {cal_end} AND day <= {end}) AS x_holdout",
         *spend_items,
@@ -528,6 +532,7 @@ def summary_select_sql(dialect: SqlDialect, spec: SummarySpec) -> str:
         items += ["x_holdout"] + (["spend_holdout"] if spec.has_amounts else [])
         items.append(f"{time_sql(dialect.days_between('first_day', 'last_day'), spec)}"
                      " AS t_x_full")
+        items += ["litt_full"] if spec.regularity else []
     items += [f"extra_{i} AS {q(c)}" for i, c in enumerate(spec.extra_columns)]
     sep = ",\n           "
     return f"""SELECT {sep.join(items)}

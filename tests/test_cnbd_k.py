@@ -158,16 +158,17 @@ def test_litt_is_the_sum_of_log_inter_purchase_weeks():
     """Against pandas on the CDNOW sample's raw file: same-day purchases merged, the gaps in
     weeks between the calibration purchase days, their logs summed per customer."""
     summary = clv.summarize(clv.read_transactions("cdnow_sample"), calibration_end="1997-09-30",
-                            regularity=True)
+                            observation_end="1998-06-30", regularity=True)
     raw = pd.read_csv(Path(__file__).parents[1] / "data" / "raw" / "CDNOW_sample.txt",
                       sep=r"\s+", header=None, dtype=str)
     frame = pd.DataFrame({"customer_id": raw[0], "day": pd.to_datetime(raw[2], format="%Y%m%d")
-                          }).drop_duplicates()
-    frame = frame[frame["day"] <= "1997-09-30"].sort_values(["customer_id", "day"])
-    gaps = frame.groupby("customer_id")["day"].diff().dt.days / 7
-    litt = np.log(gaps).groupby(frame["customer_id"]).sum()
-    np.testing.assert_allclose(summary.customers["litt"], litt.loc[summary.customers.index],
-                               rtol=1e-12, atol=1e-12)
+                          }).drop_duplicates().sort_values(["customer_id", "day"])
+    for column, end in (("litt", "1997-09-30"), ("litt_full", "1998-06-30")):
+        days = frame[frame["day"] <= end]
+        gaps = days.groupby("customer_id")["day"].diff().dt.days / 7
+        litt = np.log(gaps).groupby(days["customer_id"]).sum()
+        np.testing.assert_allclose(summary.customers[column], litt.loc[summary.customers.index],
+                                   rtol=1e-12, atol=1e-12, err_msg=column)
     assert summary.customers["litt"].sum() == pytest.approx(2909.5047, abs=1e-4)
     assert (summary.customers.loc[summary.customers["x"] == 0, "litt"] == 0).all()
     assert "litt" not in clv.summarize(clv.read_transactions("cdnow_sample")).customers
@@ -234,3 +235,20 @@ def test_parameter_recovery_and_k_by_likelihood():
     model.fit(draws=1000, tune=1000, chains=2, random_seed=2, progressbar=False)
     assert model.diagnostics().ok, model.diagnostics().problems()
     assert_recovers(model.posterior_draws(), REGULAR, "MBG/CNBD-3")
+
+
+def test_compared_with_bg_nbd_on_the_same_customers(cdnow_regular):
+    """compare_models scores MBG/CNBD-k and MBG/NBD on the same customers although their
+    likelihoods read different columns; the holdout density reads litt_full. With k = 1 the
+    two are the same model: equal PSIS-LOO and holdout densities, row by row."""
+    from clvlib.comparison import compare_models, holdout_rows
+
+    models = []
+    for cls in (clv.ModifiedBetaGeoModel, cnbd_k.model_class(1, dropout_at_zero=True)):
+        models.append(fake_fit(cls(cdnow_regular), {"r": 0.52, "alpha": 6.2, "a": 0.89,
+                                                    "b": 1.61}, spread=0.05, draws=200))
+    table = compare_models(models, cdnow_regular).table
+    for column in ("elpd_loo", "holdout_lpd"):
+        assert table[column].iloc[0] == pytest.approx(table[column].iloc[1], abs=1e-6), column
+    assert holdout_rows(cdnow_regular, columns=("x", "t_x", "T", "litt")).n_original == len(
+        cdnow_regular.customers)

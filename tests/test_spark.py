@@ -39,7 +39,7 @@ if shutil.which("java") is None:
 from clvlib import spark as clvspark  # noqa: E402
 
 # Floating sums, which the engines may add in different orders.
-MONEY = ("monetary", "spend_holdout", "litt")
+MONEY = ("monetary", "spend_holdout", "litt", "litt_full")
 pytestmark = pytest.mark.filterwarnings("ignore::FutureWarning", "ignore::UserWarning")
 
 

@@ -14,7 +14,13 @@ from __future__ import annotations
 from pathlib import Path
 
 from clvlib.futures import FutureGivenAlive
-from clvlib.models.base import CLVModel, Likelihood, PurchaseExpectations, PurchaseModel
+from clvlib.models.base import (
+    CLVModel,
+    Lifetimes,
+    Likelihood,
+    PurchaseExpectations,
+    PurchaseModel,
+)
 from clvlib.models.bdw import BetaDiscreteWeibullModel
 from clvlib.models.bg_bb import BetaGeoBetaBinomModel
 from clvlib.models.bg_nbd import BetaGeoModel
@@ -59,7 +65,7 @@ def load_model(path: str | Path, data) -> CLVModel:
 
 __all__ = [
     "MODELS", "BetaDiscreteWeibullModel", "BetaGeoBetaBinomModel", "BetaGeoModel", "CLVModel",
-    "CNBDModel", "choose_k", "model_class",
+    "CNBDModel", "Lifetimes", "choose_k", "model_class",
     "ContractForms", "FitSettings", "FutureGivenAlive", "Likelihood", "ModelCheck",
     "PurchaseExpectations", "check_model", "GGompertzNBDModel", "GammaGammaModel",
     "ModifiedBetaGeoModel", "ParetoNBDModel", "PurchaseModel", "ShiftedBetaGeoModel",

@@ -17,7 +17,8 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import optimize, stats
 
-__all__ = ["Mixture", "dropout_mixture", "lifetime_density", "purchase_rate_mixture"]
+__all__ = ["Mixture", "dropout_mixture", "lifetime_density", "lifetime_quantities",
+           "purchase_rate_mixture"]
 
 #: Draws x grid points x rows evaluated at once.
 _CELLS = 4_000_000
@@ -62,8 +63,8 @@ class Mixture:
     def pdf(self, values) -> np.ndarray:
         return self._mix("pdf", values)
 
-    def pdf_per_draw(self, values) -> np.ndarray:
-        """The density of each draw at its own points: ``values`` and the result are
+    def _mix_per_draw(self, method: str, values) -> np.ndarray:
+        """``sum_d w_d f_d`` of each draw at its own points: ``values`` and the result are
         ``(draws, points)``."""
         values = np.asarray(values, dtype=float)
         out = np.zeros(values.shape)
@@ -71,8 +72,16 @@ class Mixture:
         for start in range(0, self.first.shape[1], step):
             part = slice(start, start + step)
             dist = self._dist(self.first[:, None, part], self.second[:, None, part])
-            out += dist.pdf(values[..., None]) @ self.weights[part]
+            out += getattr(dist, method)(values[..., None]) @ self.weights[part]
         return out
+
+    def pdf_per_draw(self, values) -> np.ndarray:
+        """The density of each draw at its own points, ``(draws, points)``."""
+        return self._mix_per_draw("pdf", values)
+
+    def cdf_per_draw(self, values) -> np.ndarray:
+        """The distribution function of each draw at its own points, ``(draws, points)``."""
+        return self._mix_per_draw("cdf", values)
 
     def cdf(self, values) -> np.ndarray:
         return self._mix("cdf", values)
@@ -148,6 +157,30 @@ def lifetime_density(model, lifetimes, *, n_draws: int | None = 200, seed: int =
         one = {k: float(np.mean(v[d])) for k, v in params.items()}
         frailty[d], jacobian[d] = _frailty_of_lifetime(model, lifetimes, one)
     return mixture.pdf_per_draw(frailty) * jacobian
+
+
+def lifetime_quantities(model, *, n_draws: int | None = 100, seed: int = 0) -> dict:
+    """How long customers stay, per posterior draw, for a lifetime model (in its time unit).
+
+    Under each draw's own parameters (as :func:`lifetime_density`): ``at_mean``, the expected
+    lifetime of a customer of the average frailty; ``share_shorter``, the share of customers
+    with a higher frailty (who are expected to leave sooner); ``q10``, ``q50``, ``q90``, the
+    quantiles of the expected lifetime across customers (a long lifetime is a low frailty: the
+    10% lifetime quantile is the 90% frailty one). Each an array over draws.
+    """
+    params, w = _draws(model, n_draws, seed, point=False)
+    mixture = Mixture("gamma", params["s"], params["beta"], w)
+    one = [{k: float(np.mean(v[d])) for k, v in params.items()}
+           for d in range(mixture.first.shape[0])]
+
+    def lifetimes(frailty):
+        return np.array([float(model.lifetimes.expected_lifetime(f, p))
+                         for f, p in zip(frailty, one, strict=True)])
+
+    mean = mixture.mean()
+    out = {"at_mean": lifetimes(mean),
+           "share_shorter": 1 - mixture.cdf_per_draw(mean[:, None])[:, 0]}
+    return out | {f"q{q}": lifetimes(mixture.ppf(1 - q / 100)) for q in (10, 50, 90)}
 
 
 def _frailty_of_lifetime(model, lifetimes, params: dict):

@@ -12,8 +12,6 @@ print the same number.
 
 from __future__ import annotations
 
-import functools
-
 import numpy as np
 import pandas as pd
 
@@ -28,7 +26,7 @@ from clvlib.formatting import (
     share_of,
     signed_share,
 )
-from clvlib.mixing import dropout_mixture, purchase_rate_mixture
+from clvlib.mixing import dropout_mixture, lifetime_quantities, purchase_rate_mixture
 from clvlib.predict import Prediction
 from clvlib.summary import CustomerSummary
 from clvlib.value import gini, top_share
@@ -277,8 +275,9 @@ def average_customer(purchase_model) -> dict[str, float]:
     """The 'average customer' of a fitted purchase model and how many customers differ from it.
 
     One source for the prose (:func:`heterogeneity`) and the figures
-    (:func:`clvlib.plots.plot_purchase_rates`, :func:`clvlib.plots.plot_dropout`), both at the
-    posterior means of the parameters, so the two print the same numbers. With covariates or
+    (:func:`clvlib.plots.plot_purchase_rates`, :func:`clvlib.plots.plot_dropout`), so the two
+    print the same numbers: at the posterior means of the parameters, except lifetimes, which
+    are computed per draw and averaged, as the lifetime figure is drawn. With covariates or
     groups, the spread across customers is the mixture over the customers' own parameters
     (:mod:`clvlib.mixing`): the average is over the real customers.
 
@@ -293,7 +292,8 @@ def average_customer(purchase_model) -> dict[str, float]:
         (Pareto/NBD, GGompertz/NBD) ``lifetime_years`` (the expected lifetime at the average
         frailty: for Pareto/NBD the average dropout rate), ``share_shorter`` (the share of
         customers expected to leave sooner) and the expected-lifetime quantiles
-        ``lifetime_q10``, ``lifetime_q50``, ``lifetime_q90`` (years; :class:`Lifetimes`).
+        ``lifetime_q10``, ``lifetime_q50``, ``lifetime_q90`` (years), each computed per
+        posterior draw and averaged (:func:`clvlib.mixing.lifetime_quantities`).
     """
     per_year = purchase_model.time_unit.per_year
     rates = purchase_rate_mixture(purchase_model, point=True)
@@ -304,11 +304,12 @@ def average_customer(purchase_model) -> dict[str, float]:
     dropout = dropout_mixture(purchase_model, point=True)
     mean_dropout = float(dropout.mean()[0])
     if purchase_model.dropout_kind == "lifetime":
-        years = functools.partial(_expected_lifetime_years, purchase_model)
-        out |= {"lifetime_years": years(mean_dropout),
-                "share_shorter": float(1 - dropout.cdf(mean_dropout)[0])}
-        # A long lifetime is a low frailty: the 10% lifetime quantile is the 90% frailty one.
-        out |= {f"lifetime_q{q}": years(float(dropout.ppf(1 - q / 100)[0]))
+        # Per draw, then the posterior mean, as the lifetime figure: GGompertz/NBD's b and beta
+        # move together along a ridge, and their posterior means can lie off it.
+        lives = lifetime_quantities(purchase_model)
+        out |= {"lifetime_years": float(lives["at_mean"].mean()) / per_year,
+                "share_shorter": float(lives["share_shorter"].mean())}
+        out |= {f"lifetime_q{q}": float(lives[f"q{q}"].mean()) / per_year
                 for q in (10, 50, 90)}
     else:
         out |= {"dropout": mean_dropout,
@@ -316,13 +317,6 @@ def average_customer(purchase_model) -> dict[str, float]:
                 "dropout_q10": float(dropout.ppf(0.1)[0]),
                 "dropout_q90": float(dropout.ppf(0.9)[0])}
     return out
-
-
-def _expected_lifetime_years(purchase_model, frailty: float) -> float:
-    """A customer's expected lifetime in years given their frailty, at the posterior means."""
-    lifetime = purchase_model.lifetimes.expected_lifetime(frailty,
-                                                          purchase_model.point_estimate())
-    return float(lifetime) / purchase_model.time_unit.per_year
 
 
 def heterogeneity(purchase_model) -> str:

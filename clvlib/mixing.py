@@ -149,13 +149,9 @@ def lifetime_density(model, lifetimes, *, n_draws: int | None = 200, seed: int =
     lifetime|``, under each draw's own parameters (GGompertz/NBD's ``b`` and ``beta`` move
     together along their ridge: one draw's ``b`` with another's ``beta`` would mean nothing).
     """
-    params, w = _draws(model, n_draws, seed, point=False)
-    mixture = Mixture("gamma", params["s"], params["beta"], w)
-    n = mixture.first.shape[0]
-    frailty, jacobian = np.empty((n, np.size(lifetimes))), np.empty((n, np.size(lifetimes)))
-    for d in range(n):
-        one = {k: float(np.mean(v[d])) for k, v in params.items()}
-        frailty[d], jacobian[d] = _frailty_of_lifetime(model, lifetimes, one)
+    mixture, per_draw = _frailty_draws(model, n_draws, seed)
+    frailty, jacobian = np.array(
+        [_frailty_of_lifetime(model, lifetimes, params) for params in per_draw]).transpose(1, 0, 2)
     return mixture.pdf_per_draw(frailty) * jacobian
 
 
@@ -168,19 +164,26 @@ def lifetime_quantities(model, *, n_draws: int | None = 100, seed: int = 0) -> d
     quantiles of the expected lifetime across customers (a long lifetime is a low frailty: the
     10% lifetime quantile is the 90% frailty one). Each an array over draws.
     """
-    params, w = _draws(model, n_draws, seed, point=False)
-    mixture = Mixture("gamma", params["s"], params["beta"], w)
-    one = [{k: float(np.mean(v[d])) for k, v in params.items()}
-           for d in range(mixture.first.shape[0])]
+    mixture, per_draw = _frailty_draws(model, n_draws, seed)
 
     def lifetimes(frailty):
         return np.array([float(model.lifetimes.expected_lifetime(f, p))
-                         for f, p in zip(frailty, one, strict=True)])
+                         for f, p in zip(frailty, per_draw, strict=True)])
 
     mean = mixture.mean()
     out = {"at_mean": lifetimes(mean),
            "share_shorter": 1 - mixture.cdf_per_draw(mean[:, None])[:, 0]}
     return out | {f"q{q}": lifetimes(mixture.ppf(1 - q / 100)) for q in (10, 50, 90)}
+
+
+def _frailty_draws(model, n_draws: int | None, seed: int) -> tuple[Mixture, list[dict]]:
+    """The frailty mixture ``Gamma(s, beta)`` per draw, and each draw's parameters as scalars
+    (the unlinked ones, such as GGompertz/NBD's ``b``, which a lifetime's clock reads)."""
+    params, w = _draws(model, n_draws, seed, point=False)
+    mixture = Mixture("gamma", params["s"], params["beta"], w)
+    per_draw = [{k: float(np.mean(v[d])) for k, v in params.items()}
+                for d in range(mixture.first.shape[0])]
+    return mixture, per_draw
 
 
 def _frailty_of_lifetime(model, lifetimes, params: dict):

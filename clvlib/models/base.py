@@ -8,6 +8,7 @@ fits are saved and cached (:mod:`clvlib.models.fit_cache`).
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import time
@@ -71,13 +72,15 @@ class PurchaseExpectations:
     future_given_alive: Callable
 
     @classmethod
-    def of_module(cls, namespace: dict) -> PurchaseExpectations:
+    def of_module(cls, namespace: dict, **fixed) -> PurchaseExpectations:
         """The closed forms a model's module defines under the fields' names: write
-        ``expectations = PurchaseExpectations.of_module(globals())`` in its class."""
+        ``expectations = PurchaseExpectations.of_module(globals())`` in its class; ``fixed``
+        binds keyword arguments every one of them takes (a regularity model's ``k``)."""
         missing = [f.name for f in fields(cls) if not callable(namespace.get(f.name))]
         if missing:
             raise TypeError(f"module {namespace.get('__name__')} defines no {missing}")
-        return cls(**{f.name: namespace[f.name] for f in fields(cls)})
+        return cls(**{f.name: functools.partial(namespace[f.name], **fixed) if fixed
+                      else namespace[f.name] for f in fields(cls)})
 
 
 @dataclass(frozen=True)

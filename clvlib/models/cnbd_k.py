@@ -345,11 +345,6 @@ def model_class(k: int, dropout_at_zero: bool = False) -> type[CNBDModel]:
     k, d = int(k), int(bool(dropout_at_zero))
     variant = "MBG" if d else "BG"
     fixed = {"k": k, "d": d}
-    forms = {name: functools.partial(fn, **fixed) for name, fn in (
-        ("p_alive", p_alive), ("expected_purchases", expected_purchases),
-        ("expected_purchases_alive", expected_purchases_alive),
-        ("expected_purchases_new", expected_purchases_new), ("prob_purchases", prob_purchases),
-        ("future_given_alive", future_given_alive))}
     story = (f"{variant}/CNBD-{k} (Platzer & Reutterer 2016): while active, customer i's gaps "
              f"between purchases are Erlang-{k} with rate lambda_i ~ Gamma(r, alpha) (every "
              f"{k}-th event of a Poisson process, so the mean gap is {k}/lambda_i); after each "
@@ -364,7 +359,7 @@ def model_class(k: int, dropout_at_zero: bool = False) -> type[CNBDModel]:
         "k": k,
         "dropout_at_zero": bool(d),
         "likelihood": Likelihood(pointwise=functools.partial(logp, **fixed)),
-        "expectations": PurchaseExpectations(**forms),
+        "expectations": PurchaseExpectations.of_module(globals(), **fixed),
     })
 
 

@@ -40,12 +40,15 @@ class FutureGivenAlive:
     Attributes
     ----------
     rate_shape, rate_rate : array
-        The purchase rate ``lambda ~ Gamma(rate_shape, rate_rate)`` (rate, per time unit).
+        The purchase rate ``lambda ~ Gamma(rate_shape, rate_rate)`` (rate, per time unit);
+        ``rate_rate = 0``: the rate is known, ``lambda = rate_shape`` (a point of a posterior
+        that the model gives as points, Pareto/NBD (Abe)).
     coin_a, coin_b : array
         A dropout coin after each purchase, ``p ~ Beta(coin_a, coin_b)``; ``coin_a = 0``: none.
     life_shape, life_rate : array
         The remaining lifetime's frailty ``eta ~ Gamma(life_shape, life_rate)``;
-        ``life_shape = 0``: no lifetime (the customer leaves only by the coin, or never).
+        ``life_shape = 0``: no lifetime (the customer leaves only by the coin, or never);
+        ``life_rate = 0``: the frailty is known, ``eta = life_shape``.
     life_b : array
         The Gompertz ageing of the hazard ``eta b exp(b t)``: 0 for an exponential lifetime of
         rate ``eta``.
@@ -92,7 +95,8 @@ def simulate_future(future: FutureGivenAlive, p_alive, horizon: float, *, delta:
     ----------
     future : FutureGivenAlive
         The customers' traits given alive, from the purchase model's module (each field
-        ``(S,)``, ``(1, S)`` or ``(c, S)``).
+        ``(S,)``, ``(1, S)`` or ``(c, S)``); or an object whose ``draw(seeds)`` gives them,
+        drawn from a discrete posterior with the customers' seeds (Pareto/NBD (Abe)).
     p_alive : ndarray
         ``(c, S)`` P(alive) of each customer under each draw.
     horizon : float
@@ -115,6 +119,8 @@ def simulate_future(future: FutureGivenAlive, p_alive, horizon: float, *, delta:
     """
     c, n_draws = p_alive.shape
     seeds = np.arange(c, dtype=np.int64) if seeds is None else np.asarray(seeds, dtype=np.int64)
+    if not isinstance(future, FutureGivenAlive):
+        future = future.draw(seeds)
     with_spend = spend is not None
     spend = spend if with_spend else (np.ones(n_draws),) * 3
 
@@ -155,11 +161,17 @@ def _future_kernel(rate_shape, rate_rate, coin_a, coin_b, life_shape, life_rate,
             done = 0  # events since the last purchase (Erlang gaps)
             if k > 1:
                 done = _phases_done(rate_shape[i, s], phase_age[i, s] / rate_rate[i, s], k)
-            lam = np.random.gamma(rate_shape[i, s] + done,  # noqa: NPY002
-                                  1.0 / rate_rate[i, s])
+            if rate_rate[i, s] == 0:
+                lam = rate_shape[i, s]
+            else:
+                lam = np.random.gamma(rate_shape[i, s] + done,  # noqa: NPY002
+                                      1.0 / rate_rate[i, s])
             end, p = horizon, 0.0
             if life_shape[i, s] > 0:
-                eta = np.random.gamma(life_shape[i, s], 1.0 / life_rate[i, s])  # noqa: NPY002
+                eta = life_shape[i, s]
+                if life_rate[i, s] > 0:
+                    eta = np.random.gamma(life_shape[i, s],  # noqa: NPY002
+                                          1.0 / life_rate[i, s])
                 e = np.random.exponential(1.0)  # noqa: NPY002
                 b = life_b[i, s]
                 # Exponential: u = e / eta; Gompertz aged T: eta e^{bT} (e^{bu} - 1) = e.

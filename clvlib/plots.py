@@ -159,6 +159,10 @@ def plot_dropout(model, *, n_draws: int = 200, interval: float = 0.9, ax=None):
     Pareto/NBD: the expected lifetime ``1 / mu`` with ``mu ~ Gamma(s, beta)``; GGompertz/NBD:
     the expected Gompertz lifetime ``e^eta E1(eta) / b`` with ``eta ~ Gamma(s, beta)``.
     """
+    if model.dropout_kind not in DROPOUT_PLOTS:
+        raise ValueError(f"{model.title}: no dropout figure for its dropout kind "
+                         f"{model.dropout_kind!r} (there are figures for "
+                         f"{', '.join(DROPOUT_PLOTS)})")
     draw = DROPOUT_PLOTS[model.dropout_kind]
     return draw(model, n_draws=n_draws, interval=interval, ax=ax)
 

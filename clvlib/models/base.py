@@ -372,9 +372,13 @@ class CLVModel:
                 out[name] = out[name] * (pt.exp(sign * eta) if symbolic else np.exp(sign * eta))
         return out
 
+    #: Draws x rows that :meth:`pointwise_loglik` evaluates at once (fewer for a likelihood
+    #: that integrates over many quadrature nodes per row).
+    pointwise_cells: ClassVar[int] = 2_000_000
+
     def pointwise_loglik(self, draws: dict[str, np.ndarray], rows: CompressedRows,
                          columns: tuple[str, ...] | None = None,
-                         cells: int = 2_000_000) -> np.ndarray:
+                         cells: int | None = None) -> np.ndarray:
         """Log-likelihood of each distinct row under each draw, ``(S, rows)``, each row with
         its own parameters (for models indexed by customer; model comparison uses it).
 
@@ -386,8 +390,8 @@ class CLVModel:
             Rows with the likelihood's data columns and :attr:`design_columns`.
         columns : tuple of str, optional
             The rows' columns passed as the likelihood's data (default :attr:`columns`).
-        cells : int
-            Draws x rows evaluated at once.
+        cells : int, optional
+            Draws x rows evaluated at once (default :attr:`pointwise_cells`).
         """
         import pytensor
 
@@ -397,7 +401,7 @@ class CLVModel:
         fn = pytensor.function(inputs, self.likelihood.pointwise(*inputs, *data))
         n_draws, n_rows = len(draws[self.params[0]]), len(rows)
         out = np.empty((n_draws, n_rows))
-        step = max(1, cells // max(n_rows, 1))
+        step = max(1, (cells or self.pointwise_cells) // max(n_rows, 1))
         design = {c: rows[c] for c in self.design_columns}
         for start in range(0, n_draws, step):
             part = {k: v[start:start + step] for k, v in draws.items()}
@@ -719,7 +723,8 @@ class PurchaseModel(CLVModel):
     #: (:func:`clvlib.plots.plot_dropout`): ``"probability"``, a chance ``p ~ Beta(a, b)`` after
     #: each purchase (BG/NBD, MBG/NBD), or ``"lifetime"``, a lifetime whose hazard each
     #: customer's frailty ``Gamma(s, beta)`` scales (Pareto/NBD, GGompertz/NBD; see
-    #: :attr:`lifetimes`).
+    #: :attr:`lifetimes`); ``"lognormal lifetime"``, an exponential lifetime whose rate is
+    #: lognormal across customers (Pareto/NBD (Abe)), which the report does not draw.
     dropout_kind: ClassVar[str] = "probability"
     #: For ``dropout_kind == "lifetime"``: the lifetime's clock and expected lifetime.
     lifetimes: ClassVar[Lifetimes | None] = None

@@ -30,12 +30,14 @@ from clvlib.models.gamma_gamma import GammaGammaModel
 from clvlib.models.ggompertz_nbd import GGompertzNBDModel
 from clvlib.models.mbg_nbd import ModifiedBetaGeoModel
 from clvlib.models.pareto_nbd import ParetoNBDModel
+from clvlib.models.pareto_nbd_abe import ParetoNBDAbeModel
 from clvlib.models.samplers import FitSettings
 from clvlib.models.sbg import ContractForms, ShiftedBetaGeoModel
 from clvlib.models.verify import ModelCheck, check_model
 
 MODELS: dict[str, type[CLVModel]] = {
-    m.name: m for m in (BetaGeoModel, ModifiedBetaGeoModel, ParetoNBDModel, GGompertzNBDModel,
+    m.name: m for m in (BetaGeoModel, ModifiedBetaGeoModel, ParetoNBDModel, ParetoNBDAbeModel,
+                        GGompertzNBDModel,
                         model_class(2), model_class(2, dropout_at_zero=True),
                         GammaGammaModel, BetaGeoBetaBinomModel, ShiftedBetaGeoModel,
                         BetaDiscreteWeibullModel)
@@ -68,6 +70,6 @@ __all__ = [
     "CNBDModel", "Lifetimes", "choose_k", "model_class",
     "ContractForms", "FitSettings", "FutureGivenAlive", "Likelihood", "ModelCheck",
     "PurchaseExpectations", "check_model", "GGompertzNBDModel", "GammaGammaModel",
-    "ModifiedBetaGeoModel", "ParetoNBDModel", "PurchaseModel", "ShiftedBetaGeoModel",
-    "get_model", "load_model",
+    "ModifiedBetaGeoModel", "ParetoNBDAbeModel", "ParetoNBDModel", "PurchaseModel",
+    "ShiftedBetaGeoModel", "get_model", "load_model",
 ]

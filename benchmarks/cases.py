@@ -32,6 +32,7 @@ PARAMS = {
     "ggompertz_nbd": ("r", "alpha", "b", "s", "beta"),
     "bdw": ("alpha", "beta", "c"),
     "mbg_cnbd_2": ("r", "alpha", "a", "b"),
+    "pareto_nbd_abe": ("lam", "mu", "sigma_lambda", "sigma_mu", "rho"),
 }
 # What the peers call our parameters.
 PEER_NAMES = {"gamma": "v"}

@@ -290,7 +290,8 @@ def _posterior_section(raw: dict) -> list[str]:
 PYTHON_ONLY_TITLES = {"bg_nbd": "BG/NBD through its PyTensor graph (kernel off)",
                       "ggompertz_nbd": "GGompertz/NBD (Python only)",
                       "bdw": "BdW, high-end cohort (Python only)",
-                      "mbg_cnbd_2": "MBG/CNBD-2 (Python only)"}
+                      "mbg_cnbd_2": "MBG/CNBD-2 (Python only)",
+                      "pareto_nbd_abe": "Pareto/NBD (Abe) (Python only)"}
 
 
 def _python_only_section(raw: dict) -> list[str]:

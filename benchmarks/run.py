@@ -127,7 +127,7 @@ def plan(quick: bool) -> list[Case]:
     # the numba-compiled graph and by PyMC's sampler on PyTensor's C; BG/NBD through its graph
     # against its own kernel and pymc-marketing's BG/NBD (above) on the same data.
     python_only = [("bg_nbd", {"graph": True}), ("ggompertz_nbd", {}), ("bdw", {}),
-                   ("mbg_cnbd_2", {})]
+                   ("mbg_cnbd_2", {}), ("pareto_nbd_abe", {})]
     for model, extra in python_only:
         samplers = ("nutpie",) if quick else ("nutpie", "pymc")
         for sampler in samplers:

@@ -163,6 +163,27 @@ def test_predictive_draws_agree_with_the_expected_purchases():
     assert (predictive["lower"] <= predictive["mean"]).all()
 
 
+def test_dert_of_known_rates_is_lambda_over_mu_plus_delta():
+    """Spreads of 1e-4 make every customer's rates the medians: DERT (all future purchases, each
+    discounted continuously at delta) is then P(alive) lambda / (mu + delta), the closed form the
+    valuation needs; the prediction engine's Gauss-Laguerre discounting reaches it."""
+    from clvlib.discounting import Discount
+
+    lam, mu = 0.2, 0.03
+    customers = pd.DataFrame({"x": [0.0, 2.0, 6.0], "t_x": [0.0, 10.0, 38.0],
+                              "T": [39.0, 39.0, 39.0]},
+                             index=pd.Index(["a", "b", "c"], name="customer_id"))
+    model = fake_fit(clv.ParetoNBDAbeModel(customers),
+                     {"lam": lam, "mu": mu, "sigma_lambda": 1e-4, "sigma_mu": 1e-4, "rho": 0.3},
+                     spread=0.0, draws=20)
+    dert = model.dert(0.10).per_customer["mean"].to_numpy()
+    delta = Discount(0.10).per_unit(7.0)
+    alive = abe.p_alive(lam, mu, 1e-4, 1e-4, 0.3, customers["x"], customers["t_x"], customers["T"])
+    # DERT's 40-node Gauss-Laguerre (clvlib.discounting) is good to about 1e-5 of the value,
+    # less where E[Y(t)] saturates within a few weeks (mu / delta = 16 here: 5.8e-5).
+    np.testing.assert_allclose(dert, alive * lam / (mu + delta), rtol=1e-4)
+
+
 @pytest.fixture(scope="module")
 def cdnow_abe():
     model = clv.ParetoNBDAbeModel(cdnow_summary())

@@ -23,7 +23,7 @@ from scipy.special import exp1, gammaln
 
 from clvlib.compression import CompressedRows  # noqa: F401  (rows reach logp through the base)
 from clvlib.futures import FutureGivenAlive
-from clvlib.models import bg_nbd, numerics
+from clvlib.models import bg_nbd, numerics, pareto_nbd
 from clvlib.models.base import Lifetimes, Likelihood, PurchaseExpectations, PurchaseModel
 from clvlib.priors import Prior
 
@@ -102,15 +102,8 @@ def log_terms(xp, r, alpha, b, s, beta, x, t_x, T):
     integrand = (v * (1 / e(k) - 1) + _log_density(xp, e(b), e(s), e(beta), y)
                  + np.log(WEIGHTS))
     log_integral = ((1 - k) * xp.log(start) - xp.log(k) + xp.log(width / 2)
-                    + _logsumexp(xp, integrand))
+                    + numerics.logsumexp_last(xp, integrand))
     return alive, common + log_integral
-
-
-def _logsumexp(xp, values):
-    if xp is pt:
-        return numerics.logsumexp(values, axis=-1)
-    top = np.max(values, axis=-1)
-    return top + np.log(np.sum(np.exp(values - top[..., None]), axis=-1))
 
 
 def logp(r, alpha, b, s, beta, x, t_x, T):
@@ -275,9 +268,7 @@ def purchase_times(r, alpha, b, s, beta, T, rng=None):
     lam = rng.gamma(r, 1.0 / alpha, size=T.size)
     eta = rng.gamma(s, 1.0 / beta, size=T.size)
     end = np.minimum(np.log1p(rng.exponential(1.0, size=T.size) / eta) / b, T)
-    counts = rng.poisson(lam * end)
-    customer = np.repeat(np.arange(T.size), counts)
-    return customer, rng.uniform(0, 1, customer.size) * end[customer]
+    return pareto_nbd.poisson_until(lam, end, rng)
 
 
 def rvs(r, alpha, b, s, beta, T, rng=None):

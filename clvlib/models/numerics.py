@@ -1,5 +1,6 @@
-"""Numerics the PyTensor likelihoods share: stable log-sum-exp, per-distinct-value logs,
-float64 parameters, and exact tables of rising factorials for whole-number steps."""
+"""Numerics the likelihoods share: stable log-sum-exp (PyTensor, and NumPy for closed forms
+by the same quadrature), per-distinct-value logs, float64 parameters, and exact tables of
+rising factorials for whole-number steps."""
 
 from __future__ import annotations
 
@@ -34,6 +35,15 @@ def logaddexp(a, b):
 def logsumexp(x, axis: int):
     high = pt.max(x, axis=axis, keepdims=True)
     return pt.squeeze(high, axis=axis) + pt.log(pt.sum(pt.exp(x - high), axis=axis))
+
+
+def logsumexp_last(xp, values):
+    """Log-sum-exp along the last axis (a quadrature's nodes), for PyTensor (``xp=pt``) or NumPy
+    (``xp=np``): one formula for a model's likelihood and its closed forms."""
+    if xp is pt:
+        return logsumexp(values, axis=-1)
+    top = np.max(values, axis=-1)
+    return top + np.log(np.sum(np.exp(values - top[..., None]), axis=-1))
 
 
 def rising_tables(bases, size):

@@ -233,8 +233,15 @@ def purchase_times(r, alpha, s, beta, T, rng=None):
     lam = rng.gamma(r, 1.0 / alpha, size=T.size)
     mu = rng.gamma(s, 1.0 / beta, size=T.size)
     end = np.minimum(rng.exponential(1.0, size=T.size) / mu, T)
+    return poisson_until(lam, end, rng)
+
+
+def poisson_until(lam, end, rng):
+    """Purchases at rate ``lam`` on ``[0, end]`` for each customer (the individual Pareto/NBD
+    process, and GGompertz/NBD's and Abe's, which differ in how ``lam`` and ``end`` are drawn):
+    ``(customer, time)`` arrays as :func:`bg_nbd.purchase_times` returns them."""
     counts = rng.poisson(lam * end)
-    customer = np.repeat(np.arange(T.size), counts)
+    customer = np.repeat(np.arange(end.size), counts)
     # Given their number, Poisson arrival times are uniform on the observed lifetime.
     return customer, rng.uniform(0.0, 1.0, size=customer.size) * end[customer]
 

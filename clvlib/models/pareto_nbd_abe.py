@@ -25,7 +25,7 @@ import pytensor.tensor as pt
 from scipy.special import gammainc, gammaln
 
 from clvlib.futures import FutureGivenAlive
-from clvlib.models import bg_nbd, numerics
+from clvlib.models import bg_nbd, numerics, pareto_nbd
 from clvlib.models.base import Likelihood, PurchaseExpectations, PurchaseModel
 from clvlib.priors import Prior
 
@@ -139,20 +139,14 @@ def log_left(xp, u, v, x, t_x, T):
     return x * u + v - xp.log(rate) - rate * t_x + xp.log(-xp.expm1(-rate * width))
 
 
-def _logsumexp(xp, values):
-    if xp is pt:
-        return numerics.logsumexp(values, axis=-1)
-    top = np.max(values, axis=-1)
-    return top + np.log(np.sum(np.exp(values - top[..., None]), axis=-1))
-
-
 def log_terms(xp, lam, mu, sigma_lambda, sigma_mu, rho, x, t_x, T):
     """The logs of the two terms, integrated: (alive at T, left in (t_x, T])."""
     params = (lam, mu, sigma_lambda, sigma_mu, rho)
     u, v, w = nodes(xp, *params, x, t_x, T, "alive")
-    alive = _logsumexp(xp, w + log_alive(xp, u, v, x[..., None], T[..., None]))
+    alive = numerics.logsumexp_last(xp, w + log_alive(xp, u, v, x[..., None], T[..., None]))
     u, v, w = nodes(xp, *params, x, t_x, T, "left")
-    left = _logsumexp(xp, w + log_left(xp, u, v, x[..., None], t_x[..., None], T[..., None]))
+    left = numerics.logsumexp_last(
+        xp, w + log_left(xp, u, v, x[..., None], t_x[..., None], T[..., None]))
     return alive, left
 
 
@@ -334,9 +328,7 @@ def purchase_times(lam, mu, sigma_lambda, sigma_mu, rho, T, rng=None):
     rng = np.random.default_rng(rng)
     la, m = rates(lam, mu, sigma_lambda, sigma_mu, rho, T.size, rng)
     end = np.minimum(rng.exponential(1.0, size=T.size) / m, T)
-    counts = rng.poisson(la * end)
-    customer = np.repeat(np.arange(T.size), counts)
-    return customer, rng.uniform(0, 1, customer.size) * end[customer]
+    return pareto_nbd.poisson_until(la, end, rng)
 
 
 def rvs(lam, mu, sigma_lambda, sigma_mu, rho, T, rng=None):

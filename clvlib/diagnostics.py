@@ -7,7 +7,7 @@ draws per chain (bulk and tail); and any divergent transition is a warning sign.
 Convergence says the sampler found the posterior; it does not say the data decided it. A
 parameter the data cannot identify (one customer; no repeat buyers for a dropout parameter)
 converges happily to its prior. :func:`identification` compares each parameter's posterior
-with its prior (contraction and shift, on the log scale) and says so in words.
+with its prior (contraction and shift, on the sampler's unbounded scale) and says so in words.
 """
 
 from __future__ import annotations
@@ -133,16 +133,18 @@ PRIOR_DRAWS = 4000
 class Identification:
     """How much the data moved each parameter from its prior.
 
-    All parameters are positive, so both distributions are compared on the log scale, where a
-    wide prior such as ``LogNormal(0, 3)`` has a finite, meaningful spread.
+    Both distributions are compared on the unbounded scale the sampler works on
+    (:meth:`clvlib.priors.Prior.unbounded`: the log of a positive parameter, the log-odds of a
+    bounded one such as a correlation), where a wide prior such as ``LogNormal(0, 3)`` has a
+    finite, meaningful spread.
 
     Attributes
     ----------
     table : pandas.DataFrame
-        One row per parameter with a proper prior: ``prior_sd`` and ``posterior_sd`` (of the
-        log), ``sd_ratio`` (posterior over prior), ``contraction`` (``1 - sd_ratio**2``, the
-        share of prior variance the data removed) and ``shift`` (posterior mean minus prior
-        mean of the log, in prior sds).
+        One row per parameter with a proper prior: ``prior_sd`` and ``posterior_sd`` (on the
+        unbounded scale), ``sd_ratio`` (posterior over prior), ``contraction`` (``1 -
+        sd_ratio**2``, the share of prior variance the data removed) and ``shift`` (posterior
+        mean minus prior mean on that scale, in prior sds).
     flat : list of str
         Parameters with a flat prior, whose contraction is not defined.
     """
@@ -152,11 +154,14 @@ class Identification:
 
     @classmethod
     def from_draws(cls, prior: dict[str, np.ndarray], posterior: dict[str, np.ndarray],
-                   flat: list[str] | None = None) -> Identification:
-        """Compare prior and posterior draws of each parameter (name -> positive values)."""
+                   flat: list[str] | None = None, scales: dict | None = None
+                   ) -> Identification:
+        """Compare prior and posterior draws of each parameter (name -> values), each on the
+        unbounded scale ``scales[name]`` maps its values to (default: the log)."""
         rows = {}
         for name, draws in prior.items():
-            log_prior, log_post = np.log(draws), np.log(posterior[name])
+            scale = (scales or {}).get(name, np.log)
+            log_prior, log_post = scale(draws), scale(posterior[name])
             prior_sd, post_sd = float(np.std(log_prior)), float(np.std(log_post))
             ratio = post_sd / prior_sd
             rows[name] = {
@@ -170,12 +175,13 @@ class Identification:
         return cls(table, list(flat or []))
 
     @classmethod
-    def unbounded(cls, prior: dict[str, np.ndarray], flat: list[str] | None = None
-                  ) -> Identification:
+    def unbounded(cls, prior: dict[str, np.ndarray], flat: list[str] | None = None,
+                  scales: dict | None = None) -> Identification:
         """Every parameter unidentified: a MAP fit whose log density is flat (or curved
         upwards) in some direction at the mode, so no normal approximation exists."""
-        rows = {name: {"prior_sd": float(np.std(np.log(draws))), "posterior_sd": np.inf,
-                       "sd_ratio": np.inf, "contraction": -np.inf, "shift": np.nan}
+        rows = {name: {"prior_sd": float(np.std((scales or {}).get(name, np.log)(draws))),
+                       "posterior_sd": np.inf, "sd_ratio": np.inf, "contraction": -np.inf,
+                       "shift": np.nan}
                 for name, draws in prior.items()}
         return cls(pd.DataFrame.from_dict(rows, orient="index"), list(flat or []))
 
@@ -197,8 +203,9 @@ class Identification:
                            "downwards in every direction, so its value is arbitrary")
             else:
                 out.append(f"the data barely inform {name}: its posterior sd is {ratio:.0%} of "
-                           f"the prior's (on the log scale; at most {SD_RATIO_MAX:.0%} "
-                           "expected), so its value mostly restates the prior")
+                           f"the prior's (on the sampler's unbounded scale; at most "
+                           f"{SD_RATIO_MAX:.0%} expected), so its value mostly restates the "
+                           "prior")
         return out
 
     def verdict(self) -> str:
@@ -210,8 +217,8 @@ class Identification:
         if self.ok:
             return (
                 "The data determine the answer: for every parameter the posterior sd is at most "
-                f"{self.table['sd_ratio'].max():.0%} of the prior's (on the log scale; "
-                f"{SD_RATIO_MAX:.0%} or less counts as informed)." + flat
+                f"{self.table['sd_ratio'].max():.0%} of the prior's (on the sampler's unbounded "
+                f"scale; {SD_RATIO_MAX:.0%} or less counts as informed)." + flat
             )
         return (
             "The data do not determine every parameter: " + "; ".join(self.problems()) + ". "
@@ -242,15 +249,16 @@ def identification(model, n_prior: int = PRIOR_DRAWS, seed: int = 0,
     flat = [n for n in model.params if not model.priors[n].is_proper]
     prior = {n: model.priors[n].draw(n_prior, seed=seed + i)
              for i, n in enumerate(model.params) if n not in flat}
+    scales = {n: model.priors[n].unbounded for n in prior}
     if model.settings is not None and model.settings.method == "map":
         from clvlib.models.laplace import laplace_draws
 
         posterior = laplace_draws(model, n_prior, seed)
         if posterior is None:  # not curved downwards everywhere: the posterior sd is unbounded
-            return Identification.unbounded(prior, flat)
+            return Identification.unbounded(prior, flat, scales)
     else:
         posterior = model.posterior_draws()
-    result = Identification.from_draws(prior, posterior, flat)
+    result = Identification.from_draws(prior, posterior, flat, scales)
     if warn and not result.ok:
         warnings.warn(f"{model.title}: {result.verdict()}", stacklevel=2)
     return result

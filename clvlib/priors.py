@@ -14,7 +14,9 @@ from __future__ import annotations
 
 import inspect
 
+import numpy as np
 import pymc as pm
+from scipy import special
 
 # The distributions a prior may use: positive-support ones for rates, shapes and scales, and
 # Beta/Uniform for probabilities. One lookup, failing with the list of valid names.
@@ -93,6 +95,18 @@ class Prior:
             raise ValueError(f"a {self.dist} prior is improper: it has no draws")
         dist = PRIOR_DISTRIBUTIONS[self.dist].dist(**self.params)
         return self.shift + pm.draw(dist, draws=n, random_seed=seed)
+
+    def unbounded(self, values):
+        """``values`` on the unbounded scale the sampler works on (PyMC's default value
+        transform): the log of a positive distribution's excess over ``shift``, the log-odds
+        within a Beta's or a Uniform's bounds, a Normal's or a Flat's values as they are."""
+        values = np.asarray(values, dtype=float) - self.shift
+        if self.dist in ("Normal", "Flat"):
+            return values
+        if self.dist in ("Beta", "Uniform"):
+            lower, upper = self.params.get("lower", 0.0), self.params.get("upper", 1.0)
+            return special.logit((values - lower) / (upper - lower))
+        return np.log(values)
 
     def to_dict(self) -> dict:
         shift = {"shift": self.shift} if self.shift else {}

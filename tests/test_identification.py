@@ -36,6 +36,26 @@ def test_identical_prior_and_posterior_is_weak_and_a_narrow_posterior_is_not():
     assert len(result.problems()) == 1
 
 
+def test_each_prior_is_compared_on_the_scale_the_sampler_works_on():
+    """The log of a positive parameter (less its shift), the log-odds within a Uniform's or a
+    Beta's bounds, a Normal's values as they are; so a correlation with a Uniform(-1, 1) prior
+    (Pareto/NBD (Abe)'s rho), negative or not, gets a finite ratio."""
+    uniform = clv.Prior("Uniform", lower=-1, upper=1)
+    np.testing.assert_allclose(uniform.unbounded([0.0, 0.5, -0.5]), [0.0, np.log(3), -np.log(3)])
+    np.testing.assert_allclose(clv.Prior("Beta", alpha=2, beta=2).unbounded(0.8), np.log(4))
+    np.testing.assert_allclose(clv.Prior("Gamma", alpha=2, beta=1, shift=1).unbounded(1 + np.e),
+                               1.0)
+    np.testing.assert_allclose(clv.Prior("Normal", mu=0, sigma=1).unbounded(-2.5), -2.5)
+    prior = uniform.draw(4000, seed=3)
+    rng = np.random.default_rng(4)
+    posterior = np.tanh(-0.2 + 0.05 * rng.standard_normal(4000))  # log-odds sd 0.1: 2 atanh
+    result = Identification.from_draws({"rho": prior}, {"rho": posterior},
+                                       scales={"rho": uniform.unbounded})
+    ratio = result.table.loc["rho", "sd_ratio"]
+    assert ratio == pytest.approx(0.1 / np.std(uniform.unbounded(prior)), rel=0.05)
+    assert result.ok
+
+
 def test_flat_priors_are_named_not_measured():
     rng = np.random.default_rng(1)
     draws = np.exp(rng.normal(0.0, 1.0, 1000))

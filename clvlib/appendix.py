@@ -128,5 +128,5 @@ def methods_text(purchase_model, spend_model, annual_discount_rate: float) -> st
                      "credible interval is over draws, a predictive interval over simulated "
                      "futures.")
         lines.append("- **Retention** in the sensitivities: "
-                     f"{RETENTION_DEFINITIONS[purchase_model.dropout_kind]}.")
+                     f"{RETENTION_DEFINITIONS[purchase_model.dropout_mixing.family]}.")
     return "\n".join(lines)

@@ -1,10 +1,12 @@
 """The fitted mixing distributions: how purchase rates and dropout differ across customers.
 
-A purchase model says each customer has their own purchase rate ``lambda ~ Gamma(r, alpha)`` and
-their own dropout (a probability ``p ~ Beta(a, b)`` after each purchase, or a lifetime with rate
-``mu ~ Gamma(s, beta)``). With covariates or groups, ``alpha`` (or ``a``, ``beta``) is each
-customer's own, so the spread across the customer base is a *mixture*: one component per
-distinct covariate (and group) row, weighted by its customers
+A purchase model says each customer has their own purchase rate (``lambda ~ Gamma(r, alpha)``;
+lognormal in Pareto/NBD (Abe)) and their own dropout (a probability ``p ~ Beta(a, b)`` after
+each purchase, or a lifetime whose hazard a frailty such as ``mu ~ Gamma(s, beta)`` scales):
+the model's :attr:`~clvlib.models.base.PurchaseModel.purchase_mixing` and
+:attr:`~clvlib.models.base.PurchaseModel.dropout_mixing`. With covariates or groups, ``alpha``
+(or ``a``, ``beta``, a median) is each customer's own, so the spread across the customer base
+is a *mixture*: one component per distinct covariate (and group) row, weighted by its customers
 (:meth:`~clvlib.models.base.CLVModel.customer_mix`). A model without covariates is the one-row
 case. The report's figures and sentences read these, so the "average customer" they quote is the
 average over the real customers, not the baseline customer whose coded covariates are all 0.
@@ -26,13 +28,15 @@ _CELLS = 4_000_000
 
 @dataclass(frozen=True)
 class Mixture:
-    """A weighted mixture of gamma (shape, rate) or beta (a, b) distributions, per draw.
+    """A weighted mixture of gamma (shape, rate), beta (a, b) or lognormal (median, sigma)
+    distributions, per draw.
 
     Attributes
     ----------
-    family : {"gamma", "beta"}
+    family : {"gamma", "beta", "lognormal"}
     first, second : ndarray, shape (draws, rows)
-        Gamma: shape and rate; beta: ``a`` and ``b``.
+        Gamma: shape and rate; beta: ``a`` and ``b``; lognormal: the median and the standard
+        deviation of the log.
     weights : ndarray, shape (rows,)
         Share of customers in each row (summing to 1).
     """
@@ -45,6 +49,8 @@ class Mixture:
     def _dist(self, first, second):
         if self.family == "gamma":
             return stats.gamma(first, scale=1 / second)
+        if self.family == "lognormal":
+            return stats.lognorm(second, scale=first)
         return stats.beta(first, second)
 
     def _mix(self, method: str, values) -> np.ndarray:
@@ -88,9 +94,9 @@ class Mixture:
 
     def mean(self) -> np.ndarray:
         """The mean over customers, per draw (the 'average customer')."""
-        means = (self.first / self.second if self.family == "gamma"
-                 else self.first / (self.first + self.second))
-        return means @ self.weights
+        means = {"gamma": lambda a, b: a / b, "beta": lambda a, b: a / (a + b),
+                 "lognormal": lambda m, sigma: m * np.exp(sigma**2 / 2)}[self.family]
+        return means(self.first, self.second) @ self.weights
 
     def ppf(self, q: float) -> np.ndarray:
         """The ``q`` quantile of the mixture, per draw (by root finding on the CDF)."""
@@ -118,33 +124,35 @@ def _draws(model, n_draws: int | None, seed: int, point: bool) -> tuple[dict, np
     return params, weights / weights.sum()
 
 
+def _mixture(model, mixing, n_draws: int | None, seed: int, point: bool) -> Mixture:
+    params, w = _draws(model, n_draws, seed, point)
+    return Mixture(mixing.family, params[mixing.first], params[mixing.second], w)
+
+
 def purchase_rate_mixture(model, *, n_draws: int | None = 200, seed: int = 0,
                           point: bool = False) -> Mixture:
-    """Purchase rates while active across customers: a mixture of ``Gamma(r, alpha_d)``, per
-    time unit of the model (``point``: at the posterior means)."""
-    params, w = _draws(model, n_draws, seed, point)
-    return Mixture("gamma", params["r"], params["alpha"], w)
+    """Purchase rates while active across customers, per time unit of the model: a mixture of
+    the model's :attr:`~clvlib.models.base.PurchaseModel.purchase_mixing` (``Gamma(r,
+    alpha_d)``; ``point``: at the posterior means)."""
+    return _mixture(model, model.purchase_mixing, n_draws, seed, point)
 
 
 def dropout_mixture(model, *, n_draws: int | None = 200, seed: int = 0,
                     point: bool = False) -> Mixture:
-    """Dropout across customers: ``Beta(a_d, b_d)`` dropout probabilities after a purchase
-    (``dropout_kind == "probability"``) or ``Gamma(s, beta_d)`` dropout rates per time unit
-    (``"lifetime"``)."""
-    params, w = _draws(model, n_draws, seed, point)
-    if model.dropout_kind == "probability":
-        return Mixture("beta", params["a"], params["b"], w)
-    if model.dropout_kind == "lifetime":
-        return Mixture("gamma", params["s"], params["beta"], w)
-    raise ValueError(f"{model.title}: no dropout mixture for dropout kind {model.dropout_kind!r}")
+    """Dropout across customers, the model's
+    :attr:`~clvlib.models.base.PurchaseModel.dropout_mixing`: ``Beta(a_d, b_d)`` dropout
+    probabilities after a purchase (``dropout_kind == "probability"``), or the frailty of a
+    lifetime model (``"lifetime"``: ``Gamma(s, beta_d)`` dropout rates per time unit for
+    Pareto/NBD, lognormal ones for Pareto/NBD (Abe))."""
+    return _mixture(model, model.dropout_mixing, n_draws, seed, point)
 
 
 def lifetime_density(model, lifetimes, *, n_draws: int | None = 200, seed: int = 0) -> np.ndarray:
     """Density of log10(expected lifetime) across customers at ``lifetimes`` (in the model's time
     unit), per posterior draw: shape ``(draws, points)``, for a lifetime model.
 
-    Each customer's expected lifetime is a decreasing function of their frailty ``theta ~
-    Gamma(s, beta)`` (:class:`clvlib.models.base.Lifetimes`; Pareto/NBD: ``1 / mu``), so the
+    Each customer's expected lifetime is a decreasing function of their frailty ``theta``
+    (:class:`clvlib.models.base.Lifetimes`; Pareto/NBD: ``1 / mu``), so the
     density is the frailty's at the frailty giving that lifetime, times ``|d theta / d log10
     lifetime|``, under each draw's own parameters (GGompertz/NBD's ``b`` and ``beta`` move
     together along their ridge: one draw's ``b`` with another's ``beta`` would mean nothing).
@@ -177,10 +185,12 @@ def lifetime_quantities(model, *, n_draws: int | None = 100, seed: int = 0) -> d
 
 
 def _frailty_draws(model, n_draws: int | None, seed: int) -> tuple[Mixture, list[dict]]:
-    """The frailty mixture ``Gamma(s, beta)`` per draw, and each draw's parameters as scalars
-    (the unlinked ones, such as GGompertz/NBD's ``b``, which a lifetime's clock reads)."""
+    """The frailty mixture (the model's dropout mixing, ``Gamma(s, beta)``) per draw, and each
+    draw's parameters as scalars (the unlinked ones, such as GGompertz/NBD's ``b``, which a
+    lifetime's clock reads)."""
     params, w = _draws(model, n_draws, seed, point=False)
-    mixture = Mixture("gamma", params["s"], params["beta"], w)
+    mixing = model.dropout_mixing
+    mixture = Mixture(mixing.family, params[mixing.first], params[mixing.second], w)
     per_draw = [{k: float(np.mean(v[d])) for k, v in params.items()}
                 for d in range(mixture.first.shape[0])]
     return mixture, per_draw

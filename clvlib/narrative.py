@@ -351,7 +351,30 @@ def heterogeneity(purchase_model) -> str:
             f"{share(avg['dropout_q90'])}, and {share(avg['share_more_loyal'])} are more loyal "
             "than the average. "
         )
-    return text + "Decisions based on the average customer fit very few real ones."
+    return (text + rate_correlation(purchase_model)
+            + "Decisions based on the average customer fit very few real ones.")
+
+
+def rate_correlation(purchase_model, interval: float = 0.9) -> str:
+    """Whether the customers who buy more often also stay longer, for a model that estimates it
+    (:attr:`~clvlib.models.base.PurchaseModel.rate_correlation`; empty for the others). The
+    verdict follows from the correlation's credible interval: wholly below 0, the frequent
+    buyers tend to stay longer; wholly above 0, to leave sooner; else the data cannot tell."""
+    name = purchase_model.rate_correlation
+    if name is None:
+        return ""
+    draws = purchase_model.posterior_draws()[name]
+    mean = float(np.mean(draws))
+    lo, hi = np.quantile(draws, [(1 - interval) / 2, (1 + interval) / 2])
+    told = (f"the correlation between the logs of a customer's purchase rate and dropout rate "
+            f"is {mean:.2f} (posterior mean; {interval:.0%} credible interval {lo:.2f} to "
+            f"{hi:.2f})")
+    if hi < 0:
+        return f"**The customers who buy more often tend to stay longer**: {told}. "
+    if lo > 0:
+        return f"**The customers who buy more often tend to leave sooner**: {told}. "
+    return (f"Whether the customers who buy more often also stay longer, the data cannot tell: "
+            f"{told}, which includes 0. ")
 
 
 def valuation_basis(summary: CustomerSummary, horizon: float, discount, currency: str = "") -> str:

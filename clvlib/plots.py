@@ -122,8 +122,10 @@ def plot_holdout_check(table: pd.DataFrame, *, interval: float = 0.9, ax=None):
 def plot_purchase_rates(model, *, n_draws: int = 200, interval: float = 0.9, ax=None):
     """The fitted distribution of purchase rates across customers (per year, log scale).
 
-    Draws the density of ``log10`` of the yearly purchase rate, ``lambda ~ Gamma(r, alpha)``,
-    with its posterior band, and marks the average customer's rate ``r / alpha``. With
+    Draws the density of ``log10`` of the yearly purchase rate (the model's
+    :attr:`~clvlib.models.base.PurchaseModel.purchase_mixing`: ``lambda ~ Gamma(r, alpha)``,
+    lognormal for Pareto/NBD (Abe)) with its posterior band, and marks the average customer's
+    rate (``r / alpha``). With
     covariates or groups, the mixture over the customers' own parameters
     (:func:`clvlib.mixing.purchase_rate_mixture`) and the average over them.
     """
@@ -156,8 +158,9 @@ def plot_dropout(model, *, n_draws: int = 200, interval: float = 0.9, ax=None):
     """The fitted distribution of how long customers stay, for any purchase model.
 
     BG/NBD and MBG/NBD: the dropout probability after each purchase, ``Beta(a, b)``.
-    Pareto/NBD: the expected lifetime ``1 / mu`` with ``mu ~ Gamma(s, beta)``; GGompertz/NBD:
-    the expected Gompertz lifetime ``e^eta E1(eta) / b`` with ``eta ~ Gamma(s, beta)``.
+    Pareto/NBD: the expected lifetime ``1 / mu`` with ``mu ~ Gamma(s, beta)`` (Pareto/NBD
+    (Abe): lognormal ``mu``); GGompertz/NBD: the expected Gompertz lifetime
+    ``e^eta E1(eta) / b`` with ``eta ~ Gamma(s, beta)``.
     """
     if model.dropout_kind not in DROPOUT_PLOTS:
         raise ValueError(f"{model.title}: no dropout figure for its dropout kind "

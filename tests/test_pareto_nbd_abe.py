@@ -11,7 +11,7 @@ from helpers import cdnow_summary, fake_fit
 from scipy import integrate, stats
 
 import clvlib as clv
-from clvlib.comparison import compare_models, fit_candidates
+from clvlib.comparison import compare_models
 from clvlib.models import pareto_nbd_abe as abe
 
 # A population near the CDNOW posterior (weeks), and two others.
@@ -242,15 +242,56 @@ def test_compared_with_the_pareto_nbd_on_cdnow(cdnow_abe):
     assert gap < -2 * se, table.T
 
 
-def test_is_registered_with_its_reason_for_not_being_a_report_candidate():
+def test_is_registered_and_a_report_candidate():
     assert clv.get_model("pareto_nbd_abe") is clv.ParetoNBDAbeModel
-    with pytest.raises(ValueError, match="lognormal"):
-        fit_candidates(cdnow_summary(), ["pareto_nbd_abe"])
+    assert clv.ParetoNBDAbeModel.report_candidate and clv.ParetoNBDAbeModel.unbounded_horizon
 
 
-def test_the_lifetime_figure_refuses_lognormal_rates_by_name():
-    from clvlib import plots
+def test_the_reports_figures_read_lognormal_rates_and_lifetimes():
+    """What the report's heterogeneity figures and sentences read, against the lognormal's exact
+    facts: the median rate is ``lam``; the mean is ``lam e^(sigma^2 / 2)``, which a share
+    Phi(sigma / 2) of customers fall below; the expected lifetime ``1 / mu`` is lognormal, with
+    median ``1 / mu`` and log10 spread ``sigma_mu / ln 10``."""
+    from clvlib.mixing import lifetime_density, lifetime_quantities, purchase_rate_mixture
 
-    model = fake_fit(clv.ParetoNBDAbeModel(cdnow_summary()), POPULATIONS[0], draws=10)
-    with pytest.raises(ValueError, match="lognormal lifetime"):
-        plots.plot_dropout(model)
+    p = POPULATIONS[0]
+    model = fake_fit(clv.ParetoNBDAbeModel(cdnow_summary()), p, spread=0.0, draws=2)
+    s_lam, s_mu = p["sigma_lambda"], p["sigma_mu"]
+    rates = purchase_rate_mixture(model, point=True)
+    assert rates.ppf(0.5)[0] == pytest.approx(p["lam"], rel=1e-8)
+    assert rates.mean()[0] == pytest.approx(p["lam"] * np.exp(s_lam**2 / 2), rel=1e-12)
+    assert rates.cdf(rates.mean())[0] == pytest.approx(stats.norm.cdf(s_lam / 2), rel=1e-10)
+    lives = lifetime_quantities(model, n_draws=2)
+    expected = {"q50": 1 / p["mu"], "at_mean": np.exp(-s_mu**2 / 2) / p["mu"],
+                "share_shorter": stats.norm.sf(s_mu / 2),
+                "q10": np.exp(-s_mu * stats.norm.ppf(0.9)) / p["mu"],
+                "q90": np.exp(s_mu * stats.norm.ppf(0.9)) / p["mu"]}
+    for name, value in expected.items():
+        np.testing.assert_allclose(lives[name], value, rtol=1e-6, err_msg=name)
+    weeks = np.logspace(0, 4, 9)
+    np.testing.assert_allclose(
+        lifetime_density(model, weeks, n_draws=2),
+        np.broadcast_to(stats.norm.pdf(np.log10(weeks), -np.log10(p["mu"]), s_mu / np.log(10)),
+                        (2, weeks.size)), rtol=1e-6)
+
+
+@pytest.mark.parametrize("rho, verdict", [
+    (-0.5, "The customers who buy more often tend to stay longer"),
+    (0.5, "The customers who buy more often tend to leave sooner"),
+    (None, "Whether the customers who buy more often also stay longer, the data cannot tell"),
+])
+def test_the_report_says_whether_frequent_buyers_stay_longer(rho, verdict):
+    """By the correlation's 90% credible interval: wholly below 0, above 0, or around 0."""
+    from clvlib.narrative import heterogeneity
+
+    p = POPULATIONS[0] | {"rho": 0.5 if rho is None else rho}
+    model = fake_fit(clv.ParetoNBDAbeModel(cdnow_summary()), p, spread=0.05, draws=200)
+    if rho is None:  # a posterior around 0 (about -0.04 to 0.04)
+        model.idata.posterior["rho"] = model.idata.posterior["rho"] - 0.5
+    text = heterogeneity(model)
+    assert verdict in text
+    draws = model.posterior_draws()["rho"]
+    assert f"is {np.mean(draws):.2f} (posterior mean; 90% credible interval" in text
+    assert "correlation" not in heterogeneity(
+        fake_fit(clv.ParetoNBDModel(cdnow_summary()),
+                 {"r": 0.55, "alpha": 10.6, "s": 0.61, "beta": 11.7}, draws=20))

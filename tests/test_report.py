@@ -706,6 +706,27 @@ def test_a_report_valued_with_ggompertz_nbd(tmp_path, monkeypatch):
 
 
 @pytest.mark.slow
+def test_a_report_valued_with_pareto_nbd_abe(tmp_path, monkeypatch):
+    """Pareto/NBD (Abe), a model written in Python only, as a candidate and the value model:
+    every announced table and figure is there, its lognormal rates and lifetimes are told, the
+    correlation of the rates gets its sentence, retention is defined on lognormal dropout rates,
+    and identification reads rho (a Uniform(-1, 1) prior) on its own scale (``assert_whole``
+    refuses a nan in the prose, which the log of a negative rho was)."""
+    params = yaml.safe_load((PARAMS_DIR / "cdnow_smoke.yaml").read_text())
+    params |= {"candidate_models": ["pareto_nbd", "pareto_nbd_abe"],
+               "value_model": "pareto_nbd_abe", "fit_cache": False}
+    monkeypatch.chdir(tmp_path)
+    out = run_report(params, tmp_path / "abe", progress=print)
+    html = _unescaped(assert_whole(out))
+    for caption in REPORT_TABLES:
+        assert caption in html, caption
+    assert "The sections that follow use <strong>Pareto/NBD (Abe)" in html
+    assert "at the average dropout rate a customer would stay" in html
+    assert "the correlation between the logs of a customer's purchase rate and dropout rate" in html
+    assert "E[exp(-mu year)] over the lognormal dropout rates mu" in html
+
+
+@pytest.mark.slow
 @pytest.mark.parametrize("scenario", ["one_customer", "no_repeat_buyers"])
 def test_data_that_cannot_identify_a_model_end_the_report_with_a_sentence(
         scenario, tmp_path, monkeypatch):

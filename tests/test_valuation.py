@@ -11,13 +11,15 @@ import numpy as np
 import pandas as pd
 import pytest
 from helpers import FH_GAMMA_GAMMA, FHL_BG_NBD, cdnow_summary, fake_fit
-from scipy import integrate
+from scipy import integrate, stats
 
 import clvlib as clv
 from clvlib import valuation as val
 from clvlib.discounting import Discount
 
 PARETO = {"r": 0.5532, "alpha": 10.5763, "s": 0.6062, "beta": 11.6715}
+ABE = {"lam": np.exp(-3.54), "mu": np.exp(-3.59), "sigma_lambda": 1.16, "sigma_mu": 1.62,
+       "rho": 0.07}  # near BTYDplus's CDNOW medians (weeks)
 RATE = 0.10
 # The unbounded horizon is integrated by 40-node Gauss-Laguerre (clvlib.discounting): about 2e-4
 # relative error for a new customer, whose expected purchases rise steeply in the first weeks.
@@ -179,19 +181,45 @@ def test_assumptions_are_validated():
         val.ValuationAssumptions.from_params(marjin=0.3)
 
 
+def _lognormal_survival_by_quad(median, sigma, clock):
+    """E[exp(-mu clock)] over log mu ~ Normal(log median, sigma), by adaptive quadrature with a
+    breakpoint where the survival falls."""
+    mid = -np.log(median * clock) / sigma
+    return integrate.quad(lambda z: np.exp(-median * clock * np.exp(sigma * z))
+                          * stats.norm.pdf(z), -40, 40, points=[mid] if abs(mid) < 40 else None,
+                          epsabs=1e-15, epsrel=1e-13, limit=500)[0]
+
+
 @pytest.mark.parametrize("cls, params", [(clv.BetaGeoModel, FHL_BG_NBD),
-                                         (clv.ParetoNBDModel, PARETO)])
+                                         (clv.ParetoNBDModel, PARETO),
+                                         (clv.ParetoNBDAbeModel, ABE)])
 def test_retention_shift_raises_retention_by_one_point(cls, params):
     _, purchases, _ = models(cls, params, spread=0.05)
     draws = purchases.posterior_draws()
     shifted = val.retention_shift(purchases, 0.01)(draws)
+    year = 365.25 / 7
     if cls is clv.BetaGeoModel:
         def retention(d):
             return d["b"] / (d["a"] + d["b"])
+    elif cls is clv.ParetoNBDModel:
+        def retention(d):
+            return (d["beta"] / (d["beta"] + year)) ** d["s"]
     else:
         def retention(d):
-            return (d["beta"] / (d["beta"] + 365.25 / 7)) ** d["s"]
+            return np.array([_lognormal_survival_by_quad(m, s, year)
+                             for m, s in zip(d["mu"][:20], d["sigma_mu"][:20], strict=True)])
+        assert all(np.array_equal(shifted[k], draws[k]) for k in draws if k != "mu")
+        assert (shifted["mu"] < draws["mu"]).all()
     np.testing.assert_allclose(retention(shifted) - retention(draws), 0.01, rtol=1e-9)
+
+
+@pytest.mark.parametrize("sigma", [0.1, 1.0, 2.0, 4.0])
+def test_lognormal_survival_agrees_with_adaptive_quadrature(sigma):
+    """The new-customer survival that defines retention under lognormal dropout rates."""
+    scale = np.logspace(-4, 4, 9)
+    np.testing.assert_allclose(val._lognormal_survival(scale, sigma, 1.0),
+                               [_lognormal_survival_by_quad(a, sigma, 1.0) for a in scale],
+                               rtol=0, atol=1e-13)
 
 
 def test_sensitivities_have_the_right_sign_and_size():

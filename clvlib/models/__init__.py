@@ -18,6 +18,7 @@ from clvlib.models.base import (
     CLVModel,
     Lifetimes,
     Likelihood,
+    Mixing,
     PurchaseExpectations,
     PurchaseModel,
 )
@@ -67,7 +68,7 @@ def load_model(path: str | Path, data) -> CLVModel:
 
 __all__ = [
     "MODELS", "BetaDiscreteWeibullModel", "BetaGeoBetaBinomModel", "BetaGeoModel", "CLVModel",
-    "CNBDModel", "Lifetimes", "choose_k", "model_class",
+    "CNBDModel", "Lifetimes", "Mixing", "choose_k", "model_class",
     "ContractForms", "FitSettings", "FutureGivenAlive", "Likelihood", "ModelCheck",
     "PurchaseExpectations", "check_model", "GGompertzNBDModel", "GammaGammaModel",
     "ModifiedBetaGeoModel", "ParetoNBDAbeModel", "ParetoNBDModel", "PurchaseModel",

@@ -88,11 +88,12 @@ class Lifetimes:
     """How long customers stay in a model whose customers leave at the end of a lifetime
     (``dropout_kind == "lifetime"``), for the report's figures, sentences and retention.
 
-    Each customer's frailty ``theta ~ Gamma(s, beta)`` scales their hazard, and their survival
-    is ``S(t | theta) = exp(-theta c(t))`` on the model's lifetime clock ``c``: ``c(t) = t``
-    for an exponential lifetime (Pareto/NBD, theta the dropout rate), ``e^(bt) - 1`` for a
-    Gompertz one (GGompertz/NBD). A new customer is alive after ``t`` with probability
-    ``(beta / (beta + c(t)))^s``.
+    Each customer's frailty ``theta`` scales their hazard, and their survival is ``S(t |
+    theta) = exp(-theta c(t))`` on the model's lifetime clock ``c``: ``c(t) = t`` for an
+    exponential lifetime (Pareto/NBD and Pareto/NBD (Abe), theta the dropout rate),
+    ``e^(bt) - 1`` for a Gompertz one (GGompertz/NBD). The frailty's distribution across
+    customers is the model's :attr:`PurchaseModel.dropout_mixing` (``Gamma(s, beta)``: a new
+    customer is alive after ``t`` with probability ``(beta / (beta + c(t)))^s``).
 
     Attributes
     ----------
@@ -108,6 +109,26 @@ class Lifetimes:
     clock: Callable
     expected_lifetime: Callable
     frailty: str
+
+
+@dataclass(frozen=True)
+class Mixing:
+    """How a rate or a probability differs across customers: a distribution family and the
+    model parameters that are its two numbers, for the report's figures, sentences and
+    retention (:mod:`clvlib.mixing`).
+
+    Attributes
+    ----------
+    family : {"gamma", "beta", "lognormal"}
+        ``"gamma"``: ``Gamma(shape, rate)``; ``"beta"``: ``Beta(a, b)``; ``"lognormal"``: the log
+        is ``Normal(log median, sigma)``.
+    first, second : str
+        The parameters: shape and rate, ``a`` and ``b``, or median and sigma.
+    """
+
+    family: str
+    first: str
+    second: str
 
 
 @dataclass(frozen=True)
@@ -720,14 +741,20 @@ class PurchaseModel(CLVModel):
     columns = ("x", "t_x", "T")
     expectations: ClassVar[PurchaseExpectations]
     #: How customers leave, which decides how the dropout process is drawn
-    #: (:func:`clvlib.plots.plot_dropout`): ``"probability"``, a chance ``p ~ Beta(a, b)`` after
-    #: each purchase (BG/NBD, MBG/NBD), or ``"lifetime"``, a lifetime whose hazard each
-    #: customer's frailty ``Gamma(s, beta)`` scales (Pareto/NBD, GGompertz/NBD; see
-    #: :attr:`lifetimes`); ``"lognormal lifetime"``, an exponential lifetime whose rate is
-    #: lognormal across customers (Pareto/NBD (Abe)), which the report does not draw.
+    #: (:func:`clvlib.plots.plot_dropout`): ``"probability"``, a chance ``p`` after each
+    #: purchase (BG/NBD, MBG/NBD), or ``"lifetime"``, a lifetime whose hazard each customer's
+    #: frailty scales (Pareto/NBD, GGompertz/NBD, Pareto/NBD (Abe); see :attr:`lifetimes`).
     dropout_kind: ClassVar[str] = "probability"
     #: For ``dropout_kind == "lifetime"``: the lifetime's clock and expected lifetime.
     lifetimes: ClassVar[Lifetimes | None] = None
+    #: How the purchase rate while active differs across customers.
+    purchase_mixing: ClassVar[Mixing] = Mixing("gamma", "r", "alpha")
+    #: How dropout differs across customers: the dropout probability's (``"probability"``) or
+    #: the frailty's (``"lifetime"``) distribution.
+    dropout_mixing: ClassVar[Mixing] = Mixing("beta", "a", "b")
+    #: The parameter that correlates the purchase rate with the dropout rate across customers,
+    #: where the model has one (Pareto/NBD (Abe): ``"rho"``, of their logs); None: independent.
+    rate_correlation: ClassVar[str | None] = None
     #: The columns a customer's future given alive depends on, which
     #: ``expected_purchases_alive`` and ``future_given_alive`` read: ``x`` and ``T`` when the
     #: purchase process is memoryless; regularity models add ``t_x``.
@@ -736,9 +763,9 @@ class PurchaseModel(CLVModel):
     unbounded_horizon: ClassVar[bool] = True
     #: What the report adds when it explains P(alive) for this model (empty: nothing to add).
     p_alive_caveat: ClassVar[str] = ""
-    #: Whether the report can take the model as a candidate: its figures and sentences on how
-    #: long customers stay are written for the dropout kinds "probability" and "lifetime", and
-    #: its valuation needs an unbounded horizon.
+    #: Whether the report can take the model as a candidate: its figures and sentences read
+    #: :attr:`purchase_mixing` and :attr:`dropout_mixing` as the rates and dropout customers
+    #: differ in, and its valuation needs an unbounded horizon.
     report_candidate: ClassVar[bool] = True
     #: Why not, when it is not (the error :func:`clvlib.comparison.fit_candidates` raises).
     candidate_note: ClassVar[str] = ("the report's figures and sentences on how long customers "

@@ -24,7 +24,7 @@ from scipy.special import exp1, gammaln
 from clvlib.compression import CompressedRows  # noqa: F401  (rows reach logp through the base)
 from clvlib.futures import FutureGivenAlive
 from clvlib.models import bg_nbd, numerics, pareto_nbd
-from clvlib.models.base import Lifetimes, Likelihood, PurchaseExpectations, PurchaseModel
+from clvlib.models.base import Lifetimes, Likelihood, Mixing, PurchaseExpectations, PurchaseModel
 from clvlib.priors import Prior
 
 # ============================================================================================
@@ -309,6 +309,7 @@ class GGompertzNBDModel(PurchaseModel):
     #: alpha_i = alpha exp(-x_i'g_purchase), beta_i = beta exp(-x_i'g_dropout), as CLVTools.
     covariate_links = {"purchase": ("alpha", -1.0), "dropout": ("beta", -1.0)}
     dropout_kind = "lifetime"
+    dropout_mixing = Mixing("gamma", "s", "beta")
     lifetimes = Lifetimes(clock=lifetime_clock, expected_lifetime=expected_lifetime,
                           frailty="frailty (the scale of the hazard)")
     expectations = PurchaseExpectations.of_module(globals())

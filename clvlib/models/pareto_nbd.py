@@ -16,7 +16,7 @@ from scipy.special import gammaln
 from clvlib.compression import CompressedRows
 from clvlib.futures import FutureGivenAlive
 from clvlib.models import bg_nbd, kernels, numerics
-from clvlib.models.base import Lifetimes, Likelihood, PurchaseExpectations, PurchaseModel
+from clvlib.models.base import Lifetimes, Likelihood, Mixing, PurchaseExpectations, PurchaseModel
 
 # ============================================================================================
 # The likelihood (PyTensor)
@@ -287,6 +287,7 @@ class ParetoNBDModel(PurchaseModel):
     #: r / alpha_i) and a positive dropout coefficient leaving sooner (E[mu_i] = s / beta_i).
     covariate_links = {"purchase": ("alpha", -1.0), "dropout": ("beta", -1.0)}
     dropout_kind = "lifetime"
+    dropout_mixing = Mixing("gamma", "s", "beta")
     lifetimes = Lifetimes(clock=lifetime_clock, expected_lifetime=expected_lifetime,
                           frailty="dropout rate")
     expectations = PurchaseExpectations.of_module(globals())

@@ -26,7 +26,7 @@ from scipy.special import gammainc, gammaln
 
 from clvlib.futures import FutureGivenAlive
 from clvlib.models import bg_nbd, numerics, pareto_nbd
-from clvlib.models.base import Likelihood, PurchaseExpectations, PurchaseModel
+from clvlib.models.base import Likelihood, Mixing, PurchaseExpectations, PurchaseModel
 from clvlib.priors import Prior
 
 # ============================================================================================
@@ -368,12 +368,13 @@ class ParetoNBDAbeModel(PurchaseModel):
     #: Covariates shift the log rates: lam_i = lam exp(x_i'g_purchase), mu_i = mu
     #: exp(x_i'g_dropout) (Abe's B'd_i), so a positive dropout coefficient means leaving sooner.
     covariate_links = {"purchase": ("lam", 1.0), "dropout": ("mu", 1.0)}
-    #: An exponential lifetime, but a lognormal (not a gamma) frailty: the report's lifetime
-    #: figures and sentences (dropout kind "lifetime") do not apply.
-    dropout_kind = "lognormal lifetime"
-    report_candidate = False
-    candidate_note = ("its rates are lognormal, and the report's figures and sentences on how "
-                      "customers differ describe gamma-distributed rates")
+    #: An exponential lifetime (the Pareto/NBD's clock and expected lifetime 1 / mu) whose
+    #: rate, like the purchase rate, is lognormal across customers.
+    dropout_kind = "lifetime"
+    lifetimes = pareto_nbd.ParetoNBDModel.lifetimes
+    purchase_mixing = Mixing("lognormal", "lam", "sigma_lambda")
+    dropout_mixing = Mixing("lognormal", "mu", "sigma_mu")
+    rate_correlation = "rho"
     #: 320 quadrature nodes per row: about 25 MB a temporary.
     pointwise_cells = 10_000
     expectations = PurchaseExpectations.of_module(globals())

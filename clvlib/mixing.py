@@ -126,7 +126,10 @@ def _draws(model, n_draws: int | None, seed: int, point: bool) -> tuple[dict, np
 
 def _mixture(model, mixing, n_draws: int | None, seed: int, point: bool) -> Mixture:
     params, w = _draws(model, n_draws, seed, point)
-    return Mixture(mixing.family, params[mixing.first], params[mixing.second], w)
+    first, second, k = params[mixing.first], params[mixing.second], mixing.events_per_purchase
+    if k != 1:  # the rate of purchases, every k-th event: the gamma's rate or the median / k
+        first, second = (first, second * k) if mixing.family == "gamma" else (first / k, second)
+    return Mixture(mixing.family, first, second, w)
 
 
 def purchase_rate_mixture(model, *, n_draws: int | None = 200, seed: int = 0,

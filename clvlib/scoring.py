@@ -200,7 +200,12 @@ def score_customers(
 
             # Discounted over the horizon's quadrature times for CLV and DERT; a count over a
             # finite horizon is not discounted: E[Y(H)] (times[-1] is H).
-            if "clv" in wanted or unbounded:
+            if unbounded and model.discounted_purchases_alive is not None:
+                alive_weighted = require_finite(model.discounted_purchases_alive(
+                    **pair_params, delta=discount.per_unit(unit.days),
+                    **{c: pairs[:, j:j + 1] for j, c in enumerate(given_alive)}),
+                    "expected purchases", pair_params)
+            elif "clv" in wanted or unbounded:
                 alive_at = [alive_in(t=t) for t in times]
                 alive_weighted = require_finite(
                     sum(w * a for w, a in zip(weights, alive_at, strict=True)),

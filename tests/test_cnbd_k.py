@@ -147,8 +147,6 @@ def test_predictive_draws_agree_with_the_expected_purchases():
         len(sims) * 10.0 / 4000)
     np.testing.assert_allclose(predicted.per_customer["mean"], expected, atol=0.5)
     assert (predicted.per_customer["upper"] >= predicted.per_customer["lower"]).all()
-    with pytest.raises(ValueError, match="finite horizon"):
-        model.dert(0.1, n_draws=None)
 
 
 # -- the summary column and the data check ----------------------------------------------------
@@ -204,11 +202,105 @@ def test_choose_k_on_cdnow_finds_the_published_bg_nbd(cdnow_regular):
     assert table.loc[2, "log_likelihood"] < best["log_likelihood"] - 100
 
 
-def test_is_refused_as_a_report_candidate_with_its_reason(cdnow_regular):
-    from clvlib.comparison import fit_candidates
+# -- DERT: the discounted expected purchases of a customer known to be alive ------------------
 
-    with pytest.raises(ValueError, match="not yet a report candidate: its purchase rate"):
-        fit_candidates(cdnow_regular, ["mbg_cnbd_2"])
+ROWS = (np.array([0, 0, 1, 2, 5, 10, 40.0]), np.array([0, 0, 3, 30.4, 35, 10, 38]),
+        np.array([38.0, 78, 38, 38.86, 39, 39, 39]))
+
+
+@pytest.mark.parametrize("k", [1, 3, 6])
+@pytest.mark.parametrize("s", [0.2, 1.3, 12.0, 200.0])
+def test_the_average_over_the_purchase_rate_agrees_with_adaptive_quadrature(s, k):
+    """For each phase m < k, E[q^(k-m) 2F1(1, b; a + b; q^k)] over lambda ~ Gamma(s + m, R),
+    q = lambda / (lambda + delta), against SciPy's adaptive quadrature in lambda, at discount
+    rates of 1e-4 a week, 10% and 100% a year."""
+    from scipy import integrate, special
+
+    R, a, b = 45.0, 0.79, 5.4
+    for delta in (1e-4, np.log(1.1) / 52.18, np.log(2) / 52.18):
+        for m in range(k):
+            def integrand(lam, delta=delta, m=m):
+                q = lam / (lam + delta)
+                return (q**(k - m) * special.hyp2f1(1, b, a + b, q**k)
+                        * stats.gamma.pdf(lam, s + m, scale=1 / R))
+
+            mode = max(s + m - 1, 1e-3) / R
+            exact = sum(integrate.quad(integrand, lo, hi, epsabs=0, epsrel=1e-11, limit=200)[0]
+                        for lo, hi in ((0, mode), (mode, np.inf)))
+            weights = [np.array([float(j == m)]) for j in range(k)]
+            ours = cnbd_k._over_purchase_rate(np.array([s]), np.array([R]), np.array([a]),
+                                              np.array([b]), np.array([delta]), weights, k)
+            assert ours[0] == pytest.approx(exact, rel=1e-9), (delta, m)
+
+
+@pytest.mark.filterwarnings("ignore::scipy.integrate.IntegrationWarning")
+@pytest.mark.parametrize("d", [0, 1], ids=["BG", "MBG"])
+@pytest.mark.parametrize("k", [2, 4])
+def test_dert_is_the_discounted_series_of_expected_purchases(k, d):
+    """At 100% a year, against adaptive quadrature (SciPy) of ``integral delta e^(-delta t)
+    E[Y(t) | alive] dt`` over the exact series (:func:`expected_purchases_alive`), to 3,000
+    weeks (e^(-delta t) is below 1e-17 after that)."""
+    from scipy import integrate
+
+    from clvlib.discounting import Discount
+
+    delta = Discount(1.0).per_unit(7.0)
+    ours = cnbd_k.discounted_purchases_alive(**REGULAR, x=ROWS[0], t_x=ROWS[1], T=ROWS[2],
+                                             delta=delta, k=k, d=d)
+    for i, row in enumerate(zip(*ROWS, strict=True)):
+        def discounted(t, row=row):
+            alive = cnbd_k.expected_purchases_alive(**REGULAR, x=row[0], t_x=row[1], T=row[2],
+                                                    t=t, k=k, d=d)
+            return delta * np.exp(-delta * t) * alive
+
+        exact = sum(integrate.quad(discounted, lo, hi, epsabs=0, epsrel=1e-11, limit=400)[0]
+                    for lo, hi in ((0, 50), (50, 500), (500, 3000)))
+        assert ours[i] == pytest.approx(exact, rel=1e-9), row
+
+
+@pytest.mark.parametrize(("d", "reference"), [(0, bg_nbd), (1, mbg_nbd)], ids=["BG", "MBG"])
+def test_with_one_event_per_purchase_dert_is_bg_nbds(d, reference):
+    """k = 1 at 10% a year: the closed form against BG/NBD's (MBG/NBD's) own expected
+    purchases, discounted by the engine's Gauss-Laguerre (its error, about 1e-5)."""
+    from clvlib.discounting import Discount, purchase_weights
+
+    times, weights = purchase_weights(np.inf, 7.0, 0.1)
+    expected = sum(w * reference.expected_purchases_alive(**FHL, x=ROWS[0], T=ROWS[2], t=t)
+                   for t, w in zip(times, weights, strict=True))
+    ours = cnbd_k.discounted_purchases_alive(**FHL, x=ROWS[0], t_x=ROWS[1], T=ROWS[2],
+                                             delta=Discount(0.1).per_unit(7.0), k=1, d=d)
+    np.testing.assert_allclose(ours, expected, rtol=1e-4)
+
+
+def test_dert_through_the_model_and_the_engine(cdnow_regular):
+    """``model.dert`` scores every customer with the closed form: P(alive) times it."""
+    from clvlib.discounting import Discount
+
+    model = fake_fit(cnbd_k.model_class(2, dropout_at_zero=True)(cdnow_regular), REGULAR,
+                     spread=0.0, draws=4)
+    customers = cdnow_regular.customers.iloc[:50]
+    dert = model.dert(0.1, customers, n_draws=None).per_customer["mean"].to_numpy()
+    x, t_x, T = (customers[c].to_numpy(dtype=float) for c in ("x", "t_x", "T"))
+    forms = {"k": 2, "d": 1}
+    expected = (cnbd_k.p_alive(**REGULAR, x=x, t_x=t_x, T=T, **forms)
+                * cnbd_k.discounted_purchases_alive(**REGULAR, x=x, t_x=t_x, T=T,
+                                                    delta=Discount(0.1).per_unit(7.0), **forms))
+    np.testing.assert_allclose(dert, expected, rtol=1e-12)
+
+
+def test_is_a_report_candidate_whose_purchase_rate_is_every_kth_event(cdnow_regular):
+    """The report reads the purchase rate lambda / k ~ Gamma(r, k alpha): its mean r / (k
+    alpha), and the share below it is the gamma's."""
+    from clvlib.mixing import purchase_rate_mixture
+
+    cls = cnbd_k.model_class(3)
+    assert cls.report_candidate and cls.unbounded_horizon
+    model = fake_fit(cls(cdnow_regular), REGULAR, spread=0.0, draws=2)
+    rates = purchase_rate_mixture(model, point=True)
+    mean = REGULAR["r"] / (3 * REGULAR["alpha"])
+    assert rates.mean()[0] == pytest.approx(mean, rel=1e-12)
+    assert rates.cdf(mean)[0] == pytest.approx(
+        stats.gamma.cdf(mean, REGULAR["r"], scale=1 / (3 * REGULAR["alpha"])), rel=1e-12)
 
 
 def test_registry_names_any_k():
@@ -252,3 +344,29 @@ def test_compared_with_bg_nbd_on_the_same_customers(cdnow_regular):
         assert table[column].iloc[0] == pytest.approx(table[column].iloc[1], abs=1e-6), column
     assert holdout_rows(cdnow_regular, columns=("x", "t_x", "T", "litt")).n_original == len(
         cdnow_regular.customers)
+
+
+@pytest.mark.slow
+def test_a_report_valued_with_mbg_cnbd_2(tmp_path, monkeypatch):
+    """The smoke report with MBG/CNBD-2 beside BG/NBD as candidates and as the value model:
+    every announced table and figure is there (the valuation's DERT of existing and new
+    customers included), and the comparison ranks BG/NBD first, clearly, as k = 1 is CDNOW's
+    best k by likelihood (BTYDplus; test_choose_k_on_cdnow_finds_the_published_bg_nbd)."""
+    import yaml
+    from report_checks import REPORT_TABLES, assert_whole, unescaped
+
+    from clvlib.config import PARAMS_DIR
+    from clvlib.report import run_report
+
+    monkeypatch.chdir(tmp_path)
+    params = yaml.safe_load((PARAMS_DIR / "cdnow_smoke.yaml").read_text())
+    params |= {"candidate_models": ["bg_nbd", "mbg_cnbd_2"], "value_model": "mbg_cnbd_2",
+               "fit_cache": False}
+    out = run_report(params, tmp_path / "cnbd", progress=print)
+    html = unescaped(assert_whole(out))
+    for caption in REPORT_TABLES:
+        assert caption in html, caption
+    assert ("<strong>BG/NBD</strong> forecasts the held-out purchases best: it leads over "
+            "MBG/CNBD-2 clearly") in html
+    assert "The sections that follow use <strong>MBG/CNBD-2</strong>, as requested" in html
+    assert "gaps between purchases are Erlang-2" in html

@@ -16,6 +16,7 @@ import pandas as pd
 import pytest
 import yaml
 from pypdf import PdfReader
+from report_checks import REPORT_TABLES, assert_whole, unescaped
 from stand_ins import SECRET_CODE, make_notebook
 
 import clvlib
@@ -57,31 +58,6 @@ REPORT_SECTIONS = [
     *DECISION_SECTIONS,
     "Technical appendix",
 ]
-# The caption of every table the default report shows (each a section's text announces).
-REPORT_TABLES = [
-    "The customer summary in numbers", "Customers by the month of their first purchase (their",
-    "Customers by relationship stage on", "The candidate models' forecasts of the holdout",
-    "Customers in ten equal groups by expected CLV", "most valuable customers by expected CLV",
-    "The strategy rule", "Strategy segments: customers", "lapsed customers most worth winning back",
-    "A new customer, over their whole lifetime", "Customers by the month of their first purchase:",
-    "The valuation's assumptions", "Customer-based corporate valuation",
-    "Sensitivities of the operating value", "Posterior mean, standard deviation, R-hat",
-    "Leave-one-out scores", "Holdout scores",
-]
-
-
-def assert_whole(out: Path) -> str:
-    """The report in ``out`` holds every table and figure its text announces (and no empty
-    heading): the runner's check in the manifest, and the check on the page itself. Returns
-    the HTML."""
-    html = (out / "report.html").read_text()
-    assert announcement_problems(html) == []
-    assert json.loads((out / "manifest.json").read_text())["announcement_problems"] == []
-    prose = re.sub(r"<style.*?</style>|<[^>]+>", " ", html, flags=re.S)
-    assert not re.search(r"\bnan\b", prose, flags=re.I)
-    return html
-
-
 def snapshot(folder: Path) -> dict[str, str]:
     """Relative path -> sha256 of every file under ``folder``."""
     return {
@@ -652,12 +628,6 @@ def test_a_count_only_log_with_covariates_and_a_group(tmp_path, monkeypatch):
     assert "whose first_order is" in html and "differs across cohort groups" in html
 
 
-def _unescaped(html: str) -> str:
-    import html as html_module
-
-    return html_module.unescape(html)
-
-
 @pytest.mark.slow
 def test_an_apparel_like_covariate_report(tmp_path, monkeypatch):
     """A file no CDNOW run resembles (tests/scenarios.py: ids Id, dates %Y%m%d, EUR, a
@@ -674,7 +644,7 @@ def test_an_apparel_like_covariate_report(tmp_path, monkeypatch):
                "valuation_draws": 20, "fit_cache": False}
     monkeypatch.chdir(tmp_path)
     out = run_report(params, tmp_path / "apparel", progress=print)
-    html = _unescaped(assert_whole(out))
+    html = unescaped(assert_whole(out))
     for caption in REPORT_TABLES:
         assert caption in html, caption
     assert "Customers with Gender 1 rather than 0 buy" in html and "Per unit more" not in html
@@ -697,33 +667,12 @@ def test_a_report_valued_with_ggompertz_nbd(tmp_path, monkeypatch):
                "value_model": "ggompertz_nbd", "fit_cache": False}
     monkeypatch.chdir(tmp_path)
     out = run_report(params, tmp_path / "ggompertz", progress=print)
-    html = _unescaped(assert_whole(out))
+    html = unescaped(assert_whole(out))
     for caption in REPORT_TABLES:
         assert caption in html, caption
     assert "The sections that follow use <strong>GGompertz/NBD" in html
     assert "at the average frailty (the scale of the hazard) a customer would stay" in html
     assert "e^(bt) - 1 for a Gompertz one" in html
-
-
-@pytest.mark.slow
-def test_a_report_valued_with_pareto_nbd_abe(tmp_path, monkeypatch):
-    """Pareto/NBD (Abe), a model written in Python only, as a candidate and the value model:
-    every announced table and figure is there, its lognormal rates and lifetimes are told, the
-    correlation of the rates gets its sentence, retention is defined on lognormal dropout rates,
-    and identification reads rho (a Uniform(-1, 1) prior) on its own scale (``assert_whole``
-    refuses a nan in the prose, which the log of a negative rho was)."""
-    params = yaml.safe_load((PARAMS_DIR / "cdnow_smoke.yaml").read_text())
-    params |= {"candidate_models": ["pareto_nbd", "pareto_nbd_abe"],
-               "value_model": "pareto_nbd_abe", "fit_cache": False}
-    monkeypatch.chdir(tmp_path)
-    out = run_report(params, tmp_path / "abe", progress=print)
-    html = _unescaped(assert_whole(out))
-    for caption in REPORT_TABLES:
-        assert caption in html, caption
-    assert "The sections that follow use <strong>Pareto/NBD (Abe)" in html
-    assert "at the average dropout rate a customer would stay" in html
-    assert "the correlation between the logs of a customer's purchase rate and dropout rate" in html
-    assert "E[exp(-mu year)] over the lognormal dropout rates mu" in html
 
 
 @pytest.mark.slow

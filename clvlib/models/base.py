@@ -62,6 +62,11 @@ class PurchaseExpectations:
     gives a customer's traits given alive at ``T`` (:class:`clvlib.futures.FutureGivenAlive`)
     from which predictive draws of their future are made. The last two read the model's
     :attr:`PurchaseModel.alive_columns` (``x, T``; regularity models add ``t_x``).
+
+    Optional: ``discounted_purchases_alive(x, T, delta)`` (the alive columns and a continuous
+    discount rate per time unit), ``integral_0^inf exp(-delta t) dE[Y(t) | alive]``, for a
+    model whose expected purchases at the far times of an unbounded horizon cost too much (the
+    prediction engine otherwise discounts ``expected_purchases_alive`` by Gauss-Laguerre).
     """
 
     p_alive: Callable
@@ -70,17 +75,21 @@ class PurchaseExpectations:
     expected_purchases_new: Callable
     prob_purchases: Callable
     future_given_alive: Callable
+    discounted_purchases_alive: Callable | None = None
 
     @classmethod
     def of_module(cls, namespace: dict, **fixed) -> PurchaseExpectations:
         """The closed forms a model's module defines under the fields' names: write
         ``expectations = PurchaseExpectations.of_module(globals())`` in its class; ``fixed``
         binds keyword arguments every one of them takes (a regularity model's ``k``)."""
-        missing = [f.name for f in fields(cls) if not callable(namespace.get(f.name))]
+        optional = {f.name for f in fields(cls) if f.default is None}
+        missing = [f.name for f in fields(cls)
+                   if f.name not in optional and not callable(namespace.get(f.name))]
         if missing:
             raise TypeError(f"module {namespace.get('__name__')} defines no {missing}")
         return cls(**{f.name: functools.partial(namespace[f.name], **fixed) if fixed
-                      else namespace[f.name] for f in fields(cls)})
+                      else namespace[f.name] for f in fields(cls)
+                      if callable(namespace.get(f.name))})
 
 
 @dataclass(frozen=True)
@@ -124,11 +133,16 @@ class Mixing:
         is ``Normal(log median, sigma)``.
     first, second : str
         The parameters: shape and rate, ``a`` and ``b``, or median and sigma.
+    events_per_purchase : int
+        For a rate: every how many events of the mixed rate is a purchase ((M)BG/CNBD-k: ``k``,
+        so the purchase rate of ``lambda ~ Gamma(r, alpha)`` is ``lambda / k ~ Gamma(r, k
+        alpha)``).
     """
 
     family: str
     first: str
     second: str
+    events_per_purchase: int = 1
 
 
 @dataclass(frozen=True)

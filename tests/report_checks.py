@@ -1,5 +1,5 @@
 """Checks of a finished report that several test files make (the default report's tables, a
-report holding what its text announces)."""
+report holding what its text announces), and the smoke report valued with a model of choice."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import json
 import re
 from pathlib import Path
 
+from clvlib.config import PARAMS_DIR
 from clvlib.rendering import announcement_problems
 
 # The caption of every table the default report shows (each a section's text announces).
@@ -38,3 +39,22 @@ def assert_whole(out: Path) -> str:
 def unescaped(html: str) -> str:
     """The HTML with its character references (``&#x27;``) turned back into characters."""
     return html_module.unescape(html)
+
+
+def smoke_report_valued_with(value_model: str, candidates: list[str], tmp_path: Path,
+                             monkeypatch) -> str:
+    """Run the smoke report (CDNOW sample, 2 chains x 100 draws, fits not cached) with these
+    candidate purchase models, valued with ``value_model``, from ``tmp_path``; check that it
+    holds every table and figure its text announces and every table of the default report.
+    Returns its HTML with character references turned back into characters."""
+    import yaml
+
+    from clvlib.report import run_report
+
+    params = yaml.safe_load((PARAMS_DIR / "cdnow_smoke.yaml").read_text())
+    params |= {"candidate_models": candidates, "value_model": value_model, "fit_cache": False}
+    monkeypatch.chdir(tmp_path)
+    html = unescaped(assert_whole(run_report(params, tmp_path / value_model, progress=print)))
+    for caption in REPORT_TABLES:
+        assert caption in html, caption
+    return html

@@ -352,20 +352,9 @@ def test_a_report_valued_with_mbg_cnbd_2(tmp_path, monkeypatch):
     every announced table and figure is there (the valuation's DERT of existing and new
     customers included), and the comparison ranks BG/NBD first, clearly, as k = 1 is CDNOW's
     best k by likelihood (BTYDplus; test_choose_k_on_cdnow_finds_the_published_bg_nbd)."""
-    import yaml
-    from report_checks import REPORT_TABLES, assert_whole, unescaped
+    from report_checks import smoke_report_valued_with
 
-    from clvlib.config import PARAMS_DIR
-    from clvlib.report import run_report
-
-    monkeypatch.chdir(tmp_path)
-    params = yaml.safe_load((PARAMS_DIR / "cdnow_smoke.yaml").read_text())
-    params |= {"candidate_models": ["bg_nbd", "mbg_cnbd_2"], "value_model": "mbg_cnbd_2",
-               "fit_cache": False}
-    out = run_report(params, tmp_path / "cnbd", progress=print)
-    html = unescaped(assert_whole(out))
-    for caption in REPORT_TABLES:
-        assert caption in html, caption
+    html = smoke_report_valued_with("mbg_cnbd_2", ["bg_nbd", "mbg_cnbd_2"], tmp_path, monkeypatch)
     assert ("<strong>BG/NBD</strong> forecasts the held-out purchases best: it leads over "
             "MBG/CNBD-2 clearly") in html
     assert "The sections that follow use <strong>MBG/CNBD-2</strong>, as requested" in html

@@ -239,20 +239,10 @@ def test_a_report_valued_with_it_ranks_it_above_the_pareto_nbd(tmp_path, monkeyp
       dropout rates; identification reads rho (a Uniform(-1, 1) prior) on its own scale
       (``assert_whole`` refuses a nan in the prose, which the log of a negative rho was).
     """
-    import yaml
-    from report_checks import REPORT_TABLES, assert_whole, unescaped
+    from report_checks import smoke_report_valued_with
 
-    from clvlib.config import PARAMS_DIR
-    from clvlib.report import run_report
-
-    monkeypatch.chdir(tmp_path)
-    params = yaml.safe_load((PARAMS_DIR / "cdnow_smoke.yaml").read_text())
-    params |= {"candidate_models": ["pareto_nbd", "pareto_nbd_abe"],
-               "value_model": "pareto_nbd_abe", "fit_cache": False}
-    out = run_report(params, tmp_path / "abe", progress=print)
-    html = unescaped(assert_whole(out))
-    for caption in REPORT_TABLES:
-        assert caption in html, caption
+    html = smoke_report_valued_with("pareto_nbd_abe", ["pareto_nbd", "pareto_nbd_abe"], tmp_path,
+                                    monkeypatch)
     assert ("<strong>Pareto/NBD (Abe)</strong> forecasts the held-out purchases best: it leads "
             "over Pareto/NBD clearly") in html
     assert "The sections that follow use <strong>Pareto/NBD (Abe)" in html

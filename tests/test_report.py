@@ -14,9 +14,8 @@ import nbformat
 import numpy as np
 import pandas as pd
 import pytest
-import yaml
 from pypdf import PdfReader
-from report_checks import REPORT_TABLES, assert_whole, unescaped
+from report_checks import REPORT_TABLES, assert_whole, smoke_report_valued_with, unescaped
 from stand_ins import SECRET_CODE, make_notebook
 
 import clvlib
@@ -662,14 +661,8 @@ def test_a_report_valued_with_ggompertz_nbd(tmp_path, monkeypatch):
     """GGompertz/NBD as a candidate and the value model: every announced table and figure is
     there, its lifetimes are told by its frailty, and the retention sensitivity says it moved
     beta on the Gompertz clock (DERT over its horizon stays finite)."""
-    params = yaml.safe_load((PARAMS_DIR / "cdnow_smoke.yaml").read_text())
-    params |= {"candidate_models": ["pareto_nbd", "ggompertz_nbd"],
-               "value_model": "ggompertz_nbd", "fit_cache": False}
-    monkeypatch.chdir(tmp_path)
-    out = run_report(params, tmp_path / "ggompertz", progress=print)
-    html = unescaped(assert_whole(out))
-    for caption in REPORT_TABLES:
-        assert caption in html, caption
+    html = smoke_report_valued_with("ggompertz_nbd", ["pareto_nbd", "ggompertz_nbd"], tmp_path,
+                                    monkeypatch)
     assert "The sections that follow use <strong>GGompertz/NBD" in html
     assert "at the average frailty (the scale of the hazard) a customer would stay" in html
     assert "e^(bt) - 1 for a Gompertz one" in html

@@ -125,7 +125,12 @@ def _draws(model, n_draws: int | None, seed: int, point: bool) -> tuple[dict, np
 
 
 def _mixture(model, mixing, n_draws: int | None, seed: int, point: bool) -> Mixture:
-    params, w = _draws(model, n_draws, seed, point)
+    return _of_params(mixing, *_draws(model, n_draws, seed, point))
+
+
+def _of_params(mixing, params: dict, w: np.ndarray) -> Mixture:
+    """The mixture a model's :class:`~clvlib.models.base.Mixing` names, from its parameters per
+    draw and customer row."""
     first, second, k = params[mixing.first], params[mixing.second], mixing.events_per_purchase
     if k != 1:  # the rate of purchases, every k-th event: the gamma's rate or the median / k
         first, second = (first, second * k) if mixing.family == "gamma" else (first / k, second)
@@ -192,8 +197,7 @@ def _frailty_draws(model, n_draws: int | None, seed: int) -> tuple[Mixture, list
     draw's parameters as scalars (the unlinked ones, such as GGompertz/NBD's ``b``, which a
     lifetime's clock reads)."""
     params, w = _draws(model, n_draws, seed, point=False)
-    mixing = model.dropout_mixing
-    mixture = Mixture(mixing.family, params[mixing.first], params[mixing.second], w)
+    mixture = _of_params(model.dropout_mixing, params, w)
     per_draw = [{k: float(np.mean(v[d])) for k, v in params.items()}
                 for d in range(mixture.first.shape[0])]
     return mixture, per_draw

@@ -194,16 +194,15 @@ def score_customers(
                                        axis=0, return_inverse=True)
             pair_of = pair_of.reshape(-1)
             pair_params = purchase_model.linked_params(draws, pairs[:, n_alive:])
-            alive_in = functools.partial(
-                model.expected_purchases_alive, **pair_params,
-                **{c: pairs[:, j:j + 1] for j, c in enumerate(given_alive)})
+            pair_data = {c: pairs[:, j:j + 1] for j, c in enumerate(given_alive)}
+            alive_in = functools.partial(model.expected_purchases_alive, **pair_params,
+                                         **pair_data)
 
             # Discounted over the horizon's quadrature times for CLV and DERT; a count over a
             # finite horizon is not discounted: E[Y(H)] (times[-1] is H).
             if unbounded and model.discounted_purchases_alive is not None:
                 alive_weighted = require_finite(model.discounted_purchases_alive(
-                    **pair_params, delta=discount.per_unit(unit.days),
-                    **{c: pairs[:, j:j + 1] for j, c in enumerate(given_alive)}),
+                    **pair_params, **pair_data, delta=discount.per_unit(unit.days)),
                     "expected purchases", pair_params)
             elif "clv" in wanted or unbounded:
                 alive_at = [alive_in(t=t) for t in times]

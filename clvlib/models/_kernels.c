@@ -465,7 +465,9 @@ INLINE double pareto_nbd(const double *P, const double *buf, int64_t o, int64_t 
                 dc3 = -(1.0 + c) * inv_mtx;
             }
             double u_T = lm_tx - lm_v[iv];
-            double cut = -pnbd_cutoff * inv_k - l1c;
+            /* The cut -(L + e log(1+c)) / k and its derivatives by r, alpha, s, beta. */
+            double reach = pnbd_cutoff + e * l1c;
+            double cut = -reach * inv_k;
             double u_low, du0, du1, du2, du3;
             if (u_T >= cut) {
                 u_low = u_T;
@@ -474,9 +476,11 @@ INLINE double pareto_nbd(const double *P, const double *buf, int64_t o, int64_t 
                 du3 = dm3 * (inv_mtx - im_v[iv]);
             } else {
                 u_low = cut;
-                du0 = du2 = pnbd_cutoff * inv_k * inv_k;
-                du1 = -dc1 * inv_1c;
-                du3 = -dc3 * inv_1c;
+                double dk = reach * inv_k * inv_k, de = l1c * inv_k;
+                du0 = dk - de0 * de;
+                du2 = dk - de2 * de;
+                du1 = -e * inv_k * dc1 * inv_1c;
+                du3 = -e * inv_k * dc3 * inv_1c;
             }
             double width = -u_low;
             int clipped = width < 1e-12;
@@ -681,7 +685,7 @@ INLINE double pareto_nbd_row(double r, double alpha, double s, double beta, doub
     double lm_tx = log(m + t_x);
     double c = gap / (m + t_x);
     double l1c = log1p(c);
-    double u_low = maxd(lm_tx - log(m + T), -pnbd_cutoff / k - l1c);
+    double u_low = maxd(lm_tx - log(m + T), -(pnbd_cutoff + e * l1c) / k);
     double width = maxd(-u_low, 1e-12);
     int64_t nodes, first;
     double high;

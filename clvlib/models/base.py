@@ -287,10 +287,14 @@ class CLVModel:
         """
         if not self.indexed and self.likelihood.total is not None:
             return self.likelihood.total(**{k: params[k] for k in self.params}, rows=rows)
+        return pt.sum(rows.weights * self.row_loglike(params, rows))
+
+    def row_loglike(self, params: dict, rows: CompressedRows):
+        """Log-likelihood of each row (PyTensor) as the fit sees it: the model's pointwise
+        likelihood at the rows' linked parameters where the model is indexed by customer."""
         linked = self.linked_params(params, rows.columns) if self.indexed else params
         data = {c: rows[c] for c in self.columns}
-        return pt.sum(rows.weights * self.likelihood.pointwise(
-            **{k: linked[k] for k in self.params}, **data))
+        return self.likelihood.pointwise(**{k: linked[k] for k in self.params}, **data)
 
     # -- parameters indexed by customer -------------------------------------------------------
 

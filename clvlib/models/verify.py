@@ -132,7 +132,7 @@ def check_model(model, *, n_points: int = 5, spread: float = 0.5, seed: int = 0,
         inputs=pymc_model.value_vars, on_unused_input="ignore")
     symbolic = {k: (pt.dscalar if np.ndim(v) == 0 else pt.dvector)(k)
                 for k, v in zip(model.variables, constrained(start), strict=True)}
-    pointwise = pytensor.function(list(symbolic.values()), _pointwise(model, symbolic, rows),
+    pointwise = pytensor.function(list(symbolic.values()), model.row_loglike(symbolic, rows),
                                   on_unused_input="ignore")
     total = pytensor.function(list(symbolic.values()), model.loglike(symbolic, rows),
                               on_unused_input="ignore")
@@ -185,13 +185,6 @@ def check_model(model, *, n_points: int = 5, spread: float = 0.5, seed: int = 0,
     if density is not None and kernel_errors:
         check.kernel_error = max(kernel_errors)
     return check
-
-
-def _pointwise(model, params: dict, rows):
-    """The per-row log-likelihood as the fit sees it (linked parameters where indexed)."""
-    linked = model.linked_params(params, rows.columns) if model.indexed else params
-    data = {c: rows[c] for c in model.columns}
-    return model.likelihood.pointwise(**{k: linked[k] for k in model.params}, **data)
 
 
 def _central_differences(f, y: np.ndarray) -> np.ndarray:

@@ -30,6 +30,7 @@ from clvlib.models import (
     ModifiedBetaGeoModel,
     ParetoNBDAbeModel,
     ParetoNBDModel,
+    ParetoNBDTimeVaryingModel,
     ShiftedBetaGeoModel,
     get_model,
     load_model,
@@ -39,6 +40,7 @@ from clvlib.priors import Prior
 from clvlib.scoring import score_customers
 from clvlib.simulate import simulate_transactions
 from clvlib.summary import CustomerSummary, check_summary, summarize
+from clvlib.time_varying import CovariateCalendar
 from clvlib.timeunits import TimeUnit
 from clvlib.transactions import TransactionLog, read_transactions
 from clvlib.value import customer_lifetime_value, decile_table, gini, lorenz_curve, top_share
@@ -62,6 +64,8 @@ __all__ = [
     "ModifiedBetaGeoModel",
     "ParetoNBDAbeModel",
     "ParetoNBDModel",
+    "ParetoNBDTimeVaryingModel",
+    "CovariateCalendar",
     "Prediction",
     "Prior",
     "ShiftedBetaGeoModel",

@@ -32,6 +32,7 @@ from clvlib.models.ggompertz_nbd import GGompertzNBDModel
 from clvlib.models.mbg_nbd import ModifiedBetaGeoModel
 from clvlib.models.pareto_nbd import ParetoNBDModel
 from clvlib.models.pareto_nbd_abe import ParetoNBDAbeModel
+from clvlib.models.pareto_nbd_tv import ParetoNBDTimeVaryingModel
 from clvlib.models.samplers import FitSettings
 from clvlib.models.sbg import ContractForms, ShiftedBetaGeoModel
 from clvlib.models.verify import ModelCheck, check_model
@@ -71,6 +72,7 @@ __all__ = [
     "CNBDModel", "Lifetimes", "Mixing", "choose_k", "model_class",
     "ContractForms", "FitSettings", "FutureGivenAlive", "Likelihood", "ModelCheck",
     "PurchaseExpectations", "check_model", "GGompertzNBDModel", "GammaGammaModel",
-    "ModifiedBetaGeoModel", "ParetoNBDAbeModel", "ParetoNBDModel", "PurchaseModel",
+    "ModifiedBetaGeoModel", "ParetoNBDAbeModel", "ParetoNBDModel", "ParetoNBDTimeVaryingModel",
+    "PurchaseModel",
     "ShiftedBetaGeoModel", "get_model", "load_model",
 ]

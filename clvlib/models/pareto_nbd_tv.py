@@ -1,0 +1,567 @@
+"""Pareto/NBD with time-varying covariates (Bachmann, Meierer & Naef 2021), Bayesian.
+
+Bachmann, Meierer & Naef (2021), "The role of time-varying contextual factors in latent
+attrition models for customer base analysis", Marketing Science 40(4); CLVTools
+(``pnbd(..., data.cov.life, data.cov.trans)`` with dynamic covariates) estimates it by maximum
+likelihood. While alive, customer i buys at rate ``lambda_i exp(g_purchase' z(u))`` at calendar
+time ``u`` and leaves at hazard ``mu_i exp(g_dropout' w(u))``, with ``lambda_i ~ Gamma(r,
+alpha)``, ``mu_i ~ Gamma(s, beta)`` and ``z(u)``, ``w(u)`` the covariates of the period ``u``
+falls in (:class:`clvlib.time_varying.CovariateCalendar`): a season, a campaign or a price moves
+everybody's rates in the same weeks. With every covariate constant it is the Pareto/NBD, with
+``alpha`` and ``beta`` scaled by ``exp(-g'z)``.
+
+Integrating ``lambda`` and ``mu`` out, with ``A(u)`` and ``B(u)`` the customer's purchase and
+dropout exposure from their birth (``int a``, ``int d`` with ``a = exp(g_purchase'z)`` and
+``d = exp(g_dropout'w)`` per period), the likelihood of ``x`` repeat purchases, the last at
+``u_x``, up to the calibration end ``u = 0`` is
+
+    L = exp(g_purchase' Z) Gamma(r+x)/Gamma(r) alpha^r
+        [ (alpha + A(0))^-(r+x) (beta/(beta + B(0)))^s
+          + int_{u_x}^0 s beta^s d(u) (beta + B(u))^-(s+1) (alpha + A(u))^-(r+x) du ],
+
+``Z`` the sum of ``z`` over the periods of the repeat purchases (a summary column,
+:meth:`~clvlib.time_varying.CovariateCalendar.with_purchase_sums`). The integral runs period by
+period, where ``A`` and ``B`` are linear, by Gauss-Legendre after the substitution that turns the
+steep factor ``(alpha + A)^-(r+x)`` into ``e^-v`` (as in :mod:`clvlib.models.ggompertz_nbd`).
+Written by hand because no library offers this integral differentiably;
+tests/test_pareto_nbd_tv.py holds it equal to adaptive quadrature (``scipy.integrate.quad``) and
+to the Pareto/NBD's closed form with constant covariates.
+
+Python only (PyTensor's automatic gradient; no compiled kernel).
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+import pytensor.tensor as pt
+from scipy.special import gammaln
+
+from clvlib.errors import CLVDataError
+from clvlib.models import numerics, pareto_nbd
+from clvlib.models.base import Likelihood, Mixing, PurchaseExpectations, PurchaseModel
+from clvlib.predict import Prediction, posterior_predict
+from clvlib.time_varying import SUM_PREFIX, CovariateCalendar
+
+# ============================================================================================
+# Exposure: where each customer's history falls in the calendar's periods (NumPy, data)
+# ============================================================================================
+
+
+@dataclass(frozen=True)
+class Exposure:
+    """How each customer's calibration history overlaps the calendar's periods, ``(rows, P)``.
+
+    Attributes
+    ----------
+    alive : ndarray
+        Time in each period between the customer's birth ``-T`` and the calibration end.
+    before : ndarray
+        Time in each period between birth and where the period's share of the dropout
+        integral starts, ``max(period start, last purchase)``.
+    after : ndarray
+        Time in each period between the last purchase ``t_x - T`` and the calibration end: the
+        dropout integral's range.
+    """
+
+    alive: np.ndarray
+    before: np.ndarray
+    after: np.ndarray
+
+    @functools.cached_property
+    def cells(self) -> tuple[np.ndarray, np.ndarray]:
+        """The (customer row, period) pairs inside ``(u_x, 0]``, where ``after > 0``."""
+        return np.nonzero(self.after > 0)
+
+    @classmethod
+    def of(cls, edges: np.ndarray, t_x, T) -> Exposure:
+        """The overlaps for customers ``(t_x, T)`` and periods with ``edges`` (on the clock
+        of :class:`~clvlib.time_varying.CovariateCalendar`, the calibration end at 0)."""
+        t_x, T = (np.asarray(v, dtype=float).reshape(-1, 1) for v in (t_x, T))
+        start, stop = edges[None, :-1], np.minimum(edges[None, 1:], 0.0)
+        birth, last = -T, t_x - T
+        lo = np.maximum(start, last)
+        return cls(alive=np.clip(stop - np.maximum(start, birth), 0.0, None),
+                   before=np.clip(np.minimum(lo, stop) - np.maximum(start, birth), 0.0, None),
+                   after=np.clip(stop - lo, 0.0, None))
+
+
+# ============================================================================================
+# The likelihood, once for PyTensor and NumPy
+# ============================================================================================
+
+#: Gauss-Legendre nodes per period; with the integral cut where its decay reaches e^-CUTOFF
+#: they integrate e^-v over [0, 36] to 6e-10 (tests/test_pareto_nbd_tv.py holds the likelihood
+#: to adaptive quadrature: 2e-14 on its grid).
+NODES, WEIGHTS = np.polynomial.legendre.leggauss(16)
+CUTOFF = 36.0
+
+
+def _xp(xp):
+    if xp is pt:
+        return pt.gammaln, pt.cumsum, pt.log1p, pt.expm1
+    return gammaln, np.cumsum, np.log1p, np.expm1
+
+
+def log_terms(xp, r, alpha, s, beta, x, effect, log_a, log_d, exposure: Exposure):
+    """The likelihood's two terms (alive at the calibration end, left in ``(u_x, 0]``) as
+    logs, one per customer row.
+
+    ``r, alpha, s, beta`` are scalars; ``x`` and ``effect`` (``g_purchase'Z``) per row;
+    ``log_a`` and ``log_d`` (``g'z`` per period) ``(P,)``; ``xp`` is ``pytensor.tensor`` (the
+    likelihood) or ``numpy`` (P(alive)).
+    """
+    lgamma, cumsum, log1p, expm1 = _xp(xp)
+    a, d = xp.exp(log_a), xp.exp(log_d)
+    purchase_cells, dropout_cells = exposure.alive * a, exposure.alive * d
+    A_T, B_T = xp.sum(purchase_cells, axis=-1), xp.sum(dropout_cells, axis=-1)
+    A_lo = cumsum(purchase_cells, axis=-1) - purchase_cells + exposure.before * a
+    B_lo = cumsum(dropout_cells, axis=-1) - dropout_cells + exposure.before * d
+    common = effect + lgamma(r + x) - lgamma(r) + r * xp.log(alpha)
+    alive = (common - (r + x) * xp.log(alpha + A_T)
+             + s * (xp.log(beta) - xp.log(beta + B_T)))
+    # The dropout integral, per cell (a customer's period inside (u_x, 0]: other periods add
+    # nothing, and there are about a third as many cells as customers x periods). In a cell,
+    # alpha + A(u) = start e^(v/k) and u - lo = start (e^(v/k) - 1) / a, so that
+    # (alpha + A)^-k du = start^(1-k) / (k a) e^(-v (1 - 1/k)) dv on v in [0, k log(end/start)].
+    row, period = exposure.cells
+    flat = row * exposure.after.shape[1] + period  # 1-D indexing: the fastest gather
+
+    def at_cells(grid):
+        return grid.reshape((-1,))[flat]
+
+    k = (r + x)[row]
+    log_a_c, log_d_c = log_a[period], log_d[period]
+    start = alpha + at_cells(A_lo)
+    span = k * log1p(exposure.after.reshape(-1)[flat] * xp.exp(log_a_c) / start)
+    decay = xp.maximum(1 - 1 / k, 1e-3)
+    width = xp.maximum(xp.minimum(span, CUTOFF / decay), 1e-300)
+    v = width[:, None] * (1 + NODES) / 2
+    B = (at_cells(B_lo)[:, None]
+         + (start * xp.exp(log_d_c - log_a_c))[:, None] * expm1(v / k[:, None]))
+    integrand = v * (1 / k[:, None] - 1) - (s + 1) * xp.log(beta + B) + np.log(WEIGHTS)
+    per_cell = ((1 - k) * xp.log(start) - xp.log(k) + log_d_c - log_a_c + xp.log(width / 2)
+                + numerics.logsumexp_last(xp, integrand))
+    # Back on the customers x periods grid, the empty periods at -1e300 (exp gives 0, and a
+    # customer without cells, t_x = T, keeps a finite log and gradient).
+    shape = exposure.after.shape
+    if xp is pt:
+        empty = pt.as_tensor_variable(np.full(shape[0] * shape[1], -1e300))
+        grid = pt.set_subtensor(empty[flat], per_cell).reshape(shape)
+    else:
+        grid = np.full(shape[0] * shape[1], -1e300)
+        grid[flat] = per_cell
+        grid = grid.reshape(shape)
+    died = common + xp.log(s) + s * xp.log(beta) + numerics.logsumexp_last(xp, grid)
+    return alive, died
+
+
+def logp(r, alpha, s, beta, x, effect, log_a, log_d, exposure: Exposure):
+    """Log-likelihood of each customer row (PyTensor); arguments as :func:`log_terms`.
+
+    Examples
+    --------
+    >>> exposure = Exposure.of(np.array([-40.0, -20.0, 0.0]), [0.0], [39.0])
+    >>> value = logp(0.55, 10.6, 0.6, 11.7, np.array([0.0]), np.array([0.0]),
+    ...              np.zeros(2), np.zeros(2), exposure)
+    >>> round(float(value.eval()[0]), 4)  # the Pareto/NBD's, all covariates at 0
+    -0.5209
+    """
+    r, alpha, s, beta = numerics.float64(r, alpha, s, beta)
+    alive, died = log_terms(pt, r, alpha, s, beta, pt.as_tensor_variable(x), effect,
+                            pt.as_tensor_variable(log_a), pt.as_tensor_variable(log_d),
+                            exposure)
+    return numerics.logaddexp(alive, died)
+
+
+# ============================================================================================
+# Closed forms (NumPy, one posterior draw at a time)
+# ============================================================================================
+
+
+def _np_terms(r, alpha, s, beta, x, effect, log_a, log_d, exposure):
+    return log_terms(np, float(r), float(alpha), float(s), float(beta),
+                     np.asarray(x, dtype=float), effect, np.asarray(log_a, dtype=float),
+                     np.asarray(log_d, dtype=float), exposure)
+
+
+def p_alive(r, alpha, s, beta, x, log_a, log_d, exposure: Exposure):
+    """P(alive at the calibration end | history): the 'alive' term over the likelihood."""
+    alive, died = _np_terms(r, alpha, s, beta, x, 0.0, log_a, log_d, exposure)
+    return np.exp(alive - np.logaddexp(alive, died))
+
+
+def expected_purchases_alive(r, alpha, s, beta, x, log_a, log_d, exposure: Exposure,
+                             future_log_a, future_log_d, future_widths):
+    """E[purchases in the next periods | alive at the calibration end, history].
+
+    Given alive, ``lambda ~ Gamma(r + x, alpha + A(0))`` and ``mu ~ Gamma(s, beta + B(0))``,
+    so the expectation is ``(r + x)/(alpha + A(0)) int_0^t a(u) ((beta + B(0)) / (beta +
+    B(0) + B'(u)))^s du``, ``B'`` the dropout exposure after 0; exact per period, where it is
+    ``a [(beta+B_hi)^(1-s) - (beta+B_lo)^(1-s)] / (d (1-s))``.
+
+    ``future_log_a``, ``future_log_d`` and ``future_widths`` (the time of the horizon in each
+    future period) are ``(F,)``.
+    """
+    a, d = np.exp(np.asarray(log_a, dtype=float)), np.exp(np.asarray(log_d, dtype=float))
+    A_T = exposure.alive @ a
+    B_T = exposure.alive @ d
+    cells = np.exp(future_log_d) * future_widths
+    lo = (beta + B_T)[:, None] + np.cumsum(cells) - cells
+    ratio = np.log1p(cells / lo)  # log((beta + B_hi) / (beta + B_lo))
+    c = 1.0 - s
+    # int (beta+B)^-s du / (beta+B(0))^-s per period, with its s -> 1 limit
+    grow = ratio if abs(c) < 1e-10 else np.expm1(c * ratio) / c
+    per_period = (np.exp(future_log_a - future_log_d)
+                  * np.exp(s * np.log((beta + B_T)[:, None]) + c * np.log(lo)) * grow)
+    return (r + np.asarray(x, dtype=float)) / (alpha + A_T) * per_period.sum(axis=1)
+
+
+# ============================================================================================
+# Simulation (NumPy)
+# ============================================================================================
+
+
+def _cumulative(edges: np.ndarray, rate: np.ndarray) -> np.ndarray:
+    """The cumulative exposure at each edge, ``int_{edges[0]}^{edge} rate``."""
+    return np.concatenate([[0.0], np.cumsum(rate * np.diff(edges))])
+
+
+def rvs(r, alpha, s, beta, log_a, log_d, edges, T, z=None, horizon: float = 0.0, rng=None
+        ) -> pd.DataFrame:
+    """Simulate customers born at ``-T`` on the calendar ``edges`` (the calibration end at 0):
+    ``lambda ~ Gamma(r, alpha)``, ``mu ~ Gamma(s, beta)``, purchases at rate ``lambda a(u)``
+    and a lifetime ending where the dropout exposure reaches ``E / mu`` (``E ~ Exp(1)``).
+
+    Parameters
+    ----------
+    log_a, log_d : ndarray
+        ``g'z`` of each period, ``(P,)``.
+    edges : ndarray
+        The periods' edges, ``(P + 1,)``, covering every birth and the horizon.
+    z : pandas.DataFrame, optional
+        Purchase covariates per period (``P`` rows): the result adds a ``sum:<column>``
+        column per covariate, its sum over each customer's repeat purchases.
+    horizon : float
+        The holdout after the calibration end: ``x_holdout`` counts its purchases.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``x``, ``t_x``, ``T``, ``x_holdout`` (with a horizon) and the sums.
+    """
+    rng = np.random.default_rng(rng)
+    T = np.asarray(T, dtype=float)
+    n = T.size
+    A = _cumulative(edges, np.exp(log_a))
+    B = _cumulative(edges, np.exp(log_d))
+    birth = -T
+    lam = rng.gamma(r, 1.0 / alpha, n)
+    mu = rng.gamma(s, 1.0 / beta, n)
+    death = np.interp(np.interp(birth, edges, B) + rng.exponential(1.0, n) / mu, B, edges,
+                      right=np.inf)
+    end = np.minimum(death, horizon)
+    exposure = np.interp(end, edges, A) - np.interp(birth, edges, A)
+    counts = rng.poisson(lam * exposure)
+    owner = np.repeat(np.arange(n), counts)
+    times = np.interp(np.interp(birth[owner], edges, A) + rng.uniform(0, exposure[owner]),
+                      A, edges)
+    calibration = times <= 0
+    out = pd.DataFrame({"T": T})
+    out["x"] = np.bincount(owner[calibration], minlength=n)
+    last = np.full(n, -np.inf)
+    np.maximum.at(last, owner[calibration], times[calibration])
+    out["t_x"] = np.where(out["x"] > 0, last - birth, 0.0)
+    if horizon > 0:
+        out["x_holdout"] = np.bincount(owner[~calibration], minlength=n)
+    if z is not None:
+        period = np.searchsorted(edges, times[calibration], side="right") - 1
+        for column in z.columns:
+            out[SUM_PREFIX + column] = np.bincount(
+                owner[calibration], weights=z[column].to_numpy(float)[period], minlength=n)
+    return out[["x", "t_x", "T"] + [c for c in out.columns if c not in ("x", "t_x", "T")]]
+
+
+# ============================================================================================
+# The model
+# ============================================================================================
+
+
+class ParetoNBDTimeVaryingModel(PurchaseModel):
+    """Pareto/NBD whose purchase and dropout rates move with covariates per calendar period
+    (Bachmann, Meierer & Naef 2021), fitted by NUTS or MAP.
+
+    Parameters
+    ----------
+    data : CustomerSummary or pandas.DataFrame
+        ``x``, ``t_x``, ``T`` and, per purchase covariate, ``sum:<covariate>``
+        (:meth:`CovariateCalendar.with_purchase_sums`).
+    calendar : CovariateCalendar
+        The covariates per period, on the data's clock.
+    priors : dict, optional
+        As :class:`~clvlib.models.base.CLVModel`; the coefficients are ``g_purchase`` and
+        ``g_dropout`` (default ``Normal(0, 1)``: a covariate of one unit multiplies a rate by
+        between 1/7 and 7 with 95% probability).
+    purchase_covariates, dropout_covariates : list of str
+        Calendar columns that scale the purchase rate (``exp(g_purchase'z)``) and the dropout
+        hazard (``exp(g_dropout'w)``); at least one.
+
+    Notes
+    -----
+    Not a report candidate (its predictions need the covariates' future values, which the
+    report's data do not have) and not in :data:`clvlib.MODELS` (it needs a calendar). It
+    predicts P(alive) and expected purchases over the calendar's future periods, each with
+    credible intervals; the other predictions of :class:`PurchaseModel` raise
+    ``NotImplementedError``.
+    """
+
+    name = "pareto_nbd_tv"
+    title = "Pareto/NBD (time-varying covariates)"
+    story = ("Pareto/NBD with time-varying covariates (Bachmann, Meierer & Naef 2021): while "
+             "active, customer i buys at rate lambda_i exp(g_purchase'z(u)) and leaves at "
+             "hazard mu_i exp(g_dropout'w(u)) in calendar period u, lambda_i ~ Gamma(r, alpha), "
+             "mu_i ~ Gamma(s, beta).")
+    params = pareto_nbd.ParetoNBDModel.params
+    likelihood = Likelihood(pointwise=logp)
+    dropout_kind = "lifetime"
+    dropout_mixing = Mixing("gamma", "s", "beta")
+    # Its closed forms read the calendar, not the summary's columns alone: none of them has the
+    # signature the prediction engine calls, so the model predicts through its own methods.
+    expectations = PurchaseExpectations(
+        p_alive=None, expected_purchases=None, expected_purchases_alive=None,
+        expected_purchases_new=None, prob_purchases=None, future_given_alive=None)
+    report_candidate = False
+    candidate_note = ("its predictions need the covariates' values in future periods, which "
+                      "the report's data do not have")
+
+    def __init__(self, data, calendar: CovariateCalendar, priors: dict | None = None, *,
+                 purchase_covariates=(), dropout_covariates=()):
+        self.calendar = calendar
+        self.purchase_names = list(purchase_covariates or ())
+        self.dropout_names = list(dropout_covariates or ())
+        if not self.purchase_names and not self.dropout_names:
+            raise ValueError(f"{self.title}: name at least one of purchase_covariates and "
+                             "dropout_covariates (without, fit the ParetoNBDModel)")
+        self.Z = calendar.matrix(self.purchase_names)
+        self.W = calendar.matrix(self.dropout_names)
+        self.columns = ("x", "t_x", "T") + tuple(SUM_PREFIX + c for c in self.purchase_names)
+        self.default_priors = {
+            **pareto_nbd.ParetoNBDModel.default_priors,
+            **{name: self.coefficient_prior for name in self.coefficients},
+        }
+        super().__init__(data, priors)
+        if calendar.time_unit != self.time_unit:
+            raise CLVDataError(f"{self.title}: the calendar is in {calendar.time_unit.plural}, "
+                               f"the customers in {self.time_unit.plural}; build both alike")
+        if self.summary is not None and self.summary.calibration_end != calendar.calibration_end:
+            raise CLVDataError(f"{self.title}: the calendar's clock ends calibration on "
+                               f"{calendar.calibration_end:%Y-%m-%d}, the summary on "
+                               f"{self.summary.calibration_end:%Y-%m-%d}; build the calendar "
+                               "with CovariateCalendar.of(table, summary)")
+        oldest = float(self.customers["T"].max())
+        if -calendar.edges[0] < oldest - 1e-9:
+            raise CLVDataError(f"{self.title}: the calendar starts {-calendar.edges[0]:.4g} "
+                               f"{calendar.time_unit.plural} before the calibration end, but "
+                               f"the oldest customer was born {oldest:.4g} before it")
+        # Only the periods that start before the calibration end enter the likelihood.
+        self.n_past = int(np.searchsorted(calendar.edges, 0.0, side="left"))
+        self.exposure = Exposure.of(calendar.edges[:self.n_past + 1],
+                                    self.rows["t_x"], self.rows["T"])
+        self.title = (f"{type(self).title[:-1]}: purchase "
+                      f"{', '.join(self.purchase_names) or 'none'}; dropout "
+                      f"{', '.join(self.dropout_names) or 'none'})")
+
+    def check_data(self, customers: pd.DataFrame, source: str) -> pd.DataFrame:
+        checked = super().check_data(customers, source)
+        missing = [c for c in self.columns if c not in checked.columns]
+        if missing:
+            raise CLVDataError(f"{source}: the customers lack column(s) {missing}, the sums "
+                               "of the purchase covariates over each customer's repeat "
+                               "purchases; add them with "
+                               "CovariateCalendar.with_purchase_sums(log, summary)")
+        for column in self.columns[3:]:
+            if column in checked.columns and not np.isfinite(
+                    checked[column].to_numpy(float)).all():
+                raise CLVDataError(f"{source}: column '{column}' has empty or infinite values")
+        return checked
+
+    # -- variables: the Pareto/NBD's and the coefficients -------------------------------------
+
+    @property
+    def coefficients(self) -> tuple[str, ...]:
+        return ((("g_purchase",) if self.purchase_names else ())
+                + (("g_dropout",) if self.dropout_names else ()))
+
+    @property
+    def variables(self) -> tuple[str, ...]:
+        return self.params + self.coefficients
+
+    @property
+    def indexed(self) -> bool:
+        """Always: each customer's rates follow the periods they were active in."""
+        return True
+
+    @property
+    def coords(self) -> dict[str, list[str]]:
+        coords = {}
+        if self.purchase_names:
+            coords["purchase_covariate"] = self.purchase_names
+        if self.dropout_names:
+            coords["dropout_covariate"] = self.dropout_names
+        return coords
+
+    @property
+    def variable_dims(self) -> dict[str, str]:
+        return {"g_purchase": "purchase_covariate", "g_dropout": "dropout_covariate"}
+
+    def _period_effects(self, params: dict, xp, n_periods: int | None = None):
+        """``g'z`` and ``g'w`` per period: the first ``n_periods`` (default: the past)."""
+        stop = self.n_past if n_periods is None else n_periods
+        zero = np.zeros(stop) if xp is np else pt.zeros((stop,))
+        log_a = xp.dot(self.Z[:stop], params["g_purchase"]) if self.purchase_names else zero
+        log_d = xp.dot(self.W[:stop], params["g_dropout"]) if self.dropout_names else zero
+        return log_a, log_d
+
+    def _effect(self, params: dict, rows, xp):
+        """``g_purchase'Z`` per row: the covariates at the repeat purchases."""
+        if not self.purchase_names:
+            return 0.0
+        sums = np.column_stack([np.asarray(rows[SUM_PREFIX + c], dtype=float)
+                                for c in self.purchase_names])
+        return xp.dot(sums, params["g_purchase"])
+
+    def loglike(self, params: dict, rows):
+        return pt.sum(rows.weights * self.row_loglike(params, rows))
+
+    def row_loglike(self, params: dict, rows):
+        exposure = (self.exposure if rows is self.rows else
+                    Exposure.of(self.calendar.edges[:self.n_past + 1], rows["t_x"], rows["T"]))
+        log_a, log_d = self._period_effects(params, pt)
+        return logp(params["r"], params["alpha"], params["s"], params["beta"],
+                    np.asarray(rows["x"], dtype=float), self._effect(params, rows, pt),
+                    log_a, log_d, exposure)
+
+    def pointwise_loglik(self, draws: dict[str, np.ndarray], rows, columns=None,
+                         cells: int | None = None) -> np.ndarray:
+        """Log-likelihood of each distinct row under each draw, ``(S, rows)`` (calibration
+        rows only: the holdout predictive density would need the covariate sums over the
+        holdout's purchases too)."""
+        if columns is not None and tuple(columns) != self.columns:
+            raise NotImplementedError(f"{self.title}: no log-likelihood of {columns}; it "
+                                      "scores calibration rows only")
+        exposure = Exposure.of(self.calendar.edges[:self.n_past + 1], rows["t_x"], rows["T"])
+        out = np.empty((len(draws["r"]), len(rows)))
+        for i in range(len(out)):
+            draw = {k: v[i] for k, v in draws.items()}
+            log_a, log_d = self._period_effects(draw, np)
+            alive, died = _np_terms(draw["r"], draw["alpha"], draw["s"], draw["beta"],
+                                    rows["x"], self._effect(draw, rows, np), log_a, log_d,
+                                    exposure)
+            out[i] = np.logaddexp(alive, died)
+        return out
+
+    def config(self, settings=None) -> dict:
+        """As :meth:`CLVModel.config`, with the calendar's covariates and periods."""
+        edges = self.calendar.starts
+        return {**super().config(settings), "calendar": {
+            "purchase_covariates": self.purchase_names,
+            "dropout_covariates": self.dropout_names,
+            "periods": len(edges) - 1, "first_period": f"{edges[0]:%Y-%m-%d}",
+            "end": f"{edges[-1]:%Y-%m-%d}",
+            "calibration_end": f"{self.calendar.calibration_end:%Y-%m-%d}"}}
+
+    def data_hash(self) -> str:
+        """The summary's hash and the calendar's (its edges and the covariates used)."""
+        import hashlib
+
+        h = hashlib.sha256(super().data_hash().encode())
+        for part in (self.calendar.edges, self.Z, self.W):
+            h.update(np.ascontiguousarray(part, dtype=float).tobytes())
+        return h.hexdigest()
+
+    # -- predictions --------------------------------------------------------------------------
+
+    def _predict(self, fn, customers, n_draws, seed, interval, name) -> Prediction:
+        from clvlib.compression import CompressedRows
+        from clvlib.summary import customer_frame
+
+        frame = self.customers if customers is None else self.check_data(
+            customer_frame(customers), "customers")
+        rows = CompressedRows.from_frame(frame, self.columns)
+        draws = self.posterior_draws(n_draws, seed)
+
+        def per_draw(**chunk):
+            data = {c: chunk[c][:, 0] for c in ("x", "t_x", "T")}
+            exposure = Exposure.of(self.calendar.edges[:self.n_past + 1], data["t_x"],
+                                   data["T"])
+            count = len(draws["r"])
+            out = np.empty((len(data["x"]), count))
+            for i in range(count):
+                draw = {k: v[i] for k, v in draws.items()}
+                out[:, i] = fn(draw, data["x"], exposure)
+            return out
+
+        return posterior_predict(per_draw, {"r": draws["r"]}, rows, frame.index, name=name,
+                                 interval=interval, chunk_size=2000)
+
+    def p_alive(self, customers=None, *, n_draws: int | None = 1000, seed: int = 0,
+                interval: float = 0.9) -> Prediction:
+        """Posterior probability that each customer is alive at the calibration end."""
+        def fn(draw, x, exposure):
+            log_a, log_d = self._period_effects(draw, np)
+            return p_alive(draw["r"], draw["alpha"], draw["s"], draw["beta"], x, log_a, log_d,
+                           exposure)
+
+        return self._predict(fn, customers, n_draws, seed, interval,
+                             "P(alive) at the end of calibration")
+
+    def expected_purchases(self, t: float, customers=None, *, n_draws: int | None = 1000,
+                           seed: int = 0, interval: float = 0.9) -> Prediction:
+        """Expected repeat purchases of each customer in the ``t`` time units after the
+        calibration end, under the calendar's covariates for those periods (credible interval
+        of the expectation)."""
+        edges = self.calendar.edges
+        if not 0 < t <= edges[-1] + 1e-9:
+            raise ValueError(f"{self.title}: t={t!r}; the calendar's covariates reach "
+                             f"{edges[-1]:.4g} {self.calendar.time_unit.plural} past the "
+                             "calibration end; extend it to predict further")
+        future = slice(self.n_past - 1 if edges[self.n_past] > 0 else self.n_past, None)
+        future_edges = np.clip(edges[future.start:], 0.0, t)
+        widths = np.diff(future_edges)
+        n_all = len(edges) - 1
+
+        def fn(draw, x, exposure):
+            log_a, log_d = self._period_effects(draw, np, n_all)
+            alive = p_alive(draw["r"], draw["alpha"], draw["s"], draw["beta"], x,
+                            log_a[:self.n_past], log_d[:self.n_past], exposure)
+            return alive * expected_purchases_alive(
+                draw["r"], draw["alpha"], draw["s"], draw["beta"], x, log_a[:self.n_past],
+                log_d[:self.n_past], exposure, log_a[future], log_d[future], widths)
+
+        unit = self.calendar.time_unit
+        return self._predict(fn, customers, n_draws, seed, interval,
+                             f"expected repeat purchases in {t:g} {unit.plural} after "
+                             f"{self.calendar.calibration_end:%Y-%m-%d}")
+
+    def _not_here(self, what: str):
+        raise NotImplementedError(
+            f"{self.title} predicts P(alive) and expected purchases over the calendar's "
+            f"future periods; {what} is not available for it")
+
+    def predicted_purchases(self, *args, **kwargs):
+        self._not_here("the posterior predictive of purchases")
+
+    def dert(self, *args, **kwargs):
+        self._not_here("DERT (an unbounded horizon needs covariates for every future period)")
+
+    def p_alive_draws(self, *args, **kwargs):
+        self._not_here("P(alive) of hypothetical histories")
+
+    def expected_purchases_new(self, *args, **kwargs):
+        self._not_here("a new customer's expected purchases")
+
+    def prob_purchases(self, *args, **kwargs):
+        self._not_here("a new customer's purchase-count distribution")

@@ -14,6 +14,7 @@ Sources:
 
 from __future__ import annotations
 
+import arviz as az
 import numpy as np
 import pandas as pd
 import pytest
@@ -259,6 +260,30 @@ def test_the_model_refuses_data_it_cannot_use():
         model.dert(0.1)
     with pytest.raises(ValueError, match="extend it"):
         model.expected_purchases(20.0)
+
+
+def test_predictions_from_a_period_that_straddles_the_calibration_end():
+    """Monthly periods, calibration ending on Apr 30 inside April's period: with the promotion
+    at 1 in every month, P(alive) and the expected purchases in the next 8 weeks (into May and
+    June) equal the Pareto/NBD's at alpha e^-g and beta e^-h, to 1e-9."""
+    log, summary, table = _log_and_summary()
+    table = table.assign(promo=1.0)
+    calendar = CovariateCalendar.of(table, summary)
+    model = tv.ParetoNBDTimeVaryingModel(calendar.with_purchase_sums(log, summary), calendar,
+                                         purchase_covariates=["promo"],
+                                         dropout_covariates=["promo"])
+    truth = {"r": 0.8, "alpha": 5.0, "s": 0.9, "beta": 9.0}
+    g, h = 0.6, -0.4
+    model.idata = az.from_dict({"posterior": {
+        **{k: np.full((1, 2), v) for k, v in truth.items()},
+        "g_purchase": np.full((1, 2, 1), g), "g_dropout": np.full((1, 2, 1), h)}})
+    c = model.customers
+    scaled = (truth["r"], truth["alpha"] * np.exp(-g), truth["s"], truth["beta"] * np.exp(-h))
+    args = [c[k].to_numpy(float) for k in ("x", "t_x", "T")]
+    np.testing.assert_allclose(model.p_alive().per_customer["mean"],
+                               pareto_nbd.p_alive(*scaled, *args), rtol=1e-9)
+    np.testing.assert_allclose(model.expected_purchases(8.0).per_customer["mean"],
+                               pareto_nbd.expected_purchases(*scaled, *args, 8.0), rtol=1e-9)
 
 
 def test_the_fit_cache_tells_calendars_apart():

@@ -172,7 +172,9 @@ class CovariateCalendar:
     def with_purchase_sums(self, log, summary: CustomerSummary) -> CustomerSummary:
         """``summary`` with a ``sum:<covariate>`` column per covariate: its sum over the
         periods of the customer's calibration repeat purchases (a day with purchases is one
-        purchase, as in the summary; 0 without a repeat purchase).
+        purchase, as in the summary; 0 without a repeat purchase); with a holdout, also
+        ``sum:<covariate>_full``, over calibration and holdout (for the holdout's predictive
+        density, :func:`clvlib.comparison.compare_models`).
 
         Parameters
         ----------
@@ -192,25 +194,33 @@ class CovariateCalendar:
             f"FROM transactions {purchase} GROUP BY ALL")
         days["day"] = pd.to_datetime(days["day"])
         customers = summary.customers
-        days = days[days["customer_id"].isin(customers.index.astype(str))
-                    & (days["day"] <= summary.calibration_end)]
         first = customers["first_purchase"]
         first.index = first.index.astype(str)
+        days = days[days["customer_id"].isin(first.index)]
         repeat = days[days["day"] > days["customer_id"].map(first)]
-        counts = repeat.groupby("customer_id").size().reindex(first.index, fill_value=0)
-        differ = counts.to_numpy() != customers["x"].to_numpy()
-        if differ.any():
-            who = first.index[np.argmax(differ)]
-            raise CLVDataError(
-                f"{log.source}: {int(differ.sum())} customer(s) have a different number of "
-                f"repeat purchase days in the log than x in the summary (the first: {who}, "
-                f"{int(counts[who])} against {int(customers['x'].to_numpy()[np.argmax(differ)])})"
-                "; make the summary from this log with the same calibration end")
-        z = self.values.to_numpy(float)[self.period_of(repeat["day"])]
-        sums = pd.DataFrame(z, columns=[SUM_PREFIX + c for c in self.columns])
-        sums["customer_id"] = repeat["customer_id"].to_numpy()
-        totals = (sums.groupby("customer_id").sum()
-                  .reindex(first.index, fill_value=0.0).set_axis(customers.index))
+        x = customers["x"].to_numpy()
+        periods = [("", summary.calibration_end, x)]
+        if summary.has_holdout:
+            periods.append(("_full", summary.observation_end, x + customers["x_holdout"]))
+        totals = []
+        for suffix, end, expected in periods:
+            these = repeat[repeat["day"] <= end]
+            counts = these.groupby("customer_id").size().reindex(first.index, fill_value=0)
+            differ = counts.to_numpy() != np.asarray(expected)
+            if differ.any():
+                who = first.index[np.argmax(differ)]
+                raise CLVDataError(
+                    f"{log.source}: {int(differ.sum())} customer(s) have a different number of "
+                    f"repeat purchase days up to {end:%Y-%m-%d} in the log than the summary "
+                    f"(the first: {who}, {int(counts[who])} against "
+                    f"{int(np.asarray(expected)[np.argmax(differ)])}); make the summary from "
+                    "this log with the same calibration and holdout ends")
+            z = self.values.to_numpy(float)[self.period_of(these["day"])]
+            sums = pd.DataFrame(z, columns=[SUM_PREFIX + c + suffix for c in self.columns])
+            sums["customer_id"] = these["customer_id"].to_numpy()
+            totals.append(sums.groupby("customer_id").sum()
+                          .reindex(first.index, fill_value=0.0).set_axis(customers.index))
+        totals = pd.concat(totals, axis=1)
         merged = customers.drop(columns=[c for c in totals.columns if c in customers.columns])
         return summary.with_customers(merged.join(totals))
 

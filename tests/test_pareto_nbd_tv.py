@@ -23,12 +23,13 @@ from scipy import integrate
 from scipy.special import gammaln
 
 import clvlib as clv
-from clvlib.comparison import loo
+from clvlib.comparison import compare_models, holdout_lpd_pointwise, holdout_rows, loo
 from clvlib.errors import CLVDataError
 from clvlib.models import pareto_nbd
 from clvlib.models import pareto_nbd_tv as tv
 from clvlib.models.laplace import laplace_draws
 from clvlib.models.verify import check_model
+from clvlib.summary import CustomerSummary
 from clvlib.time_varying import CovariateCalendar
 
 PARAMS = [(0.55, 10.6, 0.6, 11.7), (2.0, 1.0, 0.4, 30.0), (0.8, 5.0, 1.3, 2.0),
@@ -213,7 +214,8 @@ def _log_and_summary():
 
 def test_purchase_sums_come_from_the_periods_of_the_repeat_purchases():
     """a: repeat purchases on Jan 20 and Mar 2 (two rows, one purchase day), b: Apr 15, c:
-    none; May is after calibration. Sums: promo 0 / 1 / 0, price 1.0 + 1.2 / 1.3 / 0."""
+    none; May is after calibration. Sums: promo 0 / 1 / 0, price 1.0 + 1.2 / 1.3 / 0; over a
+    holdout to May 31, a's price adds May's 1.4."""
     log, summary, table = _log_and_summary()
     calendar = CovariateCalendar.of(table, summary)
     out = calendar.with_purchase_sums(log, summary).customers
@@ -223,6 +225,12 @@ def test_purchase_sums_come_from_the_periods_of_the_repeat_purchases():
     # On the summary's clock (weeks from Apr 30): March starts 61 days before, the calendar
     # ends on Jul 1, 62 days after.
     np.testing.assert_allclose(calendar.edges[[2, -1]], [-60 / 7, 62 / 7])
+    # With a holdout to May 31, a's May 3 purchase joins the whole-period sums.
+    with_holdout = clv.summarize(log, calibration_end="2024-04-30", observation_end="2024-05-31")
+    out = CovariateCalendar.of(table, with_holdout).with_purchase_sums(log, with_holdout).customers
+    np.testing.assert_allclose(out["sum:price"], [2.2, 1.3, 0.0])
+    np.testing.assert_allclose(out["sum:price_full"], [3.6, 1.3, 0.0])
+    np.testing.assert_allclose(out["sum:promo_full"], [0.0, 1.0, 0.0])
 
 
 @pytest.mark.parametrize(("change", "message"), [
@@ -367,3 +375,56 @@ def test_nuts_psis_loo_and_p_alive():
     silence = (sims["T"] - sims["t_x"])[repeat]
     assert (alive["mean"][repeat][silence > 60].mean()
             < alive["mean"][repeat][silence < 5].mean())
+
+
+def _summary(sims: pd.DataFrame, calendar: CovariateCalendar, holdout_weeks: float):
+    """Simulated customers as a summary with a holdout (for compare_models)."""
+    customers = sims.set_axis(pd.Index([f"c{i}" for i in range(len(sims))],
+                                       name="customer_id"))
+    end = calendar.calibration_end
+    return CustomerSummary(customers, calendar.time_unit, end,
+                           end + pd.Timedelta(days=7 * holdout_weeks), "simulated")
+
+
+def test_holdout_density_with_constant_covariates_is_the_pareto_nbds():
+    """A promotion in every period: each customer's holdout log predictive density (whole
+    period over calibration, through the covariate sums over all purchases) equals the
+    Pareto/NBD's at alpha e^-g and beta e^-h, to 1e-9 (or 1e-10 absolute: a density near 0
+    is the difference of two log-likelihoods of size up to 100, each exact to about 1e-13)."""
+    sims, calendar = _simulated(300, 2)
+    calendar = CovariateCalendar.on_clock(
+        pd.DataFrame({"period_start": calendar.starts[:-1], "promo": 1.0}), "2020-12-31")
+    # Under this calendar a customer's promotion sums are their purchase counts.
+    sims = sims.assign(**{"sum:promo": sims["x"], "sum:promo_full": sims["x"] + sims["x_holdout"]})
+    summary = _summary(sims, calendar, 28.0)
+    model = tv.ParetoNBDTimeVaryingModel(summary, calendar, purchase_covariates=["promo"],
+                                         dropout_covariates=["promo"])
+    truth = {"r": 0.8, "alpha": 6.0, "s": 0.7, "beta": 12.0}
+    g, h = 0.5, 0.3
+    model.idata = az.from_dict({"posterior": {
+        **{k: np.full((1, 2), v) for k, v in truth.items()},
+        "g_purchase": np.full((1, 2, 1), g), "g_dropout": np.full((1, 2, 1), h)}})
+    plain = clv.ParetoNBDModel(summary)
+    plain.idata = az.from_dict({"posterior": {
+        "r": np.full((1, 2), truth["r"]), "alpha": np.full((1, 2), truth["alpha"] * np.exp(-g)),
+        "s": np.full((1, 2), truth["s"]), "beta": np.full((1, 2), truth["beta"] * np.exp(-h))}})
+    rows = holdout_rows(summary, columns=model.columns)
+    np.testing.assert_allclose(holdout_lpd_pointwise(model, rows),
+                               holdout_lpd_pointwise(plain, rows), rtol=1e-9, atol=1e-10)
+
+
+def test_compare_models_ranks_it_above_the_pareto_nbd_that_ignores_the_calendar():
+    """1,000 simulated customers with promotions (purchases x 2.2) and a season: both fitted
+    by NUTS (2 x 300 draws), compare_models puts the time-varying model first on the holdout
+    log predictive density, clearly (measured: 118 log points ahead, standard error 16; the
+    margin verdict asks for more than 2 standard errors and 4 log points)."""
+    sims, calendar = _simulated(1000, 3)
+    summary = _summary(sims, calendar, 28.0)
+    plain = clv.ParetoNBDModel(summary)
+    seasonal = clv.ParetoNBDTimeVaryingModel(summary, calendar, purchase_covariates=["promo"],
+                                             dropout_covariates=["season"])
+    for model in (plain, seasonal):
+        model.fit(draws=300, tune=300, chains=2, random_seed=3, progressbar=False)
+    comparison = compare_models([plain, seasonal], summary)
+    assert comparison.best is seasonal
+    assert comparison.margin()[2] == "clear", comparison.table

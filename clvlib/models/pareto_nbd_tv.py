@@ -251,7 +251,8 @@ def rvs(r, alpha, s, beta, log_a, log_d, edges, T, z=None, horizon: float = 0.0,
     Returns
     -------
     pandas.DataFrame
-        ``x``, ``t_x``, ``T``, ``x_holdout`` (with a horizon) and the sums.
+        ``x``, ``t_x``, ``T`` and the sums; with a horizon also ``x_holdout``, ``t_x_full``
+        (the last purchase's time from birth, holdout included) and ``sum:<column>_full``.
     """
     rng = np.random.default_rng(rng)
     T = np.asarray(T, dtype=float)
@@ -277,11 +278,18 @@ def rvs(r, alpha, s, beta, log_a, log_d, edges, T, z=None, horizon: float = 0.0,
     out["t_x"] = np.where(out["x"] > 0, last - birth, 0.0)
     if horizon > 0:
         out["x_holdout"] = np.bincount(owner[~calibration], minlength=n)
+        last_full = np.full(n, -np.inf)
+        np.maximum.at(last_full, owner, times)
+        out["t_x_full"] = np.where(counts > 0, last_full - birth, 0.0)
     if z is not None:
-        period = np.searchsorted(edges, times[calibration], side="right") - 1
+        period = np.searchsorted(edges, times, side="right") - 1
         for column in z.columns:
-            out[SUM_PREFIX + column] = np.bincount(
-                owner[calibration], weights=z[column].to_numpy(float)[period], minlength=n)
+            values = z[column].to_numpy(float)[period]
+            out[SUM_PREFIX + column] = np.bincount(owner[calibration],
+                                                   weights=values[calibration], minlength=n)
+            if horizon > 0:
+                out[SUM_PREFIX + column + "_full"] = np.bincount(owner, weights=values,
+                                                                 minlength=n)
     return out[["x", "t_x", "T"] + [c for c in out.columns if c not in ("x", "t_x", "T")]]
 
 
@@ -315,7 +323,10 @@ class ParetoNBDTimeVaryingModel(PurchaseModel):
     report's data do not have) and not in :data:`clvlib.MODELS` (it needs a calendar). It
     predicts P(alive) and expected purchases over the calendar's future periods, each with
     credible intervals; the other predictions of :class:`PurchaseModel` raise
-    ``NotImplementedError``.
+    ``NotImplementedError``. :func:`clvlib.comparison.compare_models` ranks it beside other
+    purchase models fitted to the same summary, by PSIS-LOO and, when the summary has a
+    holdout (and :meth:`CovariateCalendar.with_purchase_sums` its ``_full`` sums), by the
+    holdout's log predictive density and forecast errors.
     """
 
     name = "pareto_nbd_tv"
@@ -446,20 +457,35 @@ class ParetoNBDTimeVaryingModel(PurchaseModel):
 
     def pointwise_loglik(self, draws: dict[str, np.ndarray], rows, columns=None,
                          cells: int | None = None) -> np.ndarray:
-        """Log-likelihood of each distinct row under each draw, ``(S, rows)`` (calibration
-        rows only: the holdout predictive density would need the covariate sums over the
-        holdout's purchases too)."""
-        if columns is not None and tuple(columns) != self.columns:
-            raise NotImplementedError(f"{self.title}: no log-likelihood of {columns}; it "
-                                      "scores calibration rows only")
-        exposure = Exposure.of(self.calendar.edges[:self.n_past + 1], rows["t_x"], rows["T"])
+        """Log-likelihood of each distinct row under each draw, ``(S, rows)``: of the
+        calibration (``columns`` None or :attr:`columns`) or of calibration and holdout
+        together (the ``<column>_full`` columns of :func:`clvlib.comparison.holdout_rows`,
+        whose ``T_full - T`` is the holdout's length; the calendar must reach its end)."""
+        columns = tuple(columns or self.columns)
+        full = tuple(f"{c}_full" for c in self.columns)
+        if columns not in (self.columns, full):
+            raise NotImplementedError(f"{self.title}: no log-likelihood of {columns}")
+        data = dict(zip(self.columns, (np.asarray(rows[c], dtype=float) for c in columns),
+                        strict=True))
+        edges = self.calendar.edges
+        if columns == full:
+            lengths = np.asarray(rows["T_full"], dtype=float) - np.asarray(rows["T"], dtype=float)
+            if lengths.size and np.ptp(lengths) > 1e-9:
+                raise ValueError(f"{self.title}: the holdout rows have holdouts of different "
+                                 "lengths")
+            edges = edges - (float(lengths[0]) if lengths.size else 0.0)
+            if edges[-1] < -1e-9:
+                raise ValueError(f"{self.title}: the calendar ends before the holdout does; "
+                                 "extend it")
+        n_periods = int(np.searchsorted(edges, 0.0, side="left"))
+        exposure = Exposure.of(edges[:n_periods + 1], data["t_x"], data["T"])
         out = np.empty((len(draws["r"]), len(rows)))
         for i in range(len(out)):
             draw = {k: v[i] for k, v in draws.items()}
-            log_a, log_d = self._period_effects(draw, np)
+            log_a, log_d = self._period_effects(draw, np, n_periods)
+            effect = self._effect(draw, data, np)
             alive, died = _np_terms(draw["r"], draw["alpha"], draw["s"], draw["beta"],
-                                    rows["x"], self._effect(draw, rows, np), log_a, log_d,
-                                    exposure)
+                                    data["x"], effect, log_a, log_d, exposure)
             out[i] = np.logaddexp(alive, died)
         return out
 

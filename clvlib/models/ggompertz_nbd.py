@@ -52,19 +52,13 @@ CLOCK_NODES, CLOCK_WEIGHTS = np.polynomial.legendre.leggauss(48)
 CUTOFF = 60.0
 
 
-def _lib(xp):
-    if xp is pt:
-        return pt.gammaln, pt.switch, pt.log1p, pt.expm1
-    return gammaln, np.where, np.log1p, np.expm1
-
-
 def log_clock(xp, beta, z):
     """log(beta + e^z - 1) without overflow (z = b t >= 0)."""
-    _, where, log1p, expm1 = _lib(xp)
+    f = numerics.functions(xp)
     big = z > 30
     safe_small = xp.minimum(z, 30.0)
-    return where(big, z + log1p((beta - 1) * xp.exp(-xp.maximum(z, 30.0))),
-                 xp.log(beta + expm1(safe_small)))
+    return f.where(big, z + f.log1p((beta - 1) * xp.exp(-xp.maximum(z, 30.0))),
+                   xp.log(beta + f.expm1(safe_small)))
 
 
 def log_survival(xp, b, s, beta, t):
@@ -84,7 +78,7 @@ def log_terms(xp, r, alpha, b, s, beta, x, t_x, T):
     ``xp`` is ``pytensor.tensor`` (the likelihood) or ``numpy`` (P(alive)); the quadrature runs
     along a trailing axis.
     """
-    lgamma, _, _, _ = _lib(xp)
+    lgamma = numerics.functions(xp).gammaln
     k = r + x
     common = lgamma(r + x) - lgamma(r) + r * xp.log(alpha)
     alive = common - k * xp.log(alpha + T) + log_survival(xp, b, s, beta, T)

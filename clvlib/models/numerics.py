@@ -4,8 +4,11 @@ rising factorials for whole-number steps."""
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 import numpy as np
 import pytensor.tensor as pt
+from scipy.special import gammaln
 
 from clvlib.compression import CompressedRows
 
@@ -35,6 +38,16 @@ def logaddexp(a, b):
 def logsumexp(x, axis: int):
     high = pt.max(x, axis=axis, keepdims=True)
     return pt.squeeze(high, axis=axis) + pt.log(pt.sum(pt.exp(x - high), axis=axis))
+
+
+def functions(xp) -> SimpleNamespace:
+    """The functions a likelihood written once for PyTensor (``xp=pt``) and NumPy (``xp=np``)
+    takes under one name each: ``gammaln``, ``where``, ``cumsum``, ``log1p``, ``expm1``."""
+    if xp is pt:
+        return SimpleNamespace(gammaln=pt.gammaln, where=pt.switch, cumsum=pt.cumsum,
+                               log1p=pt.log1p, expm1=pt.expm1)
+    return SimpleNamespace(gammaln=gammaln, where=np.where, cumsum=np.cumsum, log1p=np.log1p,
+                           expm1=np.expm1)
 
 
 def logsumexp_last(xp, values):

@@ -38,7 +38,6 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 import pytensor.tensor as pt
-from scipy.special import gammaln
 
 from clvlib.errors import CLVDataError
 from clvlib.models import numerics, pareto_nbd
@@ -100,12 +99,6 @@ NODES, WEIGHTS = np.polynomial.legendre.leggauss(16)
 CUTOFF = 36.0
 
 
-def _xp(xp):
-    if xp is pt:
-        return pt.gammaln, pt.cumsum, pt.log1p, pt.expm1
-    return gammaln, np.cumsum, np.log1p, np.expm1
-
-
 def log_terms(xp, r, alpha, s, beta, x, effect, log_a, log_d, exposure: Exposure):
     """The likelihood's two terms (alive at the calibration end, left in ``(u_x, 0]``) as
     logs, one per customer row.
@@ -114,7 +107,8 @@ def log_terms(xp, r, alpha, s, beta, x, effect, log_a, log_d, exposure: Exposure
     ``log_a`` and ``log_d`` (``g'z`` per period) ``(P,)``; ``xp`` is ``pytensor.tensor`` (the
     likelihood) or ``numpy`` (P(alive)).
     """
-    lgamma, cumsum, log1p, expm1 = _xp(xp)
+    f = numerics.functions(xp)
+    lgamma, cumsum, log1p, expm1 = f.gammaln, f.cumsum, f.log1p, f.expm1
     a, d = xp.exp(log_a), xp.exp(log_d)
     purchase_cells, dropout_cells = exposure.alive * a, exposure.alive * d
     A_T, B_T = xp.sum(purchase_cells, axis=-1), xp.sum(dropout_cells, axis=-1)
@@ -394,8 +388,7 @@ class ParetoNBDTimeVaryingModel(PurchaseModel):
                                "purchases; add them with "
                                "CovariateCalendar.with_purchase_sums(log, summary)")
         for column in self.columns[3:]:
-            if column in checked.columns and not np.isfinite(
-                    checked[column].to_numpy(float)).all():
+            if not np.isfinite(checked[column].to_numpy(float)).all():
                 raise CLVDataError(f"{source}: column '{column}' has empty or infinite values")
         return checked
 

@@ -852,3 +852,43 @@ class PurchaseModel(CLVModel):
         n, t = np.broadcast_arrays(np.asarray(n, dtype=float), np.asarray(t, dtype=float))
         return self.mix_mean(self.expectations.prob_purchases, customers, n_draws, seed,
                              t=t, n=n)
+
+
+class OwnPredictions:
+    """For a purchase model that predicts through methods of its own rather than the
+    prediction engine (its closed forms read more than ``x, t_x, T``): the predictions it does
+    not have raise ``NotImplementedError`` naming what it does predict (:attr:`predicts`)
+    and why not this one (:attr:`unavailable`). Put it before :class:`PurchaseModel` among the
+    bases; a method the model defines itself takes precedence."""
+
+    predicts: ClassVar[str] = ""
+    #: None of the closed forms the prediction engine calls.
+    expectations: ClassVar[PurchaseExpectations] = PurchaseExpectations(
+        p_alive=None, expected_purchases=None, expected_purchases_alive=None,
+        expected_purchases_new=None, prob_purchases=None, future_given_alive=None)
+    unavailable: ClassVar[dict[str, str]] = {
+        "predicted_purchases": "the posterior predictive of purchases",
+        "dert": "DERT",
+        "p_alive_draws": "P(alive) of hypothetical histories",
+        "expected_purchases_new": "a new customer's expected purchases",
+        "prob_purchases": "a new customer's purchase-count distribution",
+    }
+
+    def _not_here(self, method: str):
+        raise NotImplementedError(f"{self.title} predicts {self.predicts}; "
+                                  f"{self.unavailable[method]} is not available for it")
+
+    def predicted_purchases(self, *args, **kwargs):
+        self._not_here("predicted_purchases")
+
+    def dert(self, *args, **kwargs):
+        self._not_here("dert")
+
+    def p_alive_draws(self, *args, **kwargs):
+        self._not_here("p_alive_draws")
+
+    def expected_purchases_new(self, *args, **kwargs):
+        self._not_here("expected_purchases_new")
+
+    def prob_purchases(self, *args, **kwargs):
+        self._not_here("prob_purchases")

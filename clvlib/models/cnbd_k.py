@@ -384,6 +384,24 @@ def rvs(r, alpha, a, b, T, *, k: int, d: int, rng=None):
 # ============================================================================================
 
 
+def check_regular_summary(customers: pd.DataFrame, source: str, title: str) -> pd.DataFrame:
+    """The summary's checks, and a finite ``litt`` that is 0 without a repeat purchase (the
+    regularity models': (M)BG/CNBD-k and Pareto/GGG)."""
+    customers = check_summary(customers, source)
+    if "litt" not in customers.columns:
+        raise CLVDataError(
+            f"{source}: {title} reads the column litt (the sum of the logs of each "
+            "customer's inter-purchase times), which this summary lacks; make it with "
+            "clvlib.summarize(..., regularity=True)")
+    litt = pd.to_numeric(customers["litt"], errors="coerce")
+    bad = ~np.isfinite(litt) | ((customers["x"] == 0) & (litt != 0))
+    if bad.any():
+        raise CLVDataError(
+            f"{source}: column litt must be finite, and 0 where x = 0; it is not for "
+            f"{int(bad.sum())} customer(s), e.g. {list(customers.index[bad][:3])}")
+    return customers
+
+
 class CNBDModel(PurchaseModel):
     """(M)BG/CNBD-k: BG/NBD (MBG/NBD) with Erlang-k gaps between purchases; a class per ``k``
     and dropout variant, from :func:`model_class` (``"bg_cnbd_3"``, ``"mbg_cnbd_2"``).
@@ -401,20 +419,7 @@ class CNBDModel(PurchaseModel):
     covariate_links = BetaGeoModel.covariate_links
 
     def check_data(self, customers: pd.DataFrame, source: str) -> pd.DataFrame:
-        """The summary's checks, and a finite ``litt`` that is 0 without a repeat purchase."""
-        customers = check_summary(customers, source)
-        if "litt" not in customers.columns:
-            raise CLVDataError(
-                f"{source}: {self.title} reads the column litt (the sum of the logs of each "
-                "customer's inter-purchase times), which this summary lacks; make it with "
-                "clvlib.summarize(..., regularity=True)")
-        litt = pd.to_numeric(customers["litt"], errors="coerce")
-        bad = ~np.isfinite(litt) | ((customers["x"] == 0) & (litt != 0))
-        if bad.any():
-            raise CLVDataError(
-                f"{source}: column litt must be finite, and 0 where x = 0; it is not for "
-                f"{int(bad.sum())} customer(s), e.g. {list(customers.index[bad][:3])}")
-        return customers
+        return check_regular_summary(customers, source, self.title)
 
 
 @functools.cache

@@ -41,7 +41,12 @@ import pytensor.tensor as pt
 
 from clvlib.errors import CLVDataError
 from clvlib.models import numerics, pareto_nbd
-from clvlib.models.base import Likelihood, Mixing, PurchaseExpectations, PurchaseModel
+from clvlib.models.base import (
+    Likelihood,
+    Mixing,
+    OwnPredictions,
+    PurchaseModel,
+)
 from clvlib.predict import Prediction, posterior_predict
 from clvlib.time_varying import SUM_PREFIX, CovariateCalendar
 
@@ -292,7 +297,7 @@ def rvs(r, alpha, s, beta, log_a, log_d, edges, T, z=None, horizon: float = 0.0,
 # ============================================================================================
 
 
-class ParetoNBDTimeVaryingModel(PurchaseModel):
+class ParetoNBDTimeVaryingModel(OwnPredictions, PurchaseModel):
     """Pareto/NBD whose purchase and dropout rates move with covariates per calendar period
     (Bachmann, Meierer & Naef 2021), fitted by NUTS or MAP.
 
@@ -333,11 +338,11 @@ class ParetoNBDTimeVaryingModel(PurchaseModel):
     likelihood = Likelihood(pointwise=logp)
     dropout_kind = "lifetime"
     dropout_mixing = Mixing("gamma", "s", "beta")
-    # Its closed forms read the calendar, not the summary's columns alone: none of them has the
-    # signature the prediction engine calls, so the model predicts through its own methods.
-    expectations = PurchaseExpectations(
-        p_alive=None, expected_purchases=None, expected_purchases_alive=None,
-        expected_purchases_new=None, prob_purchases=None, future_given_alive=None)
+    # Its closed forms read the calendar, not the summary's columns alone: it predicts
+    # through methods of its own (OwnPredictions).
+    predicts = "P(alive) and expected purchases over the calendar's future periods"
+    unavailable = {**OwnPredictions.unavailable, "dert": "DERT (an unbounded horizon needs "
+                   "covariates for every future period)"}
     report_candidate = False
     candidate_note = ("its predictions need the covariates' values in future periods, which "
                       "the report's data do not have")
@@ -564,23 +569,3 @@ class ParetoNBDTimeVaryingModel(PurchaseModel):
         return self._predict(fn, customers, n_draws, seed, interval,
                              f"expected repeat purchases in {t:g} {unit.plural} after "
                              f"{self.calendar.calibration_end:%Y-%m-%d}")
-
-    def _not_here(self, what: str):
-        raise NotImplementedError(
-            f"{self.title} predicts P(alive) and expected purchases over the calendar's "
-            f"future periods; {what} is not available for it")
-
-    def predicted_purchases(self, *args, **kwargs):
-        self._not_here("the posterior predictive of purchases")
-
-    def dert(self, *args, **kwargs):
-        self._not_here("DERT (an unbounded horizon needs covariates for every future period)")
-
-    def p_alive_draws(self, *args, **kwargs):
-        self._not_here("P(alive) of hypothetical histories")
-
-    def expected_purchases_new(self, *args, **kwargs):
-        self._not_here("a new customer's expected purchases")
-
-    def prob_purchases(self, *args, **kwargs):
-        self._not_here("a new customer's purchase-count distribution")

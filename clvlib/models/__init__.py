@@ -30,6 +30,7 @@ from clvlib.models.fit_cache import fit_config, read_fit_file
 from clvlib.models.gamma_gamma import GammaGammaModel
 from clvlib.models.ggompertz_nbd import GGompertzNBDModel
 from clvlib.models.mbg_nbd import ModifiedBetaGeoModel
+from clvlib.models.pareto_ggg import ParetoGGGModel
 from clvlib.models.pareto_nbd import ParetoNBDModel
 from clvlib.models.pareto_nbd_abe import ParetoNBDAbeModel
 from clvlib.models.pareto_nbd_tv import ParetoNBDTimeVaryingModel
@@ -39,7 +40,7 @@ from clvlib.models.verify import ModelCheck, check_model
 
 MODELS: dict[str, type[CLVModel]] = {
     m.name: m for m in (BetaGeoModel, ModifiedBetaGeoModel, ParetoNBDModel, ParetoNBDAbeModel,
-                        GGompertzNBDModel,
+                        GGompertzNBDModel, ParetoGGGModel,
                         model_class(2), model_class(2, dropout_at_zero=True),
                         GammaGammaModel, BetaGeoBetaBinomModel, ShiftedBetaGeoModel,
                         BetaDiscreteWeibullModel)
@@ -72,7 +73,8 @@ __all__ = [
     "CNBDModel", "Lifetimes", "Mixing", "choose_k", "model_class",
     "ContractForms", "FitSettings", "FutureGivenAlive", "Likelihood", "ModelCheck",
     "PurchaseExpectations", "check_model", "GGompertzNBDModel", "GammaGammaModel",
-    "ModifiedBetaGeoModel", "ParetoNBDAbeModel", "ParetoNBDModel", "ParetoNBDTimeVaryingModel",
+    "ModifiedBetaGeoModel", "ParetoGGGModel", "ParetoNBDAbeModel", "ParetoNBDModel",
+    "ParetoNBDTimeVaryingModel",
     "PurchaseModel",
     "ShiftedBetaGeoModel", "get_model", "load_model",
 ]

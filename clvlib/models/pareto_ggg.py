@@ -1,0 +1,585 @@
+"""Pareto/GGG: the Pareto/NBD with regular purchases (Platzer & Reutterer 2016; BTYDplus's
+``pggg.mcmc.DrawParameters`` is the reference implementation).
+
+Platzer & Reutterer (2016), "Ticking away the moments: timing regularity helps to better
+predict customer activity", Marketing Science 35(5). While alive, customer i's gaps between
+purchases are Gamma(k_i, k_i lambda_i): their mean is ``1 / lambda_i`` and their coefficient of
+variation ``1 / sqrt(k_i)``, so the larger ``k_i``, the more regular the customer. Customers
+differ in all three traits: ``lambda_i ~ Gamma(r, alpha)``, ``k_i ~ Gamma(k_shape, k_rate)``
+(BTYDplus's ``t`` and ``gamma``) and an exponential lifetime of rate ``mu_i ~ Gamma(s, beta)``.
+With every ``k_i = 1`` it is the Pareto/NBD.
+
+The likelihood reads ``litt``, the sum of the logs of the calibration inter-purchase times
+(``clvlib.summarize(..., regularity=True)``). BTYDplus samples each customer's ``k``,
+``lambda`` and lifetime by MCMC; here they are integrated out, so the model is fitted, compared
+(PSIS-LOO) and predicted like the other models:
+
+* ``lambda`` exactly: mixed over a Gamma, the chance that a Gamma(k, k lambda) gap outlasts a
+  time is a regularized incomplete beta function (``P(G_k > k lambda D)`` with ``lambda ~
+  Gamma(a, b)`` is ``I_{b / (b + kD)}(a, k)``, as ``G_k / (G_k + G_a)`` is Beta(k, a));
+* the lifetime by parts, which leaves the density of that beta (no incomplete function) under
+  a Gauss-Legendre quadrature in ``log v``, ``v = -a log(1 - z)``, on two panels (the slow
+  power tail of a small ``k``, and the peak);
+* ``log k`` by Gauss-Hermite quadrature centred where the prior and the customer's own gaps
+  put it (the gaps' maximum-likelihood shape, weighted by its information).
+
+This model is written in Python only: one function of the integrals, :func:`log_terms`, serves
+the PyTensor likelihood (fits take its automatic gradient) and the NumPy P(alive);
+``tests/test_pareto_ggg.py`` holds it equal to adaptive quadrature. No library offers these
+integrals differentiably, hence the hand-written quadrature.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytensor.tensor as pt
+from pytensor.gradient import disconnected_type
+from pytensor.graph.basic import Apply
+from pytensor.graph.op import Op
+from scipy import special
+
+from clvlib.compression import CompressedRows
+from clvlib.models import numerics
+from clvlib.models.base import (
+    Likelihood,
+    Mixing,
+    OwnPredictions,
+    PurchaseModel,
+)
+from clvlib.models.cnbd_k import check_regular_summary
+from clvlib.models.pareto_nbd import ParetoNBDModel
+from clvlib.predict import Prediction, posterior_predict
+from clvlib.priors import Prior
+from clvlib.summary import customer_frame
+
+# ============================================================================================
+# The likelihood, once for PyTensor and NumPy
+# ============================================================================================
+# Given k (and lambda, mu integrated out), with a = r + kx, b = alpha + k t_x, S(u) = (beta /
+# (beta + u))^s the share of lifetimes longer than u and z(u) = k(u - t_x) / (alpha + ku):
+#   L_k = B(k) [ S(t_x) (1 - I_{z(T)}(k, a))
+#                + integral_0^{z(T)} Beta(z; k, a) (S(t_x) - S(u(z))) dz ]       (by parts)
+#   B(k) = k^{kx} e^{(k-1) litt} / G(k)^x  G(a) / G(r)  alpha^r / b^a  (the gaps, lambda out)
+# of which S(T) (1 - I_{z(T)}(k, a)) B(k) is alive at T. In v = -a log(1 - z), u - t_x = b
+# expm1(v / a) / k and Beta(z; k, a) dz = z^{k-1} e^{-v} v / (a B(k, a)) d(log v).
+# --------------------------------------------------------------------------------------------
+
+#: Gauss-Legendre nodes on each panel in log k, and the panels' edges around the mode, in
+#: units of the mode's normal-approximation standard deviation (the last panel reaches 40 /
+#: k_shape further down: the prior's tail there is e^{k_shape y}).
+K_NODES, K_WEIGHTS = np.polynomial.legendre.leggauss(5)
+K_PANELS = (-6.0, -3.0, -1.0, 1.0, 3.0)
+K_TOP = 8.0
+NEWTON_STEPS = 8
+#: Gauss-Legendre nodes on each panel in log v.
+V_NODES, V_WEIGHTS = np.polynomial.legendre.leggauss(6)
+
+
+class BetaInc(Op):
+    """The regularized incomplete beta function ``I_x(a, b)`` (SciPy's) with a gradient that
+    holds where PyTensor's does not: ``pt.betainc``'s derivative in ``a`` and ``b`` is NaN
+    for a parameter below about 0.01 (a k-quadrature node of a bursty customer). The
+    derivatives in ``a`` and ``b`` are SciPy's central differences (relative step 1e-6,
+    accurate to about 1e-8, far below the quadrature's error); in ``x``, the Beta density.
+    Written by hand because no library offers this derivative for every parameter."""
+
+    __props__ = ("which",)
+
+    def __init__(self, which: int | None = None):
+        self.which = which  # None: the value; 0 or 1: its derivative in a or b
+
+    def make_node(self, a, b, x):
+        inputs = [pt.as_tensor_variable(v).astype("float64") for v in (a, b, x)]
+        kind = pt.TensorType("float64", shape=(None,) * max(v.ndim for v in inputs))
+        return Apply(self, inputs, [kind()])
+
+    def perform(self, node, inputs, outputs):
+        a, b, x = np.broadcast_arrays(*inputs)
+        if self.which is None:
+            value = special.betainc(a, b, x)
+        else:
+            params = [a, b]
+            step = 1e-6 * np.maximum(params[self.which], 1e-4)
+            up, down = list(params), list(params)
+            up[self.which], down[self.which] = params[self.which] + step, \
+                params[self.which] - step
+            value = (special.betainc(*up, x) - special.betainc(*down, x)) / (2 * step)
+        outputs[0][0] = np.ascontiguousarray(value, dtype=float)
+
+    def connection_pattern(self, node):
+        return [[True], [True], [True]]
+
+    def pullback(self, inputs, outputs, cotangents):
+        if self.which is not None:
+            raise NotImplementedError("BetaInc: no second derivatives")
+        a, b, x = inputs
+        (g,) = cotangents
+        density = pt.exp((a - 1) * pt.log(x) + (b - 1) * pt.log1p(-x)
+                         - (pt.gammaln(a) + pt.gammaln(b) - pt.gammaln(a + b)))
+        return [g * BetaInc(0)(a, b, x), g * BetaInc(1)(a, b, x), g * density]
+
+
+def _special(xp):
+    """betainc and gammaln for PyTensor (``xp=pt``) or NumPy (``xp=np``)."""
+    if xp is pt:
+        return BetaInc(), pt.gammaln
+    return special.betainc, special.gammaln
+
+
+def gap_shape(x, t_x, litt):
+    """Where a customer's own gaps put ``log k``: the mean and precision of its normal
+    approximation (the maximum-likelihood shape of ``x`` Gamma gaps, Minka's approximation,
+    and its Fisher information in ``log k``). Customers with fewer than two gaps tell nothing
+    (precision 0); gaps all alike are taken as k about 500. Data only: NumPy arrays."""
+    x, t_x, litt = (np.asarray(v, dtype=float) for v in (x, t_x, litt))
+    enough = x >= 2
+    spread = np.where(enough, np.log(np.where(enough, t_x, 1.0) / np.maximum(x, 1.0))
+                      - litt / np.maximum(x, 1.0), 1.0)
+    spread = np.maximum(spread, 1e-3)  # gaps nearly alike: k about 500
+    k = (3 - spread + np.sqrt((spread - 3) ** 2 + 24 * spread)) / (12 * spread)
+    information = x * (k * k * special.polygamma(1, k) - k)
+    return np.log(k), np.where(enough, information, 0.0)
+
+
+def _logaddexp(xp, a, b):
+    return numerics.logaddexp(a, b) if xp is pt else np.logaddexp(a, b)
+
+
+def _trigamma(x):
+    """The trigamma function roughly (within 10%), for placing quadrature nodes."""
+    return 1 / (x + 0.5) + 1 / (x * x)
+
+
+def given_k(xp, k, r, alpha, s, beta, x, t_x, T, litt):
+    """The likelihood's two terms (alive, left), as logs, at regularity ``k`` (lambda and mu
+    integrated out); arguments broadcast (NumPy or PyTensor)."""
+    betainc, lgamma = _special(xp)
+    f = numerics.functions(xp)
+    log_k = xp.log(k)
+    a = r + k * x
+    b = alpha + k * t_x
+    gaps = (k * x * log_k + (k - 1) * litt - x * lgamma(k) + lgamma(a) - lgamma(r)
+            + r * xp.log(alpha) - a * xp.log(b))
+    log_s_tx = s * (xp.log(beta) - xp.log(beta + t_x))
+    # P(no purchase in (t_x, T] | alive): 1 - I_{z(T)}(k, a) = I_{1 - z(T)}(a, k).
+    quiet = betainc(a, k, b / (alpha + k * T))
+    log_quiet = xp.log(xp.maximum(quiet, 1e-300))
+    alive = gaps + log_quiet + s * (xp.log(beta) - xp.log(beta + T))
+    # Left between t_x and T, quiet throughout: (S(t_x) - S(T)) (1 - I_{z(T)}).
+    span = xp.maximum(T - t_x, 1e-100)
+    left_quiet = (gaps + log_quiet + log_s_tx
+                  + xp.log(-f.expm1(-s * f.log1p(span / (beta + t_x)))))
+    # Left after a purchase in (t_x, T): the integral over y = log v, v in (0, v(T)].
+    v_top = xp.maximum(a * (xp.log(alpha + k * T) - xp.log(b)), 1e-100)
+    # v is -a log(1 - z) for z ~ Beta(k, a): mean a (psi(a + k) - psi(a)), standard deviation
+    # a sqrt(psi'(a) - psi'(a + k)); the integrand's bulk is there (taken roughly).
+    # psi(a + k) - psi(a), with psi(x + 1) ~ log(x + 1/2) (within 0.12), free of cancellation
+    mean = a * (f.log1p(k / (a + 0.5)) + k / (a * (a + k)))
+    sd = a * xp.sqrt(xp.maximum(_trigamma(a) - _trigamma(a + k), 1e-12))
+    y_hi = xp.minimum(xp.log(v_top), xp.log(mean + 10 * sd + 30))
+    peak = xp.minimum(xp.log(mean), y_hi)
+    step = xp.minimum(1.0, sd / mean)
+    # Where the lifetime's factor S(t_x) - S(u) turns from linear in v to flat (u - t_x =
+    # beta + t_x); a small beta puts it far below the peak.
+    scale = xp.log(b) - log_k - xp.log(beta + t_x)
+    turn = xp.log(a) + xp.log(f.log1p(xp.exp(-scale)))
+    # Below `low` the integrand is e^{(k+1) y} to within its slow drift: an exponential tail.
+    low = xp.minimum(xp.minimum(peak - 6 * step, turn - 3), y_hi)
+    inner = [xp.clip(edge, low, y_hi) for edge in
+             (turn, peak - 5 * step, peak - 2 * step, peak, peak + 2 * step, peak + 5 * step)]
+    yv, log_weight = rule(xp, low, y_hi, inner, k + 1, V_NODES, V_WEIGHTS)
+    # Below y = -600 the integrand is nil (e^{-600 (k+1)}); clamped, no step underflows.
+    yv = xp.maximum(yv, -600.0)
+    v = xp.exp(yv)
+    u = v / e(a)
+    later = e(xp.exp(scale)) * f.expm1(u)  # (u - t_x) / (beta + t_x)
+    gone = -f.expm1(-e(s) * f.log1p(later))  # 1 - S(u) / S(t_x)
+    integrand = ((e(k) - 1) * xp.log(-f.expm1(-u)) - v + yv + xp.log(xp.maximum(gone, 1e-300))
+                 + log_weight)
+    log_norm = -xp.log(a) - (lgamma(k) + lgamma(a) - lgamma(k + a))
+    left_after = gaps + log_s_tx + log_norm + numerics.logsumexp_last(xp, integrand)
+    return alive, _logaddexp(xp, left_quiet, left_after)
+
+
+def e(value):
+    """``value`` with a trailing axis, along which a quadrature's nodes run."""
+    return (value if isinstance(value, pt.Variable) else np.asarray(value))[..., None]
+
+
+def rule(xp, low, high, inner, power, nodes, weights):
+    """Nodes and log-weights (along a trailing axis) for an integral over ``(-inf, high]``:
+    Gauss-Legendre on each panel between ``low``, the sorted ``inner`` edges (each within
+    ``[low, high]``) and ``high``, and below ``low`` a tail taken as ``e^{power y}`` times a
+    slowly varying factor, by Gauss-Legendre in ``w = e^{power (y - low)}`` on (0, 1), in
+    which such a tail is nearly constant."""
+    edges = [e(low)] + ([xp.sort(xp.stack(inner, axis=-1), axis=-1)] if inner else []) \
+        + [e(high)]
+    cuts = xp.concatenate(edges, axis=-1)  # every panel at once: a small graph
+    width = xp.maximum(cuts[..., 1:] - cuts[..., :-1], 1e-200)
+    panels = len(inner) + 1
+    points = e(cuts[..., :-1]) + e(width) * (1 + nodes) / 2
+    logs = e(xp.log(width / 2)) + np.log(weights) + xp.zeros_like(points)
+    shape = [points.shape[i] for i in range(points.ndim - 2)] + [panels * len(nodes)]
+    points, logs = [points.reshape(shape)], [logs.reshape(shape)]
+    w = (1 + nodes) / 2
+    points.append(e(low) + np.log(w) / e(power))
+    logs.append(np.log(weights / 2) - np.log(w) - e(xp.log(power)) + xp.zeros_like(points[-1]))
+    return xp.concatenate(points, axis=-1), xp.concatenate(logs, axis=-1)
+
+
+def _newton(xp, y, k_shape, k_rate, r, alpha, x, t_x, litt):
+    """One Newton step towards the mode in ``y = log k`` of the prior times the gaps'
+    likelihood (lambda out, the quiet end left aside), and the normal approximation's
+    standard deviation at ``y``: NumPy, or PyTensor (differentiable)."""
+    if xp is pt:
+        psi, trigamma = pt.psi, pt.tri_gamma
+    else:
+        psi, trigamma = special.psi, lambda v: special.polygamma(1, v)
+    k = xp.exp(y)
+    a, b = r + k * x, alpha + k * t_x
+    slope = x * y + x + litt - x * psi(k) + x * psi(a) - x * xp.log(b) - a * t_x / b
+    bend = (x / k - x * trigamma(k) + x * x * trigamma(a) - 2 * x * t_x / b
+            + a * t_x * t_x / (b * b))
+    first = k_shape - k_rate * k + k * slope
+    second = xp.minimum(-k_rate * k + k * slope + k * k * bend, -1e-3)
+    return y - xp.clip(first / second, -1.0, 1.0), 1 / xp.sqrt(-second)
+
+
+def _regularity_mode(k_shape, k_rate, r, alpha, x, t_x, litt, gap_mean, gap_precision):
+    """Newton's method (NumPy) for :func:`_newton`'s mode, from the prior's log-moments and
+    the customer's gaps weighted by their precisions; the last step is left to the caller."""
+    prior_var = special.polygamma(1, k_shape)
+    precision = 1 / prior_var + gap_precision
+    y = ((special.psi(k_shape) - np.log(k_rate)) / prior_var + gap_mean * gap_precision) \
+        / precision
+    for _ in range(NEWTON_STEPS - 1):
+        y = _newton(np, y, k_shape, k_rate, r, alpha, x, t_x, litt)[0]
+    return y
+
+
+class RegularityMode(Op):
+    """:func:`_regularity_mode` in a PyTensor graph, without a gradient. The k quadrature's
+    nodes sit at the mode that one more Newton step (in the graph) gives, and spread by the
+    curvature there, so that they move with the parameters as smooth functions: the gradient
+    of the quadrature, nodes and all, is then the derivative of the very function the fit
+    evaluates (the last step's derivative is the mode's, by the implicit function theorem).
+    An Op of its own: PyMC's pre-gradient rewrites remove ``disconnected_grad``, and the
+    gradient of every Newton step then swamps the compiler."""
+
+    __props__ = ()
+
+    def make_node(self, *inputs):
+        inputs = [pt.as_tensor_variable(v).astype("float64") for v in inputs]
+        kind = pt.TensorType("float64", shape=(None,) * max(v.ndim for v in inputs))
+        return Apply(self, inputs, [kind()])
+
+    def perform(self, node, inputs, outputs):
+        shape = np.broadcast_shapes(*(np.shape(v) for v in inputs))
+        outputs[0][0] = np.ascontiguousarray(
+            np.broadcast_to(_regularity_mode(*inputs), shape), dtype=float)
+
+    def connection_pattern(self, node):
+        return [[False] for _ in node.inputs]
+
+    def pullback(self, inputs, outputs, cotangents):
+        return [disconnected_type() for _ in inputs]
+
+
+def node_terms(xp, k_shape, k_rate, r, alpha, s, beta, x, t_x, T, litt, gap_mean,
+               gap_precision):
+    """The likelihood's terms at each node of the quadrature in ``y = log k``: the nodes
+    ``y`` and, as logs with the node's weight and prior density, (alive at T, left in (t_x,
+    T]); the nodes run along a trailing axis."""
+    lgamma = _special(xp)[1]
+    placement = (k_shape, k_rate, r, alpha, x, t_x, litt, gap_mean, gap_precision)
+    start = _regularity_mode(*placement) if xp is np else RegularityMode()(*placement)
+    mode = _newton(xp, start, k_shape, k_rate, r, alpha, x, t_x, litt)[0]
+    width = _newton(xp, mode, k_shape, k_rate, r, alpha, x, t_x, litt)[1]
+    inner = [mode + d * width for d in K_PANELS]
+    y, log_weight = rule(xp, inner[0], mode + K_TOP * width, inner[1:], k_shape, K_NODES,
+                         K_WEIGHTS)
+    log_weight = (log_weight + e(k_shape * xp.log(k_rate) - lgamma(k_shape)) + e(k_shape) * y
+                  - e(k_rate) * xp.exp(y))
+    alive, left = given_k(xp, xp.exp(y), *(e(v) for v in (r, alpha, s, beta, x, t_x, T, litt)))
+    return y, log_weight + alive, log_weight + left
+
+
+def log_terms(xp, *args):
+    """The two terms of each customer's likelihood, (alive at T, left in (t_x, T]), as logs.
+
+    ``xp`` is ``pytensor.tensor`` (the likelihood) or ``numpy`` (P(alive)); the arguments are
+    :func:`node_terms`'s, parameters broadcasting against the rows.
+    """
+    _, alive, left = node_terms(xp, *args)
+    return numerics.logsumexp_last(xp, alive), numerics.logsumexp_last(xp, left)
+
+
+def _columns(x, t_x, T, litt):
+    x, t_x, T, litt = (np.asarray(v, dtype=float) for v in (x, t_x, T, litt))
+    return (x, t_x, T, litt, *gap_shape(x, t_x, litt))
+
+
+def logp(k_shape, k_rate, r, alpha, s, beta, x, t_x, T, litt):
+    """Pareto/GGG log-likelihood of each customer (Platzer & Reutterer 2016).
+
+    Parameters
+    ----------
+    k_shape, k_rate : scalar or array
+        Gamma shape and rate of the regularity ``k`` (BTYDplus's ``t`` and ``gamma``).
+    r, alpha : scalar or array
+        Gamma shape and rate of the purchase rates ``lambda`` (purchases per time unit).
+    s, beta : scalar or array
+        Gamma shape and rate of the dropout rates ``mu``.
+    x, t_x, T, litt : array
+        Repeat purchases, time of the last one, age, and the sum of the logs of the gaps
+        between purchases (NumPy data).
+
+    Examples
+    --------
+    >>> round(float(logp(2.0, 2.0, 0.55, 10.6, 0.6, 11.7, [0], [0], [39], [0]).eval()[0]), 3)
+    -0.6
+    """
+    k_shape, k_rate, r, alpha, s, beta = numerics.float64(k_shape, k_rate, r, alpha, s, beta)
+    data = [pt.as_tensor_variable(v) for v in _columns(x, t_x, T, litt)]
+    alive, left = log_terms(pt, k_shape, k_rate, r, alpha, s, beta, *data)
+    return numerics.logaddexp(alive, left)
+
+
+# ============================================================================================
+# Closed forms (NumPy)
+# ============================================================================================
+
+
+def _broadcast(*values):
+    shape = np.broadcast_shapes(*(np.shape(v) for v in values))
+    return [np.broadcast_to(np.asarray(v, dtype=float), shape) for v in values]
+
+
+def _numpy_nodes(k_shape, k_rate, r, alpha, s, beta, x, t_x, T, litt):
+    return node_terms(np, *_broadcast(k_shape, k_rate, r, alpha, s, beta,
+                                      *_columns(x, t_x, T, litt)))
+
+
+def loglik(k_shape, k_rate, r, alpha, s, beta, x, t_x, T, litt):
+    """The log-likelihood of each customer, in NumPy (broadcasting)."""
+    _, alive, left = _numpy_nodes(k_shape, k_rate, r, alpha, s, beta, x, t_x, T, litt)
+    return np.logaddexp(numerics.logsumexp_last(np, alive), numerics.logsumexp_last(np, left))
+
+
+def p_alive(k_shape, k_rate, r, alpha, s, beta, x, t_x, T, litt):
+    """P(alive at T | x, t_x, T, litt): the 'alive' term over the likelihood."""
+    _, alive, left = _numpy_nodes(k_shape, k_rate, r, alpha, s, beta, x, t_x, T, litt)
+    alive, left = numerics.logsumexp_last(np, alive), numerics.logsumexp_last(np, left)
+    return np.exp(alive - np.logaddexp(alive, left))
+
+
+# ============================================================================================
+# Simulation (NumPy)
+# ============================================================================================
+
+
+def renewals(k, lam, clock, end, rng):
+    """Purchases with Gamma(k, k lam) gaps (mean ``1 / lam``) after a purchase at ``clock``,
+    until ``end``, for each customer: ``(customer, time, gap)`` arrays, in rounds."""
+    clock = np.array(clock, dtype=float)
+    active = np.flatnonzero(clock <= end)
+    customers, times, gaps = [], [], []
+    while active.size:
+        # A gap of Gamma(k) with a small k can underflow to 0, which no summary holds
+        # (its purchases are days apart at least); 1e-9 of a time unit is far below that.
+        gap = np.maximum(rng.gamma(k[active], 1.0) / (k[active] * lam[active]), 1e-9)
+        clock[active] += gap
+        kept = clock[active] <= end[active]
+        active, gap = active[kept], gap[kept]
+        customers.append(active)
+        times.append(clock[active].copy())
+        gaps.append(gap)
+    return np.concatenate(customers), np.concatenate(times), np.concatenate(gaps)
+
+
+def purchase_times(k_shape, k_rate, r, alpha, s, beta, T, rng=None):
+    """Simulate Pareto/GGG repeat purchases for customers of ages ``T`` (BTYDplus
+    ``pggg.GenerateData``): ``k ~ Gamma(k_shape, k_rate)``, ``lambda ~ Gamma(r, alpha)``,
+    ``mu ~ Gamma(s, beta)``, an exponential lifetime of rate ``mu``, Gamma(k, k lambda) gaps
+    from the first purchase at 0. Parameters may be per-customer arrays.
+
+    Returns
+    -------
+    customer, time, gap : ndarray
+        Each repeat purchase's customer (index into ``T``), time and the gap before it.
+    """
+    rng = np.random.default_rng(rng)
+    T = np.asarray(T, dtype=float)
+    k_shape, k_rate, r, alpha, s, beta = _broadcast(k_shape, k_rate, r, alpha, s, beta,
+                                                    T)[:6]
+    k = rng.gamma(k_shape, 1.0 / k_rate)
+    lam = rng.gamma(r, 1.0 / alpha)
+    life = rng.exponential(1.0, size=T.size) / rng.gamma(s, 1.0 / beta)
+    return renewals(k, lam, np.zeros(T.size), np.minimum(life, T), rng)
+
+
+def rvs(k_shape, k_rate, r, alpha, s, beta, T, rng=None):
+    """Simulate Pareto/GGG summaries ``(x, t_x, T, litt)`` for customers of ages ``T``."""
+    T = np.asarray(T, dtype=float)
+    customer, time, gap = purchase_times(k_shape, k_rate, r, alpha, s, beta, T, rng)
+    t_x = np.zeros(T.size)
+    np.maximum.at(t_x, customer, time)
+    return {"x": np.bincount(customer, minlength=T.size).astype(float), "t_x": t_x, "T": T,
+            "litt": np.bincount(customer, weights=np.log(gap), minlength=T.size)}
+
+
+def future_purchases(k_shape, k_rate, r, alpha, s, beta, x, t_x, T, litt, horizon, rng,
+                     paths: int = 1):
+    """Simulated repeat purchases of each customer in ``(T, T + horizon]`` from their
+    posterior given ``(x, t_x, T, litt)`` under scalar parameters (arrays of customers): the
+    mean of ``paths`` simulated futures each.
+
+    Exact but for the quadrature in ``log k``: whether they are alive at ``T`` (P(alive)),
+    their ``k`` among the quadrature's nodes (by its weights given alive), then ``lambda`` and
+    the gap to their next purchase together (given no purchase in ``(t_x, T]``: with ``G_k,
+    G_a`` the gap and rate in Gamma variables, ``G_k / (G_k + G_a)`` is a Beta(k, a) above
+    ``z(T)`` and ``G_k + G_a`` an independent Gamma(k + a)), their remaining lifetime (Lomax:
+    ``mu | alive ~ Gamma(s, beta + T)``), and Gamma gaps after.
+    """
+    y, alive, left = _numpy_nodes(k_shape, k_rate, r, alpha, s, beta, x, t_x, T, litt)
+    x, t_x, T = np.broadcast_arrays(*(np.asarray(v, dtype=float) for v in (x, t_x, T)))
+    x, t_x, T = x.ravel(), t_x.ravel(), T.ravel()
+    y, alive, left = (v.reshape(x.size, -1) for v in (y, alive, left))
+    total_alive = numerics.logsumexp_last(np, alive)
+    chance = np.exp(total_alive - np.logaddexp(total_alive, numerics.logsumexp_last(np, left)))
+    counts = np.zeros(x.size)
+    for _ in range(paths):
+        counts += _one_future(chance, y, alive, r, alpha, s, beta, x, t_x, T, horizon, rng)
+    return counts / paths
+
+
+def _one_future(chance, y, alive, r, alpha, s, beta, x, t_x, T, horizon, rng):
+    is_alive = rng.random(x.size) < chance
+    node = np.argmax(alive + rng.gumbel(size=alive.shape), axis=-1)
+    k = np.exp(y[np.arange(x.size), node])
+    a, b = r + k * x, alpha + k * t_x
+    edge = b / (alpha + k * T)  # 1 - z(T): 1 - B ~ Beta(a, k) below it
+    room = special.betainc(a, k, edge)
+    u = rng.random(x.size)
+    share = np.where(room > 1e-290, special.betaincinv(a, k, u * np.maximum(room, 1e-300)),
+                     edge * u ** (1 / a))  # so far in the tail the density is ~ w^(a-1)
+    total = rng.gamma(k + a)
+    lam = share * total / b
+    next_purchase = t_x + (1 - share) * total / (k * lam)
+    life = (beta + T) * np.expm1(rng.exponential(1.0, size=x.size) / s)
+    end = T + np.minimum(horizon, life)
+    first = is_alive & (next_purchase <= end)
+    customer, _, _ = renewals(k, lam, np.where(first, next_purchase, np.inf), end, rng)
+    return first + np.bincount(customer, minlength=x.size)
+
+
+# ============================================================================================
+# The model
+# ============================================================================================
+
+
+class ParetoGGGModel(OwnPredictions, PurchaseModel):
+    """Pareto/GGG: the Pareto/NBD with Gamma gaps between purchases whose regularity differs
+    across customers (Platzer & Reutterer 2016).
+
+    Default priors: the Pareto/NBD's on ``r, alpha, s, beta``, and ``LogNormal(0, 1)`` on both
+    ``k_shape`` and ``k_rate`` of the regularity ``k ~ Gamma(k_shape, k_rate)`` (a median
+    customer's ``k`` near 1, Poisson-like gaps). It takes no covariates or groups yet.
+
+    Notes
+    -----
+    Its likelihood reads ``litt`` (``clvlib.summarize(..., regularity=True)``). P(alive) is
+    exact (to its quadrature); expected and predicted purchases are simulated from each
+    customer's posterior (:func:`future_purchases`), as BTYDplus does, because the renewal
+    process of Gamma gaps has no closed form. Not a report candidate: the report's DERT and
+    figures need closed forms it does not have. Each likelihood evaluation integrates over
+    ``k`` and the lifetime by quadrature (about 1,400 points a customer), so a fit costs
+    hundreds of times the Pareto/NBD's (``benchmarks/RESULTS.md``): MAP is the practical fit
+    on thousands of customers.
+    """
+
+    name = "pareto_ggg"
+    title = "Pareto/GGG"
+    story = ("Pareto/GGG (Platzer & Reutterer 2016): while active, customer i's gaps between "
+             "purchases are Gamma(k_i, k_i lambda_i), mean 1/lambda_i and coefficient of "
+             "variation 1/sqrt(k_i); lambda_i ~ Gamma(r, alpha), their regularity k_i ~ "
+             "Gamma(k_shape, k_rate), and an exponential lifetime of rate mu_i ~ Gamma(s, "
+             "beta).")
+    params = ("k_shape", "k_rate") + ParetoNBDModel.params
+    columns = ("x", "t_x", "T", "litt")
+    default_priors = {
+        "k_shape": Prior("LogNormal", mu=0, sigma=1),
+        "k_rate": Prior("LogNormal", mu=0, sigma=1),
+        **ParetoNBDModel.default_priors,
+    }
+    likelihood = Likelihood(pointwise=logp)
+    dropout_kind = "lifetime"
+    dropout_mixing = Mixing("gamma", "s", "beta")
+    # Its closed forms read litt, which the prediction engine does not pass: it predicts
+    # through methods of its own (OwnPredictions).
+    report_candidate = False
+    candidate_note = ("its expected purchases are simulated, and the report's DERT and "
+                      "figures need closed forms")
+    predicts = "P(alive), and expected and predicted purchases by simulation"
+    unavailable = {**OwnPredictions.unavailable,
+                   "dert": "DERT (an unbounded horizon of simulated purchases)"}
+    #: Draws x rows per evaluation of the per-row likelihood (model comparison): each cell
+    #: spans about 1,440 quadrature points.
+    pointwise_cells = 5_000
+
+    def check_data(self, customers: pd.DataFrame, source: str) -> pd.DataFrame:
+        return check_regular_summary(customers, source, self.title)
+
+    # -- predictions --------------------------------------------------------------------------
+
+    def _predict(self, per_draw, customers, n_draws, seed, interval, name) -> Prediction:
+        frame = self.customers if customers is None else self.check_data(
+            customer_frame(customers), "customers")
+        rows = CompressedRows.from_frame(frame, self.columns)
+        draws = self.posterior_draws(n_draws, seed)
+
+        def fn(**chunk):
+            data = {c: chunk[c][:, 0] for c in self.columns}
+            out = np.empty((len(data["x"]), len(draws["r"])))
+            for i in range(out.shape[1]):
+                out[:, i] = per_draw({p: float(draws[p][i]) for p in self.params}, data)
+            return out
+
+        return posterior_predict(fn, {"r": draws["r"]}, rows, frame.index, name=name,
+                                 interval=interval, chunk_size=2000)
+
+    def p_alive(self, customers=None, *, n_draws: int | None = 200, seed: int = 0,
+                interval: float = 0.9) -> Prediction:
+        """Posterior probability that each customer is alive at the end of calibration."""
+        return self._predict(lambda draw, data: p_alive(**draw, **data), customers,
+                             n_draws, seed, interval, "P(alive) at the end of calibration")
+
+    def _simulated(self, t, customers, n_draws, seed, interval, paths, name):
+        if not t > 0:
+            raise ValueError(f"{self.title}: t={t!r}; the horizon must be positive")
+        rng = np.random.default_rng(seed)
+
+        def per_draw(draw, data):
+            return future_purchases(**draw, **data, horizon=t, rng=rng, paths=paths)
+
+        return self._predict(per_draw, customers, n_draws, seed, interval, name)
+
+    def expected_purchases(self, t: float, customers=None, *, n_draws: int | None = 200,
+                           seed: int = 0, interval: float = 0.9, paths: int = 20) -> Prediction:
+        """Expected repeat purchases of each customer in the next ``t`` time units, each
+        posterior draw's expectation the mean of ``paths`` simulated futures
+        (:func:`future_purchases`): its credible interval holds that simulation's noise too
+        (the purchases' standard deviation over ``sqrt(paths)``)."""
+        return self._simulated(t, customers, n_draws, seed, interval, paths,
+                               f"expected repeat purchases in {t:g} {self.time_unit.plural} "
+                               f"(simulated, {paths} paths a draw)")
+
+    def predicted_purchases(self, t: float, customers=None, *, n_draws: int | None = 200,
+                            seed: int = 0, interval: float = 0.9) -> Prediction:
+        """Posterior predictive repeat purchases in the next ``t`` time units: one simulated
+        future per posterior draw, so the interval holds the actual count with probability
+        ``interval``."""
+        return self._simulated(t, customers, n_draws, seed, interval, 1,
+                               f"predicted repeat purchases in {t:g} "
+                               f"{self.time_unit.plural}")

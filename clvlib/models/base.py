@@ -29,7 +29,7 @@ from clvlib.diagnostics import Diagnostics, Identification, identification
 from clvlib.errors import CLVDataError
 from clvlib.models import fit_cache
 from clvlib.models.samplers import ADAPTERS, FitSettings, Method, Sampler
-from clvlib.predict import Prediction
+from clvlib.predict import Prediction, posterior_predict
 from clvlib.priors import Prior
 from clvlib.scoring import score_customers
 from clvlib.summary import CustomerSummary, check_summary, customer_frame
@@ -873,6 +873,31 @@ class OwnPredictions:
         "expected_purchases_new": "a new customer's expected purchases",
         "prob_purchases": "a new customer's purchase-count distribution",
     }
+
+    def _predict(self, per_draw, customers, n_draws, seed, interval, name) -> Prediction:
+        """A prediction of each customer from ``per_draw(draw, data)``, called once per
+        posterior draw (``draw``: a value of each variable) on a chunk of distinct rows
+        (``data``: :meth:`_chunk_data` of their columns), summarized over the draws."""
+        frame = self.customers if customers is None else self.check_data(
+            customer_frame(customers), "customers")
+        rows = CompressedRows.from_frame(frame, self.columns)
+        draws = self.posterior_draws(n_draws, seed)
+        count = len(draws["r"])
+
+        def fn(**chunk):
+            data = self._chunk_data({c: chunk[c][:, 0] for c in self.columns})
+            out = np.empty((len(chunk[self.columns[0]]), count))
+            for i in range(count):
+                out[:, i] = per_draw({k: v[i] for k, v in draws.items()}, data)
+            return out
+
+        return posterior_predict(fn, {"r": draws["r"]}, rows, frame.index, name=name,
+                                 interval=interval, chunk_size=2000)
+
+    def _chunk_data(self, data: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        """What ``per_draw`` of :meth:`_predict` reads of a chunk of rows: their columns; a
+        model adds what it computes from them once per chunk rather than once per draw."""
+        return data
 
     def _not_here(self, method: str):
         raise NotImplementedError(f"{self.title} predicts {self.predicts}; "

@@ -39,7 +39,6 @@ from pytensor.graph.basic import Apply
 from pytensor.graph.op import Op
 from scipy import special
 
-from clvlib.compression import CompressedRows
 from clvlib.models import numerics
 from clvlib.models.base import (
     Likelihood,
@@ -49,9 +48,8 @@ from clvlib.models.base import (
 )
 from clvlib.models.cnbd_k import check_regular_summary
 from clvlib.models.pareto_nbd import ParetoNBDModel
-from clvlib.predict import Prediction, posterior_predict
+from clvlib.predict import Prediction
 from clvlib.priors import Prior
-from clvlib.summary import customer_frame
 
 # ============================================================================================
 # The likelihood, once for PyTensor and NumPy
@@ -532,22 +530,6 @@ class ParetoGGGModel(OwnPredictions, PurchaseModel):
         return check_regular_summary(customers, source, self.title)
 
     # -- predictions --------------------------------------------------------------------------
-
-    def _predict(self, per_draw, customers, n_draws, seed, interval, name) -> Prediction:
-        frame = self.customers if customers is None else self.check_data(
-            customer_frame(customers), "customers")
-        rows = CompressedRows.from_frame(frame, self.columns)
-        draws = self.posterior_draws(n_draws, seed)
-
-        def fn(**chunk):
-            data = {c: chunk[c][:, 0] for c in self.columns}
-            out = np.empty((len(data["x"]), len(draws["r"])))
-            for i in range(out.shape[1]):
-                out[:, i] = per_draw({p: float(draws[p][i]) for p in self.params}, data)
-            return out
-
-        return posterior_predict(fn, {"r": draws["r"]}, rows, frame.index, name=name,
-                                 interval=interval, chunk_size=2000)
 
     def p_alive(self, customers=None, *, n_draws: int | None = 200, seed: int = 0,
                 interval: float = 0.9) -> Prediction:

@@ -47,7 +47,7 @@ from clvlib.models.base import (
     OwnPredictions,
     PurchaseModel,
 )
-from clvlib.predict import Prediction, posterior_predict
+from clvlib.predict import Prediction
 from clvlib.time_varying import SUM_PREFIX, CovariateCalendar
 
 # ============================================================================================
@@ -508,36 +508,18 @@ class ParetoNBDTimeVaryingModel(OwnPredictions, PurchaseModel):
 
     # -- predictions --------------------------------------------------------------------------
 
-    def _predict(self, fn, customers, n_draws, seed, interval, name) -> Prediction:
-        from clvlib.compression import CompressedRows
-        from clvlib.summary import customer_frame
-
-        frame = self.customers if customers is None else self.check_data(
-            customer_frame(customers), "customers")
-        rows = CompressedRows.from_frame(frame, self.columns)
-        draws = self.posterior_draws(n_draws, seed)
-
-        def per_draw(**chunk):
-            data = {c: chunk[c][:, 0] for c in ("x", "t_x", "T")}
-            exposure = Exposure.of(self.calendar.edges[:self.n_past + 1], data["t_x"],
-                                   data["T"])
-            count = len(draws["r"])
-            out = np.empty((len(data["x"]), count))
-            for i in range(count):
-                draw = {k: v[i] for k, v in draws.items()}
-                out[:, i] = fn(draw, data["x"], exposure)
-            return out
-
-        return posterior_predict(per_draw, {"r": draws["r"]}, rows, frame.index, name=name,
-                                 interval=interval, chunk_size=2000)
+    def _chunk_data(self, data: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        """The rows' columns and their :class:`Exposure` to the calendar's past periods."""
+        return {**data, "exposure": Exposure.of(self.calendar.edges[:self.n_past + 1],
+                                                data["t_x"], data["T"])}
 
     def p_alive(self, customers=None, *, n_draws: int | None = 1000, seed: int = 0,
                 interval: float = 0.9) -> Prediction:
         """Posterior probability that each customer is alive at the calibration end."""
-        def fn(draw, x, exposure):
+        def fn(draw, data):
             log_a, log_d = self._period_effects(draw, np)
-            return p_alive(draw["r"], draw["alpha"], draw["s"], draw["beta"], x, log_a, log_d,
-                           exposure)
+            return p_alive(draw["r"], draw["alpha"], draw["s"], draw["beta"], data["x"], log_a,
+                           log_d, data["exposure"])
 
         return self._predict(fn, customers, n_draws, seed, interval,
                              "P(alive) at the end of calibration")
@@ -557,7 +539,8 @@ class ParetoNBDTimeVaryingModel(OwnPredictions, PurchaseModel):
         widths = np.diff(future_edges)
         n_all = len(edges) - 1
 
-        def fn(draw, x, exposure):
+        def fn(draw, data):
+            x, exposure = data["x"], data["exposure"]
             log_a, log_d = self._period_effects(draw, np, n_all)
             alive = p_alive(draw["r"], draw["alpha"], draw["s"], draw["beta"], x,
                             log_a[:self.n_past], log_d[:self.n_past], exposure)

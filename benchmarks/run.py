@@ -376,7 +376,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"kept {scratch}")
         else:
             shutil.rmtree(scratch, ignore_errors=True)
-    from benchmarks.results import render
+    from benchmarks.results import render, with_recorded
 
     meta = {
         "mode": mode, "partial": partial, "command": command, "note": args.note,
@@ -391,7 +391,8 @@ def main(argv: list[str] | None = None) -> int:
     if json_path.parent == BENCH_DIR:
         json_path = data.OUTPUT / json_path.name
     json_path.write_text(json.dumps(raw, indent=1, default=float))
-    results_path.write_text(render(raw))
+    previous = results_path.read_text() if results_path.exists() else ""
+    results_path.write_text(with_recorded(render(raw), previous))
     print(f"results: {results_path} (raw measurements: {json_path})")
     return 1 if any(_failed(c) for c in cases) else 0
 

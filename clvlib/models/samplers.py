@@ -18,7 +18,12 @@ from typing import Literal
 import arviz as az
 import numpy as np
 import pymc as pm
+import pytensor.scalar as ps
 import xarray as xr
+from pytensor.compile.mode import get_mode
+from pytensor.graph.rewriting.basic import dfs_rewriter, in2out, node_rewriter
+from pytensor.tensor.elemwise import Elemwise
+from pytensor.tensor.rewriting.ofg import inline_symbolic_for_fusion
 
 from clvlib.models.density import centered_groups, compiled_density, nutpie_model
 
@@ -74,13 +79,84 @@ def fit_map(model, settings: FitSettings, progressbar: bool, timings: dict) -> x
                             dims={k: [d] for k, d in density.dims.items()},
                             coords=density.coords)
     pymc_model = model.build()
-    with pymc_model:
-        point = pm.find_MAP(progressbar=progressbar, seed=settings.random_seed)
+    point = _map_by_graph(pymc_model, params, settings.random_seed, timings)
     posterior = {name: np.asarray(point[name])[None, None, ...] for name in params}
     dims = {name: list(pymc_model.named_vars_to_dims[name]) for name in params
             if name in pymc_model.named_vars_to_dims}
     coords = {k: list(v) for k, v in pymc_model.coords.items() if v is not None}
     return az.from_dict({"posterior": posterior}, dims=dims, coords=coords)
+
+
+# How a model without a compiled kernel is optimized. PyMC's find_MAP compiles the log density
+# and its gradient as two functions with the default linker, numba, and evaluates the density
+# twice per step; for a model written in Python only that compilation was most of the fit
+# (Pareto/GGG, 300 customers, empty compile caches: 111 s, of which 6 s optimizing). Here one
+# function returns both, run by PyTensor's Python linker: each node is a NumPy call and nothing
+# is compiled. A step then costs about what numba's does on a few hundred customers and up to
+# three times as much on thousands (no fused loops), which a MAP's 30-60 steps repay
+# (benchmarks/map_compile.py). Without elementwise fusion: a fused node is run element by
+# element in Python mode.
+_WIDEST = 32
+
+
+@node_rewriter([Elemwise])
+def _split_wide_sums(fgraph, node):
+    """A sum or product of more than 31 terms as a tree of narrower ones: NumPy's ufuncs take
+    at most 32 operands, and PyTensor's Python mode refuses the wider node (written here
+    because PyTensor's only remedy is its C backend, which compiles)."""
+    if not isinstance(node.op.scalar_op, ps.Add | ps.Mul) or len(node.inputs) < _WIDEST:
+        return None
+    terms = list(node.inputs)
+    while len(terms) >= _WIDEST:
+        terms = [node.op(*terms[i:i + _WIDEST - 1]) if len(terms[i:i + _WIDEST - 1]) > 1
+                 else terms[i] for i in range(0, len(terms), _WIDEST - 1)]
+    return [node.op(*terms)]
+
+
+MAP_MODE = get_mode("FAST_COMPILE").excluding("fusion").register(
+    # the step of fusion kept: PyTensor's inlining of logsumexp and its kin, whose inner
+    # graphs are otherwise compiled in C (2 s each on an empty cache)
+    (dfs_rewriter(inline_symbolic_for_fusion), 48.5),
+    (in2out(_split_wide_sums), 99))
+
+
+def _map_by_graph(pymc_model, names, seed, timings: dict) -> dict[str, np.ndarray]:
+    """The mode of the PyMC model's log density without the transforms' Jacobian (as PyMC's
+    find_MAP), by SciPy's L-BFGS-B from the model's initial point; ``names`` are read back
+    on the constrained scale. Fills ``timings["compile_seconds"]``."""
+    import pytensor
+    import pytensor.tensor as pt
+    from pymc.pytensorf import join_nonshared_inputs
+    from scipy.optimize import minimize
+
+    t0 = time.perf_counter()
+    value_vars = pymc_model.value_vars
+    start = pymc_model.initial_point(random_seed=seed)
+    logp = pymc_model.logp(jacobian=False)
+    grads = pytensor.grad(logp, value_vars)
+    [logp, *grads], joined = join_nonshared_inputs(start, [logp, *grads], value_vars)
+    both = pytensor.function([joined], [logp, pt.concatenate([g.ravel() for g in grads])],
+                             mode=MAP_MODE)
+    constrained = {var.name: var for var in pymc_model.unobserved_value_vars}
+    values = pytensor.function(value_vars, [constrained[name] for name in names],
+                               mode=MAP_MODE, on_unused_input="ignore")
+    timings["compile_seconds"] = time.perf_counter() - t0
+
+    def negative(y):
+        logp, grad = both(y)
+        return -logp, -grad
+
+    x0 = np.concatenate([np.ravel(start[v.name]) for v in value_vars]).astype(float)
+    result = minimize(negative, x0, jac=True, method="L-BFGS-B", options={"maxiter": 5000})
+    if not np.all(np.isfinite(result.x)):
+        raise FloatingPointError(f"MAP: the optimizer left the parameters' range "
+                                 f"({result.message})")
+    pieces, at = [], 0
+    for var in value_vars:
+        shape = np.shape(start[var.name])
+        pieces.append(result.x[at:at + int(np.prod(shape))].reshape(shape))
+        at += int(np.prod(shape))
+    return dict(zip(names, values(*pieces), strict=True))
 
 
 def _map_by_kernel(density) -> dict[str, float]:

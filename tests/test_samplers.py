@@ -1,5 +1,5 @@
 """The MAP fit of a model without a compiled kernel: PyTensor's Python linker, no compilation
-(clvlib.models.samplers.MAP_MODE). Its optima are held to published numbers in the models'
+(clvlib.models.samplers.PYTHON_MODE). Its optima are held to published numbers in the models'
 own tests (GGompertz/NBD, Abe, BG/BB, sBG, BdW); here, the one thing written by hand for it."""
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ import pytensor
 import pytensor.tensor as pt
 import pytest
 
-from clvlib.models.samplers import MAP_MODE
+from clvlib.models.samplers import PYTHON_MODE
 
 
 def test_map_mode_evaluates_sums_and_products_wider_than_numpy_takes():
@@ -17,7 +17,7 @@ def test_map_mode_evaluates_sums_and_products_wider_than_numpy_takes():
     xs = [pt.dscalar(f"x{i}") for i in range(70)]
     total = pt.add(*[x ** 2 for x in xs])
     product = pt.mul(*xs)
-    fn = pytensor.function(xs, [total, product, *pytensor.grad(product, xs[:2])], mode=MAP_MODE)
+    fn = pytensor.function(xs, [total, product, *pytensor.grad(product, xs[:2])], mode=PYTHON_MODE)
     values = np.linspace(0.5, 1.5, 70)
     got = fn(*values)
     assert got[0] == pytest.approx(np.sum(values ** 2), rel=1e-14)

@@ -87,9 +87,10 @@ def fit_map(model, settings: FitSettings, progressbar: bool, timings: dict) -> x
     return az.from_dict({"posterior": posterior}, dims=dims, coords=coords)
 
 
-# How a model without a compiled kernel is optimized. PyMC's find_MAP compiles the log density
-# and its gradient as two functions with the default linker, numba, and evaluates the density
-# twice per step; for a model written in Python only that compilation was most of the fit
+# How a model without a compiled kernel is optimized (and checked: clvlib.models.verify
+# evaluates its functions a few times each, in the same mode). PyMC's find_MAP compiles the log
+# density and its gradient as two functions with the default linker, numba, and evaluates the
+# density twice per step; for a model written in Python only that compilation was most of the fit
 # (Pareto/GGG, 300 customers, empty compile caches: 111 s, of which 6 s optimizing). Here one
 # function returns both, run by PyTensor's Python linker: each node is a NumPy call and nothing
 # is compiled. A step then costs about what numba's does on a few hundred customers and up to
@@ -113,7 +114,7 @@ def _split_wide_sums(fgraph, node):
     return [node.op(*terms)]
 
 
-MAP_MODE = get_mode("FAST_COMPILE").excluding("fusion").register(
+PYTHON_MODE = get_mode("FAST_COMPILE").excluding("fusion").register(
     # the step of fusion kept: PyTensor's inlining of logsumexp and its kin, whose inner
     # graphs are otherwise compiled in C (2 s each on an empty cache)
     (dfs_rewriter(inline_symbolic_for_fusion), 48.5),
@@ -136,10 +137,10 @@ def _map_by_graph(pymc_model, names, seed, timings: dict) -> dict[str, np.ndarra
     grads = pytensor.grad(logp, value_vars)
     [logp, *grads], joined = join_nonshared_inputs(start, [logp, *grads], value_vars)
     both = pytensor.function([joined], [logp, pt.concatenate([g.ravel() for g in grads])],
-                             mode=MAP_MODE)
+                             mode=PYTHON_MODE)
     constrained = {var.name: var for var in pymc_model.unobserved_value_vars}
     values = pytensor.function(value_vars, [constrained[name] for name in names],
-                               mode=MAP_MODE, on_unused_input="ignore")
+                               mode=PYTHON_MODE, on_unused_input="ignore")
     timings["compile_seconds"] = time.perf_counter() - t0
 
     def negative(y):

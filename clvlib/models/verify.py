@@ -103,9 +103,12 @@ def check_model(model, *, n_points: int = 5, spread: float = 0.5, seed: int = 0,
     import pytensor.tensor as pt
 
     from clvlib.models.density import compiled_density
+    from clvlib.models.samplers import PYTHON_MODE
 
     pymc_model = model.build()
-    logp_fn, dlogp_fn = pymc_model.compile_logp(), pymc_model.compile_dlogp()
+    # evaluated a few times each: PyTensor's Python linker, nothing compiled (as fit("map"))
+    logp_fn = pymc_model.compile_logp(mode=PYTHON_MODE)
+    dlogp_fn = pymc_model.compile_dlogp(mode=PYTHON_MODE)
     start = pymc_model.initial_point()
     names = [v.name for v in pymc_model.value_vars]
     shapes = [np.shape(start[n]) for n in names]
@@ -129,13 +132,13 @@ def check_model(model, *, n_points: int = 5, spread: float = 0.5, seed: int = 0,
     # random variables themselves would be fresh draws from the prior at every call.
     constrained = pymc_model.compile_fn(
         pymc_model.replace_rvs_by_values([pymc_model[name] for name in model.variables]),
-        inputs=pymc_model.value_vars, on_unused_input="ignore")
+        inputs=pymc_model.value_vars, on_unused_input="ignore", mode=PYTHON_MODE)
     symbolic = {k: (pt.dscalar if np.ndim(v) == 0 else pt.dvector)(k)
                 for k, v in zip(model.variables, constrained(start), strict=True)}
     pointwise = pytensor.function(list(symbolic.values()), model.row_loglike(symbolic, rows),
-                                  on_unused_input="ignore")
+                                  on_unused_input="ignore", mode=PYTHON_MODE)
     total = pytensor.function(list(symbolic.values()), model.loglike(symbolic, rows),
-                              on_unused_input="ignore")
+                              on_unused_input="ignore", mode=PYTHON_MODE)
     density = compiled_density(model)
     kernel_errors = []
     for _ in range(n_points):

@@ -28,8 +28,6 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-import pytensor
-import pytensor.tensor as pt
 from scipy.special import logsumexp
 
 from clvlib.compression import CompressedRows, row_weights
@@ -140,7 +138,7 @@ def _thinned_posterior(model: PurchaseModel, max_draws: int):
 
 
 def pointwise_loglik(model: PurchaseModel, rows: CompressedRows, *, columns=None,
-                     max_draws: int = COMPARISON_DRAWS, chunk: int = 250) -> np.ndarray:
+                     max_draws: int = COMPARISON_DRAWS, cells: int | None = None) -> np.ndarray:
     """Log-likelihood of each distinct row per posterior draw, shape ``(chains, draws, rows)``.
 
     Parameters
@@ -150,34 +148,24 @@ def pointwise_loglik(model: PurchaseModel, rows: CompressedRows, *, columns=None
         likelihood as its :attr:`~clvlib.models.base.CLVModel.columns` (default: those).
     max_draws : int
         Use every k-th draw of each chain so that at most this many remain.
+    cells : int, optional
+        Draws x rows evaluated at once by the model's graph (default: the model's
+        ``pointwise_cells``).
     """
     columns = tuple(columns or model.columns)
-    if getattr(model, "indexed", False):  # covariates or groups: each row's own parameters
-        post = _thinned_posterior(model, max_draws)
-        chains, draws = post.sizes["chain"], post.sizes["draw"]
-        flat = {k: post[k].to_numpy().reshape((chains * draws,) + post[k].shape[2:])
-                for k in model.variables}
-        return model.pointwise_loglik(flat, rows, columns).reshape(chains, draws, len(rows))
     post = _thinned_posterior(model, max_draws)
     chains, draws = post.sizes["chain"], post.sizes["draw"]
-    if model.kernel in POINTWISE_KERNELS:  # the compiled kernel: no graph to compile
+    if model.kernel in POINTWISE_KERNELS and not getattr(model, "indexed", False):
+        # the compiled kernel: no graph to evaluate
         draws_by_param = np.column_stack([post[k].to_numpy().reshape(-1) for k in model.params])
         out = np.empty((chains * draws, len(rows)))
         kernels.pointwise_loglik(model.kernel, draws_by_param,
                                  *(np.asarray(rows[c], dtype=float) for c in columns), out)
         return out.reshape(chains, draws, len(rows))
-    params = [pt.dvector(name) for name in model.params]
-    logp = model.likelihood.pointwise(
-        *(p[:, None] for p in params),
-        *(np.asarray(rows[c], dtype=float)[None, :] for c in columns),
-    )
-    fn = pytensor.function(params, logp)
-    flat = {k: post[k].to_numpy().reshape(-1) for k in model.params}
-    out = np.empty((chains * draws, len(rows)))
-    for start in range(0, chains * draws, chunk):
-        stop = min(start + chunk, chains * draws)
-        out[start:stop] = fn(*(flat[k][start:stop] for k in model.params))
-    return out.reshape(chains, draws, len(rows))
+    # covariates or groups (each row's own parameters), or no kernel: the model's graph
+    flat = {k: post[k].to_numpy().reshape((chains * draws,) + post[k].shape[2:])
+            for k in model.variables}
+    return model.pointwise_loglik(flat, rows, columns, cells).reshape(chains, draws, len(rows))
 
 
 def loo_pointwise(model: PurchaseModel, rows: CompressedRows | None = None):

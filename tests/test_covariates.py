@@ -340,7 +340,7 @@ def test_pointwise_log_likelihood_for_comparison_uses_each_rows_parameters(base)
     from clvlib.comparison import pointwise_loglik
 
     model = fake_covariate_fit(covariate_model(base), draws=6)
-    ll = pointwise_loglik(model, model.rows, chunk=4)
+    ll = pointwise_loglik(model, model.rows, cells=4 * len(model.rows))  # two chunks
     assert ll.shape == (1, 6, len(model.rows))
     draws = model.posterior_draws()
     for j in (0, 5):

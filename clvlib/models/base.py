@@ -28,7 +28,7 @@ from clvlib.covariates import Design, linear_predictor
 from clvlib.diagnostics import Diagnostics, Identification, identification
 from clvlib.errors import CLVDataError
 from clvlib.models import fit_cache
-from clvlib.models.samplers import ADAPTERS, FitSettings, Method, Sampler
+from clvlib.models.samplers import ADAPTERS, PYTHON_MODE, FitSettings, Method, Sampler
 from clvlib.predict import Prediction, posterior_predict
 from clvlib.priors import Prior
 from clvlib.scoring import score_customers
@@ -437,7 +437,10 @@ class CLVModel:
         columns = columns or self.columns
         inputs = [pt.dmatrix(name) for name in self.params]
         data = [np.asarray(rows[c], dtype=float)[None, :] for c in columns]
-        fn = pytensor.function(inputs, self.likelihood.pointwise(*inputs, *data))
+        # PyTensor's Python linker, nothing compiled: numba's compilation cost more than it
+        # saved (GGompertz/NBD, 4,000 draws x 1,016 rows: 7.7 s against 14.1 s on a warm cache)
+        fn = pytensor.function(inputs, self.likelihood.pointwise(*inputs, *data),
+                               mode=PYTHON_MODE)
         n_draws, n_rows = len(draws[self.params[0]]), len(rows)
         out = np.empty((n_draws, n_rows))
         step = max(1, (cells or self.pointwise_cells) // max(n_rows, 1))

@@ -438,7 +438,8 @@ class CLVModel:
         inputs = [pt.dmatrix(name) for name in self.params]
         data = [np.asarray(rows[c], dtype=float)[None, :] for c in columns]
         # PyTensor's Python linker, nothing compiled: numba's compilation cost more than it
-        # saved (GGompertz/NBD, 4,000 draws x 1,016 rows: 7.7 s against 14.1 s on a warm cache)
+        # saved (benchmarks/map_compile.py, 500 draws: 2.6-14 times faster on empty caches; on
+        # warm ones from 0.9 times numba's speed, GGompertz/NBD, to 1.5 times, Pareto/GGG)
         fn = pytensor.function(inputs, self.likelihood.pointwise(*inputs, *data),
                                mode=PYTHON_MODE)
         n_draws, n_rows = len(draws[self.params[0]]), len(rows)

@@ -187,11 +187,11 @@ def test_parameter_recovery_and_predictions():
 
 
 def test_fit_map_through_the_graph_is_the_mode_of_the_numpy_posterior():
-    """``fit("map")`` (the PyMC graph, PyTensor's Python linker) on 300 simulated customers
+    """``fit("map")`` (the PyMC graph, PyTensor's Python linker) on 200 simulated customers
     lands where no step of 0.01 in any log parameter raises the NumPy posterior it maximizes:
     the likelihood plus the LogNormal priors' log densities without the log transform's
     Jacobian, as PyMC's find_MAP (an exact check: no randomness is involved)."""
-    frame, _, _ = _simulated(300, 5)
+    frame, _, _ = _simulated(200, 5)
     model = clv.ParetoGGGModel(frame)
     model.fit("map", progressbar=False)
     names = list(ggg.ParetoGGGModel.params)

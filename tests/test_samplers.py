@@ -1,15 +1,19 @@
 """The MAP fit of a model without a compiled kernel: PyTensor's Python linker, no compilation
 (clvlib.models.samplers.PYTHON_MODE). Its optima are held to published numbers in the models'
-own tests (GGompertz/NBD, Abe, BG/BB, sBG, BdW); here, the one thing written by hand for it."""
+own tests (GGompertz/NBD, Abe, BG/BB, sBG, BdW); here, what is written by hand for it: the
+split of wide sums, and the refusal of a density the optimizer could not evaluate."""
 
 from __future__ import annotations
+
+import io
 
 import numpy as np
 import pytensor
 import pytensor.tensor as pt
 import pytest
+from tqdm import tqdm
 
-from clvlib.models.samplers import PYTHON_MODE
+from clvlib.models.samplers import PYTHON_MODE, _maximize
 
 
 def test_map_mode_evaluates_sums_and_products_wider_than_numpy_takes():
@@ -25,3 +29,23 @@ def test_map_mode_evaluates_sums_and_products_wider_than_numpy_takes():
     assert got[2] == pytest.approx(np.prod(values[1:]), rel=1e-13)
     assert got[3] == pytest.approx(np.prod(values) / values[1], rel=1e-13)
     assert max(len(node.inputs) for node in fn.maker.fgraph.apply_nodes) < 32
+
+
+def test_map_refuses_a_density_it_cannot_evaluate_rather_than_return_the_start():
+    """L-BFGS-B stops at once on a gradient that is not finite and returns where it stands,
+    the start: a Pareto/GGG customer who bought on the last day did this to the CDNOW sample's
+    MAP fit, which came back at its starting point without a word."""
+    bar = tqdm(file=io.StringIO())
+    center = np.array([1.0, -2.0])
+
+    def quadratic(y):
+        return -float(np.sum((y - center) ** 2)), -2 * (y - center)
+
+    np.testing.assert_allclose(_maximize(quadratic, np.zeros(2), bar), center, atol=1e-6)
+    assert bar.n > 1  # each evaluation counted on the bar
+
+    def broken(y):
+        return quadratic(y)[0], np.array([np.nan, 1.0])
+
+    with pytest.raises(FloatingPointError, match="gradient .*nan.*check_model"):
+        _maximize(broken, np.zeros(2), tqdm(disable=True))

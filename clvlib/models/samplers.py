@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import sys
 import time
 import warnings
 from dataclasses import asdict, dataclass
@@ -24,6 +25,7 @@ from pytensor.compile.mode import get_mode
 from pytensor.graph.rewriting.basic import dfs_rewriter, in2out, node_rewriter
 from pytensor.tensor.elemwise import Elemwise
 from pytensor.tensor.rewriting.ofg import inline_symbolic_for_fusion
+from tqdm import tqdm
 
 from clvlib.models.density import centered_groups, compiled_density, nutpie_model
 
@@ -72,14 +74,16 @@ def fit_map(model, settings: FitSettings, progressbar: bool, timings: dict) -> x
     """The posterior mode (with flat priors: the maximum-likelihood estimate), as one draw."""
     params = model.variables
     density = compiled_density(model)
-    if density is not None:
-        point = _map_by_kernel(density)
-        return az.from_dict({"posterior": {k: np.asarray(v)[None, None, ...] for k, v in
-                                           point.items()}},
-                            dims={k: [d] for k, d in density.dims.items()},
-                            coords=density.coords)
-    pymc_model = model.build()
-    point = _map_by_graph(pymc_model, params, settings.random_seed, timings)
+    with tqdm(desc=f"MAP of {model.title}", unit=" evaluations", disable=not progressbar,
+              file=sys.stderr) as bar:
+        if density is not None:
+            point = _map_by_kernel(density, bar)
+            return az.from_dict({"posterior": {k: np.asarray(v)[None, None, ...] for k, v in
+                                               point.items()}},
+                                dims={k: [d] for k, d in density.dims.items()},
+                                coords=density.coords)
+        pymc_model = model.build()
+        point = _map_by_graph(pymc_model, params, settings.random_seed, timings, bar)
     posterior = {name: np.asarray(point[name])[None, None, ...] for name in params}
     dims = {name: list(pymc_model.named_vars_to_dims[name]) for name in params
             if name in pymc_model.named_vars_to_dims}
@@ -121,16 +125,40 @@ PYTHON_MODE = get_mode("FAST_COMPILE").excluding("fusion").register(
     (in2out(_split_wide_sums), 99))
 
 
-def _map_by_graph(pymc_model, names, seed, timings: dict) -> dict[str, np.ndarray]:
+def _maximize(logp_and_grad, start: np.ndarray, bar) -> np.ndarray:
+    """The maximum of a log density by SciPy's L-BFGS-B from ``start``, each evaluation
+    counted on ``bar`` (a tqdm bar) with the log density there. A density or gradient that is
+    not finite where the optimizer stopped is an error, not an estimate: L-BFGS-B stops on
+    it and would return the point it reached, often the start."""
+    from scipy.optimize import minimize
+
+    def negative(y):
+        logp, grad = logp_and_grad(y)
+        bar.update()
+        bar.set_postfix_str(f"log posterior {float(logp):,.2f}", refresh=False)
+        return -logp, -grad
+
+    result = minimize(negative, start, jac=True, method="L-BFGS-B", options={"maxiter": 5000})
+    logp, grad = logp_and_grad(result.x)
+    if not (np.isfinite(logp) and np.all(np.isfinite(grad)) and np.all(np.isfinite(result.x))):
+        raise FloatingPointError(
+            f"MAP: the log density is {logp} and its gradient {np.round(grad, 4).tolist()} "
+            f"after {result.nfev} evaluations ({result.message}): the likelihood cannot be "
+            "evaluated there; clvlib.models.check_model(model) checks each row's "
+            "log-likelihood and the gradient against finite differences")
+    return result.x
+
+
+def _map_by_graph(pymc_model, names, seed, timings: dict, bar) -> dict[str, np.ndarray]:
     """The mode of the PyMC model's log density without the transforms' Jacobian (as PyMC's
     find_MAP), by SciPy's L-BFGS-B from the model's initial point; ``names`` are read back
     on the constrained scale. Fills ``timings["compile_seconds"]``."""
     import pytensor
     import pytensor.tensor as pt
     from pymc.pytensorf import join_nonshared_inputs
-    from scipy.optimize import minimize
 
     t0 = time.perf_counter()
+    bar.set_postfix_str("building the log density and its gradient (nothing to compile)")
     value_vars = pymc_model.value_vars
     start = pymc_model.initial_point(random_seed=seed)
     logp = pymc_model.logp(jacobian=False)
@@ -143,40 +171,21 @@ def _map_by_graph(pymc_model, names, seed, timings: dict) -> dict[str, np.ndarra
                                mode=PYTHON_MODE, on_unused_input="ignore")
     timings["compile_seconds"] = time.perf_counter() - t0
 
-    def negative(y):
-        logp, grad = both(y)
-        return -logp, -grad
-
     x0 = np.concatenate([np.ravel(start[v.name]) for v in value_vars]).astype(float)
-    result = minimize(negative, x0, jac=True, method="L-BFGS-B", options={"maxiter": 5000})
-    if not np.all(np.isfinite(result.x)):
-        raise FloatingPointError(f"MAP: the optimizer left the parameters' range "
-                                 f"({result.message})")
+    y = _maximize(both, x0, bar)
     pieces, at = [], 0
     for var in value_vars:
         shape = np.shape(start[var.name])
-        pieces.append(result.x[at:at + int(np.prod(shape))].reshape(shape))
+        pieces.append(y[at:at + int(np.prod(shape))].reshape(shape))
         at += int(np.prod(shape))
     return dict(zip(names, values(*pieces), strict=True))
 
 
-def _map_by_kernel(density) -> dict[str, float]:
+def _map_by_kernel(density, bar) -> dict[str, float]:
     """The mode of the density without the transform's Jacobian (as PyMC's find_MAP), by
     SciPy's L-BFGS-B from the priors' central values (PyMC's default method and start)."""
-    from scipy.optimize import minimize
-
     target = density.without_jacobian()
-
-    def negative(y):
-        logp, grad = target.logp_and_grad(y)
-        return -logp, -grad
-
-    result = minimize(negative, density.start, jac=True, method="L-BFGS-B",
-                      options={"maxiter": 5000})
-    if not np.all(np.isfinite(result.x)):
-        raise FloatingPointError(f"MAP: the optimizer left the parameters' range "
-                                 f"({result.message})")
-    return target.values(result.x)
+    return target.values(_maximize(target.logp_and_grad, density.start, bar))
 
 
 def fit_nutpie(model, settings: FitSettings, progressbar: bool, timings: dict) -> xr.DataTree:

@@ -227,6 +227,10 @@ def summarize(
     >>> int(s.customers["x"].sum()), int(s.customers["x_holdout"].sum())  # doctest: +SKIP
     (2457, 1882)
     """
+    if not isinstance(log, TransactionLog):
+        raise TypeError(f"summarize takes a TransactionLog, not a {type(log).__name__}: read "
+                        "the transactions first, clvlib.read_transactions(frame_or_path, "
+                        "customer_id=..., date=..., amount=...), which checks them")
     unit = TimeUnit.parse(time_unit)
     if cohort not in COHORT_FORMATS:
         raise ValueError(f"cohort={cohort!r}; choose one of {', '.join(COHORT_FORMATS)}")

@@ -233,6 +233,13 @@ def test_small_log_by_hand(small_log):
     assert "1 transaction row(s) after 2020-01-15 ignored" in summary.notes
 
 
+def test_a_data_frame_is_refused_with_the_reader_to_use():
+    """A raw DataFrame has none of a TransactionLog's checks: the error names the reader."""
+    frame = pd.DataFrame({"customer_id": ["a"], "date": ["2020-01-01"], "amount": [5.0]})
+    with pytest.raises(TypeError, match=r"not a DataFrame.*clvlib\.read_transactions"):
+        summarize(frame, time_unit="day")
+
+
 def test_late_first_purchase_after_an_early_return_is_counted(tmp_path):
     """returns='net': a customer whose only calibration row is a return and whose first
     purchase comes after calibration_end is left out of the summary (the first purchase

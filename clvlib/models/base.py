@@ -417,7 +417,7 @@ class CLVModel:
 
     def pointwise_loglik(self, draws: dict[str, np.ndarray], rows: CompressedRows,
                          columns: tuple[str, ...] | None = None,
-                         cells: int | None = None) -> np.ndarray:
+                         cells: int | None = None, mode=None) -> np.ndarray:
         """Log-likelihood of each distinct row under each draw, ``(S, rows)``, each row with
         its own parameters (for models indexed by customer; model comparison uses it).
 
@@ -431,6 +431,10 @@ class CLVModel:
             The rows' columns passed as the likelihood's data (default :attr:`columns`).
         cells : int, optional
             Draws x rows evaluated at once (default :attr:`pointwise_cells`).
+        mode : pytensor Mode or str, optional
+            How PyTensor runs the graph: by default its Python linker, nothing compiled (see
+            below); ``benchmarks/map_compile.py`` passes PyTensor's default mode (numba) to
+            measure the difference.
         """
         import pytensor
 
@@ -441,7 +445,7 @@ class CLVModel:
         # saved (benchmarks/map_compile.py, 500 draws: 2.6-14 times faster on empty caches; on
         # warm ones from 0.9 times numba's speed, GGompertz/NBD, to 1.5 times, Pareto/GGG)
         fn = pytensor.function(inputs, self.likelihood.pointwise(*inputs, *data),
-                               mode=PYTHON_MODE)
+                               mode=PYTHON_MODE if mode is None else mode)
         n_draws, n_rows = len(draws[self.params[0]]), len(rows)
         out = np.empty((n_draws, n_rows))
         step = max(1, (cells or self.pointwise_cells) // max(n_rows, 1))

@@ -454,11 +454,12 @@ class ParetoNBDTimeVaryingModel(OwnPredictions, PurchaseModel):
                     log_a, log_d, exposure)
 
     def pointwise_loglik(self, draws: dict[str, np.ndarray], rows, columns=None,
-                         cells: int | None = None) -> np.ndarray:
+                         cells: int | None = None, mode=None) -> np.ndarray:
         """Log-likelihood of each distinct row under each draw, ``(S, rows)``: of the
         calibration (``columns`` None or :attr:`columns`) or of calibration and holdout
         together (the ``<column>_full`` columns of :func:`clvlib.comparison.holdout_rows`,
-        whose ``T_full - T`` is the holdout's length; the calendar must reach its end)."""
+        whose ``T_full - T`` is the holdout's length; the calendar must reach its end).
+        In NumPy, a draw at a time: ``cells`` and ``mode`` (PyTensor's) do not apply."""
         columns = tuple(columns or self.columns)
         full = tuple(f"{c}_full" for c in self.columns)
         if columns not in (self.columns, full):

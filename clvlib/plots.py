@@ -296,28 +296,41 @@ def plot_lorenz(values, *, label: str = "CLV", ax=None):
 # -- contractual retention (sBG) ---------------------------------------------------------------
 
 
-def plot_projection(model, *, periods=None, interval: float = 0.9,
-                    ax=None):
+def _curve_style(model, color, label) -> tuple[str, str, str, str]:
+    """Colours of the actual and model curves and their legend names: by default the actual
+    in dark grey and the model in blue, named by its title; with ``color`` and ``label`` (to
+    draw several cohorts or models on one axes) both in that colour, named by the label."""
+    name = label or model.title
+    actual = f"actual ({label})" if label else "actual"
+    return color or ACTUAL, color or MODEL, actual, name
+
+
+def plot_projection(model, *, periods=None, interval: float = 0.9, ax=None,
+                    color: str | None = None, label: str | None = None):
     """A contract model's survival curve: actual vs the fit and its projection, with a
     credible band.
 
     ``model`` is a fitted :class:`~clvlib.ShiftedBetaGeoModel` or a model built on it
-    (:class:`~clvlib.BetaDiscreteWeibullModel`); the legend names it by its title.
+    (:class:`~clvlib.BetaDiscreteWeibullModel`); the legend names it by its title, or by
+    ``label`` in ``color`` when several share one axes (actual solid, model dashed).
 
     Examples
     --------
     >>> plot_projection(model)  # doctest: +SKIP
+    >>> plot_projection(regular, ax=ax, color="C0", label="regular")  # doctest: +SKIP
+    >>> plot_projection(high_end, ax=ax, color="C1", label="high end")  # doctest: +SKIP
     """
     ax = _axes(ax)
+    actual_color, model_color, actual, name = _curve_style(model, color, label)
     table = model.projection(periods, interval=interval)
     unit = model.time_unit.name
     t = np.r_[0, table.index.to_numpy()]
-    ax.plot(t, np.r_[100, table["actual"]], color=ACTUAL, lw=2, marker="o", ms=4,
-            label="actual")
-    ax.plot(t, np.r_[100, table["mean"]], color=MODEL, lw=2, ls="--",
-            label=f"{model.title} (mean)")
-    ax.fill_between(t, np.r_[100, table["lower"]], np.r_[100, table["upper"]], color=MODEL,
-                    alpha=0.2, label=f"{model.title} {interval:.0%} interval")
+    ax.plot(t, np.r_[100, table["actual"]], color=actual_color, lw=2, marker="o", ms=4,
+            label=actual)
+    ax.plot(t, np.r_[100, table["mean"]], color=model_color, lw=2, ls="--",
+            label=f"{name} (mean)")
+    ax.fill_between(t, np.r_[100, table["lower"]], np.r_[100, table["upper"]],
+                    color=model_color, alpha=0.2, label=f"{name} {interval:.0%} interval")
     if not table["fitted"].all():
         boundary = table.index[table["fitted"]].max()
         ax.axvline(boundary, color="grey", lw=1, ls=":")
@@ -330,25 +343,28 @@ def plot_projection(model, *, periods=None, interval: float = 0.9,
     return ax
 
 
-def plot_retention_rates(model, *, periods=None, interval: float = 0.9,
-                         ax=None):
+def plot_retention_rates(model, *, periods=None, interval: float = 0.9, ax=None,
+                         color: str | None = None, label: str | None = None):
     """A contract model's retention rate r_t by period: actual (from the survival table) vs
-    the model's curve, named by the model's title.
+    the model's curve, named by the model's title, or by ``label`` in ``color`` when several
+    share one axes (actual solid, model dashed; see :func:`plot_projection`).
 
     sBG's curve rises although every customer's own churn probability is constant: the
     heterogeneity the model captures. BdW's may dip first, where each customer's churn
     probability rises with tenure faster than selection lifts the rate.
     """
     ax = _axes(ax)
+    actual_color, model_color, actual_name, name = _curve_style(model, color, label)
     pred = model.retention_rate(periods, interval=interval).per_customer * 100
     t = pred.index.to_numpy()
-    ax.plot(t, pred["mean"], color=MODEL, lw=2, ls="--", label=f"{model.title} (mean)")
-    ax.fill_between(t, pred["lower"], pred["upper"], color=MODEL, alpha=0.2,
-                    label=f"{model.title} {interval:.0%} interval")
+    ax.plot(t, pred["mean"], color=model_color, lw=2, ls="--", label=f"{name} (mean)")
+    ax.fill_between(t, pred["lower"], pred["upper"], color=model_color, alpha=0.2,
+                    label=f"{name} {interval:.0%} interval")
     if model.actual_survival is not None:
         s = model.actual_survival
         actual = (s / s.shift(1)).dropna() * 100
-        ax.plot(actual.index, actual, color=ACTUAL, lw=2, marker="o", ms=4, label="actual")
+        ax.plot(actual.index, actual, color=actual_color, lw=2, marker="o", ms=4,
+                label=actual_name)
     if model.fitted_through is not None and model.fitted_through < t.max():
         ax.axvline(model.fitted_through, color="grey", lw=1, ls=":")
     ax.set_xlabel(f"{model.time_unit.name}")

@@ -144,3 +144,19 @@ def test_contract_figures_name_the_model_they_draw():
     assert _labels(ax) == ["actual", "BdW (mean)", "BdW 90% interval"]
     ax = plots.plot_retention_rates(model, periods=12)
     assert _labels(ax) == ["BdW (mean)", "BdW 90% interval", "actual"]
+
+
+def test_two_cohorts_on_one_axes_are_told_apart_by_colour_and_label():
+    """Lesson 7 draws the regular and high-end cohorts on one axes: each in its own colour,
+    its actual and model curves named by its label (they were all "sBG" in one blue)."""
+    ax = None
+    for name, params, colour in (("regular", {"alpha": 0.704, "beta": 1.182}, "C0"),
+                                 ("highend", {"alpha": 0.668, "beta": 3.806}, "C1")):
+        rows = cohort_rows(load_dataset("sbg_retention"), name, cohort_size=1000, through=7)
+        model = fake_fit(clv.ShiftedBetaGeoModel(rows), params, draws=100)
+        ax = plots.plot_retention_rates(model, periods=12, ax=ax, color=colour, label=name)
+    assert _labels(ax) == ["regular (mean)", "regular 90% interval", "actual (regular)",
+                           "highend (mean)", "highend 90% interval", "actual (highend)"]
+    colours = [matplotlib.colors.to_hex(line.get_color()) for line in ax.lines
+               if not line.get_label().startswith("_")]  # not the unlabelled "fitted to" mark
+    assert colours == [matplotlib.colors.to_hex(c) for c in ("C0", "C0", "C1", "C1")]

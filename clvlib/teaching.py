@@ -18,7 +18,9 @@ Three jobs, one command each::
 The site is nbconvert's HTML export of each executed lesson plus an index page and
 previous/next links. Jupyter Book would add a second build system (Sphinx, its own
 configuration and cache) for eight pages; nbconvert is already a dependency of the report
-pipeline, so the site costs no new package.
+pipeline. The lessons' TeX becomes MathML (latex2mathml), which browsers render natively:
+nbconvert's pages typeset math with MathJax from a CDN, so a site read offline (a classroom,
+a laptop on a train) showed raw TeX.
 """
 
 from __future__ import annotations
@@ -310,6 +312,33 @@ def execute_lesson(path: Path, timeout: int = 600) -> tuple[nbformat.NotebookNod
     return nb, time.perf_counter() - start
 
 
+# $$display$$ or $inline$ TeX, as Jupyter's Markdown reads it (a lone or escaped $ is text),
+# and the code it leaves alone: fenced blocks and inline code spans.
+_MATH = re.compile(r"\$\$(.+?)\$\$|(?<![\\$])\$([^$\n]+?)\$", re.S)
+_CODE = re.compile(r"(```.*?```|`[^`\n]*`)", re.S)
+
+
+def math_as_mathml(markdown: str) -> str:
+    """A Markdown text with its TeX (``$...$`` inline, ``$$...$$`` display) as MathML, outside
+    code; browsers render MathML without a script or a network.
+
+    Examples
+    --------
+    >>> math_as_mathml("rate $\\lambda$, code `$HOME`")[:40]
+    'rate <math xmlns="http://www.w3.org/1998'
+    >>> math_as_mathml("rate $\\lambda$, code `$HOME`")[-14:]
+    ', code `$HOME`'
+    """
+    from latex2mathml.converter import convert
+
+    def one(match: re.Match) -> str:
+        display, inline = match.groups()
+        return convert(display or inline, display="block" if display else "inline")
+
+    return "".join(piece if i % 2 else _MATH.sub(one, piece)
+                   for i, piece in enumerate(_CODE.split(markdown)))
+
+
 def build_site(folder: str | Path, out: str | Path, *, execute: bool = True) -> dict[str, float]:
     """Write the course site: one HTML page per lesson (executed), an index, prev/next links.
 
@@ -350,6 +379,9 @@ def build_site(folder: str | Path, out: str | Path, *, execute: bool = True) -> 
     pages = [(p.with_suffix(".html").name, lesson_title(nb, p.stem))
              for p, nb in zip(found, executed, strict=True)]
     for i, nb in enumerate(executed):
+        for cell in nb.cells:
+            if cell.cell_type == "markdown":
+                cell.source = math_as_mathml(cell.source)
         body, _ = exporter.from_notebook_node(nb, resources={"metadata": {"name": pages[i][1]}})
         top, bottom = _nav(pages, i, "top"), _nav(pages, i, "bottom")
         body = body.replace("</head>", f"<style>{SITE_CSS}</style></head>", 1)
@@ -421,7 +453,7 @@ def browser_check(site: str | Path, *, lesson: str | None = None,
     """Load the index and one lesson in headless Chromium; return what failed (empty: all good).
 
     Checked: the index renders its title and a link to every lesson; the lesson renders its
-    title, at least one figure (``<img``) and the previous/next navigation.
+    title, at least one figure (``<img``), the previous/next navigation, and no raw TeX.
     """
     site = Path(site)
     index = site / "index.html"
@@ -448,6 +480,10 @@ def browser_check(site: str | Path, *, lesson: str | None = None,
         problems.append(f"{page.name}: no figure (<img) rendered")
     if 'class="course-nav top"' not in dom or 'href="index.html"' not in dom:
         problems.append(f"{page.name}: the course navigation did not render")
+    text = re.sub(r"<(script|style)\b.*?</\1>", "", dom, flags=re.S | re.I)
+    raw = re.search(r"\$[^$<>]*\\[A-Za-z]+[^$<>]*\$", text)
+    if raw:
+        problems.append(f"{page.name}: raw TeX in the text ({raw.group(0)[:40]!r})")
     return problems
 
 

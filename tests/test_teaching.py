@@ -42,7 +42,8 @@ def _small_lesson() -> nbformat.NotebookNode:
         _cell("md", "It is 42.", "solution"),
         _cell("md", "### Exercise 2. Double it", "exercise"),
         _cell("code", "print(2 * value)", "solution"),
-        _cell("md", "## References\n\n- None."),
+        _cell("md", "## References\n\n- None.\n\nRates $\\lambda_i \\sim \\text{Gamma}(r, "
+              "\\alpha)$, in a sum\n\n$$E[X] = \\frac{r}{\\alpha} t$$\n\nand `$HOME` is code."),
     ])
 
 
@@ -227,6 +228,9 @@ def test_the_site_has_an_index_and_linked_executed_lessons(small_site):
     assert 'class="prev" href="01_small.html"' in second and 'class="next"' not in second
     assert "<title>Lesson 1. Small lesson number 1</title>" in first
     assert "It is 42." in first  # the instructor's site keeps the solutions
+    # the math as MathML (no network needed to read it), code spans as they are
+    assert first.count("<math ") == 2 and '<math display="block"' in first
+    assert "\\lambda" not in first and "\\frac" not in first and "<code>$HOME</code>" in first
     assert (site / "timings.json").is_file()
 
 
@@ -255,8 +259,9 @@ def test_the_browser_check_fails_on_a_page_without_figure_or_navigation(small_si
     (broken / "index.html").write_text((site / "index.html").read_text())
     (broken / "01_small.html").write_text(
         "<html><head><title>Lesson 1. Small lesson number 1</title></head>"
-        "<body><h1>Lesson 1. Small lesson number 1</h1></body></html>")
+        "<body><h1>Lesson 1. Small lesson number 1</h1><p>a rate $\\lambda$</p></body></html>")
     (broken / "02_small.html").write_text((site / "02_small.html").read_text())
     problems = teaching.browser_check(broken, lesson="01_small.html")
     assert problems == ["01_small.html: no figure (<img) rendered",
-                        "01_small.html: the course navigation did not render"]
+                        "01_small.html: the course navigation did not render",
+                        "01_small.html: raw TeX in the text ('$\\\\lambda$')"]

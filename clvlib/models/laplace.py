@@ -9,8 +9,8 @@ the density of the unconstrained variables); :func:`clvlib.diagnostics.identific
 draws from it with the prior as it does for NUTS draws.
 
 The Hessian comes from central differences of an exact gradient: the model's compiled density's
-(:mod:`clvlib.models.density`), in milliseconds, or else the gradient PyMC compiles from the
-model's graph.
+(:mod:`clvlib.models.density`), in milliseconds, or else the gradient of the model's PyMC
+graph, evaluated uncompiled.
 """
 
 from __future__ import annotations
@@ -79,7 +79,7 @@ def laplace_draws(model, n: int = 4000, seed: int = 0) -> dict[str, np.ndarray] 
 
 
 def _laplace_by_pymc(model, n: int, rng) -> dict[str, np.ndarray] | None:
-    """:func:`laplace_draws` through the gradient PyMC compiles from the model's graph."""
+    """:func:`laplace_draws` through the gradient of the model's PyMC graph (uncompiled)."""
     pymc_model = model.build()
     point, sizes, transforms = {}, [], []
     for rv in pymc_model.free_RVs:
@@ -92,10 +92,14 @@ def _laplace_by_pymc(model, n: int, rng) -> dict[str, np.ndarray] | None:
         transforms.append(transform)
     names = [v.name for v in pymc_model.continuous_value_vars]
     mode = np.concatenate([np.ravel(point[name]) for name in names])
-    # Central differences of the compiled gradient: PyMC's symbolic Hessian of a quadrature
-    # likelihood takes minutes to build and compile (93 s for Pareto/NBD with time-varying
-    # covariates on 3,000 customers), the 2 x variables gradients milliseconds.
-    dlogp = pymc_model.compile_dlogp(jacobian=True)
+    # Central differences of the gradient: PyMC's symbolic Hessian of a quadrature likelihood
+    # takes minutes to build and compile (93 s for Pareto/NBD with time-varying covariates on
+    # 3,000 customers), the 2 x variables gradients little. Uncompiled, as the MAP fit before
+    # it (clvlib.models.samplers.PYTHON_MODE): a few dozen evaluations do not repay numba's
+    # compilation.
+    from clvlib.models.samplers import PYTHON_MODE
+
+    dlogp = pymc_model.compile_dlogp(jacobian=True, mode=PYTHON_MODE)
     cuts = np.cumsum([point[name].size for name in names])[:-1]
 
     def gradient(y):

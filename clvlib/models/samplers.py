@@ -139,7 +139,7 @@ def _maximize(logp_and_grad, start: np.ndarray, bar) -> np.ndarray:
         return -logp, -grad
 
     result = minimize(negative, start, jac=True, method="L-BFGS-B", options={"maxiter": 5000})
-    logp, grad = logp_and_grad(result.x)
+    logp, grad = -result.fun, -result.jac  # where it stopped, as the optimizer evaluated it
     if not (np.isfinite(logp) and np.all(np.isfinite(grad)) and np.all(np.isfinite(result.x))):
         raise FloatingPointError(
             f"MAP: the log density is {logp} and its gradient {np.round(grad, 4).tolist()} "

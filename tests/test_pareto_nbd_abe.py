@@ -98,8 +98,29 @@ def test_purchase_count_distribution_sums_to_one_with_the_expected_mean(params):
     for t in (5.0, 39.0):
         p = abe.prob_purchases(*params.values(), t=t, n=n)
         assert p.sum() == pytest.approx(1.0, abs=1e-8)
+        # two quadratures of one mean: the count distribution's 24 x 24 nodes (within 1.1e-5
+        # of adaptive quadrature at the first population, t = 39) and the expectation's 96
         assert (n * p).sum() == pytest.approx(
-            float(abe.expected_purchases_new(*params.values(), t=t)), rel=1e-6)
+            float(abe.expected_purchases_new(*params.values(), t=t)), rel=2e-5)
+
+
+@pytest.mark.parametrize("params", POPULATIONS)
+def test_a_new_customers_expected_purchases_equal_adaptive_quadrature(params):
+    """E[X(t)] = E[lambda (1 - e^(-mu t)) / mu] as a double integral over the correlated
+    normal log rates, by scipy's adaptive quadrature, against the 1-D rule (1e-6)."""
+    lam, mu, s_l, s_m, rho = params.values()
+
+    def integrand(z2, z1, t):
+        u = np.log(lam) + s_l * z1
+        v = np.log(mu) + s_m * (rho * z1 + np.sqrt(1 - rho**2) * z2)
+        density = np.exp(-(z1**2 + z2**2) / 2) / (2 * np.pi)
+        return density * np.exp(u) * -np.expm1(-np.exp(v) * t) / np.exp(v)
+
+    for t in (1.0, 39.0, 500.0):
+        by_quad = integrate.dblquad(integrand, -12, 12, -12, 12, args=(t,), epsabs=0,
+                                    epsrel=1e-10)[0]
+        assert float(abe.expected_purchases_new(lam, mu, s_l, s_m, rho, t=t)) == pytest.approx(
+            by_quad, rel=1e-6), t
 
 
 def test_simulated_counts_follow_the_purchase_count_distribution():

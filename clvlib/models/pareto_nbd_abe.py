@@ -252,10 +252,31 @@ def _prior_mean(fn, lam, mu, sigma_lambda, sigma_mu, rho, *data):
     return _by_parts(mean, lam, mu, sigma_lambda, sigma_mu, rho, *data)
 
 
+#: A new customer's expected purchases integrate over the dropout rate alone: 96 nodes agree
+#: with adaptive quadrature (scipy.integrate.quad) to 1e-6 up to spreads of 3 in log mu.
+DROPOUT_RULE = _hermite(96)
+
+
 def expected_purchases_new(lam, mu, sigma_lambda, sigma_mu, rho, t):
-    """E[X(t)] for a new customer: E[lambda (1 - e^{-mu t}) / mu] over the population."""
-    return _prior_mean(lambda la, m, t: la * -np.expm1(-m * t) / m,
-                       lam, mu, sigma_lambda, sigma_mu, rho, t)
+    """E[X(t)] for a new customer: E[lambda (1 - e^{-mu t}) / mu] over the population.
+
+    Given ``log mu = log(mu) + sigma_mu z``, ``log lambda`` is normal with mean
+    ``log(lam) + sigma_lambda rho z`` and variance ``sigma_lambda^2 (1 - rho^2)``, so
+    ``E[lambda | z]`` is a lognormal mean and only ``z`` needs quadrature: one dimension
+    instead of two (the tracking check evaluates this for every draw, period and cohort).
+    """
+    z, log_w = DROPOUT_RULE
+
+    def mean(lam, mu, sigma_lambda, sigma_mu, rho, t):
+        def e(value):
+            return value[:, None]
+
+        rate = e(mu) * np.exp(e(sigma_mu) * z)
+        purchase = e(lam) * np.exp(e(sigma_lambda * rho) * z
+                                   + e(sigma_lambda**2 * (1 - rho**2)) / 2)
+        return (purchase * -np.expm1(-rate * e(t)) / rate) @ np.exp(log_w)
+
+    return _by_parts(mean, lam, mu, sigma_lambda, sigma_mu, rho, t)
 
 
 def prob_purchases(lam, mu, sigma_lambda, sigma_mu, rho, t, n):

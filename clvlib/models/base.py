@@ -36,6 +36,23 @@ from clvlib.summary import CustomerSummary, check_summary, customer_frame
 from clvlib.timeunits import TimeUnit
 
 
+@functools.lru_cache(maxsize=32)
+def _pointwise_function(pointwise: Callable, n_params: int, n_columns: int, mode):
+    """``pointwise`` compiled once per process and mode, as a function of the draws'
+    parameters ``(S, rows)`` and the data columns ``(1, rows)``: the data are inputs, not
+    constants, so the leave-one-out rows and both halves of the holdout density share one
+    compilation (graph rewriting alone costs seconds for a quadrature likelihood). The default
+    mode is PyTensor's Python linker, nothing compiled: numba's compilation cost more than it
+    saved (benchmarks/map_compile.py, 500 draws: 2.6-14 times faster on empty caches; on warm
+    ones from 0.9 times numba's speed, GGompertz/NBD, to 1.5 times, Pareto/GGG)."""
+    import pytensor
+
+    params = [pt.dmatrix(f"param_{i}") for i in range(n_params)]
+    data = [pt.tensor(f"column_{i}", dtype="float64", shape=(1, None)) for i in range(n_columns)]
+    return pytensor.function([*params, *data], pointwise(*params, *data), mode=mode,
+                             on_unused_input="ignore")  # a column the likelihood does not read
+
+
 @dataclass(frozen=True)
 class Likelihood:
     """A model's likelihood (PyTensor, in the model's module).
@@ -433,19 +450,13 @@ class CLVModel:
             Draws x rows evaluated at once (default :attr:`pointwise_cells`).
         mode : pytensor Mode or str, optional
             How PyTensor runs the graph: by default its Python linker, nothing compiled (see
-            below); ``benchmarks/map_compile.py`` passes PyTensor's default mode (numba) to
-            measure the difference.
+            ``_pointwise_function``); ``benchmarks/map_compile.py`` passes PyTensor's default
+            mode (numba) to measure the difference.
         """
-        import pytensor
-
         columns = columns or self.columns
-        inputs = [pt.dmatrix(name) for name in self.params]
+        fn = _pointwise_function(self.likelihood.pointwise, len(self.params), len(columns),
+                                 PYTHON_MODE if mode is None else mode)
         data = [np.asarray(rows[c], dtype=float)[None, :] for c in columns]
-        # PyTensor's Python linker, nothing compiled: numba's compilation cost more than it
-        # saved (benchmarks/map_compile.py, 500 draws: 2.6-14 times faster on empty caches; on
-        # warm ones from 0.9 times numba's speed, GGompertz/NBD, to 1.5 times, Pareto/GGG)
-        fn = pytensor.function(inputs, self.likelihood.pointwise(*inputs, *data),
-                               mode=PYTHON_MODE if mode is None else mode)
         n_draws, n_rows = len(draws[self.params[0]]), len(rows)
         out = np.empty((n_draws, n_rows))
         step = max(1, (cells or self.pointwise_cells) // max(n_rows, 1))
@@ -455,7 +466,7 @@ class CLVModel:
             linked = self.linked_params(part, design)  # (1, S) or (rows, S)
             size = len(part[self.params[0]])
             out[start:start + size] = fn(*(np.ascontiguousarray(
-                np.broadcast_to(linked[k].T, (size, n_rows))) for k in self.params))
+                np.broadcast_to(linked[k].T, (size, n_rows))) for k in self.params), *data)
         return out
 
     @staticmethod

@@ -130,15 +130,19 @@ def gap_shape(x, t_x, litt):
     """Where a customer's own gaps put ``log k``: the mean and precision of its normal
     approximation (the maximum-likelihood shape of ``x`` Gamma gaps, Minka's approximation,
     and its Fisher information in ``log k``). Customers with fewer than two gaps tell nothing
-    (precision 0); gaps all alike are taken as k about 500. Data only: NumPy arrays."""
-    x, t_x, litt = (np.asarray(v, dtype=float) for v in (x, t_x, litt))
+    (precision 0); gaps all alike are taken as k about 500. Data only: NumPy arrays, or
+    PyTensor variables that stand for them (the per-row likelihood compiled once)."""
+    symbolic, (x, t_x, litt) = numerics.as_data(x, t_x, litt)
+    xp = pt if symbolic else np
+    f = numerics.functions(xp)
     enough = x >= 2
-    spread = np.where(enough, np.log(np.where(enough, t_x, 1.0) / np.maximum(x, 1.0))
-                      - litt / np.maximum(x, 1.0), 1.0)
-    spread = np.maximum(spread, 1e-3)  # gaps nearly alike: k about 500
-    k = (3 - spread + np.sqrt((spread - 3) ** 2 + 24 * spread)) / (12 * spread)
-    information = x * (k * k * special.polygamma(1, k) - k)
-    return np.log(k), np.where(enough, information, 0.0)
+    spread = f.where(enough, xp.log(f.where(enough, t_x, 1.0) / xp.maximum(x, 1.0))
+                     - litt / xp.maximum(x, 1.0), 1.0)
+    spread = xp.maximum(spread, 1e-3)  # gaps nearly alike: k about 500
+    k = (3 - spread + xp.sqrt((spread - 3) ** 2 + 24 * spread)) / (12 * spread)
+    trigamma = pt.tri_gamma(k) if symbolic else special.polygamma(1, k)
+    information = x * (k * k * trigamma - k)
+    return xp.log(k), f.where(enough, information, 0.0)
 
 
 def _logaddexp(xp, a, b):
@@ -317,7 +321,7 @@ def log_terms(xp, *args):
 
 
 def _columns(x, t_x, T, litt):
-    x, t_x, T, litt = (np.asarray(v, dtype=float) for v in (x, t_x, T, litt))
+    _, (x, t_x, T, litt) = numerics.as_data(x, t_x, T, litt)
     return (x, t_x, T, litt, *gap_shape(x, t_x, litt))
 
 
@@ -334,7 +338,7 @@ def logp(k_shape, k_rate, r, alpha, s, beta, x, t_x, T, litt):
         Gamma shape and rate of the dropout rates ``mu``.
     x, t_x, T, litt : array
         Repeat purchases, time of the last one, age, and the sum of the logs of the gaps
-        between purchases (NumPy data).
+        between purchases (NumPy data, or PyTensor variables).
 
     Examples
     --------

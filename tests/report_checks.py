@@ -41,18 +41,37 @@ def unescaped(html: str) -> str:
     return html_module.unescape(html)
 
 
-def smoke_report_valued_with(value_model: str, candidates: list[str], tmp_path: Path,
-                             monkeypatch) -> str:
-    """Run the smoke report (CDNOW sample, 2 chains x 100 draws, fits not cached) with these
-    candidate purchase models, valued with ``value_model``, from ``tmp_path``; check that it
-    holds every table and figure its text announces and every table of the default report.
-    Returns its HTML with character references turned back into characters."""
+def smoke_params() -> dict:
+    """The smoke report's parameters (``cdnow_smoke.yaml``)."""
     import yaml
 
+    return yaml.safe_load((PARAMS_DIR / "cdnow_smoke.yaml").read_text())
+
+
+def fit_as_the_smoke_report(model, cache_dir: Path) -> None:
+    """Fit ``model`` by NUTS as the smoke report fits its candidates (its sampling settings,
+    target acceptance and seed) and save the fit in ``cache_dir``, where a smoke report run
+    with ``fit_cache=cache_dir`` reads it back instead of sampling again."""
+    from clvlib.notebook import SMOKE_SAMPLING
+
+    model.fit("nuts", **SMOKE_SAMPLING, target_accept=0.8,
+              random_seed=smoke_params()["random_seed"], progressbar=False, cache_dir=cache_dir)
+
+
+def smoke_report_valued_with(value_model: str, candidates: list[str], tmp_path: Path,
+                             monkeypatch, fit_cache: Path | None = None) -> str:
+    """Run the smoke report (CDNOW sample, 2 chains x 100 draws) with these candidate purchase
+    models, valued with ``value_model``, from ``tmp_path``; check that it holds every table and
+    figure its text announces and every table of the default report. Fits are not cached,
+    unless ``fit_cache`` names a folder of fits (:func:`fit_as_the_smoke_report`'s) to read
+    back; a fit missing there is made and saved. Returns its HTML with character references
+    turned back into characters."""
     from clvlib.report import run_report
 
-    params = yaml.safe_load((PARAMS_DIR / "cdnow_smoke.yaml").read_text())
-    params |= {"candidate_models": candidates, "value_model": value_model, "fit_cache": False}
+    params = smoke_params() | {"candidate_models": candidates, "value_model": value_model,
+                               "fit_cache": fit_cache is not None}
+    if fit_cache is not None:  # the notebooks' kernels read it when they import clvlib
+        monkeypatch.setenv("CLVLIB_FIT_CACHE", str(fit_cache))
     monkeypatch.chdir(tmp_path)
     html = unescaped(assert_whole(run_report(params, tmp_path / value_model, progress=print)))
     for caption in REPORT_TABLES:

@@ -536,7 +536,9 @@ def test_frequency_check_and_new_customer_values_average_the_customers_own_param
 def test_acquisition_value_of_a_covariate_model_is_the_mean_over_its_customers():
     """With a spend covariate too, a new customer's value is, per draw, the mean over customers
     of margin x E[spend | gamma_i] x (1 + DERT(alpha_i)), the two factors of the same customer
-    multiplied first; the baseline customer's value would be far off."""
+    multiplied first; the baseline customer's value would be far off. The new customer follows
+    the mix of the first 101 customers (51 even, 50 odd), which the by-hand sum goes through
+    one by one."""
     from clvlib import valuation
     from clvlib.discounting import purchase_weights
 
@@ -548,11 +550,13 @@ def test_acquisition_value_of_a_covariate_model_is_the_mean_over_its_customers()
     post["g_spend"] = -0.5 + 0.03 * rng.standard_normal((1, 60, 1))
     spend.idata = az.from_dict({"posterior": post}, dims={"g_spend": ["spend_covariate"]},
                                coords=spend.coords)
-    value = valuation.acquisition_value(purchases, spend, margin=0.3, n_draws=None, seed=0)
+    mix = summary.customers.iloc[:101]
+    value = valuation.acquisition_value(purchases, spend, margin=0.3, n_draws=None, seed=0,
+                                        customers=mix)
     draws = purchases.posterior_draws(None)
     s_draws = spend.posterior_draws(None, 1)
-    alpha_i = _own_alpha(purchases, draws)
-    odd = (summary.customers["half"] == "odd").to_numpy(float)[:, None]
+    odd = (mix["half"] == "odd").to_numpy(float)[:, None]
+    alpha_i = draws["alpha"][None, :] * np.exp(-odd * draws["g_purchase"][:, 0][None, :])
     gamma_i = s_draws["gamma"][None, :] * np.exp(odd * s_draws["g_spend"][:, 0][None, :])
     times, weights = purchase_weights(np.inf, 7.0, 0.1)
     dert = bg_nbd.expected_purchases_new(

@@ -50,6 +50,11 @@ FIT_CACHE_DIR = _fit_cache_dir()  # fits reused by reports when nothing has chan
 REPORT_END_FILE = ".clvlib-report-end"
 
 
+#: The NUTS settings of smoke mode (the report's and the lessons'): enough draws to run every
+#: cell, few enough to run the test suite in minutes.
+SMOKE_SAMPLING = {"draws": 100, "tune": 150, "chains": 2}
+
+
 def smoke_mode() -> bool:
     """Return True when ``CLVLIB_SMOKE`` asks for the quick, low-draw mode used by the tests."""
     return os.environ.get("CLVLIB_SMOKE", "").strip().lower() in {"1", "true", "yes", "on"}

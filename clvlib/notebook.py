@@ -9,10 +9,7 @@ from pathlib import Path
 import matplotlib as mpl
 import pandas as pd
 
-from clvlib.config import REPORT_END_FILE, smoke_mode
-
-# Smoke mode: enough draws to exercise every cell, few enough to run the suite in minutes.
-SMOKE_SAMPLING = {"draws": 100, "tune": 150, "chains": 2}
+from clvlib.config import REPORT_END_FILE, SMOKE_SAMPLING, smoke_mode
 
 
 def setup_notebook() -> None:

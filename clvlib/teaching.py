@@ -41,17 +41,16 @@ from pathlib import Path
 
 import nbformat
 
-from clvlib.config import FIT_CACHE_DIR, smoke_mode
+from clvlib.config import FIT_CACHE_DIR, SMOKE_SAMPLING, smoke_mode
 
 EXERCISE_TAG = "exercise"
 SOLUTION_TAG = "solution"
 TODO_TAG = "todo"
 RAISES_TAG = "raises-exception"  # nbval and nbclient let a cell with this tag raise
 
-# Smoke mode (CLVLIB_SMOKE=1, the test suite): enough draws to run every cell, no more. Smoke
+# Smoke mode (CLVLIB_SMOKE=1, the test suite) samples as config.SMOKE_SAMPLING says. Smoke
 # fits are also kept in a fit cache, so the second run of a lesson in the test suite (its student
 # version) reads them back instead of compiling and sampling again.
-SMOKE_SAMPLING = {"draws": 100, "tune": 150, "chains": 2}
 SMOKE_FIT_CACHE = FIT_CACHE_DIR / "teaching-smoke"
 
 # The Chromium flags of a headless, offline, throw-away browser session.

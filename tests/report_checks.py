@@ -52,7 +52,7 @@ def fit_as_the_smoke_report(model, cache_dir: Path) -> None:
     """Fit ``model`` by NUTS as the smoke report fits its candidates (its sampling settings,
     target acceptance and seed) and save the fit in ``cache_dir``, where a smoke report run
     with ``fit_cache=cache_dir`` reads it back instead of sampling again."""
-    from clvlib.notebook import SMOKE_SAMPLING
+    from clvlib.config import SMOKE_SAMPLING
 
     model.fit("nuts", **SMOKE_SAMPLING, target_accept=0.8,
               random_seed=smoke_params()["random_seed"], progressbar=False, cache_dir=cache_dir)

@@ -15,7 +15,7 @@ import nbformat
 import pytest
 from nbclient import NotebookClient
 
-from clvlib import teaching
+from clvlib import config, teaching
 
 ROOT = Path(__file__).resolve().parents[1]
 COURSE = ROOT / "notebooks" / "teaching"
@@ -187,7 +187,7 @@ def test_sampling_is_the_full_setting_unless_in_smoke_mode(monkeypatch):
     assert teaching.scale(400, 60) == 400
     monkeypatch.setenv("CLVLIB_SMOKE", "1")
     smoke = teaching.sampling(draws=1000, tune=500, chains=2)
-    assert {k: smoke[k] for k in ("draws", "tune", "chains")} == teaching.SMOKE_SAMPLING
+    assert {k: smoke[k] for k in ("draws", "tune", "chains")} == config.SMOKE_SAMPLING
     assert smoke["cache_dir"] == teaching.SMOKE_FIT_CACHE
     assert teaching.scale(400, 60) == 60
 

@@ -214,26 +214,16 @@ def test_dert_of_known_rates_is_lambda_over_mu_plus_delta():
 
 
 @pytest.fixture(scope="module")
-def cdnow_abe_cache(tmp_path_factory):
-    """A folder holding Abe's fit to the CDNOW sample as the smoke report makes it (2 x 100
-    draws after 150 tuning steps): the replication reads it, and the report below reads it
-    back instead of sampling again (the model's NUTS costs about two minutes on two cores).
-    Its bulk ESS is 120 to 200 per parameter: the Monte Carlo error of the medians the
-    replication checks is about a tenth of its 0.1 tolerance."""
+def cdnow_abe(tmp_path_factory):
+    """Abe's fit to the CDNOW sample as the smoke report makes it (2 x 100 draws after 150
+    tuning steps), saved in a fit cache (``cache_path``'s folder): the replication reads it,
+    and the report below reads it back instead of sampling again (the model's NUTS costs
+    about two minutes on two cores). Its bulk ESS is 120 to 200 per parameter: the Monte Carlo
+    error of the medians the replication checks is about a tenth of its 0.1 tolerance."""
     from report_checks import fit_as_the_smoke_report
 
-    folder = tmp_path_factory.mktemp("abe_fits")
-    fit_as_the_smoke_report(clv.ParetoNBDAbeModel(cdnow_summary()), folder)
-    return folder
-
-
-@pytest.fixture(scope="module")
-def cdnow_abe(cdnow_abe_cache):
     model = clv.ParetoNBDAbeModel(cdnow_summary())
-    from report_checks import fit_as_the_smoke_report
-
-    fit_as_the_smoke_report(model, cdnow_abe_cache)
-    assert model.cache_hit
+    fit_as_the_smoke_report(model, tmp_path_factory.mktemp("abe_fits"))
     return model
 
 
@@ -274,7 +264,7 @@ def test_cdnow_posterior_replicates_btydplus(cdnow_abe):
 
 @pytest.mark.slow
 def test_a_report_valued_with_it_ranks_it_above_the_pareto_nbd(tmp_path, monkeypatch,
-                                                               cdnow_abe_cache):
+                                                               cdnow_abe):
     """The smoke report (2 chains x 100 draws) with Pareto/NBD (Abe), a model written in Python
     only, beside the Pareto/NBD as candidates and as the value model; Abe's fit is the
     replication's, read back from the fit cache (the report says so).
@@ -291,7 +281,7 @@ def test_a_report_valued_with_it_ranks_it_above_the_pareto_nbd(tmp_path, monkeyp
     from report_checks import smoke_report_valued_with
 
     html = smoke_report_valued_with("pareto_nbd_abe", ["pareto_nbd", "pareto_nbd_abe"], tmp_path,
-                                    monkeypatch, fit_cache=cdnow_abe_cache)
+                                    monkeypatch, fit_cache=cdnow_abe.cache_path.parent)
     assert html.count("Read back from the fit cache") == 1
     assert re.search(r"<strong>Pareto/NBD \(Abe\)</strong>:((?!<li>).)*Read back from the fit "
                      "cache", html, flags=re.S)

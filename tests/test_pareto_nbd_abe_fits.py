@@ -17,14 +17,14 @@ from clvlib.models import pareto_nbd_abe as abe
 
 @pytest.mark.slow
 def test_parameter_recovery_by_nuts():
-    """2,000 simulated customers observed for a year, whose frequent buyers stay longer (rho =
+    """1,000 simulated customers observed for a year, whose frequent buyers stay longer (rho =
     -0.5); NUTS (2 x 300 draws, no divergence, R-hat below 1.01) puts every true value within
     the z bound of its posterior (positive parameters on the log scale, rho on its own), which
     fails with probability below 1e-4 when sampler and model are right (helpers.FALSE_FAILURE).
-    t_x is rounded to half weeks, so that customers share rows (a weekly summary would round
-    more)."""
+    t_x is rounded to half weeks, so that customers share rows (466 distinct; a weekly summary
+    would round more). Measured at two seeds: R-hat at most 1.005, bulk ESS 340-630."""
     truth = {"lam": 0.1, "mu": 0.02, "sigma_lambda": 0.9, "sigma_mu": 1.2, "rho": -0.5}
-    sims = pd.DataFrame(abe.rvs(*truth.values(), T=np.full(2000, 52.0), rng=12))
+    sims = pd.DataFrame(abe.rvs(*truth.values(), T=np.full(1000, 52.0), rng=12))
     sims["t_x"] = (sims["t_x"] * 2).round() / 2
     model = clv.ParetoNBDAbeModel(sims)
     model.fit(draws=300, tune=300, chains=2, random_seed=4, progressbar=False)

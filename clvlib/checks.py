@@ -18,6 +18,7 @@ import pandas as pd
 from clvlib import formatting
 from clvlib.compression import row_weights
 from clvlib.models.base import PurchaseModel
+from clvlib.scoring import score_customers
 from clvlib.summary import CustomerSummary
 from clvlib.transactions import TransactionLog
 
@@ -326,12 +327,12 @@ def holdout_check(
         n = w[group == g].sum()
         if members.empty or n == 0:
             continue
-        expected = model.expected_purchases(summary.holdout_length, members, n_draws=n_draws,
-                                            seed=seed, interval=interval)
-        mean, lo, hi = _interval(expected.total_draws / n, interval)
-        predictive = model.predicted_purchases(summary.holdout_length, members,
-                                               n_draws=n_draws, seed=seed, interval=interval)
-        _, p_lo, p_hi = _interval(predictive.total_draws / n, interval)
+        # one pass for both: P(alive) of the members is computed once
+        scores = score_customers(model, None, members, horizon=summary.holdout_length,
+                                 predictions=["expected_purchases", "purchases_predictive"],
+                                 n_draws=n_draws, seed=seed, interval=interval)
+        mean, lo, hi = _interval(scores["expected_purchases"].total_draws / n, interval)
+        _, p_lo, p_hi = _interval(scores["purchases_predictive"].total_draws / n, interval)
         rows.append({"repeat purchases": label, "customers": n,
                      "actual": np.average(members["x_holdout"], weights=w[group == g]),
                      "mean": mean, "lower": p_lo, "upper": p_hi, "expected_lower": lo,

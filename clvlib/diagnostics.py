@@ -15,7 +15,6 @@ from __future__ import annotations
 import warnings
 from dataclasses import dataclass
 
-import arviz as az
 import numpy as np
 import pandas as pd
 import xarray as xr
@@ -55,7 +54,9 @@ class Diagnostics:
                 {"mean": [float(post[v].mean()) for v in var_names]}, index=var_names
             )
             return cls(table, method, chains, draws, 0)
-        table = az.summary(idata, var_names=var_names, kind="all", round_to="none")
+        from arviz_stats import summary  # imported here: a second of import for what needs it
+
+        table = summary(idata, var_names=var_names, kind="all", round_to="none")
         table = table[["mean", "sd", "r_hat", "ess_bulk", "ess_tail"]]
         divergences = int(idata.sample_stats["diverging"].sum()) if "sample_stats" in idata else 0
         return cls(table, method, chains, draws, divergences)

@@ -10,7 +10,6 @@ with the observations as columns of one array.
 
 from __future__ import annotations
 
-import arviz as az
 import numpy as np
 from scipy.special import logsumexp
 
@@ -25,7 +24,9 @@ def relative_ess(posterior) -> float:
     chains, draws = posterior.sizes["chain"], posterior.sizes["draw"]
     if chains == 1:
         return 1.0
-    ess = az.ess(posterior, method="mean")
+    from arviz_stats import ess as effective_sample_size  # a second of import: here only
+
+    ess = effective_sample_size(posterior, method="mean")
     return float(np.hstack([ess[v].to_numpy().ravel() for v in ess.data_vars]).mean()
                  / (chains * draws))
 

@@ -16,11 +16,11 @@ import warnings
 from dataclasses import asdict, dataclass
 from typing import Literal
 
-import arviz as az
 import numpy as np
 import pymc as pm
 import pytensor.scalar as ps
 import xarray as xr
+from arviz_base import from_dict
 from pytensor.compile.mode import get_mode
 from pytensor.graph.rewriting.basic import dfs_rewriter, in2out, node_rewriter
 from pytensor.tensor.elemwise import Elemwise
@@ -78,7 +78,7 @@ def fit_map(model, settings: FitSettings, progressbar: bool, timings: dict) -> x
               file=sys.stderr) as bar:
         if density is not None:
             point = _map_by_kernel(density, bar)
-            return az.from_dict({"posterior": {k: np.asarray(v)[None, None, ...] for k, v in
+            return from_dict({"posterior": {k: np.asarray(v)[None, None, ...] for k, v in
                                                point.items()}},
                                 dims={k: [d] for k, d in density.dims.items()},
                                 coords=density.coords)
@@ -88,7 +88,7 @@ def fit_map(model, settings: FitSettings, progressbar: bool, timings: dict) -> x
     dims = {name: list(pymc_model.named_vars_to_dims[name]) for name in params
             if name in pymc_model.named_vars_to_dims}
     coords = {k: list(v) for k, v in pymc_model.coords.items() if v is not None}
-    return az.from_dict({"posterior": posterior}, dims=dims, coords=coords)
+    return from_dict({"posterior": posterior}, dims=dims, coords=coords)
 
 
 # How a model without a compiled kernel is optimized (and checked: clvlib.models.verify

@@ -305,21 +305,46 @@ class RatesGivenAlive:
     T: np.ndarray
 
     def draw(self, seeds: np.ndarray) -> FutureGivenAlive:
-        """Known rates per customer and draw (``(c, S)``), for the prediction engine."""
+        """Known rates per customer and draw (``(c, S)``), for the prediction engine.
+
+        Customers who share ``(x, T)`` and a parameter draw share the nodes and their weights
+        (the engine repeats the draws for many futures, and customers share histories), so the
+        quadrature runs once per distinct cell and each customer picks from its cell's nodes with
+        their own uniform: the same draws as a quadrature per customer, at a fraction of it
+        (CDNOW sample, 500 futures of 100 draws: 1.2 million cells, 92,500 distinct)."""
         shape = np.broadcast_shapes(*(np.shape(v) for v in (*self.params, self.x, self.T)))
         n_draws = shape[1]
-        uniform = np.stack([np.random.default_rng([int(s), 1]).random(n_draws) for s in seeds])
-
-        def pick(lam, mu, sigma_lambda, sigma_mu, rho, x, T, u01):
-            u, v, w = nodes(np, lam, mu, sigma_lambda, sigma_mu, rho, x, T, T, "alive")
+        uniform = np.stack([np.random.default_rng([int(s), 1]).random(n_draws)
+                            for s in seeds]).ravel()
+        cells = np.column_stack([np.broadcast_to(np.asarray(v, dtype=float), shape).ravel()
+                                 for v in (*self.params, self.x, self.T)])
+        first, inverse = _distinct_rows(cells)
+        order = np.argsort(inverse, kind="stable")  # each distinct cell's customers together
+        bounds = np.searchsorted(inverse[order], np.arange(0, len(first) + CELLS, CELLS))
+        lam, mu = np.empty(len(cells)), np.empty(len(cells))
+        for k, start in enumerate(range(0, len(first), CELLS)):
+            *params, x, T = cells[first[start:start + CELLS]].T
+            u, v, w = nodes(np, *params, x, T, T, "alive")
             w = w + log_alive(np, u, v, x[:, None], T[:, None])
             cdf = np.cumsum(np.exp(w - w.max(axis=1, keepdims=True)), axis=1)
-            j = np.minimum((cdf < u01[:, None] * cdf[:, -1:]).sum(axis=1), cdf.shape[1] - 1)
-            at = np.arange(len(j)), j
-            return np.exp(u[at]), np.exp(v[at])
+            for at in range(bounds[k], bounds[k + 1], CELLS):
+                members = order[at:min(at + CELLS, bounds[k + 1])]
+                cell = inverse[members] - start
+                j = np.minimum((cdf[cell] < uniform[members, None] * cdf[cell, -1:]).sum(axis=1),
+                               cdf.shape[1] - 1)
+                lam[members], mu[members] = np.exp(u[cell, j]), np.exp(v[cell, j])
+        return FutureGivenAlive(lam.reshape(shape), 0.0, life_shape=mu.reshape(shape),
+                                life_rate=0.0)
 
-        lam, mu = _by_parts(pick, *self.params, self.x, self.T, uniform, outputs=2)
-        return FutureGivenAlive(lam, 0.0, life_shape=mu, life_rate=0.0)
+
+def _distinct_rows(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The first row of each distinct row of a 2-D float array, and each row's distinct row.
+    By the rows' bytes (NumPy's ``unique(axis=0)`` sorts column by column: 8 times slower on a
+    million rows)."""
+    rows = np.ascontiguousarray(values).view(np.dtype((np.void, values.dtype.itemsize
+                                                       * values.shape[1]))).ravel()
+    _, first, inverse = np.unique(rows, return_index=True, return_inverse=True)
+    return first, inverse.reshape(-1)
 
 
 def future_given_alive(lam, mu, sigma_lambda, sigma_mu, rho, x, T):

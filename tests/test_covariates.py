@@ -365,28 +365,6 @@ def test_a_saved_covariate_fit_reloads_with_its_coding(base, tmp_path):
                                model.p_alive(n_draws=None).per_customer["mean"])
 
 
-def test_spark_scoring_uses_each_customers_covariates(base):
-    """Spark scoring ships the covariate columns and equals local scoring, column by column."""
-    pytest.importorskip("pyspark")
-    from clvlib import spark as clvspark
-
-    model = fake_covariate_fit(covariate_model(base.iloc[:300]))
-    session = clvspark.local_session(cores=2, app_name="clvlib-covariates",
-                                     **{"spark.sql.shuffle.partitions": "2"})
-    try:
-        frame = base.iloc[:300].reset_index()
-        scores = clvspark.score(session.createDataFrame(frame).repartition(2), model,
-                                horizon=13, predictions=["p_alive", "expected_purchases"],
-                                n_draws=50, seed=2).toPandas()
-    finally:
-        session.stop()
-    scores = scores.set_index("customer_id").sort_index()
-    local = score_customers(model, horizon=13, n_draws=50, seed=2)
-    for name in ("p_alive", "expected_purchases"):
-        np.testing.assert_array_equal(scores[f"{name}_mean"].to_numpy(),
-                                      local[name].per_customer["mean"].to_numpy())
-
-
 def test_spend_covariates_in_expected_spend_and_clv(base):
     """Gamma-Gamma with a spend covariate: each customer's expected spend uses gamma_i =
     gamma exp(x_i'g_spend), and CLV (expected and predictive) runs with both models indexed."""

@@ -25,7 +25,7 @@ from helpers import CALIBRATION_END, FH_GAMMA_GAMMA, FHL_BG_NBD, OBSERVATION_END
 from malformed import CORPUS, case_params, read_arguments, run_case
 
 import clvlib
-from clvlib.scoring import PREDICTIONS
+from clvlib.scoring import PREDICTIONS, score_customers
 
 pytest.importorskip("pyspark", reason="pyspark is not installed: pip install -e '.[spark]'")
 if shutil.which("java") is None:
@@ -331,6 +331,23 @@ def test_spark_scoring_equals_local_scoring(spark, fitted):
                 scores[f"{name}_{stat}"].to_numpy(),
                 prediction.per_customer[stat].to_numpy(), err_msg=f"{name}_{stat}",
             )
+
+
+def test_spark_scoring_uses_each_customers_covariates(spark):
+    """Spark scoring ships the covariate columns and equals local scoring, column by column
+    (tests/test_covariates.py's customers and stand-in posterior; here for this file's session)."""
+    from test_covariates import covariate_model, fake_covariate_fit, simulated_base
+
+    base = simulated_base().iloc[:300]
+    model = fake_covariate_fit(covariate_model(base))
+    scores = clvspark.score(spark.createDataFrame(base.reset_index()).repartition(2), model,
+                            horizon=13, predictions=["p_alive", "expected_purchases"],
+                            n_draws=50, seed=2).toPandas()
+    scores = scores.set_index("customer_id").sort_index()
+    local = score_customers(model, horizon=13, n_draws=50, seed=2)
+    for name in ("p_alive", "expected_purchases"):
+        np.testing.assert_array_equal(scores[f"{name}_mean"].to_numpy(),
+                                      local[name].per_customer["mean"].to_numpy())
 
 
 def test_spark_scoring_of_the_spark_summary_in_small_batches(spark, fitted):

@@ -55,10 +55,17 @@ CUTOFF = 60.0
 def log_clock(xp, beta, z):
     """log(beta + e^z - 1) without overflow (z = b t >= 0)."""
     f = numerics.functions(xp)
-    big = z > 30
-    safe_small = xp.minimum(z, 30.0)
-    return f.where(big, z + f.log1p((beta - 1) * xp.exp(-xp.maximum(z, 30.0))),
-                   xp.log(beta + f.expm1(safe_small)))
+    small = xp.log(beta + f.expm1(xp.minimum(z, 30.0)))
+    if xp is np:  # the closed forms' large arrays: the second form only where it is needed
+        if not np.any(z > 30):
+            return small
+        shape = np.shape(small)
+        big = np.broadcast_to(z > 30, shape)
+        z, beta = np.broadcast_to(z, shape)[big], np.broadcast_to(beta, shape)[big]
+        small = np.array(small)
+        small[big] = z + np.log1p((beta - 1) * np.exp(-z))
+        return small
+    return f.where(z > 30, z + f.log1p((beta - 1) * xp.exp(-xp.maximum(z, 30.0))), small)
 
 
 def log_survival(xp, b, s, beta, t):

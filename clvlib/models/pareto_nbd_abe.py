@@ -74,7 +74,10 @@ def _newton_centre(xp, m_u, m_v, chol, x, k, tau1, tau2):
     """The mode and the Cholesky factor of the inverse curvature, in standardized coordinates,
     of ``-|z|^2/2 + x u + k v - tau1 e^u - tau2 e^v`` with ``(u, v) = m + L z``: concave, so
     Newton's steps (each clipped to 2 standard deviations) converge from the data's guess."""
-    clip = pt.clip if xp is pt else np.clip
+
+    def clip(value, low, high):  # not pt.clip: its Python implementation runs element by element
+        return xp.minimum(xp.maximum(value, low), high)
+
     l11, l21, l22 = chol
     z1 = clip((xp.log((xp.maximum(x, 0.0) + 0.5) / tau1) - m_u) / l11, -6.0, 6.0)
     z2 = clip((xp.log((k + 0.5) / tau2) - m_v - l21 * z1) / l22, -6.0, 6.0)

@@ -50,6 +50,13 @@ def functions(xp) -> SimpleNamespace:
                            expm1=np.expm1)
 
 
+def clip(xp, value, low, high):
+    """``value`` clipped to ``[low, high]``, for PyTensor (``xp=pt``) or NumPy (``xp=np``), as a
+    minimum of a maximum: PyTensor's own clip has no NumPy implementation and runs element by
+    element in Python mode (:data:`clvlib.models.samplers.PYTHON_MODE`)."""
+    return xp.minimum(xp.maximum(value, low), high)
+
+
 def logsumexp_last(xp, values):
     """Log-sum-exp along the last axis (a quadrature's nodes), for PyTensor (``xp=pt``) or NumPy
     (``xp=np``): one formula for a model's likelihood and its closed forms."""

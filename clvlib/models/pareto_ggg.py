@@ -140,7 +140,7 @@ def gap_shape(x, t_x, litt):
                      - litt / xp.maximum(x, 1.0), 1.0)
     spread = xp.maximum(spread, 1e-3)  # gaps nearly alike: k about 500
     k = (3 - spread + xp.sqrt((spread - 3) ** 2 + 24 * spread)) / (12 * spread)
-    trigamma = pt.tri_gamma(k) if symbolic else special.polygamma(1, k)
+    trigamma = pt.polygamma(1, k) if symbolic else special.polygamma(1, k)
     information = x * (k * k * trigamma - k)
     return xp.log(k), f.where(enough, information, 0.0)
 
@@ -191,7 +191,7 @@ def given_k(xp, k, r, alpha, s, beta, x, t_x, T, litt):
     turn = xp.log(a) + xp.log(f.log1p(xp.exp(-scale)))
     # Below `low` the integrand is e^{(k+1) y} to within its slow drift: an exponential tail.
     low = xp.minimum(xp.minimum(peak - 6 * step, turn - 3), y_hi)
-    inner = [xp.clip(edge, low, y_hi) for edge in
+    inner = [numerics.clip(xp, edge, low, y_hi) for edge in
              (turn, peak - 5 * step, peak - 2 * step, peak, peak + 2 * step, peak + 5 * step)]
     yv, log_weight = rule(xp, low, y_hi, inner, k + 1, V_NODES, V_WEIGHTS)
     # Below y = -600 the integrand is nil (e^{-600 (k+1)}); clamped, no step underflows.
@@ -238,7 +238,9 @@ def _newton(xp, y, k_shape, k_rate, r, alpha, x, t_x, litt):
     likelihood (lambda out, the quiet end left aside), and the normal approximation's
     standard deviation at ``y``: NumPy, or PyTensor (differentiable)."""
     if xp is pt:
-        psi, trigamma = pt.psi, pt.tri_gamma
+        # polygamma(1, .), not tri_gamma: PyTensor's trigamma has no NumPy implementation
+        # and ran element by element in Python mode
+        psi, trigamma = pt.psi, lambda v: pt.polygamma(1, v)
     else:
         psi, trigamma = special.psi, lambda v: special.polygamma(1, v)
     k = xp.exp(y)
@@ -248,7 +250,7 @@ def _newton(xp, y, k_shape, k_rate, r, alpha, x, t_x, litt):
             + a * t_x * t_x / (b * b))
     first = k_shape - k_rate * k + k * slope
     second = xp.minimum(-k_rate * k + k * slope + k * k * bend, -1e-3)
-    return y - xp.clip(first / second, -1.0, 1.0), 1 / xp.sqrt(-second)
+    return y - numerics.clip(xp, first / second, -1.0, 1.0), 1 / xp.sqrt(-second)
 
 
 def _regularity_mode(k_shape, k_rate, r, alpha, x, t_x, litt, gap_mean, gap_precision):

@@ -74,13 +74,9 @@ def _newton_centre(xp, m_u, m_v, chol, x, k, tau1, tau2):
     """The mode and the Cholesky factor of the inverse curvature, in standardized coordinates,
     of ``-|z|^2/2 + x u + k v - tau1 e^u - tau2 e^v`` with ``(u, v) = m + L z``: concave, so
     Newton's steps (each clipped to 2 standard deviations) converge from the data's guess."""
-
-    def clip(value, low, high):  # not pt.clip: its Python implementation runs element by element
-        return xp.minimum(xp.maximum(value, low), high)
-
     l11, l21, l22 = chol
-    z1 = clip((xp.log((xp.maximum(x, 0.0) + 0.5) / tau1) - m_u) / l11, -6.0, 6.0)
-    z2 = clip((xp.log((k + 0.5) / tau2) - m_v - l21 * z1) / l22, -6.0, 6.0)
+    z1 = numerics.clip(xp, (xp.log((xp.maximum(x, 0.0) + 0.5) / tau1) - m_u) / l11, -6.0, 6.0)
+    z2 = numerics.clip(xp, (xp.log((k + 0.5) / tau2) - m_v - l21 * z1) / l22, -6.0, 6.0)
 
     def curvature(z1, z2):
         eu = tau1 * xp.exp(m_u + l11 * z1)
@@ -95,8 +91,8 @@ def _newton_centre(xp, m_u, m_v, chol, x, k, tau1, tau2):
         g1 = -z1 + l11 * (x - eu) + l21 * (k - ev)
         g2 = -z2 + l22 * (k - ev)
         det = h11 * h22 - h12**2
-        z1 = z1 + clip((h22 * g1 - h12 * g2) / det, -2.0, 2.0)
-        z2 = z2 + clip((h11 * g2 - h12 * g1) / det, -2.0, 2.0)
+        z1 = z1 + numerics.clip(xp, (h22 * g1 - h12 * g2) / det, -2.0, 2.0)
+        z2 = z2 + numerics.clip(xp, (h11 * g2 - h12 * g1) / det, -2.0, 2.0)
     _, _, h11, h12, h22 = curvature(z1, z2)
     det = h11 * h22 - h12**2
     a = xp.sqrt(h22 / det)  # the Cholesky factor of the inverse of [[h11, h12], [h12, h22]]

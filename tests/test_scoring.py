@@ -128,7 +128,8 @@ def test_draws_depend_on_the_customer_and_seed_not_on_chunks_or_neighbours():
     spend = fake_fit(clv.GammaGammaModel(summary), GAMMA_GAMMA, spread=0.05)
     keys = ["purchases_predictive", "clv_predictive", "expected_purchases", "clv"]
     whole = score_customers(model, spend, predictions=keys, n_draws=200)
-    chunked = score_customers(model, spend, predictions=keys, n_draws=200, chunk_cells=1000)
+    # 100 customers a chunk: 24 chunks, each with its own distinct rows and pairs
+    chunked = score_customers(model, spend, predictions=keys, n_draws=200, chunk_cells=20_000)
     some = summary.customers.iloc[::7]
     alone = score_customers(model, spend, some, predictions=keys, n_draws=200)
     for key in keys:

@@ -462,30 +462,47 @@ class _StepFailed(Exception):
                 f"{self.exc}\n  what it produced is kept in {kept}\n  {_untouched(out_dir)}")
 
 
+#: Kernel starts tried per notebook. jupyter_client picks a kernel's five TCP ports by binding
+#: and releasing them; another kernel starting beside it (steps run side by side, and other
+#: processes start kernels too) can take one first, and the new kernel dies before it replies
+#: ("Address already in use"). Nothing of the notebook has run then, so it is started again.
+KERNEL_START_TRIES = 3
+_KERNEL_START_FAILURE = "Kernel died before replying to kernel_info"
+
+
 def _execute_step(step: PipelineStep, values: Mapping[str, Any], build: Path) -> float:
     """Run one notebook from a clean kernel in the build folder; return its wall time."""
+    start = time.perf_counter()
+    for attempt in range(1, KERNEL_START_TRIES + 1):
+        try:
+            _execute_notebook(step, values, build)
+            break
+        except RuntimeError as exc:
+            if _KERNEL_START_FAILURE not in str(exc) or attempt == KERNEL_START_TRIES:
+                raise _StepFailed(step, exc, build / step.path.name) from exc
+        except Exception as exc:
+            raise _StepFailed(step, exc, build / step.path.name) from exc
+    return round(time.perf_counter() - start, 3)
+
+
+def _execute_notebook(step: PipelineStep, values: Mapping[str, Any], build: Path) -> None:
     passed = {key: value for key, value in values.items() if key in step.declared}
     output = build / step.path.name
-    start = time.perf_counter()
-    try:
-        papermill.execute_notebook(
-            str(step.path),
-            str(output),
-            parameters=passed,
-            kernel_name=KERNEL_NAME,
-            # The kernel starts in the build folder. Not papermill's ``cwd``: it changes this
-            # process's working directory for the whole run and restores it at the end, so a
-            # step running beside another could start its kernel after the other's restore,
-            # in the wrong folder (artifacts/summary.parquet not found). nbclient passes this
-            # path to the kernel alone.
-            resources={"metadata": {"path": str(build)}},
-            progress_bar=False,
-            log_output=False,
-            config=_kernel_config(),
-        )
-    except Exception as exc:
-        raise _StepFailed(step, exc, output) from exc
-    return round(time.perf_counter() - start, 3)
+    papermill.execute_notebook(
+        str(step.path),
+        str(output),
+        parameters=passed,
+        kernel_name=KERNEL_NAME,
+        # The kernel starts in the build folder. Not papermill's ``cwd``: it changes this
+        # process's working directory for the whole run and restores it at the end, so a step
+        # running beside another could start its kernel after the other's restore, in the wrong
+        # folder (artifacts/summary.parquet not found). nbclient passes this path to the kernel
+        # alone.
+        resources={"metadata": {"path": str(build)}},
+        progress_bar=False,
+        log_output=False,
+        config=_kernel_config(),
+    )
 
 
 def _kernel_config() -> Config:

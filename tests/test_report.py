@@ -688,6 +688,52 @@ def test_data_that_cannot_identify_a_model_end_the_report_with_a_sentence(
     assert any(line.startswith("the report ends after 01_prepare") for line in lines)
 
 
+def _kernel_dies_at_start(monkeypatch, times: int) -> list[str]:
+    """papermill whose first ``times`` kernel starts die as a port taken by another kernel
+    makes them die; returns the notebooks it was asked to run, in order."""
+    import clvlib.report as report
+
+    calls: list[str] = []
+    execute = report.papermill.execute_notebook
+
+    def flaky(path, *args, **kwargs):
+        calls.append(Path(path).name)
+        if len(calls) <= times:
+            raise RuntimeError("Kernel died before replying to kernel_info")
+        return execute(path, *args, **kwargs)
+
+    monkeypatch.setattr(report.papermill, "execute_notebook", flaky)
+    return calls
+
+
+def test_a_kernel_that_dies_at_start_is_started_again(tmp_path, monkeypatch):
+    """A kernel that dies before replying (its port taken by another kernel starting beside it:
+    CI saw it once) costs a second start, not the report."""
+    import scenarios
+
+    params = scenarios.one_customer(tmp_path)
+    monkeypatch.chdir(tmp_path)
+    calls = _kernel_dies_at_start(monkeypatch, times=1)
+    out = run_report(params, tmp_path / "report", progress=lambda line: None)
+    assert "The report ends here." in assert_whole(out)
+    assert calls == ["01_prepare.ipynb", "01_prepare.ipynb"]
+
+
+def test_a_kernel_that_never_starts_ends_the_report_with_the_reason(tmp_path, monkeypatch):
+    import scenarios
+
+    from clvlib.report import KERNEL_START_TRIES
+
+    params = scenarios.one_customer(tmp_path)
+    monkeypatch.chdir(tmp_path)
+    calls = _kernel_dies_at_start(monkeypatch, times=KERNEL_START_TRIES)
+    with pytest.raises(ReportError, match="01_prepare.ipynb did not run: RuntimeError: Kernel "
+                                          "died before replying to kernel_info"):
+        run_report(params, tmp_path / "report", progress=lambda line: None)
+    assert calls == ["01_prepare.ipynb"] * KERNEL_START_TRIES
+    assert not (tmp_path / "report").exists()  # nothing half-written
+
+
 def test_the_default_params_file_lists_every_parameter_of_the_pipeline():
     """clvlib/params/cdnow.yaml says it lists every parameter (with comments): it does, and
     nothing else."""

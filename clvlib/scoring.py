@@ -24,7 +24,6 @@ Discounting follows :mod:`clvlib.discounting` (an annual effective rate, continu
 
 from __future__ import annotations
 
-import functools
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -195,8 +194,6 @@ def score_customers(
             pair_of = pair_of.reshape(-1)
             pair_params = purchase_model.linked_params(draws, pairs[:, n_alive:])
             pair_data = {c: pairs[:, j:j + 1] for j, c in enumerate(given_alive)}
-            alive_in = functools.partial(model.expected_purchases_alive, **pair_params,
-                                         **pair_data)
 
             # Discounted over the horizon's quadrature times for CLV and DERT; a count over a
             # finite horizon is not discounted: E[Y(H)] (times[-1] is H).
@@ -205,13 +202,15 @@ def score_customers(
                     **pair_params, **pair_data, delta=discount.per_unit(unit.days)),
                     "expected purchases", pair_params)
             elif "clv" in wanted or unbounded:
-                alive_at = [alive_in(t=t) for t in times]
-                alive_weighted = require_finite(
-                    sum(w * a for w, a in zip(weights, alive_at, strict=True)),
-                    "expected purchases", pair_params)
+                alive_at = require_finite(
+                    _alive_at_times(model.expected_purchases_alive, pair_params, pair_data,
+                                    times, chunk_cells), "expected purchases", pair_params)
+                alive_weighted = np.tensordot(weights, alive_at, axes=1)
             alive_count = alive_weighted if unbounded else (
                 alive_at[-1] if "clv" in wanted else
-                require_finite(alive_in(t=times[-1]), "expected purchases", pair_params))
+                require_finite(model.expected_purchases_alive(**pair_params, **pair_data,
+                                                              t=times[-1]),
+                               "expected purchases", pair_params))
             row_pair = pair_of[np.unique(row_of, return_index=True)[1]]
             results["expected_purchases"] = alive_count[row_pair] * p_alive
         for key in ("p_alive", "expected_purchases"):
@@ -254,6 +253,24 @@ def score_customers(
                         kind="predictive" if key.endswith("_predictive") else "expected")
         for key in wanted
     }
+
+
+def _alive_at_times(expected_alive, params: dict, data: dict, times: np.ndarray,
+                    cells: int) -> np.ndarray:
+    """``E[Y(t) | alive]`` at each of ``times``, shape ``(times, pairs, draws)``: asked of the
+    model for every time at once (``t`` with a leading axis; a model may share work between
+    the times, as Abe's quadrature its nodes), for as many pairs at a time as keep times x
+    pairs x draws within ``cells``."""
+    n_pairs = len(next(iter(data.values())))
+    n_draws = max(v.shape[1] for v in params.values())
+    block = max(1, cells // (len(times) * n_draws))
+    parts = []
+    for start in range(0, n_pairs, block):
+        part = slice(start, start + block)
+        parts.append(expected_alive(
+            **{k: v if v.shape[0] == 1 else v[part] for k, v in params.items()},
+            **{c: v[part] for c, v in data.items()}, t=times[:, None, None]))
+    return np.concatenate(parts, axis=1)
 
 
 def _per_customer(values: np.ndarray, row_of: np.ndarray | None) -> np.ndarray:

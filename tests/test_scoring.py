@@ -210,3 +210,50 @@ def test_weights_count_in_every_total_and_in_the_spend_model():
         frame.iloc[3, frame.columns.get_loc("weights")] = bad
         with pytest.raises(clv.CLVDataError, match=r"'weights' must hold finite numbers"):
             clv.BetaGeoModel(frame)
+
+
+# Parameter draws (three each) of every purchase model the engine scores by its closed forms.
+CLOSED_FORM_DRAWS = {
+    "bg_nbd": {"r": [0.24, 0.5, 2.0], "alpha": [4.4, 1.0, 30.0], "a": [0.79, 2.0, 0.3],
+               "b": [2.4, 0.5, 9.0]},
+    "mbg_nbd": {"r": [0.52, 0.5, 2.0], "alpha": [6.2, 1.0, 30.0], "a": [0.89, 2.0, 0.3],
+                "b": [1.6, 0.5, 9.0]},
+    "pareto_nbd": {"r": [0.55, 2.0, 0.8], "alpha": [10.6, 1.0, 5.0], "s": [0.61, 0.4, 1.3],
+                   "beta": [11.7, 30.0, 2.0]},
+    "pareto_nbd_abe": {"lam": [0.03, 0.1, 0.01], "mu": [0.03, 0.01, 0.2],
+                       "sigma_lambda": [1.1, 0.5, 2.0], "sigma_mu": [1.6, 0.3, 1.0],
+                       "rho": [0.05, -0.6, 0.8]},
+    "ggompertz_nbd": {"r": [0.55, 2.0, 0.8], "alpha": [10.6, 1.0, 5.0], "b": [2e-4, 0.05, 0.3],
+                      "s": [0.6, 0.4, 1.3], "beta": [0.0026, 3.0, 0.5]},
+    "bg_cnbd_2": {"r": [0.24, 0.5, 2.0], "alpha": [4.4, 1.0, 30.0], "a": [0.79, 2.0, 0.3],
+                  "b": [2.4, 0.5, 9.0]},
+    "mbg_cnbd_3": {"r": [0.52, 0.5, 2.0], "alpha": [6.2, 1.0, 30.0], "a": [0.89, 2.0, 0.3],
+                   "b": [1.6, 0.5, 9.0]},
+}
+
+
+@pytest.mark.parametrize("name", list(CLOSED_FORM_DRAWS))
+def test_expected_purchases_alive_takes_every_horizon_time_at_once(name):
+    """The engine asks a model's ``expected_purchases_alive`` for all the times of a discounted
+    horizon in one call (``t`` with a leading axis, scoring._alive_at_times); each model
+    gives, to rounding, what it gives one time at a time: customers of the CDNOW sample x
+    three parameter draws x the 17 times of a 52-week horizon, in blocks of pairs too."""
+    from clvlib.discounting import purchase_weights
+    from clvlib.scoring import _alive_at_times
+
+    model = clv.get_model(name)
+    customers = cdnow_summary().customers.iloc[::10]
+    data = {c: customers[c].to_numpy(dtype=float)[:, None] for c in model.alive_columns}
+    assert len(data) == (3 if "cnbd" in name else 2)
+    params = {k: np.asarray(v)[None, :] for k, v in CLOSED_FORM_DRAWS[name].items()}
+    times, _ = purchase_weights(52, 7, 0.1)
+    one_at_a_time = np.stack([model.expectations.expected_purchases_alive(**params, **data, t=t)
+                              for t in times])
+    assert one_at_a_time.shape == (len(times), len(customers), 3)
+    assert np.isfinite(one_at_a_time).all() and (np.diff(one_at_a_time, axis=0) > 0).all()
+    at_once = model.expectations.expected_purchases_alive(**params, **data,
+                                                          t=times[:, None, None])
+    np.testing.assert_allclose(at_once, one_at_a_time, rtol=1e-12, atol=0)
+    in_blocks = _alive_at_times(model.expectations.expected_purchases_alive, params, data,
+                                times, cells=len(times) * 3 * 7)  # 7 pairs a block
+    np.testing.assert_allclose(in_blocks, one_at_a_time, rtol=1e-12, atol=0)

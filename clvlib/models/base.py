@@ -79,6 +79,9 @@ class PurchaseExpectations:
     gives a customer's traits given alive at ``T`` (:class:`clvlib.futures.FutureGivenAlive`)
     from which predictive draws of their future are made. The last two read the model's
     :attr:`PurchaseModel.alive_columns` (``x, T``; regularity models add ``t_x``).
+    ``expected_purchases_alive`` also takes ``t`` with a leading axis of times beyond the
+    others' shape (the prediction engine asks for all the times of a discounted horizon at
+    once; a model may share work between them, as Abe's its quadrature nodes).
 
     Optional: ``discounted_purchases_alive(x, T, delta)`` (the alive columns and a continuous
     discount rate per time unit), ``integral_0^inf exp(-delta t) dE[Y(t) | alive]``, for a

@@ -207,23 +207,39 @@ def p_alive(lam, mu, sigma_lambda, sigma_mu, rho, x, t_x, T):
     return _by_parts(share, lam, mu, sigma_lambda, sigma_mu, rho, x, t_x, T)
 
 
-def _mean_given_alive(fn, lam, mu, sigma_lambda, sigma_mu, rho, x, T):
-    """The mean of ``fn(lambda, mu)`` over a customer's rates given alive at ``T`` (their
-    posterior is the prior times the 'alive' term, which does not involve ``t_x``)."""
+def _means_given_alive(fns, lam, mu, sigma_lambda, sigma_mu, rho, x, T):
+    """The mean of each ``fn(lambda, mu)`` of ``fns`` over a customer's rates given alive at
+    ``T`` (their posterior is the prior times the 'alive' term, which does not involve
+    ``t_x``), stacked: the nodes and their weights are found once for all of them."""
     u, v, w = nodes(np, lam, mu, sigma_lambda, sigma_mu, rho, x, T, T, "alive")
     w = w + log_alive(np, u, v, x[:, None], T[:, None])
     w = np.exp(w - w.max(axis=1, keepdims=True))
-    return (w * fn(np.exp(u), np.exp(v))).sum(axis=1) / w.sum(axis=1)
+    rates, total = (np.exp(u), np.exp(v)), w.sum(axis=1)
+    return np.stack([(w * fn(*rates)).sum(axis=1) / total for fn in fns])
 
 
 def expected_purchases_alive(lam, mu, sigma_lambda, sigma_mu, rho, x, T, t):
-    """E[purchases in (T, T+t] | alive at T] = E[lambda (1 - e^{-mu t}) / mu | alive]."""
+    """E[purchases in (T, T+t] | alive at T] = E[lambda (1 - e^{-mu t}) / mu | alive].
 
-    def mean(lam, mu, sigma_lambda, sigma_mu, rho, x, T, t):
-        return _mean_given_alive(lambda la, m: la * -np.expm1(-m * t[:, None]) / m,
-                                 lam, mu, sigma_lambda, sigma_mu, rho, x, T)
+    ``t`` may have leading axes beyond the broadcast shape of the other arguments (several
+    horizons per customer and draw, as :func:`clvlib.scoring.score_customers` asks for the
+    times of a discounted horizon): the quadrature's nodes, most of the cost, are then found
+    once per customer and draw instead of once per horizon.
+    """
+    cells = np.broadcast_shapes(*(np.shape(v) for v in (lam, mu, sigma_lambda, sigma_mu, rho,
+                                                        x, T)))
+    shape = np.broadcast_shapes(cells, np.shape(t))
+    lead = shape[:len(shape) - len(cells)]
+    times = np.broadcast_to(np.asarray(t, dtype=float), shape).reshape(
+        int(np.prod(lead)), *shape[len(lead):])
 
-    return _by_parts(mean, lam, mu, sigma_lambda, sigma_mu, rho, x, T, t)
+    def means(lam, mu, sigma_lambda, sigma_mu, rho, x, T, *times):
+        return _means_given_alive(
+            [lambda la, m, t=t: la * -np.expm1(-m * t[:, None]) / m for t in times],
+            lam, mu, sigma_lambda, sigma_mu, rho, x, T)
+
+    return _by_parts(means, lam, mu, sigma_lambda, sigma_mu, rho, x, T, *times,
+                     outputs=len(times)).reshape(shape)
 
 
 def expected_purchases(lam, mu, sigma_lambda, sigma_mu, rho, x, t_x, T, t):

@@ -152,23 +152,26 @@ def p_alive(r, alpha, b, s, beta, x, t_x, T):
 
 
 def _over_clock(fn, b, s, beta, start, stop):
-    """``integral_start^stop fn(u) du`` by Gauss-Legendre in the lifetime's clock ``w = log(beta
+    """``integral_start^stop g(u) du`` by Gauss-Legendre in the lifetime's clock ``w = log(beta
     + e^{bu} - 1)``, in which the mixed Gompertz density is ``s beta^s e^{-s w}``: smooth where
-    a steep ageing (large b) makes it a narrow peak in ``u``. ``fn`` decays as ``e^{-s w}`` (a
+    a steep ageing (large b) makes it a narrow peak in ``u``. ``g`` decays as ``e^{-s w}`` (a
     survival, a density), so the clock stops 40 / s past ``start`` (a factor e^-40 down):
     beyond, the integral is below 1e-17 of its value, and over a long horizon (DERT's) with
-    steep ageing the nodes stay where the integrand is. Arguments broadcast; ``fn`` takes ``u``
-    with the nodes along a trailing axis."""
+    steep ageing the nodes stay where the integrand is. Arguments broadcast; ``fn(w)`` is
+    ``g`` at the clock's nodes ``w`` (along a trailing axis; :func:`_age_at` gives their
+    ages): a survival is then ``e^{-s w}`` times a constant, no logarithm per node."""
     w_lo, w_hi = log_clock(np, beta, b * start), log_clock(np, beta, b * stop)
     w_hi = np.minimum(w_hi, w_lo + 40.0 / s)
     w = w_lo[..., None] + (w_hi - w_lo)[..., None] * (1 + CLOCK_NODES) / 2
-    b, beta = b[..., None], beta[..., None]
-    # u = log(e^w - beta + 1) / b and du/dw = e^w / (b (e^w - beta + 1)), in e^-w so that
-    # neither overflows for a large w (b u above 709).
-    shrink = (1 - beta) * np.exp(-w)
-    u = (w + np.log1p(shrink)) / b
-    jacobian = 1 / (b * (1 + shrink))
-    return (w_hi - w_lo) / 2 * ((fn(u) * jacobian) @ CLOCK_WEIGHTS)
+    # du/dw = e^w / (b (e^w - beta + 1)), in e^-w so that it does not overflow for a large w
+    jacobian = 1 / (b[..., None] * (1 + (1 - beta[..., None]) * np.exp(-w)))
+    return (w_hi - w_lo) / 2 * ((fn(w) * jacobian) @ CLOCK_WEIGHTS)
+
+
+def _age_at(w, b, beta):
+    """The age ``u`` at which the clock reads ``w``: ``log(e^w - beta + 1) / b``, in e^-w so
+    that it does not overflow (b u above 709)."""
+    return (w + np.log1p((1 - beta) * np.exp(-w))) / b
 
 
 def _broadcast(*values):
@@ -180,8 +183,8 @@ def expected_purchases_new(r, alpha, b, s, beta, t):
     """E[X(t)] for a new customer: E[lambda] E[min(tau, t)] = r/alpha integral_0^t S(u) du."""
     r, alpha, b, s, beta, t = _broadcast(r, alpha, b, s, beta, t)
 
-    def alive(u):
-        return np.exp(log_survival(np, b[..., None], s[..., None], beta[..., None], u))
+    def alive(w):  # S(u) = beta^s e^{-s w}
+        return np.exp(s[..., None] * (np.log(beta[..., None]) - w))
 
     return r / alpha * _over_clock(alive, b, s, beta, np.zeros_like(t), t)
 
@@ -193,9 +196,8 @@ def expected_purchases_alive(r, alpha, b, s, beta, x, T, t):
     r, alpha, b, s, beta, x, T, t = _broadcast(r, alpha, b, s, beta, x, T, t)
     at_T = log_clock(np, beta, b * T)
 
-    def ratio(age):
-        return np.exp(s[..., None] * (at_T[..., None]
-                                      - log_clock(np, beta[..., None], b[..., None] * age)))
+    def ratio(w):  # S(u) / S(T) = e^{-s (w - w_T)}
+        return np.exp(s[..., None] * (at_T[..., None] - w))
 
     return (r + x) / (alpha + T) * _over_clock(ratio, b, s, beta, T, T + t)
 
@@ -218,10 +220,11 @@ def prob_purchases(r, alpha, b, s, beta, t, n):
 
     survive = np.exp(log_survival(np, b, s, beta, t) + log_nb(r, alpha, n, t))
 
-    def died(u):
+    def died(w):  # the density at u is b s beta^s e^{bu} e^{-(s+1) w}
         e = (Ellipsis, None)
-        return np.exp(log_nb(r[e], alpha[e], n[e], u)
-                      + _log_density(np, b[e], s[e], beta[e], u))
+        u = _age_at(w, b[e], beta[e])
+        return np.exp(log_nb(r[e], alpha[e], n[e], u) + np.log(b[e] * s[e])
+                      + s[e] * np.log(beta[e]) + b[e] * u - (s[e] + 1) * w)
 
     return survive + _over_clock(died, b, s, beta, np.zeros_like(t), t)
 

@@ -49,6 +49,10 @@ if TYPE_CHECKING:
 PREDICTIONS = ("p_alive", "expected_purchases", "clv", "purchases_predictive",
                "clv_predictive")
 _NEEDS_SPEND = ("clv", "clv_predictive")
+#: Cells (times x pairs x draws) of one call of a model's expected purchases given alive: the
+#: closed forms' temporaries then stay small (BG/NBD on CDNOW master, 1,000 draws: blocks of
+#: 4 million cells scored 20% slower than blocks of 250,000).
+ALIVE_CELLS = 250_000
 
 
 def paired_draws(first: dict, second: dict) -> dict:
@@ -204,7 +208,8 @@ def score_customers(
             elif "clv" in wanted or unbounded:
                 alive_at = require_finite(
                     _alive_at_times(model.expected_purchases_alive, pair_params, pair_data,
-                                    times, chunk_cells), "expected purchases", pair_params)
+                                    times, min(chunk_cells, ALIVE_CELLS)),
+                    "expected purchases", pair_params)
                 alive_weighted = np.tensordot(weights, alive_at, axes=1)
             alive_count = alive_weighted if unbounded else (
                 alive_at[-1] if "clv" in wanted else

@@ -210,7 +210,7 @@ def score_customers(
                     _alive_at_times(model.expected_purchases_alive, pair_params, pair_data,
                                     times, min(chunk_cells, ALIVE_CELLS)),
                     "expected purchases", pair_params)
-                alive_weighted = np.tensordot(weights, alive_at, axes=1)
+                alive_weighted = sum(w * a for w, a in zip(weights, alive_at, strict=True))
             alive_count = alive_weighted if unbounded else (
                 alive_at[-1] if "clv" in wanted else
                 require_finite(model.expected_purchases_alive(**pair_params, **pair_data,

@@ -18,18 +18,22 @@ from clvlib.models import pareto_nbd_abe as abe
 @pytest.mark.slow
 def test_parameter_recovery_by_nuts():
     """1,000 simulated customers observed for a year, whose frequent buyers stay longer (rho =
-    -0.5); NUTS (2 x 300 draws, no divergence, R-hat below 1.01) puts every true value within
-    the z bound of its posterior (positive parameters on the log scale, rho on its own), which
-    fails with probability below 1e-4 when sampler and model are right (helpers.FALSE_FAILURE).
+    -0.5); NUTS (2 x 300 draws after 500 tuning steps) puts every true value within the z bound
+    of its posterior (positive parameters on the log scale, rho on its own), which fails with
+    probability below 1e-4 when sampler and model are right (helpers.FALSE_FAILURE).
     t_x is rounded to half weeks, so that customers share rows (466 distinct; a weekly summary
-    would round more). Measured at two seeds: R-hat at most 1.005, bulk ESS 340-630."""
+    would round more). The guard against chains that did not converge is no divergence and
+    R-hat below 1.05, not the report's 1.01 (diagnostics.RHAT_MAX, for 4 x 1000 draws): at 600
+    draws R-hat's own scatter reaches 1.01 (1.018 for sigma_lambda once, after 300 tuning
+    steps; 1.007 at most after 500), while chains in different places give R-hat far above
+    1.05. Bulk ESS 340-890 in the runs measured."""
     truth = {"lam": 0.1, "mu": 0.02, "sigma_lambda": 0.9, "sigma_mu": 1.2, "rho": -0.5}
     sims = pd.DataFrame(abe.rvs(*truth.values(), T=np.full(1000, 52.0), rng=12))
     sims["t_x"] = (sims["t_x"] * 2).round() / 2
     model = clv.ParetoNBDAbeModel(sims)
-    model.fit(draws=300, tune=300, chains=2, random_seed=4, progressbar=False)
+    model.fit(draws=300, tune=500, chains=2, random_seed=4, progressbar=False)
     checks = model.diagnostics()
-    assert checks.divergences == 0 and (checks.table["r_hat"] < 1.01).all(), checks.table
+    assert checks.divergences == 0 and (checks.table["r_hat"] < 1.05).all(), checks.table
     draws = model.posterior_draws()
     scale = {k: (np.log if k != "rho" else np.asarray) for k in truth}
     z = {k: float((scale[k](draws[k]).mean() - scale[k](v)) / scale[k](draws[k]).std())

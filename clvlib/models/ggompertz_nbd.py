@@ -220,11 +220,11 @@ def prob_purchases(r, alpha, b, s, beta, t, n):
 
     survive = np.exp(log_survival(np, b, s, beta, t) + log_nb(r, alpha, n, t))
 
-    def died(w):  # the density at u is b s beta^s e^{bu} e^{-(s+1) w}
+    def died(w):
         e = (Ellipsis, None)
         u = _age_at(w, b[e], beta[e])
-        return np.exp(log_nb(r[e], alpha[e], n[e], u) + np.log(b[e] * s[e])
-                      + s[e] * np.log(beta[e]) + b[e] * u - (s[e] + 1) * w)
+        return np.exp(log_nb(r[e], alpha[e], n[e], u)
+                      + _log_density(np, b[e], s[e], beta[e], u))
 
     return survive + _over_clock(died, b, s, beta, np.zeros_like(t), t)
 

@@ -472,22 +472,22 @@ _KERNEL_START_FAILURE = "Kernel died before replying to kernel_info"
 
 def _execute_step(step: PipelineStep, values: Mapping[str, Any], build: Path) -> float:
     """Run one notebook from a clean kernel in the build folder; return its wall time."""
+    output = build / step.path.name
     start = time.perf_counter()
     for attempt in range(1, KERNEL_START_TRIES + 1):
         try:
-            _execute_notebook(step, values, build)
+            _execute_notebook(step, values, output)
             break
-        except RuntimeError as exc:
-            if _KERNEL_START_FAILURE not in str(exc) or attempt == KERNEL_START_TRIES:
-                raise _StepFailed(step, exc, build / step.path.name) from exc
         except Exception as exc:
-            raise _StepFailed(step, exc, build / step.path.name) from exc
+            start_failed = isinstance(exc, RuntimeError) and _KERNEL_START_FAILURE in str(exc)
+            if not start_failed or attempt == KERNEL_START_TRIES:
+                raise _StepFailed(step, exc, output) from exc
     return round(time.perf_counter() - start, 3)
 
 
-def _execute_notebook(step: PipelineStep, values: Mapping[str, Any], build: Path) -> None:
+def _execute_notebook(step: PipelineStep, values: Mapping[str, Any], output: Path) -> None:
     passed = {key: value for key, value in values.items() if key in step.declared}
-    output = build / step.path.name
+    build = output.parent
     papermill.execute_notebook(
         str(step.path),
         str(output),

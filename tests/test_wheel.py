@@ -1,10 +1,13 @@
 """clvlib as a wheel (not editable) works from any folder: data, notebooks and templates ship in it.
 
 The wheel is built from this checkout and installed, as a user would, into a new virtual
-environment with its declared dependencies resolved by pip (constrained by ``constraints.txt``,
-the lock) and nothing else: no dev extra, no link to the test environment. A run-time dependency
-that only the dev extra brings (h5py once was) fails here. Everything then runs from an empty
-folder outside the checkout.
+environment with its declared dependencies resolved from its metadata (constrained by
+``constraints.txt``, the lock) and nothing else: no dev extra, no link to the test environment. A
+run-time dependency that only the dev extra brings (h5py once was) fails here. Everything then
+runs from an empty folder outside the checkout. The install is uv's (``uv pip install``, a dev
+tool): the same resolution of the same pins as pip's, in 20 seconds on two cores against pip's 80
+to 115 (byte-compiled either way, as the report's kernels would otherwise compile every module
+they import).
 """
 
 from __future__ import annotations
@@ -21,6 +24,8 @@ from clvlib import __version__
 from clvlib.config import SOURCE_ROOT
 
 pytestmark = pytest.mark.skipif(SOURCE_ROOT is None, reason="needs the source checkout")
+
+UV = str(Path(sys.executable).parent / "uv")  # the dev extra's
 
 
 def run(command: list[str], cwd: Path, env: dict | None = None, timeout: int = 600) -> str:
@@ -41,10 +46,10 @@ def wheel_env(tmp_path_factory) -> dict:
          "-w", str(dist), str(SOURCE_ROOT)], cwd=base)
     (wheel,) = dist.glob("clvlib_workbench-*.whl")
     venv = base / "venv"
-    run([sys.executable, "-m", "venv", str(venv)], cwd=base)
+    run([sys.executable, "-m", "venv", "--without-pip", str(venv)], cwd=base)
     python = venv / "bin" / "python"
-    run([str(python), "-m", "pip", "install", "-q", "-c", str(SOURCE_ROOT / "constraints.txt"),
-         str(wheel)], cwd=base, timeout=1200)
+    run([UV, "pip", "install", "-q", "--python", str(python), "--compile-bytecode", "-c",
+         str(SOURCE_ROOT / "constraints.txt"), str(wheel)], cwd=base, timeout=1200)
     site = Path(run([str(python), "-c", "import sysconfig; print(sysconfig.get_path('purelib'))"],
                     cwd=base).strip())
     elsewhere = base / "elsewhere"
@@ -58,11 +63,12 @@ def wheel_env(tmp_path_factory) -> dict:
 
 def test_the_wheel_environment_holds_no_test_tool(wheel_env):
     """Only what the project declares (and what that requires) is installed: no dev extra."""
-    out = run([str(wheel_env["bin"] / "python"), "-m", "pip", "list", "--format=freeze"],
-              cwd=wheel_env["cwd"], env=wheel_env["env"])
+    out = run([UV, "pip", "list", "--python", str(wheel_env["bin"] / "python"),
+               "--format=freeze"], cwd=wheel_env["cwd"], env=wheel_env["env"])
     names = {line.split("==")[0].lower() for line in out.split()}
     assert "clvlib-workbench" in names
-    assert not names & {"pytest", "lifetimes", "pymc-marketing", "pyspark", "nbval"}, names
+    assert not names & {"pytest", "lifetimes", "pymc-marketing", "pyspark", "nbval",
+                             "uv"}, names
 
 
 def test_wheel_holds_the_run_time_files(wheel_env):

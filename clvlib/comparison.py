@@ -168,7 +168,8 @@ def pointwise_loglik(model: PurchaseModel, rows: CompressedRows, *, columns=None
     return model.pointwise_loglik(flat, rows, columns, cells).reshape(chains, draws, len(rows))
 
 
-def loo_pointwise(model: PurchaseModel, rows: CompressedRows | None = None):
+def loo_pointwise(model: PurchaseModel, rows: CompressedRows | None = None,
+                  loglik: np.ndarray | None = None):
     """PSIS-LOO of a NUTS fit per distinct row: ``elpd_i``, ``lppd_i`` and Pareto ``k``.
 
     Parameters
@@ -176,6 +177,8 @@ def loo_pointwise(model: PurchaseModel, rows: CompressedRows | None = None):
     rows : CompressedRows, optional
         The rows to score (default: the model's own); identical customers have identical
         leave-one-out terms, so one term per distinct row stands for all of them.
+    loglik : ndarray, optional
+        Their :func:`pointwise_loglik`, when the caller has it already.
 
     Returns
     -------
@@ -184,7 +187,7 @@ def loo_pointwise(model: PurchaseModel, rows: CompressedRows | None = None):
         per row.
     """
     rows = model.rows if rows is None else rows
-    ll = pointwise_loglik(model, rows)
+    ll = pointwise_loglik(model, rows) if loglik is None else loglik
     post = _thinned_posterior(model, COMPARISON_DRAWS)
     flat = ll.reshape(-1, ll.shape[-1])
     elpd_i, pareto_k = psis_loo(flat, relative_ess(post[list(model.params)]))
@@ -240,15 +243,19 @@ def holdout_rows(summary: CustomerSummary, extra: pd.DataFrame | None = None,
                                      row_weights(c, summary.source or "summary"))
 
 
-def holdout_lpd_pointwise(model: PurchaseModel, rows: CompressedRows) -> np.ndarray:
+def holdout_lpd_pointwise(model: PurchaseModel, rows: CompressedRows,
+                          calibration: np.ndarray | None = None) -> np.ndarray:
     """Log predictive density of each row's holdout purchases given its calibration ones.
 
     ``log E_post[p(full) / p(calibration)]`` per distinct row of :func:`holdout_rows`: the
     likelihood of the whole observation period divided by that of the calibration period is the
     density of the holdout purchases (their number and the time of the last) given the
-    calibration history, averaged over the posterior.
+    calibration history, averaged over the posterior. ``calibration``, when given, is the
+    calibration part, :func:`pointwise_loglik` of the rows (:func:`compare_models` takes it from
+    the leave-one-out's rows instead of evaluating the likelihood again).
     """
-    calibration = pointwise_loglik(model, rows)
+    if calibration is None:
+        calibration = pointwise_loglik(model, rows)
     whole = pointwise_loglik(model, rows, columns=tuple(f"{c}_full" for c in model.columns))
     ratio = (whole - calibration).reshape(-1, len(rows))
     return logsumexp(ratio, axis=0) - np.log(ratio.shape[0])
@@ -300,6 +307,19 @@ def _comparison_rows(models: list[PurchaseModel], summary: CustomerSummary):
     return rows, hold(extra)
 
 
+def _history_rows(hold: CompressedRows, rows: CompressedRows) -> np.ndarray | None:
+    """The row of ``rows`` that holds each holdout row's calibration history (the same values
+    in every column of ``rows``), or None when one has none. A quadrature likelihood costs
+    seconds per evaluation over the posterior: the holdout density reads the calibration part
+    from the leave-one-out's evaluation."""
+    columns = list(rows.columns)
+    if not set(columns) <= set(hold.columns):
+        return None
+    at = pd.MultiIndex.from_arrays([rows[c] for c in columns]).get_indexer(
+        pd.MultiIndex.from_arrays([hold[c] for c in columns]))
+    return None if (at < 0).any() else at
+
+
 def _same_rows(models: list[PurchaseModel]) -> CompressedRows:
     """The distinct customer rows all models were fitted to (pairing needs the same ones)."""
     rows = models[0].rows
@@ -346,13 +366,16 @@ def compare_models(
         raise ValueError(f"models to compare need distinct titles; got {titles}")
     rank_by = rank_by or ("holdout_lpd" if summary.has_holdout else "elpd_loo")
     rows, hold = _comparison_rows(models, summary)
+    history = None if hold is None else _history_rows(hold, rows)
     table, pointwise = {}, {}
     for model in models:
-        loo_i = loo_pointwise(model, rows)
+        loglik = pointwise_loglik(model, rows)
+        loo_i = loo_pointwise(model, rows, loglik)
         row = _loo_totals(loo_i, rows.weights)
         pointwise[model.title] = {"elpd_loo": loo_i["elpd_i"]}
         if hold is not None:
-            lpd_i = holdout_lpd_pointwise(model, hold)
+            lpd_i = holdout_lpd_pointwise(
+                model, hold, None if history is None else loglik[..., history])
             pointwise[model.title]["holdout_lpd"] = lpd_i
             row |= {"holdout_lpd": float(hold.weights @ lpd_i),
                     **holdout_errors(model, summary)[1]}

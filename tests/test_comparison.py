@@ -183,7 +183,8 @@ def _draws(model):
 
 def test_holdout_lpd_equals_a_direct_per_customer_computation():
     """Per customer (no compression), per draw: log L(whole period) - log L(calibration), then
-    the log of the posterior mean of its exponential; summed over customers."""
+    the log of the posterior mean of its exponential; summed over customers. So does
+    ``compare_models``, which takes the calibration part from its leave-one-out evaluation."""
     summary = simulated_summary()
     model = _model(TRUTH)
     c = summary.customers
@@ -195,6 +196,8 @@ def test_holdout_lpd_equals_a_direct_per_customer_computation():
              - _bg_nbd_loglik(**d, x=x, t_x=t_x, T=T))
     per_customer = logsumexp(ratio, axis=0) - np.log(ratio.shape[0])
     assert holdout_lpd(model, summary) == pytest.approx(per_customer.sum(), rel=1e-10)
+    assert compare_models([model], summary).table.loc[model.title, "holdout_lpd"] == (
+        pytest.approx(per_customer.sum(), rel=1e-10))
     rows = holdout_rows(summary)
     np.testing.assert_allclose(rows.expand(holdout_lpd_pointwise(model, rows)), per_customer,
                                rtol=1e-9, atol=1e-10)

@@ -1,11 +1,13 @@
 """The MAP fit of a model without a compiled kernel: PyTensor's Python linker, no compilation
 (clvlib.models.samplers.PYTHON_MODE). Its optima are held to published numbers in the models'
 own tests (GGompertz/NBD, Abe, BG/BB, sBG, BdW); here, what is written by hand for it: the
-split of wide sums, and the refusal of a density the optimizer could not evaluate."""
+split of wide sums, the refusal of a density the optimizer could not evaluate, and the warning
+when it stops short of the mode."""
 
 from __future__ import annotations
 
 import io
+import warnings
 
 import numpy as np
 import pytensor
@@ -49,3 +51,23 @@ def test_map_refuses_a_density_it_cannot_evaluate_rather_than_return_the_start()
 
     with pytest.raises(FloatingPointError, match="gradient .*nan.*check_model"):
         _maximize(broken, np.zeros(2), tqdm(disable=True))
+
+
+def test_map_warns_when_the_optimizer_stops_short_of_the_mode():
+    """Rosenbrock's banana (its mode at (1, 1), a narrow curved valley) in 3 iterations stops
+    far from the mode: a warning names the iterations and the gradient still there. A quadratic
+    that converges gives none."""
+    bar = tqdm(disable=True)
+
+    def banana(y):
+        a, b = y
+        logp = -((1 - a) ** 2 + 100 * (b - a**2) ** 2)
+        return logp, np.array([2 * (1 - a) + 400 * a * (b - a**2), -200 * (b - a**2)])
+
+    with pytest.warns(RuntimeWarning, match=r"stopped after 3 iterations .*gradient is still"):
+        y = _maximize(banana, np.array([-1.2, 1.0]), bar, max_iterations=3)
+    assert np.max(np.abs(y - 1)) > 0.1
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        np.testing.assert_allclose(_maximize(banana, np.array([-1.2, 1.0]), bar), [1, 1],
+                                   atol=1e-4)

@@ -128,11 +128,18 @@ PYTHON_MODE = get_mode("FAST_COMPILE").excluding(
     (in2out(_split_wide_sums), 99))
 
 
-def _maximize(logp_and_grad, start: np.ndarray, bar) -> np.ndarray:
+#: Largest gradient component (log density per unconstrained unit) at which a point where
+#: L-BFGS-B stopped without converging is still taken for the mode (at a mode it is 0).
+GRADIENT_AT_MODE = 1e-3
+
+
+def _maximize(logp_and_grad, start: np.ndarray, bar, max_iterations: int = 5000) -> np.ndarray:
     """The maximum of a log density by SciPy's L-BFGS-B from ``start``, each evaluation
     counted on ``bar`` (a tqdm bar) with the log density there. A density or gradient that is
     not finite where the optimizer stopped is an error, not an estimate: L-BFGS-B stops on
-    it and would return the point it reached, often the start."""
+    it and would return the point it reached, often the start. Stopped without converging
+    (``max_iterations`` reached, or a line search that failed) where the gradient still
+    exceeds :data:`GRADIENT_AT_MODE`, it returns the point with a warning that says so."""
     from scipy.optimize import minimize
 
     def negative(y):
@@ -141,7 +148,8 @@ def _maximize(logp_and_grad, start: np.ndarray, bar) -> np.ndarray:
         bar.set_postfix_str(f"log posterior {float(logp):,.2f}", refresh=False)
         return -logp, -grad
 
-    result = minimize(negative, start, jac=True, method="L-BFGS-B", options={"maxiter": 5000})
+    result = minimize(negative, start, jac=True, method="L-BFGS-B",
+                      options={"maxiter": max_iterations})
     logp, grad = -result.fun, -result.jac  # where it stopped, as the optimizer evaluated it
     if not (np.isfinite(logp) and np.all(np.isfinite(grad)) and np.all(np.isfinite(result.x))):
         raise FloatingPointError(
@@ -149,6 +157,13 @@ def _maximize(logp_and_grad, start: np.ndarray, bar) -> np.ndarray:
             f"after {result.nfev} evaluations ({result.message}): the likelihood cannot be "
             "evaluated there; clvlib.models.check_model(model) checks each row's "
             "log-likelihood and the gradient against finite differences")
+    steepest = float(np.max(np.abs(grad), initial=0.0))
+    if result.status != 0 and steepest > GRADIENT_AT_MODE:
+        warnings.warn(
+            f"MAP: L-BFGS-B stopped after {result.nit} iterations ({result.message}) where the "
+            f"log density's gradient is still {steepest:.3g} in its largest component (above "
+            f"{GRADIENT_AT_MODE:g}): the estimate may not be the mode; a fit by NUTS does not "
+            "depend on finding it", RuntimeWarning, stacklevel=4)
     return result.x
 
 

@@ -190,10 +190,10 @@ def loglike(lam, mu, sigma_lambda, sigma_mu, rho, rows: CompressedRows):
     term, which does not involve ``t_x``, once per distinct ``(x, T)`` (the CDNOW sample's
     1,016 distinct rows hold 464), the 'left' term per row."""
     params = numerics.float64(lam, mu, sigma_lambda, sigma_mu, rho)
-    pairs, pair_of = np.unique(np.column_stack([rows["x"], rows["T"]]), axis=0,
-                               return_inverse=True)
-    x_pair, T_pair = (pt.as_tensor_variable(pairs[:, j]) for j in (0, 1))
-    alive = log_alive_term(pt, *params, x_pair, T_pair)[pair_of.reshape(-1)]
+    pairs = np.column_stack([rows["x"], rows["T"]]).astype(float)
+    first, pair_of = _distinct_rows(pairs)
+    x_pair, T_pair = (pt.as_tensor_variable(pairs[first, j]) for j in (0, 1))
+    alive = log_alive_term(pt, *params, x_pair, T_pair)[pair_of]
     x, t_x, T = (pt.as_tensor_variable(np.asarray(rows[c], dtype=float))
                  for c in ("x", "t_x", "T"))
     return pt.sum(rows.weights * numerics.logaddexp(alive, log_left_term(pt, *params, x, t_x, T)))

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+from scipy import sparse
 
 from clvlib import formatting
 from clvlib.compression import row_weights
@@ -264,15 +265,26 @@ def tracking_check(
     share = np.clip(covered, 0.0, 1.0)
     ends = periods + share
     elapsed = np.clip(ends[:, None] - first[None, :], 0, None)  # (periods, combos)
+    # A week's later first purchase is a week's younger customer at the same period end: the
+    # (age, parameter row) pairs repeat across periods, so each pair is evaluated once, and a
+    # sparse matrix of customer counts sums them into the periods (a tenth of the evaluations on
+    # the CDNOW sample, whose 84 first-purchase days and 78 weeks make 6,552 cells).
+    pairs, pair_of = np.unique(
+        np.column_stack([elapsed.ravel(), np.broadcast_to(combo_row, elapsed.shape).ravel()]),
+        axis=0, return_inverse=True)
+    ages, pair_row = pairs[:, 0], pairs[:, 1].astype(np.int64)
+    to_periods = sparse.csr_array(
+        (np.tile(counts, len(periods)),
+         (pair_of.reshape(-1), np.repeat(np.arange(len(periods)), len(combos)))),
+        shape=(len(pairs), len(periods)))  # duplicate entries add up
     n_draws_ = next(iter(params.values())).shape[0]
     cumulative = np.zeros((n_draws_, len(periods)))  # (draws, periods)
-    step = max(1, model.MIX_CELLS // max(1, n_draws_ * len(periods)))
-    for lo_ in range(0, len(combos), step):
+    step = max(1, model.MIX_CELLS // max(1, n_draws_))
+    for lo_ in range(0, len(pairs), step):
         part = slice(lo_, lo_ + step)
         values = model.expectations.expected_purchases_new(
-            **{k: v[:, combo_row[part]][:, None, :] for k, v in params.items()},
-            t=elapsed[None, :, part])
-        cumulative += np.asarray(values, dtype=float) @ counts[part]
+            **{k: v[:, pair_row[part]] for k, v in params.items()}, t=ages[None, part])
+        cumulative += (to_periods[part].T @ np.asarray(values, dtype=float).T).T
     mean, lo, hi = _interval(cumulative, interval)
     out = actual.rename(columns={"repeat_purchases": "actual"}).copy()
     out["actual_cumulative"] = out["actual"].cumsum()

@@ -275,21 +275,6 @@ def expected_purchases(lam, mu, sigma_lambda, sigma_mu, rho, x, t_x, T, t):
 PRIOR_RULE = _product_rule(24, 24)
 
 
-def _prior_mean(fn, lam, mu, sigma_lambda, sigma_mu, rho, *data):
-    """The mean of ``fn(lambda, mu, *data)`` over the population's rates."""
-    w1, w2, log_w = PRIOR_RULE
-
-    def mean(lam, mu, sigma_lambda, sigma_mu, rho, *data):
-        def e(value):
-            return value[:, None]
-
-        u = e(np.log(lam)) + e(sigma_lambda) * w1
-        v = e(np.log(mu)) + e(sigma_mu) * (e(rho) * w1 + e(np.sqrt(1 - rho**2)) * w2)
-        return np.exp(log_w) @ fn(np.exp(u), np.exp(v), *(e(d) for d in data)).T
-
-    return _by_parts(mean, lam, mu, sigma_lambda, sigma_mu, rho, *data)
-
-
 #: A new customer's expected purchases integrate over the dropout rate alone: 96 nodes agree
 #: with adaptive quadrature (scipy.integrate.quad) to 1e-6 up to spreads of 3 in log mu.
 DROPOUT_RULE = _hermite(96)
@@ -319,18 +304,47 @@ def expected_purchases_new(lam, mu, sigma_lambda, sigma_mu, rho, t):
 
 def prob_purchases(lam, mu, sigma_lambda, sigma_mu, rho, t, n):
     """P(X(t) = n) for a new customer: the Pareto/NBD's individual count distribution,
-    ``Poisson(n; lambda t) e^{-mu t} + lambda^n mu / (lambda+mu)^(n+1) P(n+1, (lambda+mu) t)``
-    (``P`` the regularized lower incomplete gamma: the chance of more than ``n`` events of
-    both kinds by ``t``), averaged over the population's rates. ``P(n+1, y)`` is SciPy's
-    Poisson survival function ``pdtrc(n, y)``: the same values as ``gammainc(n + 1, y)``,
-    2.4 times as fast (the frequency check evaluates it at 576 nodes per draw, age and count)."""
+    ``Poisson(n; lambda t) e^{-mu t} + lambda^n mu / (lambda+mu)^(n+1) P(N > n)``
+    (``N`` Poisson with mean ``(lambda+mu) t``: more than ``n`` events of both kinds by
+    ``t``), averaged over the population's rates (:data:`PRIOR_RULE`).
 
-    def individual(la, m, t, n):
-        both = la + m
-        poisson = np.exp(n * np.log(la * t) - la * t - gammaln(n + 1) - m * t)
-        return poisson + np.exp(n * np.log(la / both) + np.log(m / both)) * pdtrc(n, both * t)
+    With ``q = lambda / (lambda+mu)`` the individual probability is ``q^n (Poisson(n;
+    (lambda+mu) t) + (1 - q) P(N > n))``. The counts ``0 ... max(n)`` are found together at
+    each node, highest first: SciPy's Poisson survival function once, at the highest count
+    (``pdtrc``), and ``P(N > k - 1) = P(N > k) + Poisson(k)`` below it, a sum of positive
+    terms (the frequency check asks for 7 counts per draw and age: a third of the time of a
+    survival function per count, the same values to 1e-14). ``n`` holds whole counts.
+    """
+    n = np.asarray(n, dtype=float)
+    if np.any(n < 0) or np.any(n != np.floor(n)):
+        raise ValueError("prob_purchases: n must hold whole numbers of purchases (0, 1, ...)")
+    top = int(n.max(initial=0))
+    w1, w2, log_w = PRIOR_RULE
+    weights = np.exp(log_w)
 
-    return _prior_mean(individual, lam, mu, sigma_lambda, sigma_mu, rho, t, n)
+    def table(lam, mu, sigma_lambda, sigma_mu, rho, t):
+        def e(value):
+            return value[:, None]
+
+        u = e(np.log(lam)) + e(sigma_lambda) * w1
+        v = e(np.log(mu)) + e(sigma_mu) * (e(rho) * w1 + e(np.sqrt(1 - rho**2)) * w2)
+        # log q = u - log(e^u + e^v), log y = log(e^u + e^v) + log t
+        log_both = np.logaddexp(u, v)
+        log_q, y = u - log_both, np.exp(log_both) * e(t)
+        log_y, one_minus_q = np.log(y), -np.expm1(log_q)
+        tail = pdtrc(top, y)  # P(N > top)
+        out = np.empty((top + 1, len(lam)))
+        for k in range(top, -1, -1):
+            poisson = np.exp(k * log_y - y - gammaln(k + 1)) if k else np.exp(-y)
+            q_k = np.exp(k * log_q) if k else 1.0
+            out[k] = (q_k * (poisson + one_minus_q * tail)) @ weights
+            tail = tail + poisson  # P(N > k - 1)
+        return out
+
+    counts = _by_parts(table, lam, mu, sigma_lambda, sigma_mu, rho, t, outputs=top + 1)
+    shape = np.broadcast_shapes(counts.shape[1:], n.shape)
+    index = np.broadcast_to(n.astype(np.int64), shape)[None]
+    return np.take_along_axis(np.broadcast_to(counts, (top + 1, *shape)), index, axis=0)[0]
 
 
 @dataclass(frozen=True)

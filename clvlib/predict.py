@@ -18,8 +18,10 @@ import pandas as pd
 
 from clvlib.compression import CompressedRows
 
-# Cells (draws x customers) evaluated at once: 4 million float64 values, 32 MB per array.
-DEFAULT_CHUNK_CELLS = 4_000_000
+# Cells (draws x customers) evaluated at once: half a million float64 values, 4 MB per array.
+# 4 million (32 MB, new memory to the system at each chunk) scored the CDNOW master's 23,570
+# customers (1,000 draws) 12% slower with predictive draws and 1.6 times slower without.
+DEFAULT_CHUNK_CELLS = 500_000
 
 
 def summarize_draws(values: np.ndarray, interval: float):

@@ -315,8 +315,9 @@ def prob_purchases(lam, mu, sigma_lambda, sigma_mu, rho, t, n):
     (lambda+mu) t) + (1 - q) P(N > n))``. The counts ``0 ... max(n)`` are found together at
     each node, highest first: SciPy's Poisson survival function once, at the highest count
     (``pdtrc``), and ``P(N > k - 1) = P(N > k) + Poisson(k)`` below it, a sum of positive
-    terms (the frequency check asks for 7 counts per draw and age: a third of the time of a
-    survival function per count, the same values to 1e-14). ``n`` holds whole counts.
+    terms: the values of a survival function per count (to 1e-11, tests/test_pareto_nbd_abe.py)
+    at a fraction of its cost, since the frequency check asks for 7 counts per draw and age.
+    ``n`` holds whole counts.
     """
     n = np.asarray(n, dtype=float)
     if np.any(n < 0) or np.any(n != np.floor(n)):

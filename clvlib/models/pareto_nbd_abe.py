@@ -330,8 +330,7 @@ def prob_purchases(lam, mu, sigma_lambda, sigma_mu, rho, t, n):
         def e(value):
             return value[:, None]
 
-        u = e(np.log(lam)) + e(sigma_lambda) * w1
-        v = e(np.log(mu)) + e(sigma_mu) * (e(rho) * w1 + e(np.sqrt(1 - rho**2)) * w2)
+        u, v = log_rates(*(e(p) for p in (lam, mu, sigma_lambda, sigma_mu, rho)), w1, w2)
         # log q = u - log(e^u + e^v), log y = log(e^u + e^v) + log t
         log_both = np.logaddexp(u, v)
         log_q, y = u - log_both, np.exp(log_both) * e(t)
@@ -418,10 +417,15 @@ def future_given_alive(lam, mu, sigma_lambda, sigma_mu, rho, x, T):
 def rates(lam, mu, sigma_lambda, sigma_mu, rho, size, rng=None):
     """Draw ``size`` customers' (lambda, mu) from the population."""
     rng = np.random.default_rng(rng)
-    z1, z2 = rng.standard_normal((2, size))
-    u = np.log(lam) + sigma_lambda * z1
-    v = np.log(mu) + sigma_mu * (rho * z1 + np.sqrt(1 - rho**2) * z2)
+    u, v = log_rates(lam, mu, sigma_lambda, sigma_mu, rho, *rng.standard_normal((2, size)))
     return np.exp(u), np.exp(v)
+
+
+def log_rates(lam, mu, sigma_lambda, sigma_mu, rho, z1, z2):
+    """``(log lambda, log mu)`` of the population at standard normal ``(z1, z2)`` (NumPy,
+    broadcasting): the simulator's draws and a new customer's quadrature nodes."""
+    return (np.log(lam) + sigma_lambda * z1,
+            np.log(mu) + sigma_mu * (rho * z1 + np.sqrt(1 - rho**2) * z2))
 
 
 def purchase_times(lam, mu, sigma_lambda, sigma_mu, rho, T, rng=None):

@@ -42,6 +42,26 @@ def make_pipeline(tmp_path_factory):
     return make
 
 
+@pytest.fixture
+def python_mode():
+    """PyTensor functions compiled in the test without a mode of their own (``.eval()``,
+    ``pytensor.function``, ``Model.compile_logp``) run in clvlib's Python mode
+    (:data:`clvlib.models.samplers.PYTHON_MODE`) instead of PyTensor's default, numba.
+
+    For tests that evaluate a graph at a few points to check a number: numba compiles each new
+    graph before its first call, 3 to 16 s each on an empty cache (as on a fresh machine; the
+    Pareto/NBD's hypergeometric gradient the longest), the Python mode in under 1.5 s, and both
+    run the same graph. Fits are unaffected: nutpie compiles with numba by name, clvlib's
+    kernels are C. Not for a test that samples with PyMC's own NUTS (it compiles the default
+    mode and would run every step in Python)."""
+    import pytensor
+
+    from clvlib.models.samplers import PYTHON_MODE
+
+    with pytensor.config.change_flags(mode=PYTHON_MODE):
+        yield
+
+
 @pytest.fixture(autouse=True)
 def _close_figures():
     """Close the figures a test drew (only where matplotlib's pyplot is in use)."""

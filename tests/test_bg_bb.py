@@ -134,6 +134,7 @@ def brute_force_likelihood(alpha, beta, gamma, delta, x, t_x, n) -> float:
     return total
 
 
+@pytest.mark.usefixtures("python_mode")
 @pytest.mark.parametrize("params", PARAMS)
 def test_logp_equals_brute_force_enumeration(params):
     rows = CUSTOMERS[[0, 1, 2, 3, 4, 5, 6, 8]]  # the integrals are slow for n > 12
@@ -151,6 +152,7 @@ def lifetimes_log_likelihood(params, x, t_x, n):
             np.asarray(params), x.astype(int), t_x.astype(int), n.astype(int))
 
 
+@pytest.mark.usefixtures("python_mode")
 @pytest.mark.parametrize("params", PARAMS)
 def test_logp_equals_lifetimes(params):
     """lifetimes adds 1e-15 to its unnormalized sum of beta-function products (a guard
@@ -164,6 +166,7 @@ def test_logp_equals_lifetimes(params):
     np.testing.assert_allclose(ours, theirs, rtol=1e-9)
 
 
+@pytest.mark.usefixtures("python_mode")
 def test_logp_equals_a_hand_closed_form():
     """With n = 1: L(0, 0, 1) = beta/(alpha+beta) delta/(gamma+delta) + gamma/(gamma+delta)
     (alive and no purchase, or gone at the first opportunity); L(1, 1, 1) = alpha/(alpha+beta)
@@ -175,6 +178,7 @@ def test_logp_equals_a_hand_closed_form():
         np.testing.assert_allclose(ours, exact, rtol=0, atol=1e-13)
 
 
+@pytest.mark.usefixtures("python_mode")
 def test_logp_equals_pymc_marketing():
     """Parameters go in as NumPy float64: given Python floats, pymc's dist() makes those
     that float32 holds exactly (2.5, 4.0) float32 tensors, part of pymc-marketing's logp is
@@ -195,6 +199,7 @@ def pm_logp(dist, value):
     return pm.logp(dist, value).eval()
 
 
+@pytest.mark.usefixtures("python_mode")
 def test_compressed_equals_uncompressed_on_donations():
     """The weighted 22-row total equals the sum over 11,104 individual donors, to 1e-8."""
     rows = donations_expanded()
@@ -210,6 +215,7 @@ def test_compressed_equals_uncompressed_on_donations():
     assert weighted == pytest.approx(per_donor, abs=1e-8)
 
 
+@pytest.mark.usefixtures("python_mode")
 def test_gradient_of_the_total_is_finite_and_matches_differences():
     a, b, g, dl = pt.dscalars("a", "b", "g", "dl")
     rows = CompressedRows.from_frame(pd.DataFrame(CUSTOMERS, columns=["x", "t_x", "n"]),
@@ -225,6 +231,7 @@ def test_gradient_of_the_total_is_finite_and_matches_differences():
         assert grad[k] == pytest.approx(numeric, rel=1e-6)
 
 
+@pytest.mark.usefixtures("python_mode")
 def test_logp_broadcasts_draws_against_rows():
     """Parameter draws of shape (S, 1) against rows of shape (1, C), as pointwise
     log-likelihoods for model comparison are computed, give one value per draw and row."""
@@ -239,6 +246,7 @@ def test_logp_broadcasts_draws_against_rows():
                                    rtol=1e-13)
 
 
+@pytest.mark.usefixtures("python_mode")
 def test_numpy_log_terms_equal_the_pytensor_logp():
     for params in PARAMS:
         alive, dropped = bg_bb.log_terms(*params, *CUSTOMERS.T)
@@ -255,6 +263,7 @@ def test_log_rising_is_accurate_for_any_shape():
             assert special.log_rising(a, m) == pytest.approx(exact, rel=1e-13, abs=1e-11)
 
 
+@pytest.mark.usefixtures("python_mode")
 def test_logp_stays_a_log_probability_at_extreme_parameters():
     """Where a NUTS chain once wandered (alpha=1e-19, beta=3e21, gamma=3e-25, delta=1e16),
     log-gamma differences gave the donations file a log-likelihood of +83,000. Every row is a

@@ -25,6 +25,10 @@ from helpers import (
 from clvlib import CompressedRows
 from clvlib.models import bg_nbd, gamma_gamma
 
+# Graphs evaluated at a few points: in the Python mode, without numba's compile of each
+# (conftest.py's python_mode).
+pytestmark = pytest.mark.usefixtures("python_mode")
+
 # Parameters are passed as NumPy float64 values, as the likelihood module documents.
 # (Plain Python floats such as 2.0 become float32 constants in PyTensor: see
 # test_likelihoods.py::test_python_float_parameters_are_float64.)

@@ -25,6 +25,10 @@ from clvlib.models import kernels
 from clvlib.models.density import centered_groups, compiled_density
 from clvlib.priors import Prior
 
+# Graphs evaluated at a few points: in the Python mode, without numba's compile of each
+# (conftest.py's python_mode).
+pytestmark = pytest.mark.usefixtures("python_mode")
+
 ROOT = Path(__file__).resolve().parents[1]
 REL = 1e-10
 

@@ -34,6 +34,10 @@ from scipy.special import gammaln
 
 from clvlib.models import bg_nbd, gamma_gamma, pareto_nbd
 
+# Graphs evaluated at a few points: in the Python mode, without numba's compile of each
+# (conftest.py's python_mode).
+pytestmark = pytest.mark.usefixtures("python_mode")
+
 with warnings.catch_warnings():
     warnings.simplefilter("ignore")
     from lifetimes import BetaGeoFitter, GammaGammaFitter

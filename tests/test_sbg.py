@@ -112,6 +112,7 @@ def integrated(alpha, beta, f) -> float:
     return integrate.quad(f, 0, 1, **opts)[0] / integrate.quad(lambda u: 1.0, 0, 1, **opts)[0]
 
 
+@pytest.mark.usefixtures("python_mode")
 @pytest.mark.parametrize("params", PARAMS)
 def test_logp_equals_numerical_integration(params):
     """P(T = t) = E[theta (1-theta)^(t-1)] and S(t) = E[(1-theta)^t]."""
@@ -124,6 +125,7 @@ def test_logp_equals_numerical_integration(params):
     np.testing.assert_allclose(ours, brute, rtol=1e-9, atol=1e-12)
 
 
+@pytest.mark.usefixtures("python_mode")
 @pytest.mark.parametrize("params", PARAMS)
 def test_logp_equals_pymc_marketing(params):
     """log P(T = t) against ShiftedBetaGeometric.logp and log S(t) against log(1 - cdf).
@@ -143,6 +145,7 @@ def test_logp_equals_pymc_marketing(params):
                                their_survival, rtol=1e-8)
 
 
+@pytest.mark.usefixtures("python_mode")
 def test_logp_broadcasts_draws_against_rows():
     """Draws of shape (S, 1) against rows of shape (1, C): one value per draw and row."""
     alpha, beta = pt.dvector("alpha"), pt.dvector("beta")
@@ -157,6 +160,7 @@ def test_logp_broadcasts_draws_against_rows():
             *params, duration[0], churned[0]).eval(), rtol=1e-13)
 
 
+@pytest.mark.usefixtures("python_mode")
 @pytest.mark.parametrize("params", [(1.2e-19, 3.2e21), (5e-3, 2e9), (4e6, 3e7)])
 def test_logp_is_exact_at_extreme_parameters(params):
     """Against products written out term by term (math.fsum of logs): P(T = t) =
@@ -178,6 +182,7 @@ def test_logp_is_exact_at_extreme_parameters(params):
                                atol=1e-12)
 
 
+@pytest.mark.usefixtures("python_mode")
 def test_compressed_equals_uncompressed_on_the_cohort():
     """The 8 weighted rows of the regular cohort equal 1,000 individual records, to 1e-8, and
     from_records on those records compresses back to the same likelihood."""
@@ -195,6 +200,7 @@ def test_compressed_equals_uncompressed_on_the_cohort():
     assert from_table("regular").log_likelihood(params) == pytest.approx(per_customer, abs=1e-8)
 
 
+@pytest.mark.usefixtures("python_mode")
 def test_gradient_is_finite_with_censored_rows_of_duration_zero():
     """A still-active customer with duration 0 carries no information (S(0) = 1); the churn
     branch that the switch discards must not poison the gradient."""

@@ -25,6 +25,10 @@ import clvlib as clv
 from clvlib.comparison import compare_models, fit_candidates
 from clvlib.models import bg_nbd, mbg_nbd, pareto_nbd
 
+# Graphs evaluated at a few points: in the Python mode, without numba's compile of each
+# (conftest.py's python_mode).
+pytestmark = pytest.mark.usefixtures("python_mode")
+
 with warnings.catch_warnings():
     warnings.simplefilter("ignore")
     from lifetimes import ModifiedBetaGeoFitter, ParetoNBDFitter

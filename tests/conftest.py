@@ -52,8 +52,10 @@ def python_mode():
     graph before its first call, 3 to 16 s each on an empty cache (as on a fresh machine; the
     Pareto/NBD's hypergeometric gradient the longest), the Python mode in under 1.5 s, and both
     run the same graph. Fits are unaffected: nutpie compiles with numba by name, clvlib's
-    kernels are C. Not for a test that samples with PyMC's own NUTS (it compiles the default
-    mode and would run every step in Python)."""
+    kernels are C. Not for a test that fits through PyMC itself (its NUTS or ``find_MAP``, as
+    pymc-marketing's fits do): those compile the default mode, and a graph run op by op in
+    Python costs every step (pymc-marketing's MAP of a covariate Pareto/NBD took 585 s in it
+    against 23 s in numba)."""
     import pytensor
 
     from clvlib.models.samplers import PYTHON_MODE

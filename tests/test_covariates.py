@@ -94,6 +94,7 @@ def peer_loglike(peer, params: dict) -> float:
 # -- the oracle ---------------------------------------------------------------------------------
 
 
+@pytest.mark.usefixtures("python_mode")
 def test_log_likelihood_equals_pymc_marketing_at_the_same_parameters(base):
     """At parameters away from the truth, clvlib's covariate Pareto/NBD log-likelihood equals
     pymc-marketing 1.3's (hypergeometric closed form, same links) to 1e-6."""

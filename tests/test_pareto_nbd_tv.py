@@ -23,7 +23,7 @@ from scipy import integrate
 from scipy.special import gammaln
 
 import clvlib as clv
-from clvlib.comparison import compare_models, holdout_lpd_pointwise, holdout_rows, loo
+from clvlib.comparison import compare_models, holdout_lpd_pointwise, holdout_rows
 from clvlib.errors import CLVDataError
 from clvlib.models import pareto_nbd
 from clvlib.models import pareto_nbd_tv as tv
@@ -359,24 +359,6 @@ def test_parameter_recovery_and_expected_purchases():
     assert expected.name == "expected repeat purchases in 28 weeks after 2020-12-31"
 
 
-def test_nuts_psis_loo_and_p_alive():
-    """NUTS through the same API, PSIS-LOO from the per-row log-likelihood, P(alive) with
-    credible intervals inside [0, 1] and lower for customers silent longer."""
-    sims, calendar = _simulated(400, 7)
-    model = clv.ParetoNBDTimeVaryingModel(sims, calendar, dropout_covariates=["season"])
-    model.fit(draws=150, tune=150, chains=2, random_seed=1, progressbar=False)
-    assert model.posterior_draws()["g_dropout"].shape == (300, 1)
-    result = loo(model)
-    assert np.isfinite(result["elpd_loo"]) and result["elpd_loo"] < 0
-    alive = model.p_alive(n_draws=100).per_customer
-    assert ((alive["lower"] >= 0) & (alive["lower"] <= alive["mean"])
-            & (alive["mean"] <= alive["upper"]) & (alive["upper"] <= 1)).all()
-    repeat = sims["x"] > 0
-    silence = (sims["T"] - sims["t_x"])[repeat]
-    assert (alive["mean"][repeat][silence > 60].mean()
-            < alive["mean"][repeat][silence < 5].mean())
-
-
 def _summary(sims: pd.DataFrame, calendar: CovariateCalendar, holdout_weeks: float):
     """Simulated customers as a summary with a holdout (for compare_models)."""
     customers = sims.set_axis(pd.Index([f"c{i}" for i in range(len(sims))],
@@ -413,12 +395,13 @@ def test_holdout_density_with_constant_covariates_is_the_pareto_nbds():
                                holdout_lpd_pointwise(plain, rows), rtol=1e-9, atol=1e-10)
 
 
-def test_compare_models_ranks_it_above_the_pareto_nbd_that_ignores_the_calendar():
-    """1,000 simulated customers with promotions (purchases x 2.2) and a season: both fitted
-    by NUTS (2 x 100 draws after 150 tuning, the smoke report's settings), compare_models puts
-    the time-varying model first on the holdout log predictive density, clearly (measured: 118
-    log points ahead, standard error 16, as with 2 x 300 draws; the margin verdict asks for
-    more than 2 standard errors and 4 log points)."""
+@pytest.fixture(scope="module")
+def calendar_fits():
+    """1,000 simulated customers with promotions (purchases x 2.2) and a season, the
+    time-varying model and the Pareto/NBD that ignores the calendar both fitted by NUTS (2 x 100
+    draws after 150 tuning, the smoke report's settings), and their comparison; for the two
+    tests below, which share these fits (each new data set's NUTS compiles the time-varying
+    graph anew: about 30 s on an empty cache)."""
     sims, calendar = _simulated(1000, 3)
     summary = _summary(sims, calendar, 28.0)
     plain = clv.ParetoNBDModel(summary)
@@ -426,6 +409,29 @@ def test_compare_models_ranks_it_above_the_pareto_nbd_that_ignores_the_calendar(
                                              dropout_covariates=["season"])
     for model in (plain, seasonal):
         model.fit(draws=100, tune=150, chains=2, random_seed=3, progressbar=False)
-    comparison = compare_models([plain, seasonal], summary)
+    return sims, seasonal, compare_models([plain, seasonal], summary)
+
+
+def test_nuts_psis_loo_and_p_alive(calendar_fits):
+    """NUTS through the same API, PSIS-LOO from the per-row log-likelihood, P(alive) with
+    credible intervals inside [0, 1] and lower for customers silent longer."""
+    sims, model, comparison = calendar_fits
+    assert model.posterior_draws()["g_dropout"].shape == (200, 1)
+    elpd_loo = comparison.table.loc[model.title, "elpd_loo"]
+    assert np.isfinite(elpd_loo) and elpd_loo < 0
+    alive = model.p_alive(n_draws=100).per_customer
+    assert ((alive["lower"] >= 0) & (alive["lower"] <= alive["mean"])
+            & (alive["mean"] <= alive["upper"]) & (alive["upper"] <= 1)).all()
+    repeat = (sims["x"] > 0).to_numpy()
+    silence = (sims["T"] - sims["t_x"]).to_numpy()[repeat]
+    mean = alive["mean"].to_numpy()[repeat]
+    assert mean[silence > 60].mean() < mean[silence < 5].mean()
+
+
+def test_compare_models_ranks_it_above_the_pareto_nbd_that_ignores_the_calendar(calendar_fits):
+    """compare_models puts the time-varying model first on the holdout log predictive density,
+    clearly (measured: 118 log points ahead, standard error 16, as with 2 x 300 draws; the
+    margin verdict asks for more than 2 standard errors and 4 log points)."""
+    _, seasonal, comparison = calendar_fits
     assert comparison.best is seasonal
     assert comparison.margin()[2] == "clear", comparison.table

@@ -122,8 +122,7 @@ def test_counts_found_together_equal_each_count_by_its_own_poisson_tail():
     w1, w2, log_w = abe.PRIOR_RULE
     n = np.arange(12)
     for p in POPULATIONS:
-        u = np.log(p["lam"]) + p["sigma_lambda"] * w1
-        v = np.log(p["mu"]) + p["sigma_mu"] * (p["rho"] * w1 + np.sqrt(1 - p["rho"] ** 2) * w2)
+        u, v = abe.log_rates(*p.values(), w1, w2)
         la, m = np.exp(u)[:, None], np.exp(v)[:, None]
         for t in (0.5, 39.0, 400.0):
             both = la + m

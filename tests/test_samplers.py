@@ -1,8 +1,10 @@
-"""The MAP fit of a model without a compiled kernel: PyTensor's Python linker, no compilation
-(clvlib.models.samplers.PYTHON_MODE). Its optima are held to published numbers in the models'
-own tests (GGompertz/NBD, Abe, BG/BB, sBG, BdW); here, what is written by hand for it: the
-split of wide sums, the refusal of a density the optimizer could not evaluate, and the warning
-when it stops short of the mode."""
+"""How clvlib fits a model without a compiled kernel. MAP: PyTensor's Python linker, no
+compilation (clvlib.models.samplers.PYTHON_MODE); its optima are held to published numbers in
+the models' own tests (GGompertz/NBD, Abe, BG/BB, sBG, BdW); here, what is written by hand for
+it: the split of wide sums, the refusal of a density the optimizer could not evaluate, and the
+warning when it stops short of the mode. NUTS: the graph nutpie compiles reads the data from
+inputs, so that numba compiles it once for every data set of a model (not timed here:
+benchmarks/nuts_compile.py)."""
 
 from __future__ import annotations
 
@@ -10,11 +12,19 @@ import io
 import warnings
 
 import numpy as np
+import pandas as pd
 import pytensor
 import pytensor.tensor as pt
 import pytest
+from helpers import cdnow_summary
+from pytensor.compile import SharedVariable
+from pytensor.graph.basic import equal_computations
+from pytensor.graph.traversal import ancestors
 from tqdm import tqdm
 
+import clvlib as clv
+from clvlib.models import ggompertz_nbd as gg
+from clvlib.models import pareto_nbd_abe as abe
 from clvlib.models.samplers import PYTHON_MODE, _maximize
 
 
@@ -71,3 +81,53 @@ def test_map_warns_when_the_optimizer_stops_short_of_the_mode():
         warnings.simplefilter("error")
         np.testing.assert_allclose(_maximize(banana, np.array([-1.2, 1.0]), bar), [1, 1],
                                    atol=1e-4)
+
+
+def _nuts_graph(model):
+    """A model's PyMC graph as NUTS compiles it (the data as inputs): its log density, its
+    value variables and the shared variables it reads, in the order the graph reads them."""
+    pymc_model = model.build(data_as_inputs=True)
+    logp = pymc_model.logp()
+    shared = [v for v in ancestors([logp]) if isinstance(v, SharedVariable)]
+    return pymc_model, logp, pymc_model.value_vars, shared
+
+
+@pytest.mark.parametrize("name", ["pareto_nbd_abe", "ggompertz_nbd"])
+def test_nuts_compiles_one_graph_for_every_data_set_of_a_model(name):
+    """numba's on-disk cache is keyed by the graph, constants included: with the data as
+    constants each new data set compiled the model anew (Abe's 67 s). With the data as
+    inputs, the CDNOW sample and 300 simulated customers give one graph, computation for
+    computation (constants included), which differ only in the values of its inputs; none of
+    this compiles anything."""
+    cls = clv.get_model(name)
+    simulate = {"pareto_nbd_abe": lambda T: abe.rvs(0.1, 0.02, 0.9, 1.2, -0.5, T=T, rng=3),
+                "ggompertz_nbd": lambda T: gg.rvs(0.6, 10.0, 0.01, 0.6, 2.0, T=T, rng=3)}[name]
+    simulated = pd.DataFrame(simulate(np.linspace(30.0, 39.0, 300)))
+    first, second = (_nuts_graph(cls(frame)) for frame in (cdnow_summary(), simulated))
+    assert len(first[3]) == len(second[3]) >= 1
+    assert equal_computations([first[1]], [second[1]], in_xs=first[2] + first[3],
+                              in_ys=second[2] + second[3])
+    # the data sets differ in what the graph reads, not in the graph
+    assert not all(np.array_equal(a.get_value(), b.get_value())
+                   for a, b in zip(first[3], second[3], strict=True))
+
+
+@pytest.mark.parametrize(("name", "options"), [
+    ("ggompertz_nbd", {}), ("pareto_nbd_abe", {"dropout_covariates": ["a_covariate"]})],
+    ids=["ggompertz_nbd", "pareto_nbd_abe_covariates"])
+def test_the_nuts_graph_is_the_model_graph_with_its_data_read_from_inputs(name, options):
+    """The same log density and gradient, to the last bits, whether the data are constants
+    (MAP, checks) or inputs (NUTS), off the models' start: GGompertz/NBD, and Abe's model with
+    a dropout covariate (whose design matrix has two dimensions)."""
+    summary = cdnow_summary()
+    frame = summary.customers.assign(a_covariate=np.log1p(summary.customers["x"] % 7))
+    model = clv.get_model(name)(summary.with_customers(frame), **options)
+    values = []
+    for pymc_model in (model.build(), _nuts_graph(model)[0]):
+        point = {k: v + 0.1 for k, v in pymc_model.initial_point().items()}
+        logp = pymc_model.logp()
+        fn = pymc_model.compile_fn([logp, *pytensor.grad(logp, pymc_model.value_vars)],
+                                   mode=PYTHON_MODE)
+        values.append(fn(point))
+    for constant, shared in zip(*values, strict=True):
+        np.testing.assert_allclose(shared, constant, rtol=1e-13)

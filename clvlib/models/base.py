@@ -53,6 +53,50 @@ def _pointwise_function(pointwise: Callable, n_params: int, n_columns: int, mode
                              on_unused_input="ignore")  # a column the likelihood does not read
 
 
+def _data_as_inputs(loglike: Callable, params: dict):
+    """``loglike(params)`` with the constant arrays of its graph (the data, what the model
+    derives from them, its quadrature rules) read from shared variables instead, so that no
+    value or length of the data stays in the graph (see :meth:`CLVModel.build`).
+
+    The arrays of each dtype are joined into one shared vector, which one ``Split`` cuts back
+    into them at sizes read from a second shared vector: at most two shared variables a dtype,
+    because nutpie compiles an uncached wrapper for each shared variable on every fit (Abe's
+    model: 31 s with its 17 arrays passed apart, 17 s joined, 16 s with none), and one node a
+    dtype, because slicing each array apart cost seconds more of graph rewriting on every fit
+    (stacking the arrays of one length as rows of a table cost none, but made the graph depend
+    on which lengths a data set happens to share). An array of more than one dimension is
+    reshaped back, its first dimension longer than 1 unknown. Built on stand-ins for the
+    parameters (the rebuild clones the graph, and a clone of the model's random variables
+    would not be the model's), rebuilt without the arrays' types (which would pin each length
+    with a SpecifyShape), then put onto the model's variables."""
+    import pytensor
+    from pytensor.graph.replace import clone_replace, graph_replace
+    from pytensor.graph.traversal import ancestors
+    from pytensor.tensor.variable import TensorConstant
+
+    stand_ins = {name: var.type() for name, var in params.items()}
+    graph = loglike(stand_ins)
+    by_dtype: dict[str, list] = {}
+    for v in ancestors([graph]):
+        if isinstance(v, TensorConstant) and v.data.size > 1:
+            by_dtype.setdefault(str(v.data.dtype), []).append(v)
+    replacements = {}
+    for dtype, arrays in by_dtype.items():
+        values = pytensor.shared(np.concatenate([np.ravel(v.data) for v in arrays]),
+                                 shape=(None,), name=f"data_{dtype}")
+        sizes = pytensor.shared(np.array([v.data.size for v in arrays], dtype="int64"),
+                                shape=(len(arrays),), name=f"sizes_{dtype}")
+        pieces = pt.split(values, sizes, n_splits=len(arrays)) if len(arrays) > 1 else [values]
+        for v, piece in zip(arrays, pieces, strict=True):
+            if v.ndim > 1:
+                long = next(j for j, n in enumerate(v.data.shape) if n > 1)
+                piece = piece.reshape([-1 if j == long else n for j, n in
+                                       enumerate(v.data.shape)], ndim=v.ndim)
+            replacements[v] = piece
+    graph = clone_replace(graph, replacements, rebuild_strict=False)
+    return graph_replace(graph, {stand_ins[name]: params[name] for name in params}, strict=True)
+
+
 @dataclass(frozen=True)
 class Likelihood:
     """A model's likelihood (PyTensor, in the model's module).
@@ -540,13 +584,29 @@ class CLVModel:
 
     # -- building and fitting -----------------------------------------------------------------
 
-    def build(self) -> pm.Model:
-        """The PyMC model: the priors, and the likelihood as one weighted potential."""
+    def build(self, *, data_as_inputs: bool = False) -> pm.Model:
+        """The PyMC model: the priors, and the likelihood as one weighted potential.
+
+        Parameters
+        ----------
+        data_as_inputs : bool
+            Read the likelihood's arrays (the data, what the model derives from them, its
+            quadrature rules) from shared variables of unknown length instead of constants.
+            numba's on-disk cache is keyed by the graph, constants included: with the data as
+            inputs, what nutpie compiles for one data set serves every data set of the same
+            model structure (Abe's compilation on a new data set 45 -> 24 s;
+            ``benchmarks/nuts_compile.py``). For the NUTS samplers; elsewhere (MAP, checks,
+            which compile nothing) constants let PyTensor fold what depends on the data alone.
+        """
         dims = self.variable_dims
         with pm.Model(coords=self.coords) as model:
             params = {name: self.priors[name].create(name, dims=dims.get(name))
                       for name in self.variables}
-            pm.Potential("loglike", self.loglike(params, self.rows))
+            if data_as_inputs:
+                loglike = _data_as_inputs(lambda p: self.loglike(p, self.rows), params)
+            else:
+                loglike = self.loglike(params, self.rows)
+            pm.Potential("loglike", loglike)
         return model
 
     def fit(

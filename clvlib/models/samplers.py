@@ -215,7 +215,7 @@ def fit_nutpie(model, settings: FitSettings, progressbar: bool, timings: dict) -
     t0 = time.perf_counter()
     density = compiled_density(model, centered=centered_groups(model))
     compiled = (nutpie_model(density) if density is not None
-                else nutpie.compile_pymc_model(model.build()))
+                else nutpie.compile_pymc_model(model.build(data_as_inputs=True)))
     timings["compile_seconds"] = time.perf_counter() - t0
     timings["compiled_density"] = density is not None
     idata = nutpie.sample(
@@ -238,7 +238,7 @@ def fit_nutpie(model, settings: FitSettings, progressbar: bool, timings: dict) -
 
 def fit_pymc(model, settings: FitSettings, progressbar: bool, timings: dict) -> xr.DataTree:
     """NUTS by PyMC's own sampler (named: PyMC 6 would otherwise pick nutpie)."""
-    with model.build(), warnings.catch_warnings():
+    with model.build(data_as_inputs=True), warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=".*Potential.*")
         idata = pm.sample(
             nuts_sampler="pymc",

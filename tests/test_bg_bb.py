@@ -551,9 +551,9 @@ def test_parameter_recovery_on_a_simulated_base():
     values keep the distinct rows, and the sampling time, small); every true value lies within the
     z bound of its posterior: over simulated bases the check fails with probability below 1e-4
     when sampler and model are right (see
-    helpers.FALSE_FAILURE). PyMC's
-    own NUTS: its compiled C code is cached between runs, while nutpie compiles each new model
-    anew (longer than the sampling here)."""
+    helpers.FALSE_FAILURE). PyMC's own NUTS: its numba functions are cached between runs (per
+    model structure, the data being inputs), while nutpie also compiles a wrapper around them
+    on every fit."""
     truth = {"alpha": 0.9, "beta": 1.6, "gamma": 0.8, "delta": 3.5}
     rng = np.random.default_rng(7)
     n = rng.choice([6, 10], size=5000)

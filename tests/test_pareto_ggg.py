@@ -12,10 +12,11 @@ import arviz as az
 import numpy as np
 import pandas as pd
 import pytest
-from helpers import recovery_z_bound
+from helpers import fake_fit, recovery_z_bound
 from scipy import integrate, optimize, special, stats
 
 import clvlib as clv
+from clvlib import checks
 from clvlib.discounting import Discount, purchase_weights
 from clvlib.errors import CLVDataError
 from clvlib.models import pareto_ggg as ggg
@@ -286,3 +287,43 @@ def test_a_summary_without_litt_is_refused_by_name():
         from clvlib.comparison import fit_candidates
 
         fit_candidates(frame, ["pareto_ggg"])
+
+
+def test_with_every_k_one_a_new_customer_is_the_pareto_nbds():
+    """k ~ Gamma(1e9, 1e9): a new customer's expected purchases and purchase-count distribution
+    are the Pareto/NBD's closed forms, under two sets of rates, at three ages and for counts
+    0-3: 40 simulations of 2,000 customers each (40 parameter values a billionth apart, each its
+    own random stream) put the mean within the t quantile of their spread (49 df, 30 checks, a
+    false failure below 1e-4 together)."""
+    t = np.array([13.0, 39.0, 78.0])
+    n = np.arange(4.0)
+    copies = 40
+    bound = stats.t.isf(1e-4 / (2 * 30), df=copies - 1)
+    for rates in RATES:
+        r = rates[0] * (1 + 1e-9 * np.arange(copies))[:, None]  # (copies, 1): distinct values
+        means = ggg.expected_purchases_new(1e9, 1e9, r, *rates[1:], t=t[None, :])
+        probs = ggg.prob_purchases(1e9, 1e9, r[:, :, None], *rates[1:], t=t[None, :, None],
+                                   n=n[None, None, :])
+        checks = [(means, pareto_nbd.expected_purchases_new(*rates, t)),
+                  (probs, pareto_nbd.prob_purchases(*rates, t[:, None], n[None, :]))]
+        for got, want in checks:
+            z = (got.mean(axis=0) - want) / (got.std(axis=0, ddof=1) / np.sqrt(copies))
+            assert np.all(np.abs(z) < bound), (rates, want, got.mean(axis=0), z)
+
+
+def test_a_new_customers_predictions_through_the_model_and_the_checks():
+    """Through the model API and the checks that read them: E[X(t)] per draw grows with t; the
+    count distribution over 0..199 purchases sums to 1; the same seed gives the same numbers;
+    the frequency check's expected customers add up to the base, and the tracking check's
+    cumulative forecast grows."""
+    data = pd.DataFrame(ggg.rvs(**TRUTH, T=np.linspace(26.0, 39.0, 300), rng=5))
+    model = fake_fit(ggg.ParetoGGGModel(data), TRUTH, draws=30)
+    t = np.array([0.0, 10.0, 20.0, 40.0])
+    means = model.expected_purchases_new(t, n_draws=30)
+    assert means.shape == (30, 4) and np.all(means[:, 0] == 0)
+    assert np.all(np.diff(means, axis=1) > 0)
+    np.testing.assert_array_equal(means, model.expected_purchases_new(t, n_draws=30))
+    probs = model.prob_purchases(np.arange(200), 40.0, n_draws=30)
+    np.testing.assert_allclose(probs.sum(axis=1), 1.0, atol=1e-12)
+    frequency = checks.frequency_check(model, n_draws=30)
+    assert frequency["mean"].sum() == pytest.approx(len(data), rel=1e-9)

@@ -45,6 +45,7 @@ from clvlib.models.base import (
     Likelihood,
     Mixing,
     OwnPredictions,
+    PurchaseExpectations,
     PurchaseModel,
 )
 from clvlib.models.cnbd_k import check_regular_summary
@@ -535,6 +536,71 @@ def discounted_future(k_shape, k_rate, r, alpha, s, beta, x, t_x, T, litt, delta
     return chance * value / paths
 
 
+#: Simulated new customers per parameter value for a new customer's expected purchases and
+#: purchase-count distribution: their Monte Carlo error is a count's standard deviation over
+#: sqrt(NEW_CUSTOMERS), 2.2% of it, and independent between parameter values (posterior
+#: draws), so that it averages out of a posterior mean.
+NEW_CUSTOMERS = 2_000
+
+
+def _new_customers(params, t, n, evaluate, seed):
+    """``evaluate(customer, time, t, n)`` at each cell of the broadcast of the parameters,
+    ``t`` and ``n``, from :data:`NEW_CUSTOMERS` new customers simulated once per distinct
+    parameter value, up to the longest ``t`` asked of it (each value's own random stream,
+    drawn from ``seed`` in the order of the values)."""
+    shape = np.broadcast_shapes(*(np.shape(v) for v in (*params, t, n)))
+    cells = np.column_stack([np.broadcast_to(np.asarray(v, dtype=float), shape).ravel()
+                             for v in params])
+    t, n = (np.broadcast_to(np.asarray(v, dtype=float), shape).ravel() for v in (t, n))
+    values, inverse = np.unique(cells, axis=0, return_inverse=True)
+    inverse = inverse.ravel()
+    order = np.argsort(inverse, kind="stable")
+    bounds = np.searchsorted(inverse[order], np.arange(len(values) + 1))
+    streams = np.random.default_rng(seed).spawn(len(values))
+    out = np.empty(len(cells))
+    for i, (value, rng) in enumerate(zip(values, streams, strict=True)):
+        at = order[bounds[i]:bounds[i + 1]]
+        k_shape, k_rate, r, alpha, s, beta = value
+        k = rng.gamma(k_shape, 1.0 / k_rate, NEW_CUSTOMERS)
+        lam = rng.gamma(r, 1.0 / alpha, NEW_CUSTOMERS)
+        life = rng.exponential(1.0, NEW_CUSTOMERS) / rng.gamma(s, 1.0 / beta, NEW_CUSTOMERS)
+        end = np.minimum(life, max(t[at].max(), 0.0))
+        customer, time, _ = renewals(k, lam, np.zeros(NEW_CUSTOMERS), end, rng)
+        out[at] = evaluate(customer, time, t[at], n[at])
+    return out.reshape(shape)
+
+
+def expected_purchases_new(k_shape, k_rate, r, alpha, s, beta, t, seed: int = 0):
+    """E[X(t)], a new customer's expected repeat purchases in the ``t`` time units after their
+    first purchase, by simulation (:data:`NEW_CUSTOMERS` customers per parameter value, as
+    :func:`purchase_times` draws them: the renewal process of Gamma gaps has no closed form);
+    arguments broadcast."""
+
+    def mean(customer, time, t, n):
+        return np.searchsorted(np.sort(time), t, side="right") / NEW_CUSTOMERS
+
+    return _new_customers((k_shape, k_rate, r, alpha, s, beta), t, 0.0, mean, seed)
+
+
+def prob_purchases(k_shape, k_rate, r, alpha, s, beta, t, n, seed: int = 0):
+    """P(X(t) = n), the chance that a new customer makes ``n`` repeat purchases in the ``t``
+    time units after their first, by simulation as :func:`expected_purchases_new`; ``n``
+    holds whole counts; arguments broadcast."""
+    if np.any(np.asarray(n) < 0) or np.any(np.asarray(n) != np.floor(n)):
+        raise ValueError("prob_purchases: n must hold whole numbers of purchases (0, 1, ...)")
+
+    def share(customer, time, t, n):
+        out = np.empty(len(t))
+        for age in np.unique(t):
+            at = t == age
+            counts = np.bincount(customer[time <= age], minlength=NEW_CUSTOMERS)
+            histogram = np.bincount(counts, minlength=int(n[at].max()) + 1) / NEW_CUSTOMERS
+            out[at] = histogram[n[at].astype(np.int64)]
+        return out
+
+    return _new_customers((k_shape, k_rate, r, alpha, s, beta), t, n, share, seed)
+
+
 # ============================================================================================
 # The model
 # ============================================================================================
@@ -554,13 +620,15 @@ class ParetoGGGModel(OwnPredictions, PurchaseModel):
     exact (to its quadrature); expected and predicted purchases are simulated from each
     customer's posterior (:func:`future_purchases`), as BTYDplus does, because the renewal
     process of Gamma gaps has no closed form; DERT is an average of estimates each exact
-    given one such draw (:func:`discounted_future`). Each likelihood evaluation integrates
-    over ``k`` and the lifetime by quadrature (about 1,400 points a customer), so a fit costs
-    hundreds of times the Pareto/NBD's (``benchmarks/RESULTS.md``): MAP is the practical fit
-    on thousands of customers. Not a report candidate: the report fits its candidates by
-    NUTS, and its figures of new customers (tracking, the frequency check, a new customer's
-    value) need a new customer's expected purchases and purchase-count distribution, which
-    this model does not have yet.
+    given one such draw (:func:`discounted_future`). A new customer's expected purchases and
+    purchase-count distribution are simulated too (:func:`expected_purchases_new`,
+    :func:`prob_purchases`), so the tracking and frequency checks
+    (:func:`clvlib.checks.tracking_check`, :func:`clvlib.checks.frequency_check`) take it.
+    Each likelihood evaluation integrates over ``k`` and the lifetime by quadrature (about
+    1,400 points a customer), so a fit costs hundreds of times the Pareto/NBD's
+    (``benchmarks/RESULTS.md``): MAP is the practical fit on thousands of customers. Not a
+    report candidate: the report fits its candidates by NUTS, and its P(alive) figure reads
+    P(alive) of hypothetical histories, which need their gaps (``litt``) too.
     """
 
     name = "pareto_ggg"
@@ -580,13 +648,21 @@ class ParetoGGGModel(OwnPredictions, PurchaseModel):
     likelihood = Likelihood(pointwise=logp)
     dropout_kind = "lifetime"
     dropout_mixing = Mixing("gamma", "s", "beta")
-    # Its closed forms read litt, which the prediction engine does not pass: it predicts
-    # through methods of its own (OwnPredictions).
+    # Its closed forms of a customer read litt, which the prediction engine does not pass: it
+    # predicts them through methods of its own (OwnPredictions). A new customer's (simulated)
+    # go through PurchaseModel's, as every model's do.
+    expectations = PurchaseExpectations(
+        p_alive=None, expected_purchases=None, expected_purchases_alive=None,
+        expected_purchases_new=expected_purchases_new, prob_purchases=prob_purchases,
+        future_given_alive=None)
+    expected_purchases_new = PurchaseModel.expected_purchases_new
+    prob_purchases = PurchaseModel.prob_purchases
     report_candidate = False
     candidate_note = ("the report fits its candidates by NUTS (hours for this model on "
-                      "thousands of customers), and its figures of new customers need a new "
-                      "customer's expected purchases, which this model does not have")
-    predicts = "P(alive), and expected and predicted purchases and DERT by simulation"
+                      "thousands of customers), and its P(alive) figure needs P(alive) of "
+                      "hypothetical histories, which would need their gaps too")
+    predicts = ("P(alive), and expected and predicted purchases and DERT by simulation, and a "
+                "new customer's expected purchases and purchase-count distribution by simulation")
     #: Draws x rows per evaluation of the per-row likelihood (model comparison): each cell
     #: spans about 1,440 quadrature points.
     pointwise_cells = 5_000

@@ -650,7 +650,8 @@ class ParetoGGGModel(OwnPredictions, PurchaseModel):
     dropout_mixing = Mixing("gamma", "s", "beta")
     # Its closed forms of a customer read litt, which the prediction engine does not pass: it
     # predicts them through methods of its own (OwnPredictions). A new customer's (simulated)
-    # go through PurchaseModel's, as every model's do.
+    # go through PurchaseModel's, as every model's do: the expectations name this module's
+    # functions (the class binds the two methods of the same names only after this line).
     expectations = PurchaseExpectations(
         p_alive=None, expected_purchases=None, expected_purchases_alive=None,
         expected_purchases_new=expected_purchases_new, prob_purchases=prob_purchases,

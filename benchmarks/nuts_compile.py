@@ -30,19 +30,13 @@ RUNS = (("cold", "all"), ("new data", "half"), ("refit", "half"))
 
 
 def case_model(case: str, customers: str):
-    """The clvlib model of ``case`` on the CDNOW sample (``customers="all"``) or on every other
-    customer of it (``"half"``), not fitted."""
-    import clvlib
-    from benchmarks.data import cdnow_summary
+    """The clvlib model of ``case`` on the CDNOW sample (``customers="all"``), as
+    :mod:`benchmarks.map_compile` builds it, or on every other customer of it (``"half"``),
+    not fitted."""
+    from benchmarks.map_compile import case_model as on_the_sample
 
-    summary = cdnow_summary("sample", regularity=case == "mbg_cnbd_2")
-    if customers == "half":
-        summary = summary.with_customers(summary.customers.iloc[::2])
-    if case == "mbg_cnbd_2":
-        from clvlib.models import model_class
-
-        return model_class(2, dropout_at_zero=True)(summary)
-    return clvlib.get_model(case)(summary)
+    model, _ = on_the_sample(case)
+    return model if customers == "all" else type(model)(model.customers.iloc[::2])
 
 
 def one(case: str, way: str, customers: str) -> dict:
@@ -55,7 +49,7 @@ def one(case: str, way: str, customers: str) -> dict:
     compiled = nutpie.compile_pymc_model(model.build(data_as_inputs=way == WAYS[1]))
     compiled_at = time.perf_counter()
     nutpie.sample(compiled, draws=200, tune=200, chains=1, seed=1, progress_bar=False,
-                          adaptation="low_rank", save_warmup=False)
+                  adaptation="low_rank", save_warmup=False)
     return {"compile": compiled_at - start, "sample": time.perf_counter() - compiled_at}
 
 

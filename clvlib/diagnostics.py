@@ -32,7 +32,7 @@ class Diagnostics:
     table : pandas.DataFrame
         One row per parameter: ``mean``, ``sd``, ``r_hat``, ``ess_bulk``, ``ess_tail``.
     method : str
-        ``"nuts"`` or ``"map"``.
+        ``"nuts"``, ``"map"`` or ``"laplace"`` (no sampler: R-hat and ESS are NaN).
     chains, draws : int
         Chains and draws per chain.
     divergences : int
@@ -54,6 +54,12 @@ class Diagnostics:
                 {"mean": [float(post[v].mean()) for v in var_names]}, index=var_names
             )
             return cls(table, method, chains, draws, 0)
+        if method == "laplace":  # independent draws of a normal distribution: nothing to check
+            table = pd.DataFrame({"mean": [float(post[v].mean()) for v in var_names],
+                                  "sd": [float(post[v].std()) for v in var_names],
+                                  "r_hat": np.nan, "ess_bulk": np.nan, "ess_tail": np.nan},
+                                 index=var_names)
+            return cls(table, method, chains, draws, 0)
         from arviz_stats import summary  # imported here: a second of import for what needs it
 
         table = summary(idata, var_names=var_names, kind="all", round_to="none")
@@ -66,8 +72,9 @@ class Diagnostics:
         return ESS_PER_CHAIN_MIN * self.chains
 
     def problems(self) -> list[str]:
-        """Each failed check, as a sentence; empty when all pass."""
-        if self.method == "map":
+        """Each failed check, as a sentence; empty when all pass (and for a fit without a
+        sampler, which has none)."""
+        if self.method in ("map", "laplace"):
             return []
         out = []
         t = self.table
@@ -103,6 +110,14 @@ class Diagnostics:
                 "This is a MAP (posterior mode) fit: a single point estimate, quick for iterating, "
                 "with no uncertainty and no convergence diagnostics. Use NUTS for results to "
                 "report."
+            )
+        if self.method == "laplace":
+            return (
+                f"This is the Laplace approximation: {self.chains * self.draws:,} independent "
+                "draws from a normal distribution around the posterior mode on the log scale of "
+                "each positive parameter, its spread from the curvature there. No sampler ran, "
+                "so there are no convergence diagnostics (R-hat and ESS do not apply), and its "
+                "intervals are as good as the posterior is near normal on that scale."
             )
         if self.ok:
             return (

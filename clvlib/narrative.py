@@ -660,6 +660,10 @@ def fit_summary(models) -> str:
         if diag.method == "map":
             warnings_.append(f"**{model.title}** was fitted by MAP, a single best estimate "
                              "without uncertainty: use NUTS for numbers to report.")
+        elif diag.method == "laplace":
+            notes.append(f"{model.title} was fitted by the Laplace approximation (a normal "
+                         "distribution around its most probable parameters), not by a "
+                         "sampler: its intervals assume the uncertainty has that shape.")
         elif not diag.ok:
             warnings_.append(f"**Warning: {model.title}**: the sampler did not settle on one "
                              "answer (its independent runs disagree, or too few independent "
@@ -672,10 +676,12 @@ def fit_summary(models) -> str:
                              "assumptions (its priors), not the data.")
         notes += [f"{model.title}: {note}." for note in model.notes]
     titles = ", ".join(m.title for m in models)
+    sampled = any(m.diagnostics().method == "nuts" for m in models)
     if not warnings_:
-        text = (f"Every fit ({titles}) passed its checks: the sampler converged, and the data, "
-                "not the models' starting assumptions, determine every parameter (the appendix "
-                "gives the diagnostics).")
+        text = (f"Every fit ({titles}) passed its checks: "
+                + ("the sampler converged, and " if sampled else "")
+                + "the data, not the models' starting assumptions, determine every parameter "
+                "(the appendix gives the diagnostics).")
     else:
         text = ("Fitted: " + titles + ". Not every fit passed its checks (the appendix gives "
                 "the diagnostics):\n\n" + "\n".join(f"- {w}" for w in warnings_))

@@ -51,6 +51,10 @@ def show(markdown: str) -> None:
     display(Markdown(markdown))
 
 
+#: What a table shows for a value that does not apply (NaN: R-hat of a Laplace fit).
+NOT_APPLICABLE = "–"
+
+
 def table(
     frame: pd.DataFrame,
     caption: str,
@@ -88,7 +92,8 @@ def styled(
     precision : int
         Decimals of the numbers in columns not named in ``formats``.
     formats : mapping of str to str or callable, optional
-        Format strings (or functions of the value) for some columns, e.g.
+        Format strings (or functions of the value; NaN shows as :data:`NOT_APPLICABLE`
+        whatever the format) for some columns, e.g.
         ``{"bulk ESS": "{:,.0f}"}``; names that are not columns of ``frame`` are ignored (a
         table without a holdout lacks the holdout columns).
     hide_index : bool
@@ -98,10 +103,11 @@ def styled(
     -------
     pandas.io.formats.style.Styler
     """
-    styler = frame.style.set_caption(caption).format(precision=precision, thousands=",")
+    styler = frame.style.set_caption(caption).format(precision=precision, thousands=",",
+                                                     na_rep=NOT_APPLICABLE)
     present = {name: fmt for name, fmt in (formats or {}).items() if name in frame.columns}
     if present:
-        styler = styler.format(present, subset=list(present))
+        styler = styler.format(present, subset=list(present), na_rep=NOT_APPLICABLE)
     return styler.hide(axis="index") if hide_index else styler
 
 

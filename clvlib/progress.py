@@ -47,11 +47,14 @@ def timed(label: str, progress: Announce | None = to_stderr) -> Iterator[dict]:
 
 
 def fit_label(model, method: str = "nuts", **options) -> str:
-    """``"fitting BG/NBD by NUTS (4 chains x 1000 draws, 1000 tuning)"`` and the like."""
+    """``"fitting BG/NBD by NUTS (4 chains x 1000 draws, 1000 tuning, ...)"`` and the like."""
     if method == "map":
         return f"fitting {model.title} by MAP"
     draws, tune, chains = (options.get(k, d) for k, d in
                            (("draws", 1000), ("tune", 1000), ("chains", 4)))
+    if method == "laplace":
+        return (f"fitting {model.title} by the Laplace approximation ({chains * draws:,} draws "
+                f"at the posterior mode, {len(model.rows):,} distinct customer rows)")
     return (f"fitting {model.title} by NUTS ({chains} chains x {draws} draws, {tune} tuning, "
             f"{len(model.rows):,} distinct customer rows)")
 

@@ -4,7 +4,9 @@ the models' own tests (GGompertz/NBD, Abe, BG/BB, sBG, BdW); here, what is writt
 it: the split of wide sums, the refusal of a density the optimizer could not evaluate, and the
 warning when it stops short of the mode. NUTS: the graph nutpie compiles reads the data from
 inputs, so that numba compiles it once for every data set of a model (not timed here:
-benchmarks/nuts_compile.py)."""
+benchmarks/nuts_compile.py). The Laplace approximation: NUTS's posterior where that is near
+normal, and refused where the mode is not curved (Pareto/GGG's test holds it to an independent
+NumPy approximation through the graph)."""
 
 from __future__ import annotations
 
@@ -131,3 +133,53 @@ def test_the_nuts_graph_is_the_model_graph_with_its_data_read_from_inputs(name, 
         values.append(fn(point))
     for constant, shared in zip(*values, strict=True):
         np.testing.assert_allclose(shared, constant, rtol=1e-13)
+
+
+def test_a_laplace_fit_is_the_nuts_posterior_where_that_is_near_normal(tmp_path):
+    """BG/NBD on the 2,357 CDNOW customers, whose posterior is near normal in the log
+    parameters: ``fit("laplace")`` (the compiled density: its mode with the Jacobian, its
+    Hessian by differences of the gradient) against NUTS, 4,000 draws each. Each log
+    parameter's mean within 0.25 NUTS sd of NUTS's and its sd within 10% (measured: 0.13 sd
+    and 2.5% at most; the two fits' sampling noise has sd about 0.025 sd and 1.8%, so the
+    bounds are over 4 of them beyond the approximation's own error: a false failure below
+    1e-4 for the 8 checks). Its diagnostics, the report's words and its progress line say
+    what it is (no R-hat, ESS or "the sampler converged"); the fit cache keeps it."""
+    from clvlib import narrative
+    from clvlib.progress import fit_label
+
+    summary = cdnow_summary()
+    laplace, nuts = clv.BetaGeoModel(summary), clv.BetaGeoModel(summary)
+    laplace.fit("laplace", progressbar=False, cache_dir=tmp_path)
+    nuts.fit("nuts", progressbar=False)
+    a, b = laplace.posterior_draws(), nuts.posterior_draws()
+    assert len(a["r"]) == len(b["r"]) == 4000
+    for name in clv.BetaGeoModel.params:
+        la, lb = np.log(a[name]), np.log(b[name])
+        assert abs(la.mean() - lb.mean()) < 0.25 * lb.std(), name
+        assert la.std() / lb.std() == pytest.approx(1, abs=0.10), name
+    diagnostics = laplace.diagnostics()
+    assert diagnostics.ok and diagnostics.table[["r_hat", "ess_bulk"]].isna().all().all()
+    assert diagnostics.verdict().startswith("This is the Laplace approximation: 4,000 ")
+    assert "fitted by laplace (r=0.24" in str(laplace)
+    text = narrative.fit_summary([laplace])
+    assert "BG/NBD was fitted by the Laplace approximation" in text
+    assert "sampler converged" not in text and "sampler converged" in narrative.fit_summary([nuts])
+    assert fit_label(laplace, "laplace", draws=1000, chains=4) == (
+        "fitting BG/NBD by the Laplace approximation (4,000 draws at the posterior mode, 1,016 "
+        "distinct customer rows)")
+    again = clv.BetaGeoModel(summary)
+    again.fit("laplace", progressbar=False, cache_dir=tmp_path)
+    assert again.cache_hit and np.array_equal(again.posterior_draws()["b"], a["b"])
+
+
+def test_a_laplace_fit_without_a_curved_mode_is_refused(monkeypatch):
+    """Where the Hessian at the mode is not negative definite (normal_draws returns None, as
+    its Cholesky factorization fails), the fit says so and what to do instead, rather than
+    draw from no distribution or keep a fit."""
+    from clvlib.models import laplace
+
+    monkeypatch.setattr(laplace, "normal_draws", lambda *args, **kwargs: None)
+    model = clv.BetaGeoModel(cdnow_summary())
+    with pytest.raises(ValueError, match="not curved downwards.*fit it by NUTS"):
+        model.fit("laplace", progressbar=False)
+    assert model.idata is None

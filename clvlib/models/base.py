@@ -622,13 +622,18 @@ class CLVModel:
         progressbar: bool = True,
         cache_dir: str | Path | None = None,
     ) -> xr.DataTree:
-        """Fit the model by NUTS (posterior draws) or MAP (the posterior mode).
+        """Fit the model by NUTS (posterior draws), MAP (the posterior mode) or the Laplace
+        approximation (draws from a normal distribution at the mode).
 
         Parameters
         ----------
-        method : {"nuts", "map"}
+        method : {"nuts", "map", "laplace"}
             NUTS gives the posterior; MAP a point estimate for quick iteration (with flat
-            priors it is the maximum-likelihood estimate).
+            priors it is the maximum-likelihood estimate); ``"laplace"`` ``chains x draws``
+            draws from the normal approximation on the unconstrained scale (``log`` of a
+            positive parameter) at the posterior mode there, with minus the Hessian as
+            precision: intervals in minutes for a model whose NUTS fit takes hours (Pareto/GGG
+            on thousands of customers), as good as the posterior is near normal on that scale.
         draws, tune, chains : int
             Posterior draws and tuning steps per chain, and the number of chains.
         sampler : {"auto", "nutpie", "pymc"}
@@ -653,14 +658,20 @@ class CLVModel:
             ``sample_stats``); also kept as :attr:`idata`, with the model config in
             ``idata.attrs``.
 
+        Raises
+        ------
+        ValueError
+            For an unknown method, or a Laplace fit whose log density is not curved
+            downwards at the mode in every direction (no normal approximation exists).
+
         Examples
         --------
         >>> model.fit(cache_dir="data/processed/fits")  # doctest: +SKIP
         >>> model.cache_hit  # doctest: +SKIP
         True
         """
-        if method not in ("nuts", "map"):
-            raise ValueError(f"method={method!r}; choose 'nuts' or 'map'")
+        if method not in ("nuts", "map", "laplace"):
+            raise ValueError(f"method={method!r}; choose 'nuts', 'map' or 'laplace'")
         settings = FitSettings(
             method, draws, tune, chains, sampler, target_accept, random_seed
         ).resolved()

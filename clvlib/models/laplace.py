@@ -1,4 +1,6 @@
-"""A MAP fit's posterior spread, by the Laplace approximation, to judge identification.
+"""The Laplace approximation of a posterior: :func:`normal_draws`, which ``model.fit("laplace")``
+draws from at the mode of the unconstrained density (:func:`clvlib.models.samplers.fit_laplace`),
+and a MAP fit's posterior spread, to judge identification.
 
 A MAP fit is one point: it says nothing of how much the data pinned each parameter, and on data
 that cannot identify a model (one customer; no repeat buyers) it returns the prior's mode as
@@ -34,13 +36,24 @@ def _precision(gradient, y: np.ndarray) -> np.ndarray:
     return -(hessian + hessian.T) / 2
 
 
-def _unconstrained_mode(model, density) -> np.ndarray:
-    """The MAP values on the density's unconstrained scale: ``log(theta - shift)`` for a
-    positive variable, ``theta`` for a real one (the inverse of ``density.values``)."""
+def normal_draws(gradient, centre: np.ndarray, n: int, rng) -> np.ndarray | None:
+    """``(n, len(centre))`` draws of the normal distribution at ``centre`` whose precision is
+    minus the Hessian of the log density there (central differences of its ``gradient``);
+    None when that Hessian is not negative definite (no normal approximation exists)."""
+    try:
+        chol = np.linalg.cholesky(_precision(gradient, centre))
+    except np.linalg.LinAlgError:
+        return None
+    z = rng.standard_normal((n, centre.size))
+    return centre + np.linalg.solve(chol.T, z.T).T
+
+
+def _unconstrained_mode(mode: dict, density) -> np.ndarray:
+    """The ``mode``'s values on the density's unconstrained scale: ``log(theta - shift)`` for
+    a positive variable, ``theta`` for a real one (the inverse of ``density.values``)."""
     from clvlib.models import kernels
 
-    mode = model.posterior_draws()
-    flat = np.concatenate([np.ravel(mode[name][0]) for name in density.variables])
+    flat = np.concatenate([np.ravel(mode[name]) for name in density.variables])
     width, n = kernels.PRIOR_WIDTH, density.start.size
     rows = density.buffer[kernels.HEADER:kernels.HEADER + width * n]
     kind, shift = rows[0::width], rows[3::width]
@@ -59,39 +72,36 @@ def laplace_draws(model, n: int = 4000, seed: int = 0) -> dict[str, np.ndarray] 
     """
     from clvlib.models.density import compiled_density
 
+    mode = {k: v[0] for k, v in model.posterior_draws().items()}
     density = compiled_density(model)
     rng = np.random.default_rng(seed)
     if density is not None:
-        mode = _unconstrained_mode(model, density)
-        precision = _precision(lambda y: density.logp_and_grad(y)[1], mode)
-        try:
-            chol = np.linalg.cholesky(precision)
-        except np.linalg.LinAlgError:
+        y = normal_draws(lambda at: density.logp_and_grad(at)[1],
+                         _unconstrained_mode(mode, density), n, rng)
+        if y is None:
             return None
-        z = rng.standard_normal((n, mode.size))
-        y = mode + np.linalg.solve(chol.T, z.T).T
         out: dict[str, list] = {name: [] for name in density.variables}
         for row in y:
             for name, value in density.values(row).items():
                 out[name].append(value)
         return {k: np.asarray(v) for k, v in out.items()}
-    return _laplace_by_pymc(model, n, rng)
+    return _laplace_by_pymc(model, mode, n, rng)
 
 
-def _laplace_by_pymc(model, n: int, rng) -> dict[str, np.ndarray] | None:
+def _laplace_by_pymc(model, mode: dict, n: int, rng) -> dict[str, np.ndarray] | None:
     """:func:`laplace_draws` through the gradient of the model's PyMC graph (uncompiled)."""
     pymc_model = model.build()
     point, sizes, transforms = {}, [], []
     for rv in pymc_model.free_RVs:
         value = pymc_model.rvs_to_values[rv]
-        x = np.asarray(model.posterior_draws()[rv.name][0], dtype=float)
+        x = np.asarray(mode[rv.name], dtype=float)
         transform = pymc_model.rvs_to_transforms.get(rv)
         y = transform.forward(x, *rv.owner.inputs).eval() if transform is not None else x
         point[value.name] = np.asarray(y, dtype=float)
         sizes.append((rv, value.name, np.asarray(y).shape))
         transforms.append(transform)
     names = [v.name for v in pymc_model.continuous_value_vars]
-    mode = np.concatenate([np.ravel(point[name]) for name in names])
+    centre = np.concatenate([np.ravel(point[name]) for name in names])
     # Central differences of the gradient: PyMC's symbolic Hessian of a quadrature likelihood
     # takes minutes to build and compile (93 s for Pareto/NBD with time-varying covariates on
     # 3,000 customers), the 2 x variables gradients little. Uncompiled, as the MAP fit before
@@ -107,13 +117,9 @@ def _laplace_by_pymc(model, n: int, rng) -> dict[str, np.ndarray] | None:
         return np.asarray(dlogp({name: part.reshape(point[name].shape)
                                  for name, part in zip(names, parts, strict=True)}))
 
-    precision = _precision(gradient, mode)
-    try:
-        chol = np.linalg.cholesky(precision)
-    except np.linalg.LinAlgError:
+    y = normal_draws(gradient, centre, n, rng)
+    if y is None:
         return None
-    z = rng.standard_normal((n, mode.size))
-    y = mode + np.linalg.solve(chol.T, z.T).T
     out, at = {}, 0
     by_value = {name: (rv, shape, tr) for (rv, name, shape), tr in zip(sizes, transforms,
                                                                         strict=True)}

@@ -659,9 +659,11 @@ class ParetoGGGModel(OwnPredictions, PurchaseModel):
     expected_purchases_new = PurchaseModel.expected_purchases_new
     prob_purchases = PurchaseModel.prob_purchases
     report_candidate = False
-    candidate_note = ("the report fits its candidates by NUTS (hours for this model on "
-                      "thousands of customers), and its P(alive) figure needs P(alive) of "
-                      "hypothetical histories, which would need their gaps too")
+    candidate_note = ("the report's value and decision sections score customers through the "
+                      "prediction engine, which reads x, t_x and T only (this model's "
+                      "predictions read litt too, and are simulated), and its P(alive) figure "
+                      "needs P(alive) of hypothetical histories, which would need their gaps "
+                      "too; NUTS takes hours on thousands of customers, fit('laplace') minutes")
     predicts = ("P(alive), and expected and predicted purchases and DERT by simulation, and a "
                 "new customer's expected purchases and purchase-count distribution by simulation")
     #: Draws x rows per evaluation of the per-row likelihood (model comparison): each cell

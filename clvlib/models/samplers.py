@@ -2,8 +2,9 @@
 
 Each adapter takes the clvlib model, the settings and the timings dict to fill, and returns the
 fit as an ArviZ DataTree holding the posterior of the model's variables (and, for NUTS, the
-sampler statistics). :data:`ADAPTERS` names them. nutpie and MAP evaluate the model's cached
-compiled log density (:mod:`clvlib.models.density`) when it has one, else its PyMC graph.
+sampler statistics). :data:`ADAPTERS` names them. nutpie, MAP and the Laplace approximation
+evaluate the model's cached compiled log density (:mod:`clvlib.models.density`) when it has
+one, else its PyMC graph.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ from tqdm import tqdm
 
 from clvlib.models.density import centered_groups, compiled_density, nutpie_model
 
-Method = Literal["nuts", "map"]
+Method = Literal["nuts", "map", "laplace"]
 Sampler = Literal["auto", "nutpie", "pymc"]
 
 
@@ -39,9 +40,10 @@ class FitSettings:
 
     Attributes
     ----------
-    method : {"nuts", "map"}
+    method : {"nuts", "map", "laplace"}
     draws, tune, chains : int
-        Posterior draws and tuning steps per chain, and the number of chains (NUTS only).
+        Posterior draws and tuning steps per chain (NUTS only), and the number of chains; a
+        Laplace fit draws ``chains x draws`` from its approximation.
     sampler : {"nutpie", "pymc"}
         The NUTS implementation used.
     target_accept : float
@@ -67,28 +69,84 @@ class FitSettings:
     @property
     def adapter(self) -> str:
         """The :data:`ADAPTERS` entry that runs these settings."""
-        return "map" if self.method == "map" else self.resolved().sampler
+        return self.method if self.method in ("map", "laplace") else self.resolved().sampler
 
 
 def fit_map(model, settings: FitSettings, progressbar: bool, timings: dict) -> xr.DataTree:
     """The posterior mode (with flat priors: the maximum-likelihood estimate), as one draw."""
-    params = model.variables
-    density = compiled_density(model)
     with tqdm(desc=f"MAP of {model.title}", unit=" evaluations", disable=not progressbar,
               file=sys.stderr) as bar:
-        if density is not None:
-            point = _map_by_kernel(density, bar)
-            return from_dict({"posterior": {k: np.asarray(v)[None, None, ...] for k, v in
-                                            point.items()}},
-                             dims={k: [d] for k, d in density.dims.items()},
-                             coords=density.coords)
-        pymc_model = model.build()
-        point = _map_by_graph(pymc_model, params, settings.random_seed, timings, bar)
-    posterior = {name: np.asarray(point[name])[None, None, ...] for name in params}
-    dims = {name: list(pymc_model.named_vars_to_dims[name]) for name in params
-            if name in pymc_model.named_vars_to_dims}
-    coords = {k: list(v) for k, v in pymc_model.coords.items() if v is not None}
-    return from_dict({"posterior": posterior}, dims=dims, coords=coords)
+        target = _target(model, settings.random_seed, timings, bar, jacobian=False)
+        point = target.values(_maximize(target.logp_and_grad, target.start, bar))
+    return target.tree({k: np.asarray(v)[None, None, ...] for k, v in point.items()})
+
+
+def fit_laplace(model, settings: FitSettings, progressbar: bool, timings: dict) -> xr.DataTree:
+    """The Laplace approximation: ``chains x draws`` draws from the normal distribution on the
+    unconstrained scale (``log`` of a positive parameter) centred at the mode of the density
+    there (the transforms' log-Jacobian included) and with minus its Hessian as precision
+    (:func:`clvlib.models.laplace.normal_draws`). Building the density goes to
+    ``compile_seconds``, the mode's search to ``mode_seconds``, the Hessian and the draws to
+    ``laplace_seconds``.
+
+    Raises
+    ------
+    ValueError
+        When the log density is not curved downwards at the mode in every direction: the
+        data and priors leave some direction unbounded, and no normal approximation exists.
+    """
+    from clvlib.models.laplace import normal_draws
+
+    with tqdm(desc=f"Laplace approximation of {model.title}", unit=" evaluations",
+              disable=not progressbar, file=sys.stderr) as bar:
+        target = _target(model, settings.random_seed, timings, bar, jacobian=True)
+        start = time.perf_counter()
+        centre = _maximize(target.logp_and_grad, target.start, bar)
+        timings["mode_seconds"] = time.perf_counter() - start
+        start = time.perf_counter()
+        bar.set_postfix_str("the Hessian at the mode", refresh=True)
+        n = settings.chains * settings.draws
+        y = normal_draws(lambda at: target.logp_and_grad(at)[1], centre, n,
+                         np.random.default_rng(settings.random_seed))
+    if y is None:
+        raise ValueError(
+            f"{model.title}: the log density is not curved downwards at its mode in every "
+            "direction, so it has no Laplace approximation (the data and priors leave some "
+            "parameter unbounded); fit it by NUTS, or give it proper priors")
+    rows = [target.values(row) for row in y]
+    timings["laplace_seconds"] = time.perf_counter() - start
+    return target.tree({name: np.stack([np.asarray(row[name]) for row in rows]).reshape(
+        (settings.chains, settings.draws) + np.shape(rows[0][name])) for name in rows[0]})
+
+
+@dataclass(frozen=True)
+class _Target:
+    """A model's log density as the optimizer sees it: ``logp_and_grad(y)`` of the
+    unconstrained values ``y`` (one vector), where to ``start``, ``values(y)`` (each variable
+    on its own scale) and ``tree(posterior)`` (draws of the variables as a fit)."""
+
+    logp_and_grad: object
+    start: np.ndarray
+    values: object
+    dims: dict
+    coords: dict
+
+    def tree(self, posterior: dict[str, np.ndarray]) -> xr.DataTree:
+        return from_dict({"posterior": posterior}, dims=self.dims, coords=self.coords)
+
+
+def _target(model, seed: int, timings: dict, bar, jacobian: bool) -> _Target:
+    """The model's log density with the transforms' log-Jacobian (the density of the
+    unconstrained values, whose mode centres the Laplace approximation) or without it (its
+    mode is the posterior mode on the parameters' own scale, PyMC's MAP): the compiled
+    density when the model has one (started at the priors' central values, PyMC's default),
+    else its PyMC graph (started at the model's initial point)."""
+    density = compiled_density(model)
+    if density is not None:
+        target = density if jacobian else density.without_jacobian()
+        return _Target(target.logp_and_grad, density.start, density.values,
+                       {k: [d] for k, d in density.dims.items()}, density.coords)
+    return _graph_target(model.build(), model.variables, seed, timings, bar, jacobian)
 
 
 # How a model without a compiled kernel is optimized (and checked: clvlib.models.verify
@@ -167,10 +225,10 @@ def _maximize(logp_and_grad, start: np.ndarray, bar, max_iterations: int = 5000)
     return result.x
 
 
-def _map_by_graph(pymc_model, names, seed, timings: dict, bar) -> dict[str, np.ndarray]:
-    """The mode of the PyMC model's log density without the transforms' Jacobian (as PyMC's
-    find_MAP), by SciPy's L-BFGS-B from the model's initial point; ``names`` are read back
-    on the constrained scale. Fills ``timings["compile_seconds"]``."""
+def _graph_target(pymc_model, names, seed, timings: dict, bar, jacobian: bool) -> _Target:
+    """:func:`_target` of the PyMC model: one function of the log density and its gradient
+    (PyTensor's Python linker), ``names`` read back on the constrained scale. Fills
+    ``timings["compile_seconds"]``."""
     import pytensor
     import pytensor.tensor as pt
     from pymc.pytensorf import join_nonshared_inputs
@@ -179,7 +237,7 @@ def _map_by_graph(pymc_model, names, seed, timings: dict, bar) -> dict[str, np.n
     bar.set_postfix_str("building the log density and its gradient (nothing to compile)")
     value_vars = pymc_model.value_vars
     start = pymc_model.initial_point(random_seed=seed)
-    logp = pymc_model.logp(jacobian=False)
+    logp = pymc_model.logp(jacobian=jacobian)
     grads = pytensor.grad(logp, value_vars)
     [logp, *grads], joined = join_nonshared_inputs(start, [logp, *grads], value_vars)
     both = pytensor.function([joined], [logp, pt.concatenate([g.ravel() for g in grads])],
@@ -188,22 +246,19 @@ def _map_by_graph(pymc_model, names, seed, timings: dict, bar) -> dict[str, np.n
     values = pytensor.function(value_vars, [constrained[name] for name in names],
                                mode=PYTHON_MODE, on_unused_input="ignore")
     timings["compile_seconds"] = time.perf_counter() - t0
+    shapes = [np.shape(start[v.name]) for v in value_vars]
+    cuts = np.cumsum([int(np.prod(shape)) for shape in shapes])[:-1]
 
+    def values_of(y: np.ndarray) -> dict[str, np.ndarray]:
+        pieces = [piece.reshape(shape) for piece, shape in zip(np.split(y, cuts), shapes,
+                                                               strict=True)]
+        return dict(zip(names, values(*pieces), strict=True))
+
+    dims = {name: list(pymc_model.named_vars_to_dims[name]) for name in names
+            if name in pymc_model.named_vars_to_dims}
+    coords = {k: list(v) for k, v in pymc_model.coords.items() if v is not None}
     x0 = np.concatenate([np.ravel(start[v.name]) for v in value_vars]).astype(float)
-    y = _maximize(both, x0, bar)
-    pieces, at = [], 0
-    for var in value_vars:
-        shape = np.shape(start[var.name])
-        pieces.append(y[at:at + int(np.prod(shape))].reshape(shape))
-        at += int(np.prod(shape))
-    return dict(zip(names, values(*pieces), strict=True))
-
-
-def _map_by_kernel(density, bar) -> dict[str, float]:
-    """The mode of the density without the transform's Jacobian (as PyMC's find_MAP), by
-    SciPy's L-BFGS-B from the priors' central values (PyMC's default method and start)."""
-    target = density.without_jacobian()
-    return target.values(_maximize(target.logp_and_grad, density.start, bar))
+    return _Target(both, x0, values_of, dims, coords)
 
 
 def fit_nutpie(model, settings: FitSettings, progressbar: bool, timings: dict) -> xr.DataTree:
@@ -254,7 +309,7 @@ def fit_pymc(model, settings: FitSettings, progressbar: bool, timings: dict) -> 
     return _fit_tree(idata, model.variables)
 
 
-ADAPTERS = {"map": fit_map, "nutpie": fit_nutpie, "pymc": fit_pymc}
+ADAPTERS = {"map": fit_map, "laplace": fit_laplace, "nutpie": fit_nutpie, "pymc": fit_pymc}
 
 
 def _fit_tree(idata: xr.DataTree, params) -> xr.DataTree:

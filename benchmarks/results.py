@@ -119,8 +119,8 @@ RECORDED = "<!-- recorded by "
 def with_recorded(rendered: str, previous: str) -> str:
     """``rendered`` followed by the sections of ``previous`` (the results file it replaces)
     that a one-off benchmark recorded by hand (``benchmarks/time_varying.py``,
-    ``pareto_ggg.py``, ``map_compile.py``, ``nuts_compile.py``; marked by a line starting with
-    :data:`RECORDED`), so that a run keeps them."""
+    ``pareto_ggg.py``, ``map_compile.py``, ``nuts_compile.py``, ``laplace.py``; marked by a
+    line starting with :data:`RECORDED`), so that a run keeps them."""
     kept = [part for part in re.split(r"(?m)^(?=## )", previous)[1:] if RECORDED in part]
     return rendered + "".join("\n" + part.rstrip() + "\n" for part in kept)
 

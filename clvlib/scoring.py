@@ -125,6 +125,9 @@ def score_customers(
     ------
     ValueError
         For an unknown prediction, or a CLV without a spend model or ``monetary`` column.
+    NotImplementedError
+        For a model that predicts through methods of its own (Pareto/GGG, the time-varying
+        Pareto/NBD): the message names them.
     FloatingPointError
         For a prediction that is not finite (:func:`clvlib.predict.require_finite`: the
         message names the quantity and the parameter draw); never a NaN in a table or a total.
@@ -134,6 +137,7 @@ def score_customers(
     >>> scores = score_customers(bg_nbd, gamma_gamma, horizon=52)  # doctest: +SKIP
     >>> scores["clv"].per_customer.nlargest(5, "mean")  # doctest: +SKIP
     """
+    purchase_model.require_engine()
     wanted = _requested(predictions, spend_model)
     frame = purchase_model.customers if customers is None else customer_frame(customers)
     unit = purchase_model.time_unit

@@ -300,7 +300,7 @@ def test_fit_laplace_through_the_graph_is_the_independent_approximation():
     assert all(abs(v - 1) < 0.08 for v in spread.values()), spread
 
 
-def test_a_summary_without_litt_is_refused_by_name():
+def test_a_summary_without_litt_the_report_and_the_engine_are_refused_by_name():
     frame, _, _ = _simulated(50, 3)
     with pytest.raises(CLVDataError, match="litt"):
         clv.ParetoGGGModel(frame.drop(columns="litt"))
@@ -308,6 +308,12 @@ def test_a_summary_without_litt_is_refused_by_name():
         from clvlib.comparison import fit_candidates
 
         fit_candidates(frame, ["pareto_ggg"])
+    from clvlib.scoring import score_customers
+
+    model = fake_fit(clv.ParetoGGGModel(frame), TRUTH)
+    with pytest.raises(NotImplementedError, match=r"Pareto/GGG predicts P\(alive\), .*; "
+                       "scoring through clvlib.scoring.score_customers .* own methods"):
+        score_customers(model, horizon=10)
 
 
 def test_with_every_k_one_a_new_customer_is_the_pareto_nbds():

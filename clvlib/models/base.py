@@ -922,6 +922,11 @@ class PurchaseModel(CLVModel):
                           annual_discount_rate=annual_discount_rate, n_draws=n_draws, seed=seed,
                           interval=interval)
 
+    def require_engine(self) -> None:
+        """Nothing: this model's predictions go through the prediction engine
+        (:func:`clvlib.scoring.score_customers`, which calls this first); a model that predicts
+        through methods of its own (:class:`OwnPredictions`) raises."""
+
     def score(self, customers=None, prediction: str = "p_alive", **options) -> Prediction:
         """One prediction from the prediction engine (:func:`clvlib.scoring.score_customers`)."""
         return score_customers(self, None, customers, predictions=[prediction],
@@ -965,6 +970,9 @@ class OwnPredictions:
         "p_alive_draws": "P(alive) of hypothetical histories",
         "expected_purchases_new": "a new customer's expected purchases",
         "prob_purchases": "a new customer's purchase-count distribution",
+        "score_customers": "scoring through clvlib.scoring.score_customers (and the report's "
+                           "value and decision sections, which use it); call the model's own "
+                           "methods",
     }
 
     def _predict(self, per_draw, customers, n_draws, seed, interval, name) -> Prediction:
@@ -995,6 +1003,9 @@ class OwnPredictions:
     def _not_here(self, method: str):
         raise NotImplementedError(f"{self.title} predicts {self.predicts}; "
                                   f"{self.unavailable[method]} is not available for it")
+
+    def require_engine(self) -> None:
+        self._not_here("score_customers")
 
     def predicted_purchases(self, *args, **kwargs):
         self._not_here("predicted_purchases")

@@ -280,7 +280,7 @@ def test_fit_map_through_the_graph_is_the_mode_of_the_numpy_posterior():
 
 
 def test_fit_laplace_through_the_graph_is_the_independent_approximation():
-    """``fit("laplace")`` on 200 simulated customers (the PyMC graph: its mode with the log
+    """``fit("laplace")`` on 100 simulated customers (the PyMC graph: its mode with the log
     transform's Jacobian by L-BFGS-B, its Hessian by differences of PyTensor's gradient) is
     the approximation :func:`_laplace` computes from the NumPy likelihood: its 4,000 draws'
     mean of each log parameter within 0.1 sd of the independent mode (the sampling sd of
@@ -288,7 +288,7 @@ def test_fit_laplace_through_the_graph_is_the_independent_approximation():
     below it) and their sd within 8% of the independent sd (the sampling sd of a sample sd
     is 1.1%, so over 7 of them; the two Hessians' differencing errors about 1e-4): a false
     failure below 1e-8 for the 12 checks."""
-    frame, _, _ = _simulated(200, 5)
+    frame, _, _ = _simulated(100, 5)
     model = clv.ParetoGGGModel(frame)
     mode, cov = _laplace(model)
     sd = dict(zip(mode, np.sqrt(np.diag(cov)), strict=True))

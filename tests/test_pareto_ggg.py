@@ -311,8 +311,8 @@ def test_a_summary_without_litt_the_report_and_the_engine_are_refused_by_name():
     from clvlib.scoring import score_customers
 
     model = fake_fit(clv.ParetoGGGModel(frame), TRUTH)
-    with pytest.raises(NotImplementedError, match=r"Pareto/GGG predicts P\(alive\), .*; "
-                       "scoring through clvlib.scoring.score_customers .* own methods"):
+    with pytest.raises(NotImplementedError, match=r"Pareto/GGG predicts P\(alive\) .*; "
+                       "scoring through clvlib.scoring.score_customers .* not available for it"):
         score_customers(model, horizon=10)
 
 
@@ -354,3 +354,29 @@ def test_a_new_customers_predictions_through_the_model_and_the_checks():
     np.testing.assert_allclose(probs.sum(axis=1), 1.0, atol=1e-12)
     frequency = checks.frequency_check(model, n_draws=30)
     assert frequency["mean"].sum() == pytest.approx(len(data), rel=1e-9)
+
+
+def test_p_alive_of_hypothetical_histories_reads_equal_gaps_unless_told():
+    """``p_alive_draws`` (the report's P(alive) figure reads it through checks.p_alive_grid):
+    by default each history's x gaps are equal, so it is the closed form at ``litt = x
+    log(t_x / x)`` draw by draw; a given ``litt`` is read; a history of repeat purchases at
+    ``t_x = 0`` has no gaps and is NaN; after the same silence a bursty history (one long gap
+    among short ones) is likelier alive than a regular one, as lesson 13 shows."""
+    frame, _, _ = _simulated(50, 5)
+    model = fake_fit(clv.ParetoGGGModel(frame), TRUTH, draws=20)
+    x, t_x, T = np.array([0.0, 1, 4, 4, 6]), np.array([0.0, 10, 0, 12, 30]), 39.0
+    got = model.p_alive_draws(x, t_x, T, n_draws=None)
+    draws = model.posterior_draws()
+    assert got.shape == (20, 5) and np.isnan(got[:, 2]).all()
+    possible = [0, 1, 3, 4]
+    litt = np.array([0.0, np.log(10), 0, 4 * np.log(3), 6 * np.log(5)])
+    for i in range(20):
+        expected = ggg.p_alive(**{k: v[i] for k, v in draws.items()}, x=x[possible],
+                               t_x=t_x[possible], T=T, litt=litt[possible])
+        np.testing.assert_allclose(got[i, possible], expected, rtol=1e-12)
+    bursty = np.log(0.5) * 3 + np.log(12 - 1.5)  # three half-week gaps, then a long one
+    told = model.p_alive_draws(4.0, 12.0, T, litt=bursty, n_draws=None)
+    assert (told > got[:, 3]).all()
+    grid = checks.p_alive_grid(model, T, max_x=4, n_recency=5, n_draws=20)
+    assert grid.shape == (5, 5) and grid.iloc[1:, 0].isna().all()
+    assert ((grid.iloc[:, 1:] > 0) & (grid.iloc[:, 1:] <= 1)).all().all()

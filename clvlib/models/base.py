@@ -970,9 +970,8 @@ class OwnPredictions:
         "p_alive_draws": "P(alive) of hypothetical histories",
         "expected_purchases_new": "a new customer's expected purchases",
         "prob_purchases": "a new customer's purchase-count distribution",
-        "score_customers": "scoring through clvlib.scoring.score_customers (and the report's "
-                           "value and decision sections, which use it); call the model's own "
-                           "methods",
+        "score_customers": "scoring through clvlib.scoring.score_customers (which the "
+                           "report's value and decision sections use)",
     }
 
     def _predict(self, per_draw, customers, n_draws, seed, interval, name) -> Prediction:

@@ -626,9 +626,12 @@ class ParetoGGGModel(OwnPredictions, PurchaseModel):
     (:func:`clvlib.checks.tracking_check`, :func:`clvlib.checks.frequency_check`) take it.
     Each likelihood evaluation integrates over ``k`` and the lifetime by quadrature (about
     1,400 points a customer), so a fit costs hundreds of times the Pareto/NBD's
-    (``benchmarks/RESULTS.md``): MAP is the practical fit on thousands of customers. Not a
-    report candidate: the report fits its candidates by NUTS, and its P(alive) figure reads
-    P(alive) of hypothetical histories, which need their gaps (``litt``) too.
+    (``benchmarks/RESULTS.md``): on thousands of customers MAP, or the Laplace approximation
+    for intervals (``fit("laplace")``), is the practical fit. P(alive) of hypothetical
+    histories (:meth:`p_alive_draws`) reads their gaps too: equal ones unless given. Not a
+    report candidate: the report's value and decision sections score customers through the
+    prediction engine (:func:`clvlib.scoring.score_customers`), which reads ``x, t_x, T``
+    only.
     """
 
     name = "pareto_ggg"
@@ -661,11 +664,12 @@ class ParetoGGGModel(OwnPredictions, PurchaseModel):
     report_candidate = False
     candidate_note = ("the report's value and decision sections score customers through the "
                       "prediction engine, which reads x, t_x and T only (this model's "
-                      "predictions read litt too, and are simulated), and its P(alive) figure "
-                      "needs P(alive) of hypothetical histories, which would need their gaps "
-                      "too; NUTS takes hours on thousands of customers, fit('laplace') minutes")
-    predicts = ("P(alive), and expected and predicted purchases and DERT by simulation, and a "
-                "new customer's expected purchases and purchase-count distribution by simulation")
+                      "predictions read litt too, and are simulated); NUTS takes hours on "
+                      "thousands of customers, fit('laplace') minutes")
+    predicts = ("P(alive) (of its customers, and of hypothetical histories with equal gaps "
+                "or a given litt), and expected and predicted purchases and DERT by "
+                "simulation, and a new customer's expected purchases and purchase-count "
+                "distribution by simulation")
     #: Draws x rows per evaluation of the per-row likelihood (model comparison): each cell
     #: spans about 1,440 quadrature points.
     pointwise_cells = 5_000
@@ -680,6 +684,33 @@ class ParetoGGGModel(OwnPredictions, PurchaseModel):
         """Posterior probability that each customer is alive at the end of calibration."""
         return self._predict(lambda draw, data: p_alive(**draw, **data), customers,
                              n_draws, seed, interval, "P(alive) at the end of calibration")
+
+    def p_alive_draws(self, x, t_x, T, *, litt=None, customers=None,
+                      n_draws: int | None = 1000, seed: int = 0) -> np.ndarray:
+        """P(alive) per posterior draw for hypothetical histories ``x, t_x, T`` (arrays that
+        broadcast): shape ``(draws, *shape)``, as :meth:`PurchaseModel.p_alive_draws`.
+
+        This model reads how regular a history's gaps were too: ``litt``, the sum of the logs
+        of its ``x`` gaps. By default each history's gaps are equal, ``t_x / x`` each
+        (``litt = x log(t_x / x)``): the most regular history of its count and recency, whose
+        silence since its last purchase weighs most. A history of repeat purchases with
+        ``t_x = 0`` has no gaps to read: NaN there. ``customers`` is accepted as the other
+        models' and changes nothing: the model has no covariates.
+        """
+        x, t_x, T = np.broadcast_arrays(*(np.asarray(v, dtype=float) for v in (x, t_x, T)))
+        possible = (x == 0) | (t_x > 0)
+        if litt is None:
+            gap = np.where((x > 0) & possible, t_x, 1.0) / np.maximum(x, 1)
+            litt = np.where(x > 0, x * np.log(gap), 0.0)
+        litt = np.broadcast_to(np.asarray(litt, dtype=float), x.shape)
+        draws = self.posterior_draws(n_draws, seed)
+        out = np.full((len(draws["r"]), x.size), np.nan)
+        at = possible.ravel()
+        data = {"x": x.ravel()[at], "t_x": t_x.ravel()[at], "T": T.ravel()[at],
+                "litt": litt.ravel()[at]}
+        for i in range(len(draws["r"])):
+            out[i, at] = p_alive(**{k: v[i] for k, v in draws.items()}, **data)
+        return out.reshape((len(draws["r"]), *x.shape))
 
     def _simulated(self, t, customers, n_draws, seed, interval, paths, name):
         if not t > 0:

@@ -1,4 +1,5 @@
-"""Progress of long runs: each fit announces itself and says how long it took.
+"""Progress of long runs: each fit announces itself and says how long it took, and a slow loop
+shows a bar (:func:`bar`).
 
 Messages go to the process's standard error (``sys.__stderr__``): on a terminal they show as the
 run goes; inside a notebook kernel they reach both the notebook's stderr stream (which the
@@ -11,6 +12,8 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+
+from tqdm import tqdm
 
 Announce = Callable[[str], None]
 
@@ -44,6 +47,19 @@ def timed(label: str, progress: Announce | None = to_stderr) -> Iterator[dict]:
         raise
     result["seconds"] = time.perf_counter() - start
     progress(f"{label}: done in {result['seconds']:.1f} s")
+
+
+#: Seconds a loop runs before its progress bar (:func:`bar`) appears: quick work shows none.
+BAR_DELAY = 5.0
+
+
+def bar(iterable, description: str, total: int | None = None):
+    """``iterable`` with a progress bar on standard error (tqdm) that appears only if the loop
+    runs longer than :data:`BAR_DELAY` seconds and leaves no line behind: for work that is
+    instant on a compiled kernel and minutes on a model written in Python only (its per-row
+    log-likelihood, its simulated predictions)."""
+    return tqdm(iterable, desc=description, total=total, delay=BAR_DELAY, leave=False,
+                file=sys.stderr)
 
 
 def fit_label(model, method: str = "nuts", **options) -> str:

@@ -97,3 +97,29 @@ def test_replicate_prints_each_model_as_it_goes(monkeypatch, capfd):
                         "(published 4.414, NUTS 4.4)")
     assert lines[5].startswith("again: fitting Stub/NBD by MAP ...")
     assert len(lines) == 10 and all(" done in " in lines[i] for i in (1, 3, 6, 8))
+
+
+def test_slow_loops_show_a_bar_and_quick_ones_none(monkeypatch, capsys):
+    """A model written in Python only spends minutes in its per-row log-likelihood (model
+    comparison) and its simulated predictions: a bar on stderr names the work once it has run
+    for BAR_DELAY seconds (set to 0 here); within that delay nothing is written."""
+    from helpers import fake_fit
+
+    import clvlib as clv
+    from clvlib.models import pareto_ggg
+
+    rng = np.random.default_rng(3)
+    frame = pd.DataFrame(pareto_ggg.rvs(1.0, 1.0, 1.0, 5.0, 1.0, 30.0, T=np.full(20, 30.0),
+                                        rng=rng))
+    model = fake_fit(clv.ParetoGGGModel(frame),
+                     {"k_shape": 1.0, "k_rate": 1.0, "r": 1.0, "alpha": 5.0, "s": 1.0,
+                      "beta": 30.0}, draws=6)
+    model.p_alive(n_draws=None)
+    assert capsys.readouterr().err == ""
+    monkeypatch.setattr(progress, "BAR_DELAY", 0.0)
+    model.pointwise_loglik(model.posterior_draws(), model.rows, cells=20)
+    model.p_alive(n_draws=None)
+    err = capsys.readouterr().err
+    rows = f"{len(model.rows)} rows"  # distinct ones
+    assert f"Pareto/GGG: log-likelihood of {rows} x 6 draws" in err
+    assert f"Pareto/GGG: P(alive) at the end of calibration of {rows}" in err

@@ -31,6 +31,7 @@ from clvlib.models import fit_cache
 from clvlib.models.samplers import ADAPTERS, PYTHON_MODE, FitSettings, Method, Sampler
 from clvlib.predict import Prediction, posterior_predict
 from clvlib.priors import Prior
+from clvlib.progress import bar
 from clvlib.scoring import score_customers
 from clvlib.summary import CustomerSummary, check_summary, customer_frame
 from clvlib.timeunits import TimeUnit
@@ -508,7 +509,9 @@ class CLVModel:
         out = np.empty((n_draws, n_rows))
         step = max(1, (cells or self.pointwise_cells) // max(n_rows, 1))
         design = {c: rows[c] for c in self.design_columns}
-        for start in range(0, n_draws, step):
+        chunks = range(0, n_draws, step)
+        for start in bar(chunks, f"{self.title}: log-likelihood of {n_rows:,} rows x "
+                                 f"{n_draws:,} draws", total=len(chunks)):
             part = {k: v[start:start + step] for k, v in draws.items()}
             linked = self.linked_params(part, design)  # (1, S) or (rows, S)
             size = len(part[self.params[0]])
@@ -987,7 +990,7 @@ class OwnPredictions:
         def fn(**chunk):
             data = self._chunk_data({c: chunk[c][:, 0] for c in self.columns})
             out = np.empty((len(chunk[self.columns[0]]), count))
-            for i in range(count):
+            for i in bar(range(count), f"{self.title}: {name} of {len(out):,} rows"):
                 out[:, i] = per_draw({k: v[i] for k, v in draws.items()}, data)
             return out
 

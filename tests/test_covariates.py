@@ -337,7 +337,9 @@ def test_parameter_recovery_with_covariates():
 
 def test_pointwise_log_likelihood_for_comparison_uses_each_rows_parameters(base):
     """The comparison's pointwise log-likelihood (PSIS-LOO, holdout density) of a covariate
-    model: its weighted row sum at each draw is the model's total log-likelihood there."""
+    model: its weighted row sum at each draw is the model's total log-likelihood there,
+    evaluated in chunks of draws or, when one draw's rows exceed the cells, in blocks of rows
+    (each block with its own rows' covariates: the same numbers)."""
     from clvlib.comparison import pointwise_loglik
 
     model = fake_covariate_fit(covariate_model(base), draws=6)
@@ -347,6 +349,8 @@ def test_pointwise_log_likelihood_for_comparison_uses_each_rows_parameters(base)
     for j in (0, 5):
         total = model.log_likelihood({k: v[j] for k, v in draws.items()})
         assert model.rows.weights @ ll[0, j] == pytest.approx(total, rel=1e-10)
+    blocks = pointwise_loglik(model, model.rows, cells=len(model.rows) // 3)  # 4 row blocks
+    np.testing.assert_allclose(blocks, ll, rtol=1e-13, atol=1e-13)
 
 
 def test_a_saved_covariate_fit_reloads_with_its_coding(base, tmp_path):

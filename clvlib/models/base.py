@@ -495,7 +495,8 @@ class CLVModel:
         columns : tuple of str, optional
             The rows' columns passed as the likelihood's data (default :attr:`columns`).
         cells : int, optional
-            Draws x rows evaluated at once (default :attr:`pointwise_cells`).
+            Draws x rows evaluated at once (default :attr:`pointwise_cells`): a chunk of
+            draws with every row, or one draw with a block of rows when the rows are more.
         mode : pytensor Mode or str, optional
             How PyTensor runs the graph: by default its Python linker, nothing compiled (see
             ``_pointwise_function``); ``benchmarks/map_compile.py`` passes PyTensor's default
@@ -507,16 +508,25 @@ class CLVModel:
         data = [np.asarray(rows[c], dtype=float)[None, :] for c in columns]
         n_draws, n_rows = len(draws[self.params[0]]), len(rows)
         out = np.empty((n_draws, n_rows))
-        step = max(1, (cells or self.pointwise_cells) // max(n_rows, 1))
+        cells = cells or self.pointwise_cells
+        # Draws a chunk at a time, all rows; when one draw's rows exceed the cells, one draw
+        # and blocks of rows (a quadrature likelihood's intermediates are cells x nodes large:
+        # past the cache they cost three times as much per cell).
+        step = max(1, cells // max(n_rows, 1))
+        block = min(n_rows, max(1, cells))
         design = {c: rows[c] for c in self.design_columns}
-        chunks = range(0, n_draws, step)
-        for start in bar(chunks, f"{self.title}: log-likelihood of {n_rows:,} rows x "
-                                 f"{n_draws:,} draws", total=len(chunks)):
+        chunks = [(start, at) for start in range(0, n_draws, step)
+                  for at in range(0, n_rows, block)]
+        for start, at in bar(chunks, f"{self.title}: log-likelihood of {n_rows:,} rows x "
+                                     f"{n_draws:,} draws"):
             part = {k: v[start:start + step] for k, v in draws.items()}
-            linked = self.linked_params(part, design)  # (1, S) or (rows, S)
+            these = slice(at, at + block)
+            linked = self.linked_params(part, {c: v[these] for c, v in design.items()})
             size = len(part[self.params[0]])
-            out[start:start + size] = fn(*(np.ascontiguousarray(
-                np.broadcast_to(linked[k].T, (size, n_rows))) for k in self.params), *data)
+            width = len(range(n_rows)[these])
+            out[start:start + size, these] = fn(*(np.ascontiguousarray(
+                np.broadcast_to(linked[k].T, (size, width))) for k in self.params),
+                *(d[:, these] for d in data))
         return out
 
     @staticmethod

@@ -54,16 +54,13 @@ class Diagnostics:
                 {"mean": [float(post[v].mean()) for v in var_names]}, index=var_names
             )
             return cls(table, method, chains, draws, 0)
-        if method == "laplace":  # independent draws of a normal distribution: nothing to check
-            table = pd.DataFrame({"mean": [float(post[v].mean()) for v in var_names],
-                                  "sd": [float(post[v].std()) for v in var_names],
-                                  "r_hat": np.nan, "ess_bulk": np.nan, "ess_tail": np.nan},
-                                 index=var_names)
-            return cls(table, method, chains, draws, 0)
         from arviz_stats import summary  # imported here: a second of import for what needs it
 
         table = summary(idata, var_names=var_names, kind="all", round_to="none")
         table = table[["mean", "sd", "r_hat", "ess_bulk", "ess_tail"]]
+        if method == "laplace":  # independent draws of a normal distribution: nothing to check
+            table = table.assign(r_hat=np.nan, ess_bulk=np.nan, ess_tail=np.nan)
+            return cls(table, method, chains, draws, 0)
         divergences = int(idata.sample_stats["diverging"].sum()) if "sample_stats" in idata else 0
         return cls(table, method, chains, draws, divergences)
 

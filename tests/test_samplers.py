@@ -183,3 +183,15 @@ def test_a_laplace_fit_without_a_curved_mode_is_refused(monkeypatch):
     with pytest.raises(ValueError, match="not curved downwards.*fit it by NUTS"):
         model.fit("laplace", progressbar=False)
     assert model.idata is None
+
+
+def test_a_laplace_fit_keeps_indexed_variables_per_element():
+    """A pooled BG/NBD (two groups): the Laplace fit's group effects keep their dimension, in
+    the draws and in the diagnostics (one row per group, as a NUTS fit's)."""
+    customers = cdnow_summary().customers[["x", "t_x", "T"]]
+    groups = np.where(np.arange(len(customers)) % 3 == 0, "A", "B")
+    model = clv.BetaGeoModel(customers.assign(grp=groups), group="grp")
+    model.fit("laplace", draws=200, chains=2, progressbar=False)
+    assert model.posterior_draws()["z_purchase"].shape == (400, 2)
+    rows = list(model.diagnostics().table.index)
+    assert {"z_purchase[A]", "z_purchase[B]", "z_dropout[A]", "z_dropout[B]"} <= set(rows)

@@ -545,9 +545,9 @@ NEW_CUSTOMERS = 2_000
 
 def _new_customers(params, t, n, evaluate, seed):
     """``evaluate(customer, time, t, n)`` at each cell of the broadcast of the parameters,
-    ``t`` and ``n``, from :data:`NEW_CUSTOMERS` new customers simulated once per distinct
-    parameter value, up to the longest ``t`` asked of it (each value's own random stream,
-    drawn from ``seed`` in the order of the values)."""
+    ``t`` and ``n``, from :data:`NEW_CUSTOMERS` new customers simulated by
+    :func:`purchase_times` once per distinct parameter value, up to the longest ``t`` asked of
+    it (each value's own random stream, drawn from ``seed`` in the order of the values)."""
     shape = np.broadcast_shapes(*(np.shape(v) for v in (*params, t, n)))
     cells = np.column_stack([np.broadcast_to(np.asarray(v, dtype=float), shape).ravel()
                              for v in params])
@@ -560,12 +560,8 @@ def _new_customers(params, t, n, evaluate, seed):
     out = np.empty(len(cells))
     for i, (value, rng) in enumerate(zip(values, streams, strict=True)):
         at = order[bounds[i]:bounds[i + 1]]
-        k_shape, k_rate, r, alpha, s, beta = value
-        k = rng.gamma(k_shape, 1.0 / k_rate, NEW_CUSTOMERS)
-        lam = rng.gamma(r, 1.0 / alpha, NEW_CUSTOMERS)
-        life = rng.exponential(1.0, NEW_CUSTOMERS) / rng.gamma(s, 1.0 / beta, NEW_CUSTOMERS)
-        end = np.minimum(life, max(t[at].max(), 0.0))
-        customer, time, _ = renewals(k, lam, np.zeros(NEW_CUSTOMERS), end, rng)
+        customer, time, _ = purchase_times(*value, T=np.full(NEW_CUSTOMERS,
+                                                             max(t[at].max(), 0.0)), rng=rng)
         out[at] = evaluate(customer, time, t[at], n[at])
     return out.reshape(shape)
 

@@ -402,7 +402,9 @@ def compare_models(
 
 def fit_candidates(summary: CustomerSummary, names, *, progress: Announce | None = to_stderr,
                    model_options: dict | None = None, **fit_options) -> list[PurchaseModel]:
-    """Fit each named purchase model (``"bg_nbd"``, ``"mbg_nbd"``, ``"pareto_nbd"``) by NUTS.
+    """Fit each named purchase model (``"bg_nbd"``, ``"mbg_nbd"``, ``"pareto_nbd"``) by NUTS,
+    or by the Laplace approximation where NUTS would take hours (a model's ``report_fit``,
+    Pareto/GGG: its ``draws x chains`` draws; the tuning and NUTS settings do not apply).
 
     Each fit announces itself and its elapsed time through ``progress`` (default: a line on
     standard error; ``None`` for none), so a long run never looks hung. ``model_options``
@@ -419,7 +421,7 @@ def fit_candidates(summary: CustomerSummary, names, *, progress: Announce | None
                              f"{cls.candidate_note}; fit it with clvlib.get_model({name!r}) and "
                              "compare it with compare_models")
         model = cls(summary, **(model_options or {}))
-        fit_announced(model, progress=progress, **fit_options)
+        fit_announced(model, progress=progress, method=cls.report_fit, **fit_options)
         models.append(model)
     return models
 

@@ -37,6 +37,18 @@ def summarize_draws(values: np.ndarray, interval: float):
     return _mean_and_quantiles(np.ascontiguousarray(values, dtype=np.float64), *positions)
 
 
+def predictive_summary(values: np.ndarray, interval: float) -> np.ndarray:
+    """Mean, central predictive interval and the share of draws inside it, per customer.
+
+    Quantiles by the inverted empirical CDF, so an interval of counts is made of counts that
+    were drawn and holds at least ``interval`` of the draws (``interval_mass`` says how much:
+    a customer who will most likely not buy has the interval [0, 0] holding, say, 96%)."""
+    lo, hi = np.quantile(values, [(1 - interval) / 2, (1 + interval) / 2], axis=1,
+                         method="inverted_cdf")
+    mass = ((values >= lo[:, None]) & (values <= hi[:, None])).mean(axis=1)
+    return np.column_stack([values.mean(axis=1), lo, hi, mass])
+
+
 def summarize_product(factors, indices, interval: float, weights=None):
     """Mean, interval and per-draw (weighted) total of a product of gathered factors, per
     customer (``weights``: how many customers each row stands for; default 1).

@@ -35,10 +35,12 @@ from clvlib.futures import customer_seeds, simulate_future
 from clvlib.predict import (
     DEFAULT_CHUNK_CELLS,
     Prediction,
+    predictive_summary,
     require_finite,
     summarize_draws,
     summarize_product,
 )
+from clvlib.simulated_scoring import PATHS, score_by_simulation
 from clvlib.summary import customer_frame
 
 if TYPE_CHECKING:
@@ -79,6 +81,7 @@ def score_customers(
     seed: int = 0,
     interval: float = 0.9,
     chunk_cells: int = DEFAULT_CHUNK_CELLS,
+    paths: int = PATHS,
 ) -> dict[str, Prediction]:
     """P(alive), expected and predictive purchases over ``horizon`` and CLV, per customer.
 
@@ -115,6 +118,10 @@ def score_customers(
         Probability of the central intervals.
     chunk_cells : int
         Customers x draws evaluated at once (memory: about 40 bytes per cell).
+    paths : int
+        For a model whose futures are simulated (Pareto/GGG: its ``customer_posterior``,
+        :mod:`clvlib.simulated_scoring`), simulated futures per posterior draw behind each
+        expected value; the closed forms of the other models do not read it.
 
     Returns
     -------
@@ -126,8 +133,8 @@ def score_customers(
     ValueError
         For an unknown prediction, or a CLV without a spend model or ``monetary`` column.
     NotImplementedError
-        For a model that predicts through methods of its own (Pareto/GGG, the time-varying
-        Pareto/NBD): the message names them.
+        For a model that predicts through methods of its own (the time-varying Pareto/NBD):
+        the message names them.
     FloatingPointError
         For a prediction that is not finite (:func:`clvlib.predict.require_finite`: the
         message names the quantity and the parameter draw); never a NaN in a table or a total.
@@ -160,6 +167,15 @@ def score_customers(
     # A fit with few draws (MAP: one) still needs many simulated futures for a predictive
     # interval: its draws are repeated up to n_draws (default 1000) for the simulation.
     n_future = max(n, n_draws or n, 1000 if n_draws is None and n < 1000 else 0)
+    names = _names(wanted, purchase_model, horizon, discount)
+    # How many customers each row stands for (a ``weights`` column): base totals count them.
+    w = row_weights(frame)
+    w = np.ones(len(frame)) if w is None else w
+    if purchase_model.customer_posterior is not None:
+        return score_by_simulation(
+            purchase_model, spend_model if spend_keys else None, frame, wanted, draws,
+            n_future, horizon=horizon, discount=discount, names=names, weights=w, seed=seed,
+            interval=interval, paths=paths, chunk_cells=chunk_cells)
     future_draws = np.arange(n_future) % n
     model = purchase_model.expectations
     # Coded covariates of each customer (no columns without covariates): customers share a
@@ -167,15 +183,11 @@ def score_customers(
     # are its own (linked_params: (1, S) for population parameters, (rows, S) for linked ones).
     z = purchase_model.design_matrix(frame)
     z_spend = spend_model.design_matrix(frame) if spend_keys else None
-    names = _names(wanted, purchase_model, horizon, discount)
 
     x = frame["x"].to_numpy(dtype=float)
     t_x, T = frame["t_x"].to_numpy(dtype=float), frame["T"].to_numpy(dtype=float)
     m = frame["monetary"].fillna(0.0).to_numpy(dtype=float) if spend_keys else None
     seeds = customer_seeds(frame.index, seed)
-    # How many customers each row stands for (a ``weights`` column): base totals count them.
-    w = row_weights(frame)
-    w = np.ones(len(frame)) if w is None else w
     order = np.lexsort((t_x, T, x))
     stats = {k: np.empty((len(frame), 4 if k.endswith("_predictive") else 3)) for k in wanted}
     totals = {k: np.zeros(n_future if k.endswith("_predictive") else n) for k in wanted}
@@ -252,7 +264,7 @@ def score_customers(
             )
             for key, values in (("purchases_predictive", counts), ("clv_predictive", value)):
                 if key in wanted:
-                    stats[key][chunk] = _predictive_summary(values, interval)
+                    stats[key][chunk] = predictive_summary(values, interval)
                     totals[key] += w[chunk] @ values
     columns = ["mean", "lower", "upper", "interval_mass"]
     return {
@@ -321,14 +333,3 @@ def _names(wanted, purchase_model, horizon: float, discount: Discount) -> dict[s
     }
     return {k: names[k] for k in wanted}
 
-
-def _predictive_summary(values: np.ndarray, interval: float) -> np.ndarray:
-    """Mean, central predictive interval and the share of draws inside it, per customer.
-
-    Quantiles by the inverted empirical CDF, so an interval of counts is made of counts that
-    were drawn and holds at least ``interval`` of the draws (``interval_mass`` says how much:
-    a customer who will most likely not buy has the interval [0, 0] holding, say, 96%)."""
-    lo, hi = np.quantile(values, [(1 - interval) / 2, (1 + interval) / 2], axis=1,
-                         method="inverted_cdf")
-    mass = ((values >= lo[:, None]) & (values <= hi[:, None])).mean(axis=1)
-    return np.column_stack([values.mean(axis=1), lo, hi, mass])

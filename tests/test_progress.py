@@ -22,7 +22,7 @@ class StubModel:
     """Quacks like a clvlib model: fits in no time, estimates what it was told."""
 
     name, title, params = "stub", "Stub/NBD", ("r", "alpha")
-    report_candidate = True
+    report_candidate, report_fit = True, "nuts"
     estimates = {"r": 0.25, "alpha": 4.4}
 
     def __init__(self, data=None, priors=None):
@@ -122,4 +122,4 @@ def test_slow_loops_show_a_bar_and_quick_ones_none(monkeypatch, capsys):
     err = capsys.readouterr().err
     rows = f"{len(model.rows)} rows"  # distinct ones
     assert f"Pareto/GGG: log-likelihood of {rows} x 6 draws" in err
-    assert f"Pareto/GGG: P(alive) at the end of calibration of {rows}" in err
+    assert f"Pareto/GGG: P(alive) of {rows} x 6 draws" in err

@@ -885,6 +885,16 @@ class PurchaseModel(CLVModel):
     alive_columns: ClassVar[tuple[str, ...]] = ("x", "T")
     #: Whether it predicts over an unbounded horizon (DERT, residual CLV).
     unbounded_horizon: ClassVar[bool] = True
+    #: For a model whose customers' futures have no closed form (Pareto/GGG):
+    #: ``customer_posterior(**draw, **columns)``, each customer's posterior given their history
+    #: under one parameter value, with ``chance`` (P(alive)), ``take(index)``,
+    #: ``future(horizon, rng)`` (one simulated future: each purchase's customer and time after
+    #: ``T``) and ``discounted(delta, rng)`` (an unbiased estimate of DERT); the prediction
+    #: engine then simulates (:mod:`clvlib.simulated_scoring`). None: closed forms.
+    customer_posterior: ClassVar[Callable | None] = None
+    #: How the report fits it (:func:`clvlib.comparison.fit_candidates`): ``"nuts"``, or
+    #: ``"laplace"`` for a model whose NUTS fit takes hours (Pareto/GGG).
+    report_fit: ClassVar[str] = "nuts"
     #: What the report adds when it explains P(alive) for this model (empty: nothing to add).
     p_alive_caveat: ClassVar[str] = ""
     #: Whether the report can take the model as a candidate: its figures and sentences read

@@ -31,6 +31,8 @@ integrals differentiably, hence the hand-written quadrature.
 
 from __future__ import annotations
 
+from dataclasses import dataclass, replace
+
 import numpy as np
 import pandas as pd
 import pytensor.tensor as pt
@@ -39,12 +41,10 @@ from pytensor.graph.basic import Apply
 from pytensor.graph.op import Op
 from scipy import special
 
-from clvlib.discounting import Discount
 from clvlib.models import numerics
 from clvlib.models.base import (
     Likelihood,
     Mixing,
-    OwnPredictions,
     PurchaseExpectations,
     PurchaseModel,
 )
@@ -52,6 +52,7 @@ from clvlib.models.cnbd_k import check_regular_summary
 from clvlib.models.pareto_nbd import ParetoNBDModel
 from clvlib.predict import Prediction
 from clvlib.priors import Prior
+from clvlib.simulated_scoring import PATHS
 
 # ============================================================================================
 # The likelihood, once for PyTensor and NumPy
@@ -437,63 +438,97 @@ def rvs(k_shape, k_rate, r, alpha, s, beta, T, rng=None):
             "litt": np.bincount(customer, weights=np.log(gap), minlength=T.size)}
 
 
-def _posterior_nodes(k_shape, k_rate, r, alpha, s, beta, x, t_x, T, litt):
-    """P(alive) of each customer, the quadrature's nodes in ``log k`` and their log weights
-    given alive (customers x nodes), and the columns as flat arrays."""
-    y, alive, left = _numpy_nodes(k_shape, k_rate, r, alpha, s, beta, x, t_x, T, litt)
-    x, t_x, T = np.broadcast_arrays(*(np.asarray(v, dtype=float) for v in (x, t_x, T)))
-    x, t_x, T = x.ravel(), t_x.ravel(), T.ravel()
-    y, alive, left = (v.reshape(x.size, -1) for v in (y, alive, left))
-    total_alive = numerics.logsumexp_last(np, alive)
-    chance = np.exp(total_alive - np.logaddexp(total_alive, numerics.logsumexp_last(np, left)))
-    return chance, y, alive, x, t_x, T
+@dataclass(frozen=True)
+class CustomerPosterior:
+    """Each customer's posterior given ``(x, t_x, T, litt)`` under one parameter value, as the
+    simulations of their future read it: whether they are alive at ``T`` (:attr:`chance`), and
+    given alive their ``k`` among the quadrature's nodes in ``log k`` (:attr:`y`, log weights
+    :attr:`alive`, customers x nodes); the population's ``r, alpha, s, beta``.
+
+    Exact but for the quadrature in ``log k``: given alive and ``k``, ``lambda`` and the gap
+    to the next purchase are drawn together (given no purchase in ``(t_x, T]``: with ``G_k,
+    G_a`` the gap and rate in Gamma variables, ``G_k / (G_k + G_a)`` is a Beta(k, a) above
+    ``z(T)`` and ``G_k + G_a`` an independent Gamma(k + a)), the remaining lifetime is Lomax
+    (``mu | alive ~ Gamma(s, beta + T)``), and Gamma gaps follow.
+    """
+
+    chance: np.ndarray
+    y: np.ndarray
+    alive: np.ndarray
+    r: float
+    alpha: float
+    s: float
+    beta: float
+    x: np.ndarray
+    t_x: np.ndarray
+    T: np.ndarray
+
+    @classmethod
+    def of(cls, k_shape, k_rate, r, alpha, s, beta, x, t_x, T, litt) -> CustomerPosterior:
+        """The posterior of customers ``x, t_x, T, litt`` (arrays) under scalar parameters."""
+        y, alive, left = _numpy_nodes(k_shape, k_rate, r, alpha, s, beta, x, t_x, T, litt)
+        x, t_x, T = np.broadcast_arrays(*(np.asarray(v, dtype=float) for v in (x, t_x, T)))
+        x, t_x, T = x.ravel(), t_x.ravel(), T.ravel()
+        y, alive, left = (v.reshape(x.size, -1) for v in (y, alive, left))
+        total_alive = numerics.logsumexp_last(np, alive)
+        chance = np.exp(total_alive - np.logaddexp(total_alive,
+                                                   numerics.logsumexp_last(np, left)))
+        return cls(chance, y, alive, r, alpha, s, beta, x, t_x, T)
+
+    def take(self, index: np.ndarray) -> CustomerPosterior:
+        """The posterior of the customers at ``index`` (e.g. each customer's distinct row)."""
+        return replace(self, **{f: getattr(self, f)[index]
+                                for f in ("chance", "y", "alive", "x", "t_x", "T")})
+
+    def future(self, horizon: float, rng) -> tuple[np.ndarray, np.ndarray]:
+        """One simulated future of each customer in ``(T, T + horizon]``: each purchase's
+        customer (index) and time after ``T``."""
+        is_alive = rng.random(self.x.size) < self.chance
+        k, lam, next_purchase = self._state_if_alive(rng)
+        life = (self.beta + self.T) * np.expm1(rng.exponential(1.0, size=self.x.size) / self.s)
+        end = self.T + np.minimum(horizon, life)
+        starts = is_alive & (next_purchase <= end)
+        first = np.flatnonzero(starts)
+        customer, time, _ = renewals(k, lam, np.where(starts, next_purchase, np.inf), end, rng)
+        customer = np.concatenate([first, customer])
+        return customer, np.concatenate([next_purchase[first], time]) - self.T[customer]
+
+    def discounted(self, delta: float, rng) -> np.ndarray:
+        """One unbiased estimate of each customer's DERT (see :func:`discounted_future`)."""
+        k, lam, next_purchase = self._state_if_alive(rng)
+        wait = np.maximum(next_purchase - self.T, 0.0)
+        mu = rng.gamma(self.s, 1.0, size=self.x.size) / (self.beta + self.T + wait)
+        rate = delta + mu
+        never_again = -np.expm1(-k * np.log1p(rate / (k * lam)))  # 1 - phi
+        return self.chance * (np.exp(-delta * wait + self.s * np.log(
+            (self.beta + self.T) / (self.beta + self.T + wait))) / never_again)
+
+    def _state_if_alive(self, rng):
+        """One draw of each customer's ``k``, ``lambda`` and next purchase time given alive
+        at ``T``."""
+        x, t_x, T, r, alpha = self.x, self.t_x, self.T, self.r, self.alpha
+        node = np.argmax(self.alive + rng.gumbel(size=self.alive.shape), axis=-1)
+        k = np.exp(self.y[np.arange(x.size), node])
+        a, b = r + k * x, alpha + k * t_x
+        edge = b / (alpha + k * T)  # 1 - z(T): 1 - B ~ Beta(a, k) below it
+        room = special.betainc(a, k, edge)
+        u = rng.random(x.size)
+        share = np.where(room > 1e-290, special.betaincinv(a, k, u * np.maximum(room, 1e-300)),
+                         edge * u ** (1 / a))  # so far in the tail the density is ~ w^(a-1)
+        total = rng.gamma(k + a)
+        lam = share * total / b
+        return k, lam, t_x + (1 - share) * total / (k * lam)
 
 
 def future_purchases(k_shape, k_rate, r, alpha, s, beta, x, t_x, T, litt, horizon, rng,
                      paths: int = 1):
     """Simulated repeat purchases of each customer in ``(T, T + horizon]`` from their
     posterior given ``(x, t_x, T, litt)`` under scalar parameters (arrays of customers): the
-    mean of ``paths`` simulated futures each.
-
-    Exact but for the quadrature in ``log k``: whether they are alive at ``T`` (P(alive)),
-    their ``k`` among the quadrature's nodes (by its weights given alive), then ``lambda`` and
-    the gap to their next purchase together (given no purchase in ``(t_x, T]``: with ``G_k,
-    G_a`` the gap and rate in Gamma variables, ``G_k / (G_k + G_a)`` is a Beta(k, a) above
-    ``z(T)`` and ``G_k + G_a`` an independent Gamma(k + a)), their remaining lifetime (Lomax:
-    ``mu | alive ~ Gamma(s, beta + T)``), and Gamma gaps after.
-    """
-    chance, y, alive, x, t_x, T = _posterior_nodes(k_shape, k_rate, r, alpha, s, beta, x, t_x,
-                                                   T, litt)
-    counts = np.zeros(x.size)
-    for _ in range(paths):
-        counts += _one_future(chance, y, alive, r, alpha, s, beta, x, t_x, T, horizon, rng)
-    return counts / paths
-
-
-def _one_future(chance, y, alive, r, alpha, s, beta, x, t_x, T, horizon, rng):
-    is_alive = rng.random(x.size) < chance
-    k, lam, next_purchase = _state_if_alive(y, alive, r, alpha, x, t_x, T, rng)
-    life = (beta + T) * np.expm1(rng.exponential(1.0, size=x.size) / s)
-    end = T + np.minimum(horizon, life)
-    first = is_alive & (next_purchase <= end)
-    customer, _, _ = renewals(k, lam, np.where(first, next_purchase, np.inf), end, rng)
-    return first + np.bincount(customer, minlength=x.size)
-
-
-def _state_if_alive(y, alive, r, alpha, x, t_x, T, rng):
-    """One draw of each customer's ``k``, ``lambda`` and next purchase time given alive at
-    ``T`` (see :func:`future_purchases`)."""
-    node = np.argmax(alive + rng.gumbel(size=alive.shape), axis=-1)
-    k = np.exp(y[np.arange(x.size), node])
-    a, b = r + k * x, alpha + k * t_x
-    edge = b / (alpha + k * T)  # 1 - z(T): 1 - B ~ Beta(a, k) below it
-    room = special.betainc(a, k, edge)
-    u = rng.random(x.size)
-    share = np.where(room > 1e-290, special.betaincinv(a, k, u * np.maximum(room, 1e-300)),
-                     edge * u ** (1 / a))  # so far in the tail the density is ~ w^(a-1)
-    total = rng.gamma(k + a)
-    lam = share * total / b
-    return k, lam, t_x + (1 - share) * total / (k * lam)
+    mean of ``paths`` simulated futures each (:class:`CustomerPosterior`)."""
+    posterior = CustomerPosterior.of(k_shape, k_rate, r, alpha, s, beta, x, t_x, T, litt)
+    n = posterior.x.size
+    return sum(np.bincount(posterior.future(horizon, rng)[0], minlength=n)
+               for _ in range(paths)) / paths
 
 
 def discounted_future(k_shape, k_rate, r, alpha, s, beta, x, t_x, T, litt, delta, rng,
@@ -522,18 +557,8 @@ def discounted_future(k_shape, k_rate, r, alpha, s, beta, x, t_x, T, litt, delta
     """
     if not delta > 0:
         raise ValueError(f"delta={delta!r}: an unbounded horizon needs a positive discount rate")
-    chance, y, alive, x, t_x, T = _posterior_nodes(k_shape, k_rate, r, alpha, s, beta, x, t_x,
-                                                   T, litt)
-    value = np.zeros(x.size)
-    for _ in range(paths):
-        k, lam, next_purchase = _state_if_alive(y, alive, r, alpha, x, t_x, T, rng)
-        wait = np.maximum(next_purchase - T, 0.0)
-        mu = rng.gamma(s, 1.0, size=x.size) / (beta + T + wait)
-        rate = delta + mu
-        never_again = -np.expm1(-k * np.log1p(rate / (k * lam)))  # 1 - phi
-        value += (np.exp(-delta * wait + s * np.log((beta + T) / (beta + T + wait)))
-                  / never_again)
-    return chance * value / paths
+    posterior = CustomerPosterior.of(k_shape, k_rate, r, alpha, s, beta, x, t_x, T, litt)
+    return sum(posterior.discounted(delta, rng) for _ in range(paths)) / paths
 
 
 #: Simulated new customers per parameter value for a new customer's expected purchases and
@@ -602,7 +627,7 @@ def prob_purchases(k_shape, k_rate, r, alpha, s, beta, t, n, seed: int = 0):
 # ============================================================================================
 
 
-class ParetoGGGModel(OwnPredictions, PurchaseModel):
+class ParetoGGGModel(PurchaseModel):
     """Pareto/GGG: the Pareto/NBD with Gamma gaps between purchases whose regularity differs
     across customers (Platzer & Reutterer 2016).
 
@@ -613,8 +638,9 @@ class ParetoGGGModel(OwnPredictions, PurchaseModel):
     Notes
     -----
     Its likelihood reads ``litt`` (``clvlib.summarize(..., regularity=True)``). P(alive) is
-    exact (to its quadrature); expected and predicted purchases are simulated from each
-    customer's posterior (:func:`future_purchases`), as BTYDplus does, because the renewal
+    exact (to its quadrature); expected and predicted purchases and CLV are simulated from
+    each customer's posterior (:class:`CustomerPosterior`, through the prediction engine's
+    simulated route, :mod:`clvlib.simulated_scoring`), as BTYDplus does, because the renewal
     process of Gamma gaps has no closed form; DERT is an average of estimates each exact
     given one such draw (:func:`discounted_future`). A new customer's expected purchases and
     purchase-count distribution are simulated too (:func:`expected_purchases_new`,
@@ -623,11 +649,10 @@ class ParetoGGGModel(OwnPredictions, PurchaseModel):
     Each likelihood evaluation integrates over ``k`` and the lifetime by quadrature (about
     1,400 points a customer), so a fit costs hundreds of times the Pareto/NBD's
     (``benchmarks/RESULTS.md``): on thousands of customers MAP, or the Laplace approximation
-    for intervals (``fit("laplace")``), is the practical fit. P(alive) of hypothetical
-    histories (:meth:`p_alive_draws`) reads their gaps too: equal ones unless given. Not a
-    report candidate: the report's value and decision sections score customers through the
-    prediction engine (:func:`clvlib.scoring.score_customers`), which reads ``x, t_x, T``
-    only.
+    for intervals (``fit("laplace")``, which the report uses for it), is the practical fit.
+    P(alive) of hypothetical histories (:meth:`p_alive_draws`) reads their gaps too: equal
+    ones unless given. Its lifetimes are the Pareto/NBD's (exponential, of rate ``mu ~
+    Gamma(s, beta)``).
     """
 
     name = "pareto_ggg"
@@ -646,26 +671,20 @@ class ParetoGGGModel(OwnPredictions, PurchaseModel):
     }
     likelihood = Likelihood(pointwise=logp)
     dropout_kind = "lifetime"
+    lifetimes = ParetoNBDModel.lifetimes
     dropout_mixing = Mixing("gamma", "s", "beta")
-    # Its closed forms of a customer read litt, which the prediction engine does not pass: it
-    # predicts them through methods of its own (OwnPredictions). A new customer's (simulated)
-    # go through PurchaseModel's, as every model's do: the expectations name this module's
-    # functions (the class binds the two methods of the same names only after this line).
+    # Its customers' futures have no closed form: the prediction engine simulates them from
+    # each customer's posterior (customer_posterior). A new customer's (simulated) go through
+    # PurchaseModel's, as every model's do: the expectations name this module's functions (the
+    # class binds the two methods of the same names only after this line).
     expectations = PurchaseExpectations(
         p_alive=None, expected_purchases=None, expected_purchases_alive=None,
         expected_purchases_new=expected_purchases_new, prob_purchases=prob_purchases,
         future_given_alive=None)
     expected_purchases_new = PurchaseModel.expected_purchases_new
     prob_purchases = PurchaseModel.prob_purchases
-    report_candidate = False
-    candidate_note = ("the report's value and decision sections score customers through the "
-                      "prediction engine, which reads x, t_x and T only (this model's "
-                      "predictions read litt too, and are simulated); NUTS takes hours on "
-                      "thousands of customers, fit('laplace') minutes")
-    predicts = ("P(alive) (of its customers, and of hypothetical histories with equal gaps "
-                "or a given litt), and expected and predicted purchases and DERT by "
-                "simulation, and a new customer's expected purchases and purchase-count "
-                "distribution by simulation")
+    customer_posterior = staticmethod(CustomerPosterior.of)
+    report_fit = "laplace"
     #: Draws x rows per evaluation of the per-row likelihood (model comparison): each cell
     #: spans about 1,440 quadrature points.
     pointwise_cells = 5_000
@@ -675,11 +694,12 @@ class ParetoGGGModel(OwnPredictions, PurchaseModel):
 
     # -- predictions --------------------------------------------------------------------------
 
+    # Its predictions draw a quadrature per customer and posterior draw: 200 draws by default.
+
     def p_alive(self, customers=None, *, n_draws: int | None = 200, seed: int = 0,
                 interval: float = 0.9) -> Prediction:
         """Posterior probability that each customer is alive at the end of calibration."""
-        return self._predict(lambda draw, data: p_alive(**draw, **data), customers,
-                             n_draws, seed, interval, "P(alive) at the end of calibration")
+        return self.score(customers, "p_alive", n_draws=n_draws, seed=seed, interval=interval)
 
     def p_alive_draws(self, x, t_x, T, *, litt=None, customers=None,
                       n_draws: int | None = 1000, seed: int = 0) -> np.ndarray:
@@ -708,28 +728,18 @@ class ParetoGGGModel(OwnPredictions, PurchaseModel):
             out[i, at] = p_alive(**{k: v[i] for k, v in draws.items()}, **data)
         return out.reshape((len(draws["r"]), *x.shape))
 
-    def _simulated(self, t, customers, n_draws, seed, interval, paths, name):
-        if not t > 0:
-            raise ValueError(f"{self.title}: t={t!r}; the horizon must be positive")
-        rng = np.random.default_rng(seed)
-
-        def per_draw(draw, data):
-            return future_purchases(**draw, **data, horizon=t, rng=rng, paths=paths)
-
-        return self._predict(per_draw, customers, n_draws, seed, interval, name)
-
     def expected_purchases(self, t: float, customers=None, *, n_draws: int | None = 200,
-                           seed: int = 0, interval: float = 0.9, paths: int = 20) -> Prediction:
+                           seed: int = 0, interval: float = 0.9,
+                           paths: int = PATHS) -> Prediction:
         """Expected repeat purchases of each customer in the next ``t`` time units, each
         posterior draw's expectation the mean of ``paths`` simulated futures
-        (:func:`future_purchases`): its credible interval holds that simulation's noise too
+        (:class:`CustomerPosterior`): its credible interval holds that simulation's noise too
         (the purchases' standard deviation over ``sqrt(paths)``)."""
-        return self._simulated(t, customers, n_draws, seed, interval, paths,
-                               f"expected repeat purchases in {t:g} {self.time_unit.plural} "
-                               f"(simulated, {paths} paths a draw)")
+        return self.score(customers, "expected_purchases", horizon=t, n_draws=n_draws,
+                          seed=seed, interval=interval, paths=paths)
 
     def dert(self, annual_discount_rate: float, customers=None, *, n_draws: int | None = 200,
-             seed: int = 0, interval: float = 0.9, paths: int = 20) -> Prediction:
+             seed: int = 0, interval: float = 0.9, paths: int = PATHS) -> Prediction:
         """Discounted expected residual transactions (DERT) of each customer: all purchases
         after the end of calibration, each discounted from when it falls at
         ``annual_discount_rate`` (an annual effective rate, :mod:`clvlib.discounting`).
@@ -739,25 +749,14 @@ class ParetoGGGModel(OwnPredictions, PurchaseModel):
         rate (:func:`discounted_future`): its credible interval holds that simulation's noise
         too. Needs a positive rate.
         """
-        discount = Discount(annual_discount_rate)
-        delta = discount.per_unit(self.time_unit.days)
-        if not delta > 0:
-            raise ValueError(f"{self.title}: annual_discount_rate={annual_discount_rate!r}; DERT "
-                             "counts purchases for ever and needs a positive discount rate")
-        rng = np.random.default_rng(seed)
-
-        def per_draw(draw, data):
-            return discounted_future(**draw, **data, delta=delta, rng=rng, paths=paths)
-
-        return self._predict(per_draw, customers, n_draws, seed, interval,
-                             f"discounted expected residual purchases (DERT) at {discount} "
-                             f"(simulated, {paths} paths a draw)")
+        return self.score(customers, "expected_purchases", horizon=np.inf,
+                          annual_discount_rate=annual_discount_rate, n_draws=n_draws,
+                          seed=seed, interval=interval, paths=paths)
 
     def predicted_purchases(self, t: float, customers=None, *, n_draws: int | None = 200,
                             seed: int = 0, interval: float = 0.9) -> Prediction:
         """Posterior predictive repeat purchases in the next ``t`` time units: one simulated
         future per posterior draw, so the interval holds the actual count with probability
         ``interval``."""
-        return self._simulated(t, customers, n_draws, seed, interval, 1,
-                               f"predicted repeat purchases in {t:g} "
-                               f"{self.time_unit.plural}")
+        return self.score(customers, "purchases_predictive", horizon=t, n_draws=n_draws,
+                          seed=seed, interval=interval)

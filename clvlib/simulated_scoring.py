@@ -1,0 +1,150 @@
+"""The prediction engine's route for a model whose futures have no closed form (Pareto/GGG).
+
+:func:`clvlib.scoring.score_customers` comes here when the purchase model gives
+``customer_posterior``: under each posterior draw, each customer's posterior given their
+history (P(alive) exact; given alive, their traits to draw from), from which their future is
+simulated. The predictions, their names and their intervals are the engine's:
+
+- ``p_alive``: exact, per draw.
+- ``expected_purchases`` over a finite horizon: per draw, the mean count of ``paths``
+  simulated futures; over an unbounded one, DERT, the mean of ``paths`` unbiased estimates
+  from the model (``discounted``). So an expected value's credible interval holds that
+  simulation's noise too (a count's spread over ``sqrt(paths)``).
+- ``clv``: per draw, the customer's expected spend per purchase (Gamma-Gamma) times the mean
+  of their simulated purchases each discounted from its own time (``exp(-delta t)``, the
+  continuous discounting of :mod:`clvlib.discounting`), or times DERT.
+- ``purchases_predictive`` and ``clv_predictive``: one simulated future per draw (draws
+  repeated up to the engine's number of futures), each purchase worth a draw of Gamma-Gamma's
+  spend (``nu ~ Gamma(p x + q, gamma + x m)``, then ``Gamma(p, nu)`` a purchase), discounted
+  from its own time.
+
+The work is a loop over draws (a quadrature per customer and draw), in chunks of customers;
+the same seed gives the same numbers for the same customers and chunk size.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import numpy as np
+import pandas as pd
+
+from clvlib.predict import Prediction, predictive_summary, require_finite, summarize_draws
+from clvlib.progress import bar
+
+if TYPE_CHECKING:
+    from clvlib.discounting import Discount
+    from clvlib.models.base import PurchaseModel
+    from clvlib.models.gamma_gamma import GammaGammaModel
+
+#: Simulated futures per posterior draw behind each expected value (the models' default).
+PATHS = 20
+_SHORT = {"p_alive": "P(alive)", "expected_purchases": "expected purchases", "clv": "CLV",
+          "purchases_predictive": "predicted purchases", "clv_predictive": "predicted CLV"}
+
+
+def score_by_simulation(purchase_model: PurchaseModel, spend_model: GammaGammaModel | None,
+                        frame: pd.DataFrame, wanted: list[str], draws: dict, n_future: int, *,
+                        horizon: float, discount: Discount, names: dict[str, str],
+                        weights: np.ndarray, seed: int, interval: float, paths: int,
+                        chunk_cells: int) -> dict[str, Prediction]:
+    """:func:`clvlib.scoring.score_customers` for a model with ``customer_posterior``; the
+    arguments are what that function has worked out (``draws``: of both models, paired)."""
+    if not horizon > 0:
+        raise ValueError(f"{purchase_model.title}: horizon={horizon!r}; it must be positive")
+    if not paths >= 1:
+        raise ValueError(f"paths={paths!r}: at least one simulated future per draw")
+    unbounded = np.isinf(horizon)
+    delta = discount.per_unit(purchase_model.time_unit.days)
+    if unbounded and not delta > 0:
+        raise ValueError("an unbounded horizon (DERT, residual CLV) needs a positive discount "
+                         "rate: undiscounted, a customer who may never leave has no finite "
+                         "expected purchases")
+    n = len(draws[purchase_model.params[0]])
+    columns = purchase_model.columns
+    with_spend = spend_model is not None and bool({"clv", "clv_predictive"} & set(wanted))
+    x = frame["x"].to_numpy(dtype=float)
+    m = frame["monetary"].fillna(0.0).to_numpy(dtype=float) if with_spend else None
+    z_spend = spend_model.design_matrix(frame) if with_spend else None
+    names = {k: v + (f" (simulated, {paths} paths a draw)"
+                     if k in ("expected_purchases", "clv") else "") for k, v in names.items()}
+    what = ", ".join(_SHORT[k] for k in wanted)
+    rng = np.random.default_rng(seed)
+    stats = {k: np.empty((len(frame), 4 if k.endswith("_predictive") else 3)) for k in wanted}
+    totals = {k: np.zeros(n_future if k.endswith("_predictive") else n) for k in wanted}
+    predictive = [k for k in wanted if k.endswith("_predictive")]
+    step = max(1, chunk_cells // max(n, n_future if predictive else 0))
+    for start in range(0, len(frame), step):
+        chunk = np.arange(start, min(start + step, len(frame)))
+        rows, row_of = np.unique(frame.iloc[chunk][list(columns)].to_numpy(dtype=float),
+                                 axis=0, return_inverse=True)
+        row_of = row_of.reshape(-1)
+        data = {c: rows[:, j] for j, c in enumerate(columns)}
+        p_alive, purchases, discounted = (np.empty((len(rows), n)) for _ in range(3))
+        future = {k: np.zeros((len(chunk), n_future)) for k in predictive}
+        counted = future.get("purchases_predictive", np.empty((len(chunk), n_future)))
+        spend = spend_model.linked_params(draws, z_spend[chunk]) if with_spend else {}
+        for i in bar(range(n), f"{purchase_model.title}: {what} of {len(rows):,} rows x "
+                     f"{n} draws"):
+            posterior = purchase_model.customer_posterior(
+                **{k: draws[k][i] for k in purchase_model.params}, **data)
+            p_alive[:, i] = posterior.chance
+            if {"expected_purchases", "clv"} & set(wanted):
+                if unbounded:
+                    purchases[:, i] = discounted[:, i] = sum(
+                        posterior.discounted(delta, rng) for _ in range(paths)) / paths
+                else:
+                    counts, value = np.zeros(len(rows)), np.zeros(len(rows))
+                    for _ in range(paths):
+                        customer, time = posterior.future(horizon, rng)
+                        counts += np.bincount(customer, minlength=len(rows))
+                        value += np.bincount(customer, np.exp(-delta * time), len(rows))
+                    purchases[:, i], discounted[:, i] = counts / paths, value / paths
+            if predictive:
+                each = posterior.take(row_of)
+                for j in range(i, n_future, n):
+                    customer, time = each.future(horizon, rng)
+                    counted[:, j] = np.bincount(customer, minlength=len(chunk))
+                    if "clv_predictive" in future:
+                        future["clv_predictive"][:, j] = _spent(
+                            customer, np.exp(-delta * time), spend, j % n, x[chunk],
+                            m[chunk], rng)
+        results = {"p_alive": require_finite(p_alive, "P(alive)"),
+                   "expected_purchases": require_finite(purchases, names.get(
+                       "expected_purchases", "expected purchases"))}
+        for key in ("p_alive", "expected_purchases"):
+            if key in wanted:
+                mean, lo, hi = summarize_draws(results[key], interval)
+                stats[key][chunk] = np.column_stack([mean, lo, hi])[row_of]
+                totals[key] += weights[chunk] @ results[key][row_of]
+        if "clv" in wanted:
+            per_purchase = require_finite(
+                spend_model.expectations.expected_spend(**spend, x=x[chunk, None],
+                                                        m=m[chunk, None]),
+                "expected spend per purchase", spend)
+            clv = per_purchase * discounted[row_of]
+            stats["clv"][chunk] = np.column_stack(summarize_draws(clv, interval))
+            totals["clv"] += weights[chunk] @ clv
+        for key, values in future.items():
+            stats[key][chunk] = predictive_summary(values, interval)
+            totals[key] += weights[chunk] @ values
+    out = ["mean", "lower", "upper", "interval_mass"]
+    return {
+        key: Prediction(names[key], pd.DataFrame(stats[key], index=frame.index,
+                                                 columns=out[:stats[key].shape[1]]),
+                        totals[key], interval,
+                        kind="predictive" if key.endswith("_predictive") else "expected")
+        for key in wanted
+    }
+
+
+def _spent(customer, factor, spend: dict, draw: int, x, m, rng) -> np.ndarray:
+    """Each customer's discounted spend on the purchases drawn (``customer``, each purchase's
+    discount ``factor``) under Gamma-Gamma's draw ``draw``: their mean spend's scale ``nu ~
+    Gamma(p x + q, gamma + x m)`` given their past (``x`` repeat purchases of mean ``m``),
+    and each purchase ``Gamma(p, nu)``."""
+    p, q, gamma = (np.broadcast_to(spend[k][:, draw], x.shape) for k in ("p", "q", "gamma"))
+    nu = rng.gamma(p * x + q, 1.0 / (gamma + x * m))
+    worth = rng.gamma(p[customer], 1.0 / nu[customer])
+    return np.bincount(customer, factor * worth, len(x))
+

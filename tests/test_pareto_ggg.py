@@ -315,6 +315,19 @@ def test_a_summary_without_litt_is_refused_by_name_and_the_report_fits_it_by_lap
     assert methods == [("laplace", {"draws": 50, "chains": 2})]
 
 
+def test_a_future_in_which_nobody_buys_is_empty():
+    """The holdout check scores small groups of customers: a simulated future in which none
+    of them buys is no purchases (it failed to concatenate nothing)."""
+    rng = np.random.default_rng(0)
+    customer, time, gap = ggg.renewals(np.ones(3), np.ones(3), np.full(3, np.inf),
+                                       np.ones(3), rng)
+    assert customer.size == time.size == gap.size == 0 and customer.dtype.kind == "i"
+    posterior = ggg.CustomerPosterior.of(**TRUTH, x=np.zeros(2), t_x=np.zeros(2),
+                                         T=np.full(2, 30.0), litt=np.zeros(2))
+    customer, time = posterior.future(1e-9, rng)
+    assert customer.size == time.size == 0
+
+
 def test_with_every_k_one_the_engines_simulations_are_the_pareto_nbds_closed_forms():
     """k ~ Gamma(1e9, 1e9): scored through the prediction engine's simulated route, 200
     customers' P(alive) is the Pareto/NBD's closed form (1e-5); the base's expected purchases

@@ -393,7 +393,7 @@ def renewals(k, lam, clock, end, rng):
     until ``end``, for each customer: ``(customer, time, gap)`` arrays, in rounds."""
     clock = np.array(clock, dtype=float)
     active = np.flatnonzero(clock <= end)
-    customers, times, gaps = [], [], []
+    customers, times, gaps = [np.empty(0, dtype=np.int64)], [np.empty(0)], [np.empty(0)]
     while active.size:
         # A gap of Gamma(k) with a small k can underflow to 0, which no summary holds
         # (its purchases are days apart at least); 1e-9 of a time unit is far below that.
@@ -684,6 +684,11 @@ class ParetoGGGModel(PurchaseModel):
     expected_purchases_new = PurchaseModel.expected_purchases_new
     prob_purchases = PurchaseModel.prob_purchases
     customer_posterior = staticmethod(CustomerPosterior.of)
+    p_alive_caveat = (
+        "Pareto/GGG reads how regular each customer's gaps between purchases were too: the map "
+        "assumes equal gaps (the most regular history of each count and recency); a customer "
+        "whose gaps varied is likelier alive after the same silence."
+    )
     report_fit = "laplace"
     #: Draws x rows per evaluation of the per-row likelihood (model comparison): each cell
     #: spans about 1,440 quadrature points.

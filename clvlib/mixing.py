@@ -20,7 +20,7 @@ import numpy as np
 from scipy import optimize, stats
 
 __all__ = ["Mixture", "dropout_mixture", "lifetime_density", "lifetime_quantities",
-           "purchase_rate_mixture"]
+           "purchase_rate_mixture", "regularity_mixture"]
 
 #: Draws x grid points x rows evaluated at once.
 _CELLS = 4_000_000
@@ -153,6 +153,16 @@ def dropout_mixture(model, *, n_draws: int | None = 200, seed: int = 0,
     lifetime model (``"lifetime"``: ``Gamma(s, beta_d)`` dropout rates per time unit for
     Pareto/NBD, lognormal ones for Pareto/NBD (Abe))."""
     return _mixture(model, model.dropout_mixing, n_draws, seed, point)
+
+
+def regularity_mixture(model, *, n_draws: int | None = 200, seed: int = 0,
+                       point: bool = False) -> Mixture:
+    """How regular customers' gaps between purchases are, for a model that lets it differ
+    (:attr:`~clvlib.models.base.PurchaseModel.regularity_mixing`, Pareto/GGG: ``k ~
+    Gamma(k_shape, k_rate)``, the gaps' coefficient of variation ``1 / sqrt(k)``)."""
+    if model.regularity_mixing is None:
+        raise ValueError(f"{model.title}: its customers' regularity does not differ")
+    return _mixture(model, model.regularity_mixing, n_draws, seed, point)
 
 
 def lifetime_density(model, lifetimes, *, n_draws: int | None = 200, seed: int = 0) -> np.ndarray:

@@ -26,7 +26,12 @@ from clvlib.formatting import (
     share_of,
     signed_share,
 )
-from clvlib.mixing import dropout_mixture, lifetime_quantities, purchase_rate_mixture
+from clvlib.mixing import (
+    dropout_mixture,
+    lifetime_quantities,
+    purchase_rate_mixture,
+    regularity_mixture,
+)
 from clvlib.predict import Prediction
 from clvlib.summary import CustomerSummary
 from clvlib.value import gini, top_share
@@ -351,8 +356,39 @@ def heterogeneity(purchase_model) -> str:
             f"{share(avg['dropout_q90'])}, and {share(avg['share_more_loyal'])} are more loyal "
             "than the average. "
         )
-    return (text + rate_correlation(purchase_model)
+    return (text + rate_correlation(purchase_model) + regularity(purchase_model)
             + "Decisions based on the average customer fit very few real ones.")
+
+
+def regularity_quantities(purchase_model) -> dict[str, float]:
+    """How regular customers' gaps between purchases are, for a model that lets it differ
+    (:func:`clvlib.mixing.regularity_mixture`): ``share_regular``, the share of customers
+    whose gaps are more regular than purchases at random moments (``k > 1``: a coefficient of
+    variation below 1, the Poisson's), and the quantiles ``cv_q10``, ``cv_q50``, ``cv_q90``
+    of the gaps' coefficient of variation ``1 / sqrt(k)`` across customers; each per
+    posterior draw, then its posterior mean (one source for the sentence and the figure)."""
+    mix = regularity_mixture(purchase_model)
+    out = {"share_regular": float(np.mean(1 - mix.cdf(1.0)))}
+    # The coefficient of variation falls as k rises: its q-quantile is k's (1 - q)-quantile.
+    return out | {f"cv_q{q}": float(np.mean(mix.ppf(1 - q / 100) ** -0.5))
+                  for q in (10, 50, 90)}
+
+
+def regularity(purchase_model) -> str:
+    """How much customers differ in the regularity of their purchases, for a model that lets
+    it differ (Pareto/GGG; empty for the others)."""
+    if purchase_model.regularity_mixing is None:
+        return ""
+    q = regularity_quantities(purchase_model)
+    return (
+        f"Customers differ in how regularly they buy too. The gaps between a customer's "
+        f"purchases have a coefficient of variation (their standard deviation over their mean) "
+        f"of 1 when the purchases fall at random moments and near 0 when they keep to a "
+        f"clock: the median customer's is {q['cv_q50']:.2f}, a tenth of customers are below "
+        f"{q['cv_q10']:.2f} and another tenth above {q['cv_q90']:.2f}, and "
+        f"**{share(q['share_regular'])} of customers buy more regularly than at random**, "
+        f"which tells the model that their silence means more (posterior means). "
+    )
 
 
 def rate_correlation(purchase_model, interval: float = 0.9) -> str:

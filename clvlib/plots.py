@@ -10,11 +10,16 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 import seaborn as sns
-from matplotlib.ticker import FuncFormatter, MaxNLocator, PercentFormatter
+from matplotlib.ticker import FuncFormatter, MaxNLocator, NullFormatter, PercentFormatter
 
 from clvlib.formatting import amount, share
-from clvlib.mixing import dropout_mixture, lifetime_density, purchase_rate_mixture
-from clvlib.narrative import average_customer
+from clvlib.mixing import (
+    dropout_mixture,
+    lifetime_density,
+    purchase_rate_mixture,
+    regularity_mixture,
+)
+from clvlib.narrative import average_customer, regularity_quantities
 from clvlib.value import gini, lorenz_curve, top_share
 
 ACTUAL = "#333333"
@@ -150,6 +155,41 @@ def plot_purchase_rates(model, *, n_draws: int = 200, interval: float = 0.9, ax=
     ax.set_xlabel("purchases per year while active (log scale)")
     ax.set_ylabel("density (per log10 unit)")
     ax.set_title("Customers differ in how often they buy")
+    _legend_below(ax)
+    return ax
+
+
+def plot_regularity(model, *, n_draws: int = 200, interval: float = 0.9, ax=None):
+    """How regular customers' gaps between purchases are, for a model that lets it differ
+    (Pareto/GGG: ``k ~ Gamma(k_shape, k_rate)``): the density of ``log10`` of the gaps'
+    coefficient of variation ``1 / sqrt(k)`` across customers with its posterior band, and
+    the line at 1, purchases at random moments (Poisson)."""
+    ax = _axes(ax)
+    # From the 0.1% to the 99.9% quantile of the coefficient at the posterior means, and 1:
+    # customers may all be near Poisson-like (the CDNOW sample's 80% within 0.84-1.12).
+    point = regularity_mixture(model, point=True)
+    ends = [float(point.ppf(q)[0]) ** -0.5 for q in (0.999, 0.001)] + [1.0]
+    cv = np.logspace(np.log10(min(ends) / 1.5), np.log10(max(ends) * 1.5), 300)
+    k = cv**-2.0
+    # d k / d log10(cv) = -2 k ln 10: the density of log10(cv) from k's.
+    dens = regularity_mixture(model, n_draws=n_draws).pdf(k) * 2 * k * np.log(10)
+    lo, hi = np.quantile(dens, [(1 - interval) / 2, (1 + interval) / 2], axis=0)
+    ax.fill_between(cv, lo, hi, color=MODEL, alpha=0.25, label=f"{interval:.0%} interval")
+    ax.plot(cv, dens.mean(axis=0), color=MODEL, lw=2, label="posterior mean")
+    regular = regularity_quantities(model)["share_regular"]
+    ax.axvline(1.0, color=ACCENT, lw=2,
+               label=f"purchases at random moments (Poisson);\n{share(regular)} of customers "
+                     "buy more regularly")
+    ax.set_ylim(0, hi.max() * 1.1)
+    ax.set_xscale("log")
+    ticks = [v for v in np.outer(10.0 ** np.arange(-3, 2), [1, 1.5, 2, 3, 5, 7]).ravel()
+             if cv[0] <= v <= cv[-1]]
+    ax.set_xticks(ticks, [f"{v:g}" for v in ticks])
+    ax.xaxis.set_minor_formatter(NullFormatter())
+    ax.set_xlabel("coefficient of variation of the gaps between purchases (log scale; "
+                  "0: a clock)")
+    ax.set_ylabel("density (per log10 unit)")
+    ax.set_title("Customers differ in how regularly they buy")
     _legend_below(ax)
     return ax
 

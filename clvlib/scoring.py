@@ -20,6 +20,10 @@ the first factor, the expensive one (a hypergeometric function for (M)BG/NBD), d
 per distinct ``(x, t_x, T)`` row. Customers are processed in chunks sorted by ``(x, T, t_x)``,
 so memory stays at a few chunks of customers x draws whatever the size of the base.
 Discounting follows :mod:`clvlib.discounting` (an annual effective rate, continuous in time).
+
+A model whose customers' futures have no closed form (Pareto/GGG: its ``customer_posterior``)
+takes the engine's simulated route, :mod:`clvlib.simulated_scoring`: the same predictions, names
+and intervals, each expected value the mean of simulated futures per posterior draw.
 """
 
 from __future__ import annotations

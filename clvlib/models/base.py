@@ -876,6 +876,10 @@ class PurchaseModel(CLVModel):
     #: How dropout differs across customers: the dropout probability's (``"probability"``) or
     #: the frailty's (``"lifetime"``) distribution.
     dropout_mixing: ClassVar[Mixing] = Mixing("beta", "a", "b")
+    #: How the regularity of the gaps between purchases differs across customers, where the
+    #: model lets it (Pareto/GGG: ``k ~ Gamma(k_shape, k_rate)``, gaps Gamma(k, k lambda)
+    #: whose coefficient of variation is ``1 / sqrt(k)``); None: it does not differ.
+    regularity_mixing: ClassVar[Mixing | None] = None
     #: The parameter that correlates the purchase rate with the dropout rate across customers,
     #: where the model has one (Pareto/NBD (Abe): ``"rho"``, of their logs); None: independent.
     rate_correlation: ClassVar[str | None] = None

@@ -673,6 +673,7 @@ class ParetoGGGModel(PurchaseModel):
     dropout_kind = "lifetime"
     lifetimes = ParetoNBDModel.lifetimes
     dropout_mixing = Mixing("gamma", "s", "beta")
+    regularity_mixing = Mixing("gamma", "k_shape", "k_rate")
     # Its customers' futures have no closed form: the prediction engine simulates them from
     # each customer's posterior (customer_posterior). A new customer's (simulated) go through
     # PurchaseModel's, as every model's do: the expectations name this module's functions (the

@@ -54,6 +54,7 @@ def score_by_simulation(purchase_model: PurchaseModel, spend_model: GammaGammaMo
         raise ValueError(f"{purchase_model.title}: horizon={horizon!r}; it must be positive")
     if not paths >= 1:
         raise ValueError(f"paths={paths!r}: at least one simulated future per draw")
+    frame = purchase_model.check_data(frame, "customers")  # e.g. Pareto/GGG's litt, by name
     unbounded = np.isinf(horizon)
     delta = discount.per_unit(purchase_model.time_unit.days)
     if unbounded and not delta > 0:

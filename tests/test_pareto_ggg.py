@@ -306,6 +306,9 @@ def test_a_summary_without_litt_is_refused_by_name_and_the_report_fits_it_by_lap
     frame, _, _ = _simulated(50, 3)
     with pytest.raises(CLVDataError, match="litt"):
         clv.ParetoGGGModel(frame.drop(columns="litt"))
+    model = fake_fit(clv.ParetoGGGModel(frame), TRUTH, draws=5)
+    with pytest.raises(CLVDataError, match="customers: Pareto/GGG reads the column litt"):
+        clv.score_customers(model, customers=frame.drop(columns="litt"), horizon=10)
     from clvlib.comparison import fit_candidates
 
     methods = []

@@ -331,6 +331,27 @@ def test_a_future_in_which_nobody_buys_is_empty():
     assert customer.size == time.size == 0
 
 
+def test_the_simulated_route_in_chunks_of_rows_keeps_each_customer_its_own(monkeypatch):
+    """Customers grouped by their distinct rows and scored a few rows at a time: each
+    customer's P(alive) (exact) is the one of their row scored alone, and the chunks' totals
+    add to the base's."""
+    from clvlib import simulated_scoring
+
+    frame, _, _ = _simulated(40, 41)
+    frame = pd.concat([frame, frame.iloc[::3]])  # rows shared by two customers
+    frame.index = pd.Index([f"c{i}" for i in range(len(frame))], name="customer_id")
+    model = fake_fit(clv.ParetoGGGModel(frame), TRUTH, draws=5)
+    whole = model.p_alive(n_draws=None)
+    monkeypatch.setattr(simulated_scoring, "SIMULATED_CELLS", 1)
+    chunked = clv.score_customers(model, predictions=["p_alive"], n_draws=None,
+                                  chunk_cells=15)["p_alive"]
+    alone = [model.p_alive(frame.iloc[[i]], n_draws=None).per_customer["mean"].iloc[0]
+             for i in range(len(frame))]
+    np.testing.assert_allclose(chunked.per_customer["mean"], alone, rtol=1e-12)
+    np.testing.assert_allclose(chunked.per_customer, whole.per_customer, rtol=1e-12)
+    np.testing.assert_allclose(chunked.total_draws, whole.total_draws, rtol=1e-12)
+
+
 def test_with_every_k_one_the_engines_simulations_are_the_pareto_nbds_closed_forms():
     """k ~ Gamma(1e9, 1e9): scored through the prediction engine's simulated route, 200
     customers' P(alive) is the Pareto/NBD's closed form (1e-5); the base's expected purchases

@@ -276,6 +276,22 @@ def prediction_table(customers: pd.DataFrame, **predictions: Prediction) -> pd.D
     return customers.join(parts)
 
 
+def predictions_of(names: dict[str, str], stats: dict, totals: dict, index,
+                   interval: float) -> dict[str, Prediction]:
+    """The prediction engine's results (:func:`clvlib.scoring.score_customers`): for each
+    requested key, its per-customer summaries (mean, lower, upper, and a predictive one's
+    ``interval_mass``) and per-draw totals as a :class:`Prediction`, named, and ``predictive``
+    for the keys that end so."""
+    columns = ["mean", "lower", "upper", "interval_mass"]
+    return {
+        key: Prediction(name, pd.DataFrame(stats[key], index=index,
+                                           columns=columns[:stats[key].shape[1]]),
+                        totals[key], interval,
+                        kind="predictive" if key.endswith("_predictive") else "expected")
+        for key, name in names.items()
+    }
+
+
 def require_finite(values, what: str, params: dict | None = None):
     """Return ``values`` if every one is finite; else raise, naming the quantity and parameters.
 

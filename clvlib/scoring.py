@@ -31,7 +31,6 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
 
 from clvlib.compression import row_weights
 from clvlib.discounting import Discount, purchase_weights
@@ -39,6 +38,7 @@ from clvlib.futures import customer_seeds, simulate_future
 from clvlib.predict import (
     DEFAULT_CHUNK_CELLS,
     Prediction,
+    predictions_of,
     predictive_summary,
     require_finite,
     summarize_draws,
@@ -270,14 +270,7 @@ def score_customers(
                 if key in wanted:
                     stats[key][chunk] = predictive_summary(values, interval)
                     totals[key] += w[chunk] @ values
-    columns = ["mean", "lower", "upper", "interval_mass"]
-    return {
-        key: Prediction(names[key], pd.DataFrame(stats[key], index=frame.index,
-                                                 columns=columns[:stats[key].shape[1]]),
-                        totals[key], interval,
-                        kind="predictive" if key.endswith("_predictive") else "expected")
-        for key in wanted
-    }
+    return predictions_of(names, stats, totals, frame.index, interval)
 
 
 def _alive_at_times(expected_alive, params: dict, data: dict, times: np.ndarray,

@@ -29,7 +29,13 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
-from clvlib.predict import Prediction, predictive_summary, require_finite, summarize_draws
+from clvlib.predict import (
+    Prediction,
+    predictions_of,
+    predictive_summary,
+    require_finite,
+    summarize_draws,
+)
 from clvlib.progress import bar
 
 if TYPE_CHECKING:
@@ -147,14 +153,7 @@ def score_by_simulation(purchase_model: PurchaseModel, spend_model: GammaGammaMo
         for key, values in future.items():
             stats[key][chunk] = predictive_summary(values, interval)
             totals[key] += weights[chunk] @ values
-    out = ["mean", "lower", "upper", "interval_mass"]
-    return {
-        key: Prediction(names[key], pd.DataFrame(stats[key], index=frame.index,
-                                                 columns=out[:stats[key].shape[1]]),
-                        totals[key], interval,
-                        kind="predictive" if key.endswith("_predictive") else "expected")
-        for key in wanted
-    }
+    return predictions_of(names, stats, totals, frame.index, interval)
 
 
 def _spent(customer, factor, spend: dict, draw: int, x, m, rng) -> np.ndarray:

@@ -134,20 +134,18 @@ def score_by_simulation(purchase_model: PurchaseModel, spend_model: GammaGammaMo
                         future["clv_predictive"][:, j] = _spent(
                             customer, np.exp(-delta * time), spend, j % n, x[chunk],
                             m[chunk], rng)
-        results = {"p_alive": require_finite(p_alive, "P(alive)"),
-                   "expected_purchases": require_finite(purchases, names.get(
-                       "expected_purchases", "expected purchases"))}
-        for key in ("p_alive", "expected_purchases"):
+        for key, values in (("p_alive", p_alive), ("expected_purchases", purchases)):
             if key in wanted:
-                mean, lo, hi = summarize_draws(results[key], interval)
+                require_finite(values, names[key])
+                mean, lo, hi = summarize_draws(values, interval)
                 stats[key][chunk] = np.column_stack([mean, lo, hi])[row_of]
-                totals[key] += weights[chunk] @ results[key][row_of]
+                totals[key] += weights[chunk] @ values[row_of]
         if "clv" in wanted:
             per_purchase = require_finite(
                 spend_model.expectations.expected_spend(**spend, x=x[chunk, None],
                                                         m=m[chunk, None]),
                 "expected spend per purchase", spend)
-            clv = per_purchase * discounted[row_of]
+            clv = per_purchase * require_finite(discounted, names["clv"])[row_of]
             stats["clv"][chunk] = np.column_stack(summarize_draws(clv, interval))
             totals["clv"] += weights[chunk] @ clv
         for key, values in future.items():

@@ -409,7 +409,8 @@ def fit_candidates(summary: CustomerSummary, names, *, progress: Announce | None
     Each fit announces itself and its elapsed time through ``progress`` (default: a line on
     standard error; ``None`` for none), so a long run never looks hung. ``model_options``
     (``purchase_covariates``, ``dropout_covariates``, ``group``, ...) go to every model's
-    constructor, e.g. to fit the covariate or pooled version of each candidate.
+    constructor, e.g. to fit the covariate or pooled version of each candidate; a model that
+    takes none (Pareto/GGG) is then left out, and says so.
     """
     models = []
     for name in names:
@@ -420,6 +421,10 @@ def fit_candidates(summary: CustomerSummary, names, *, progress: Announce | None
             raise ValueError(f"{cls.title} ({name!r}) is not yet a report candidate: "
                              f"{cls.candidate_note}; fit it with clvlib.get_model({name!r}) and "
                              "compare it with compare_models")
+        if model_options and not cls.covariate_links:
+            if progress is not None:  # its plain version is among the candidates already
+                progress(f"{cls.title} takes no covariates or groups: no such version of it")
+            continue
         model = cls(summary, **(model_options or {}))
         fit_announced(model, progress=progress, method=cls.report_fit, **fit_options)
         models.append(model)

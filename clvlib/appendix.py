@@ -13,6 +13,7 @@ import pandas as pd
 from clvlib import narrative
 from clvlib.diagnostics import ESS_PER_CHAIN_MIN, RHAT_MAX, SD_RATIO_MAX
 from clvlib.discounting import Discount
+from clvlib.simulated_scoring import PATHS
 from clvlib.valuation import RETENTION_DEFINITIONS
 
 __all__ = [
@@ -127,6 +128,11 @@ def methods_text(purchase_model, spend_model, annual_discount_rate: float) -> st
                      "over the horizon, each purchase discounted from when it is expected; a "
                      "credible interval is over draws, a predictive interval over simulated "
                      "futures.")
+        if purchase_model.customer_posterior is not None:
+            lines.append(f"- **Simulated expectations**: {purchase_model.title}'s expected "
+                         "purchases have no closed form; under each posterior draw they are "
+                         f"the mean of simulated futures of the customer ({PATHS} a draw), so "
+                         "their credible intervals hold that simulation's noise too.")
         lines.append("- **Retention** in the sensitivities: "
                      f"{RETENTION_DEFINITIONS[purchase_model.dropout_mixing.family]}.")
     return "\n".join(lines)

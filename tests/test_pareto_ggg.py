@@ -397,6 +397,10 @@ def test_with_every_k_one_the_engines_simulations_are_the_pareto_nbds_closed_for
             z = (draws.mean() - exact[0]) / (draws.std() / np.sqrt(len(draws)))
             assert abs(z) < 4.5, (horizon, key, draws.mean(), exact[0], z)
         assert got["expected_purchases"].name.endswith("(simulated, 20 paths a draw)")
+    from clvlib.appendix import methods_text
+
+    assert "expected purchases have no closed form" in methods_text(regular, spend, 0.1)
+    assert "Simulated expectations" not in methods_text(poisson, spend, 0.1)
 
 
 def test_with_every_k_one_a_new_customer_is_the_pareto_nbds():

@@ -378,7 +378,11 @@ def loglik(k_shape, k_rate, r, alpha, s, beta, x, t_x, T, litt):
 
 def p_alive(k_shape, k_rate, r, alpha, s, beta, x, t_x, T, litt):
     """P(alive at T | x, t_x, T, litt): the 'alive' term over the likelihood."""
-    _, alive, left = _numpy_nodes(k_shape, k_rate, r, alpha, s, beta, x, t_x, T, litt)
+    return _alive_share(*_numpy_nodes(k_shape, k_rate, r, alpha, s, beta, x, t_x, T, litt)[1:])
+
+
+def _alive_share(alive, left):
+    """The 'alive' term over the likelihood, from both terms' logs at each node."""
     alive, left = numerics.logsumexp_last(np, alive), numerics.logsumexp_last(np, left)
     return np.exp(alive - np.logaddexp(alive, left))
 
@@ -470,10 +474,7 @@ class CustomerPosterior:
         x, t_x, T = np.broadcast_arrays(*(np.asarray(v, dtype=float) for v in (x, t_x, T)))
         x, t_x, T = x.ravel(), t_x.ravel(), T.ravel()
         y, alive, left = (v.reshape(x.size, -1) for v in (y, alive, left))
-        total_alive = numerics.logsumexp_last(np, alive)
-        chance = np.exp(total_alive - np.logaddexp(total_alive,
-                                                   numerics.logsumexp_last(np, left)))
-        return cls(chance, y, alive, r, alpha, s, beta, x, t_x, T)
+        return cls(_alive_share(alive, left), y, alive, r, alpha, s, beta, x, t_x, T)
 
     def take(self, index: np.ndarray) -> CustomerPosterior:
         """The posterior of the customers at ``index`` (e.g. each customer's distinct row)."""

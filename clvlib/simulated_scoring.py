@@ -18,8 +18,11 @@ simulated. The predictions, their names and their intervals are the engine's:
   spend (``nu ~ Gamma(p x + q, gamma + x m)``, then ``Gamma(p, nu)`` a purchase), discounted
   from its own time.
 
-The work is a loop over draws (a quadrature per customer and draw), in chunks of customers;
-the same seed gives the same numbers for the same customers and chunk size.
+The work is a loop over draws (a quadrature per distinct row and draw), in chunks of rows.
+Every simulated number is keyed (:class:`clvlib.keyed_random.Keys`): an expected value's by
+the customer's row, the draw and the path, a predictive one's by the customer's id, so that,
+as with the closed forms, a customer's values under a seed are the same whoever is scored
+with them, in any chunk: a segment's totals add up to the base's.
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
+from clvlib.keyed_random import Keys
 from clvlib.predict import (
     Prediction,
     predictions_of,
@@ -84,7 +88,6 @@ def score_by_simulation(purchase_model: PurchaseModel, spend_model: GammaGammaMo
     names = {k: v + (f" (simulated, {paths} paths a draw)"
                      if k in ("expected_purchases", "clv") else "") for k, v in names.items()}
     what = ", ".join(_SHORT[k] for k in wanted)
-    rng = np.random.default_rng(seed)
     stats = {k: np.empty((len(frame), 4 if k.endswith("_predictive") else 3)) for k in wanted}
     totals = {k: np.zeros(n_future if k.endswith("_predictive") else n) for k in wanted}
     predictive = [k for k in wanted if k.endswith("_predictive")]
@@ -93,6 +96,8 @@ def score_by_simulation(purchase_model: PurchaseModel, spend_model: GammaGammaMo
     every_row, row_of_all = np.unique(frame[list(columns)].to_numpy(dtype=float), axis=0,
                                       return_inverse=True)
     row_of_all = row_of_all.reshape(-1)
+    row_keys = Keys.of_rows(every_row, seed)
+    customer_keys = Keys.of_ids(frame.index, seed) if predictive else None
     by_row = np.argsort(row_of_all, kind="stable")
     ends = np.cumsum(np.bincount(row_of_all, minlength=len(every_row)))
     step = max(1, max(chunk_cells, SIMULATED_CELLS) // max(n, n_future if predictive else 0))
@@ -102,6 +107,7 @@ def score_by_simulation(purchase_model: PurchaseModel, spend_model: GammaGammaMo
             ends, (ends[first_row - 1] if first_row else 0) + step, side="right"))))
         chunk = by_row[(ends[first_row - 1] if first_row else 0):ends[last_row - 1]]
         rows = every_row[first_row:last_row]
+        keys = row_keys.take(slice(first_row, last_row))
         row_of = row_of_all[chunk] - first_row
         first_row = last_row
         data = {c: rows[:, j] for j, c in enumerate(columns)}
@@ -117,23 +123,25 @@ def score_by_simulation(purchase_model: PurchaseModel, spend_model: GammaGammaMo
             if {"expected_purchases", "clv"} & set(wanted):
                 if unbounded:
                     purchases[:, i] = discounted[:, i] = sum(
-                        posterior.discounted(delta, rng) for _ in range(paths)) / paths
+                        posterior.discounted(delta, keys.at(i, path))
+                        for path in range(paths)) / paths
                 else:
                     counts, value = np.zeros(len(rows)), np.zeros(len(rows))
-                    for _ in range(paths):
-                        customer, time = posterior.future(horizon, rng)
+                    for path in range(paths):
+                        customer, time = posterior.future(horizon, keys.at(i, path))
                         counts += np.bincount(customer, minlength=len(rows))
                         value += np.bincount(customer, np.exp(-delta * time), len(rows))
                     purchases[:, i], discounted[:, i] = counts / paths, value / paths
             if predictive:
                 each = posterior.take(row_of)
+                whose = customer_keys.take(chunk)
                 for j in range(i, n_future, n):
-                    customer, time = each.future(horizon, rng)
+                    customer, time = each.future(horizon, whose.at(j, _PURCHASES))
                     counted[:, j] = np.bincount(customer, minlength=len(chunk))
                     if "clv_predictive" in future:
                         future["clv_predictive"][:, j] = _spent(
                             customer, np.exp(-delta * time), spend, j % n, x[chunk],
-                            m[chunk], rng)
+                            m[chunk], whose.at(j, _SPEND))
         for key, values in (("p_alive", p_alive), ("expected_purchases", purchases)):
             if key in wanted:
                 require_finite(values, names[key])
@@ -154,13 +162,22 @@ def score_by_simulation(purchase_model: PurchaseModel, spend_model: GammaGammaMo
     return predictions_of(names, stats, totals, frame.index, interval)
 
 
-def _spent(customer, factor, spend: dict, draw: int, x, m, rng) -> np.ndarray:
+#: The two sub-streams of a customer's predictive draw: their purchases, and what they spend.
+_PURCHASES, _SPEND = range(2)
+
+
+def _spent(customer, factor, spend: dict, draw: int, x, m, keys: Keys) -> np.ndarray:
     """Each customer's discounted spend on the purchases drawn (``customer``, each purchase's
     discount ``factor``) under Gamma-Gamma's draw ``draw``: their mean spend's scale ``nu ~
     Gamma(p x + q, gamma + x m)`` given their past (``x`` repeat purchases of mean ``m``),
-    and each purchase ``Gamma(p, nu)``."""
+    and each purchase ``Gamma(p, nu)``, the n-th purchase of a customer from their ``keys``'
+    n-th number."""
     p, q, gamma = (np.broadcast_to(spend[k][:, draw], x.shape) for k in ("p", "q", "gamma"))
-    nu = rng.gamma(p * x + q, 1.0 / (gamma + x * m))
-    worth = rng.gamma(p[customer], 1.0 / nu[customer])
+    nu = keys.gamma(p * x + q, 0) / (gamma + x * m)
+    order = np.argsort(customer, kind="stable")
+    ordinal = np.empty(len(customer), dtype=np.int64)
+    firsts = np.searchsorted(customer[order], customer[order])  # each one's customer's first
+    ordinal[order] = np.arange(len(customer)) - firsts
+    worth = keys.gamma(p[customer], 1, ordinal, at=customer) / nu[customer]
     return np.bincount(customer, factor * worth, len(x))
 

@@ -19,6 +19,7 @@ import clvlib as clv
 from clvlib import checks
 from clvlib.discounting import Discount, purchase_weights
 from clvlib.errors import CLVDataError
+from clvlib.keyed_random import Keys
 from clvlib.models import pareto_ggg as ggg
 from clvlib.models import pareto_nbd
 
@@ -131,7 +132,8 @@ def _simulated(n: int, seed: int, holdout: float = 30.0, delta: float = 0.0):
     k = rng.gamma(TRUTH["k_shape"], 1 / TRUTH["k_rate"], n)
     lam = rng.gamma(TRUTH["r"], 1 / TRUTH["alpha"], n)
     life = rng.exponential(1.0, n) / rng.gamma(TRUTH["s"], 1 / TRUTH["beta"], n)
-    customer, time, gap = ggg.renewals(k, lam, np.zeros(n), np.minimum(life, T + holdout), rng)
+    customer, time, gap = ggg.renewals(k, lam, np.zeros(n), np.minimum(life, T + holdout),
+                                       lambda shape, *_: rng.gamma(shape))
     past = time <= T[customer]
     t_x = np.zeros(n)
     np.maximum.at(t_x, customer[past], time[past])
@@ -329,33 +331,60 @@ def test_a_future_in_which_nobody_buys_is_empty():
     of them buys is no purchases (it failed to concatenate nothing)."""
     rng = np.random.default_rng(0)
     customer, time, gap = ggg.renewals(np.ones(3), np.ones(3), np.full(3, np.inf),
-                                       np.ones(3), rng)
+                                       np.ones(3), lambda shape, *_: rng.gamma(shape))
     assert customer.size == time.size == gap.size == 0 and customer.dtype.kind == "i"
     posterior = ggg.CustomerPosterior.of(**TRUTH, x=np.zeros(2), t_x=np.zeros(2),
                                          T=np.full(2, 30.0), litt=np.zeros(2))
-    customer, time = posterior.future(1e-9, rng)
+    customer, time = posterior.future(1e-9, Keys.fresh(rng, 2))
     assert customer.size == time.size == 0
 
 
-def test_the_simulated_route_in_chunks_of_rows_keeps_each_customer_its_own(monkeypatch):
-    """Customers grouped by their distinct rows and scored a few rows at a time: each
-    customer's P(alive) (exact) is the one of their row scored alone, and the chunks' totals
-    add to the base's."""
+def test_the_simulated_route_gives_each_customer_their_own_numbers_in_any_company(
+        monkeypatch):
+    """Every prediction of the simulated route, expected and predictive, over 20 weeks and
+    over the remaining lifetime: each customer's numbers are the same scored among all at
+    once, in chunks of a few rows, alone or in a segment, in another order, so that two
+    segments' totals add up to the base's in every draw (the report scores the base in its
+    value section, again for its decisions and valuation, and each segment on its own). A
+    customer's shuffled id gets other numbers (the keys are the ids, not the positions)."""
     from clvlib import simulated_scoring
 
     frame, _, _ = _simulated(40, 41)
     frame = pd.concat([frame, frame.iloc[::3]])  # rows shared by two customers
     frame.index = pd.Index([f"c{i}" for i in range(len(frame))], name="customer_id")
+    rng = np.random.default_rng(42)
+    frame["monetary"] = np.where(frame["x"] > 0, rng.gamma(4.0, 10.0, len(frame)), np.nan)
     model = fake_fit(clv.ParetoGGGModel(frame), TRUTH, draws=5)
-    whole = model.p_alive(n_draws=None)
-    monkeypatch.setattr(simulated_scoring, "SIMULATED_CELLS", 1)
-    chunked = clv.score_customers(model, predictions=["p_alive"], n_draws=None,
-                                  chunk_cells=15)["p_alive"]
-    alone = [model.p_alive(frame.iloc[[i]], n_draws=None).per_customer["mean"].iloc[0]
-             for i in range(len(frame))]
-    np.testing.assert_allclose(chunked.per_customer["mean"], alone, rtol=1e-12)
-    np.testing.assert_allclose(chunked.per_customer, whole.per_customer, rtol=1e-12)
-    np.testing.assert_allclose(chunked.total_draws, whole.total_draws, rtol=1e-12)
+    spend = fake_fit(clv.GammaGammaModel(frame[frame["x"] > 0]),
+                     {"p": 4.0, "q": 3.0, "gamma": 15.0}, draws=5)
+    closed = ["p_alive", "expected_purchases", "clv"]
+    for horizon, wanted in ((20.0, closed + ["purchases_predictive", "clv_predictive"]),
+                            (np.inf, closed[1:])):
+        def score(customers, horizon=horizon, wanted=wanted, **options):
+            return clv.score_customers(model, spend, customers=customers, horizon=horizon,
+                                       predictions=wanted, n_draws=None, paths=3, **options)
+
+        whole = score(frame)
+        with monkeypatch.context() as patch:
+            patch.setattr(simulated_scoring, "SIMULATED_CELLS", 1)
+            chunked = score(frame.iloc[::-1], chunk_cells=15)
+        alone = [score(frame.iloc[[i]]) for i in (0, 40, 2)]  # 40 shares 0's row
+        first, rest = score(frame.iloc[:25]), score(frame.iloc[25:])
+        for key in wanted:
+            np.testing.assert_allclose(chunked[key].per_customer.loc[frame.index],
+                                       whole[key].per_customer, rtol=1e-12, err_msg=key)
+            np.testing.assert_allclose(chunked[key].total_draws, whole[key].total_draws,
+                                       rtol=1e-12, err_msg=key)
+            for i, scored in zip((0, 40, 2), alone, strict=True):
+                np.testing.assert_allclose(scored[key].per_customer.iloc[0],
+                                           whole[key].per_customer.iloc[i], rtol=1e-12,
+                                           err_msg=key)
+            np.testing.assert_allclose(first[key].total_draws + rest[key].total_draws,
+                                       whole[key].total_draws, rtol=1e-12, err_msg=key)
+        if "purchases_predictive" in wanted:
+            renamed = frame.set_axis(frame.index[::-1])
+            other = score(renamed)["purchases_predictive"].per_customer.loc[frame.index]
+            assert not np.allclose(other, whole["purchases_predictive"].per_customer)
 
 
 def test_with_every_k_one_the_engines_simulations_are_the_pareto_nbds_closed_forms():

@@ -41,6 +41,7 @@ from pytensor.graph.basic import Apply
 from pytensor.graph.op import Op
 from scipy import special
 
+from clvlib.keyed_random import Keys
 from clvlib.models import numerics
 from clvlib.models.base import (
     Likelihood,
@@ -392,22 +393,26 @@ def _alive_share(alive, left):
 # ============================================================================================
 
 
-def renewals(k, lam, clock, end, rng):
+def renewals(k, lam, clock, end, gamma):
     """Purchases with Gamma(k, k lam) gaps (mean ``1 / lam``) after a purchase at ``clock``,
-    until ``end``, for each customer: ``(customer, time, gap)`` arrays, in rounds."""
+    until ``end``, for each customer: ``(customer, time, gap)`` arrays, in rounds.
+    ``gamma(shape, active, round)`` draws the round's Gamma(``shape``, 1) variates of the
+    customers at ``active`` (e.g. ``lambda shape, *_: rng.gamma(shape)``)."""
     clock = np.array(clock, dtype=float)
     active = np.flatnonzero(clock <= end)
     customers, times, gaps = [np.empty(0, dtype=np.int64)], [np.empty(0)], [np.empty(0)]
+    round_ = 0
     while active.size:
         # A gap of Gamma(k) with a small k can underflow to 0, which no summary holds
         # (its purchases are days apart at least); 1e-9 of a time unit is far below that.
-        gap = np.maximum(rng.gamma(k[active], 1.0) / (k[active] * lam[active]), 1e-9)
+        gap = np.maximum(gamma(k[active], active, round_) / (k[active] * lam[active]), 1e-9)
         clock[active] += gap
         kept = clock[active] <= end[active]
         active, gap = active[kept], gap[kept]
         customers.append(active)
         times.append(clock[active].copy())
         gaps.append(gap)
+        round_ += 1
     return np.concatenate(customers), np.concatenate(times), np.concatenate(gaps)
 
 
@@ -429,7 +434,8 @@ def purchase_times(k_shape, k_rate, r, alpha, s, beta, T, rng=None):
     k = rng.gamma(k_shape, 1.0 / k_rate)
     lam = rng.gamma(r, 1.0 / alpha)
     life = rng.exponential(1.0, size=T.size) / rng.gamma(s, 1.0 / beta)
-    return renewals(k, lam, np.zeros(T.size), np.minimum(life, T), rng)
+    return renewals(k, lam, np.zeros(T.size), np.minimum(life, T),
+                    lambda shape, *_: rng.gamma(shape))
 
 
 def rvs(k_shape, k_rate, r, alpha, s, beta, T, rng=None):
@@ -446,19 +452,24 @@ def rvs(k_shape, k_rate, r, alpha, s, beta, T, rng=None):
 class CustomerPosterior:
     """Each customer's posterior given ``(x, t_x, T, litt)`` under one parameter value, as the
     simulations of their future read it: whether they are alive at ``T`` (:attr:`chance`), and
-    given alive their ``k`` among the quadrature's nodes in ``log k`` (:attr:`y`, log weights
-    :attr:`alive`, customers x nodes); the population's ``r, alpha, s, beta``.
+    given alive their ``k`` among the quadrature's nodes in ``log k`` (:attr:`y`, with the
+    nodes' cumulative posterior weights :attr:`cdf`, customers x nodes); the population's
+    ``r, alpha, s, beta``.
 
     Exact but for the quadrature in ``log k``: given alive and ``k``, ``lambda`` and the gap
     to the next purchase are drawn together (given no purchase in ``(t_x, T]``: with ``G_k,
     G_a`` the gap and rate in Gamma variables, ``G_k / (G_k + G_a)`` is a Beta(k, a) above
     ``z(T)`` and ``G_k + G_a`` an independent Gamma(k + a)), the remaining lifetime is Lomax
     (``mu | alive ~ Gamma(s, beta + T)``), and Gamma gaps follow.
+
+    The simulations draw their numbers from :class:`clvlib.keyed_random.Keys`, one key per
+    customer, each number by its inverse distribution function from one keyed uniform: a
+    customer's future depends on their key, not on who is simulated with them.
     """
 
     chance: np.ndarray
     y: np.ndarray
-    alive: np.ndarray
+    cdf: np.ndarray
     r: float
     alpha: float
     s: float
@@ -474,61 +485,76 @@ class CustomerPosterior:
         x, t_x, T = np.broadcast_arrays(*(np.asarray(v, dtype=float) for v in (x, t_x, T)))
         x, t_x, T = x.ravel(), t_x.ravel(), T.ravel()
         y, alive, left = (v.reshape(x.size, -1) for v in (y, alive, left))
-        return cls(_alive_share(alive, left), y, alive, r, alpha, s, beta, x, t_x, T)
+        cdf = np.cumsum(np.exp(alive - alive.max(axis=-1, keepdims=True)), axis=-1)
+        cdf /= cdf[:, -1:]
+        cdf[:, -1] = 1.0
+        return cls(_alive_share(alive, left), y, cdf, r, alpha, s, beta, x, t_x, T)
 
     def take(self, index: np.ndarray) -> CustomerPosterior:
         """The posterior of the customers at ``index`` (e.g. each customer's distinct row)."""
         return replace(self, **{f: getattr(self, f)[index]
-                                for f in ("chance", "y", "alive", "x", "t_x", "T")})
+                                for f in ("chance", "y", "cdf", "x", "t_x", "T")})
 
-    def future(self, horizon: float, rng) -> tuple[np.ndarray, np.ndarray]:
+    def future(self, horizon: float, keys: Keys) -> tuple[np.ndarray, np.ndarray]:
         """One simulated future of each customer in ``(T, T + horizon]``: each purchase's
-        customer (index) and time after ``T``."""
-        is_alive = rng.random(self.x.size) < self.chance
-        k, lam, next_purchase = self._state_if_alive(rng)
-        life = (self.beta + self.T) * np.expm1(rng.exponential(1.0, size=self.x.size) / self.s)
+        customer (index) and time after ``T``, from their ``keys``."""
+        is_alive = keys.uniform(_ALIVE) < self.chance
+        k, lam, next_purchase = self._state_if_alive(keys)
+        life = (self.beta + self.T) * np.expm1(keys.exponential(_LIFE) / self.s)
         end = self.T + np.minimum(horizon, life)
         starts = is_alive & (next_purchase <= end)
         first = np.flatnonzero(starts)
-        customer, time, _ = renewals(k, lam, np.where(starts, next_purchase, np.inf), end, rng)
+        customer, time, _ = renewals(
+            k, lam, np.where(starts, next_purchase, np.inf), end,
+            lambda shape, active, round_: keys.gamma(shape, _GAP, round_, at=active))
         customer = np.concatenate([first, customer])
         return customer, np.concatenate([next_purchase[first], time]) - self.T[customer]
 
-    def discounted(self, delta: float, rng) -> np.ndarray:
-        """One unbiased estimate of each customer's DERT (see :func:`discounted_future`)."""
-        k, lam, next_purchase = self._state_if_alive(rng)
+    def discounted(self, delta: float, keys: Keys) -> np.ndarray:
+        """One unbiased estimate of each customer's DERT (see :func:`discounted_future`), from
+        their ``keys``."""
+        k, lam, next_purchase = self._state_if_alive(keys)
         wait = np.maximum(next_purchase - self.T, 0.0)
-        mu = rng.gamma(self.s, 1.0, size=self.x.size) / (self.beta + self.T + wait)
+        mu = keys.gamma(self.s, _DROPOUT) / (self.beta + self.T + wait)
         rate = delta + mu
         never_again = -np.expm1(-k * np.log1p(rate / (k * lam)))  # 1 - phi
         return self.chance * (np.exp(-delta * wait + self.s * np.log(
             (self.beta + self.T) / (self.beta + self.T + wait))) / never_again)
 
-    def _state_if_alive(self, rng):
+    def _state_if_alive(self, keys: Keys):
         """One draw of each customer's ``k``, ``lambda`` and next purchase time given alive
         at ``T``."""
         x, t_x, T, r, alpha = self.x, self.t_x, self.T, self.r, self.alpha
-        node = np.argmax(self.alive + rng.gumbel(size=self.alive.shape), axis=-1)
-        k = np.exp(self.y[np.arange(x.size), node])
+        # The node by its inverse distribution function, every customer's at once: their
+        # cumulative weights laid end to end, customer i's on (i, i + 1].
+        n, nodes = self.cdf.shape
+        offset = np.arange(n)
+        node = np.searchsorted((self.cdf + offset[:, None]).ravel(),
+                               keys.uniform(_NODE) + offset, side="right") - offset * nodes
+        k = np.exp(self.y[offset, np.minimum(node, nodes - 1)])
         a, b = r + k * x, alpha + k * t_x
         edge = b / (alpha + k * T)  # 1 - z(T): 1 - B ~ Beta(a, k) below it
         room = special.betainc(a, k, edge)
-        u = rng.random(x.size)
+        u = keys.uniform(_SHARE)
         share = np.where(room > 1e-290, special.betaincinv(a, k, u * np.maximum(room, 1e-300)),
                          edge * u ** (1 / a))  # so far in the tail the density is ~ w^(a-1)
-        total = rng.gamma(k + a)
+        total = keys.gamma(k + a, _TOTAL)
         lam = share * total / b
         return k, lam, t_x + (1 - share) * total / (k * lam)
+
+
+#: What each of a customer's keyed numbers is for (:class:`CustomerPosterior`).
+_ALIVE, _NODE, _SHARE, _TOTAL, _LIFE, _GAP, _DROPOUT = range(7)
 
 
 def future_purchases(k_shape, k_rate, r, alpha, s, beta, x, t_x, T, litt, horizon, rng,
                      paths: int = 1):
     """Simulated repeat purchases of each customer in ``(T, T + horizon]`` from their
     posterior given ``(x, t_x, T, litt)`` under scalar parameters (arrays of customers): the
-    mean of ``paths`` simulated futures each (:class:`CustomerPosterior`)."""
+    mean of ``paths`` simulated futures each (:class:`CustomerPosterior`), from ``rng``."""
     posterior = CustomerPosterior.of(k_shape, k_rate, r, alpha, s, beta, x, t_x, T, litt)
     n = posterior.x.size
-    return sum(np.bincount(posterior.future(horizon, rng)[0], minlength=n)
+    return sum(np.bincount(posterior.future(horizon, Keys.fresh(rng, n))[0], minlength=n)
                for _ in range(paths)) / paths
 
 
@@ -559,7 +585,9 @@ def discounted_future(k_shape, k_rate, r, alpha, s, beta, x, t_x, T, litt, delta
     if not delta > 0:
         raise ValueError(f"delta={delta!r}: an unbounded horizon needs a positive discount rate")
     posterior = CustomerPosterior.of(k_shape, k_rate, r, alpha, s, beta, x, t_x, T, litt)
-    return sum(posterior.discounted(delta, rng) for _ in range(paths)) / paths
+    n = posterior.x.size
+    return sum(posterior.discounted(delta, Keys.fresh(rng, n))
+               for _ in range(paths)) / paths
 
 
 #: Simulated new customers per parameter value for a new customer's expected purchases and

@@ -21,9 +21,10 @@ per distinct ``(x, t_x, T)`` row. Customers are processed in chunks sorted by ``
 so memory stays at a few chunks of customers x draws whatever the size of the base.
 Discounting follows :mod:`clvlib.discounting` (an annual effective rate, continuous in time).
 
-A model whose customers' futures have no closed form (Pareto/GGG: its ``customer_posterior``)
-takes the engine's simulated route, :mod:`clvlib.simulated_scoring`: the same predictions, names
-and intervals, each expected value the mean of simulated futures per posterior draw.
+A model whose customers' futures have no closed form (Pareto/GGG, the time-varying Pareto/NBD:
+their ``customer_posterior``) takes the engine's simulated route, :mod:`clvlib.simulated_scoring`:
+the same predictions, names and intervals, each expected value the mean of simulated futures per
+posterior draw (or its closed form, where the model has one).
 """
 
 from __future__ import annotations
@@ -123,7 +124,7 @@ def score_customers(
     chunk_cells : int
         Customers x draws evaluated at once (memory: about 40 bytes per cell).
     paths : int
-        For a model whose futures are simulated (Pareto/GGG: its ``customer_posterior``,
+        For a model whose futures are simulated (its ``customer_posterior``,
         :mod:`clvlib.simulated_scoring`), simulated futures per posterior draw behind each
         expected value; the closed forms of the other models do not read it.
 
@@ -135,10 +136,9 @@ def score_customers(
     Raises
     ------
     ValueError
-        For an unknown prediction, or a CLV without a spend model or ``monetary`` column.
-    NotImplementedError
-        For a model that predicts through methods of its own (the time-varying Pareto/NBD):
-        the message names them.
+        For an unknown prediction, or a CLV without a spend model or ``monetary`` column;
+        an unbounded horizon for a model without one, or a horizon past where the model's
+        covariates reach (the time-varying Pareto/NBD's calendar), said.
     FloatingPointError
         For a prediction that is not finite (:func:`clvlib.predict.require_finite`: the
         message names the quantity and the parameter draw); never a NaN in a table or a total.
@@ -148,16 +148,14 @@ def score_customers(
     >>> scores = score_customers(bg_nbd, gamma_gamma, horizon=52)  # doctest: +SKIP
     >>> scores["clv"].per_customer.nlargest(5, "mean")  # doctest: +SKIP
     """
-    purchase_model.require_engine()
     wanted = _requested(predictions, spend_model)
     frame = purchase_model.customers if customers is None else customer_frame(customers)
     unit = purchase_model.time_unit
     discount = Discount(annual_discount_rate)
     unbounded = np.isinf(horizon)
     times, weights = purchase_weights(horizon, unit.days, annual_discount_rate)
-    if unbounded and not purchase_model.unbounded_horizon:
-        raise ValueError(f"{purchase_model.title} predicts over a finite horizon only (no DERT "
-                         "or residual CLV); give a horizon")
+    if set(wanted) - {"p_alive"}:  # P(alive) is at the calibration end, whatever the horizon
+        purchase_model.check_horizon(horizon)
     if unbounded and {"purchases_predictive", "clv_predictive"} & set(wanted):
         raise ValueError("predictive draws need a finite horizon")
     draws = purchase_model.posterior_draws(n_draws, seed)

@@ -1,4 +1,5 @@
-"""The prediction engine's route for a model whose futures have no closed form (Pareto/GGG).
+"""The prediction engine's route for a model whose futures have no closed form (Pareto/GGG, the
+time-varying Pareto/NBD).
 
 :func:`clvlib.scoring.score_customers` comes here when the purchase model gives
 ``customer_posterior``: under each posterior draw, each customer's posterior given their
@@ -7,9 +8,11 @@ simulated. The predictions, their names and their intervals are the engine's:
 
 - ``p_alive``: exact, per draw.
 - ``expected_purchases`` over a finite horizon: per draw, the mean count of ``paths``
-  simulated futures; over an unbounded one, DERT, the mean of ``paths`` unbiased estimates
-  from the model (``discounted``). So an expected value's credible interval holds that
-  simulation's noise too (a count's spread over ``sqrt(paths)``).
+  simulated futures (or the posterior's closed form, where it has one: the time-varying
+  Pareto/NBD's ``expected_purchases(horizon)``); over an unbounded one, DERT, the mean of
+  ``paths`` unbiased estimates from the model (``discounted``). So a simulated expected
+  value's credible interval holds that simulation's noise too (a count's spread over
+  ``sqrt(paths)``).
 - ``clv``: per draw, the customer's expected spend per purchase (Gamma-Gamma) times the mean
   of their simulated purchases each discounted from its own time (``exp(-delta t)``, the
   continuous discounting of :mod:`clvlib.discounting`), or times DERT.
@@ -85,8 +88,6 @@ def score_by_simulation(purchase_model: PurchaseModel, spend_model: GammaGammaMo
     x = frame["x"].to_numpy(dtype=float)
     m = frame["monetary"].fillna(0.0).to_numpy(dtype=float) if with_spend else None
     z_spend = spend_model.design_matrix(frame) if with_spend else None
-    names = {k: v + (f" (simulated, {paths} paths a draw)"
-                     if k in ("expected_purchases", "clv") else "") for k, v in names.items()}
     what = ", ".join(_SHORT[k] for k in wanted)
     stats = {k: np.empty((len(frame), 4 if k.endswith("_predictive") else 3)) for k in wanted}
     totals = {k: np.zeros(n_future if k.endswith("_predictive") else n) for k in wanted}
@@ -101,6 +102,9 @@ def score_by_simulation(purchase_model: PurchaseModel, spend_model: GammaGammaMo
     by_row = np.argsort(row_of_all, kind="stable")
     ends = np.cumsum(np.bincount(row_of_all, minlength=len(every_row)))
     step = max(1, max(chunk_cells, SIMULATED_CELLS) // max(n, n_future if predictive else 0))
+    # A posterior may know its expected purchases over a finite horizon in closed form (the
+    # time-varying Pareto/NBD's); its CLV, discounted, is still simulated.
+    exact = False
     first_row = 0
     while first_row < len(every_row):
         last_row = max(first_row + 1, min(first_row + CHUNK_ROWS, int(np.searchsorted(
@@ -118,8 +122,9 @@ def score_by_simulation(purchase_model: PurchaseModel, spend_model: GammaGammaMo
         for i in bar(range(n), f"{purchase_model.title}: {what} of {len(rows):,} rows x "
                      f"{n} draws"):
             posterior = purchase_model.customer_posterior(
-                **{k: draws[k][i] for k in purchase_model.params}, **data)
+                **{k: draws[k][i] for k in purchase_model.variables}, **data)
             p_alive[:, i] = posterior.chance
+            exact = not unbounded and hasattr(posterior, "expected_purchases")
             if {"expected_purchases", "clv"} & set(wanted):
                 if unbounded:
                     purchases[:, i] = discounted[:, i] = sum(
@@ -127,11 +132,13 @@ def score_by_simulation(purchase_model: PurchaseModel, spend_model: GammaGammaMo
                         for path in range(paths)) / paths
                 else:
                     counts, value = np.zeros(len(rows)), np.zeros(len(rows))
-                    for path in range(paths):
+                    for path in range(paths if "clv" in wanted or not exact else 0):
                         customer, time = posterior.future(horizon, keys.at(i, path))
                         counts += np.bincount(customer, minlength=len(rows))
                         value += np.bincount(customer, np.exp(-delta * time), len(rows))
-                    purchases[:, i], discounted[:, i] = counts / paths, value / paths
+                    purchases[:, i] = (posterior.expected_purchases(horizon) if exact
+                                       else counts / paths)
+                    discounted[:, i] = value / paths
             if predictive:
                 each = posterior.take(row_of)
                 whose = customer_keys.take(chunk)
@@ -159,6 +166,9 @@ def score_by_simulation(purchase_model: PurchaseModel, spend_model: GammaGammaMo
         for key, values in future.items():
             stats[key][chunk] = predictive_summary(values, interval)
             totals[key] += weights[chunk] @ values
+    simulated = ("clv",) if exact else ("expected_purchases", "clv")
+    names = {k: v + (f" (simulated, {paths} paths a draw)" if k in simulated else "")
+             for k, v in names.items()}
     return predictions_of(names, stats, totals, frame.index, interval)
 
 

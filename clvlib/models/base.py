@@ -29,7 +29,7 @@ from clvlib.diagnostics import Diagnostics, Identification, identification
 from clvlib.errors import CLVDataError
 from clvlib.models import fit_cache
 from clvlib.models.samplers import ADAPTERS, PYTHON_MODE, FitSettings, Method, Sampler
-from clvlib.predict import Prediction, posterior_predict
+from clvlib.predict import Prediction
 from clvlib.priors import Prior
 from clvlib.progress import bar
 from clvlib.scoring import score_customers
@@ -889,12 +889,15 @@ class PurchaseModel(CLVModel):
     alive_columns: ClassVar[tuple[str, ...]] = ("x", "T")
     #: Whether it predicts over an unbounded horizon (DERT, residual CLV).
     unbounded_horizon: ClassVar[bool] = True
-    #: For a model whose customers' futures have no closed form (Pareto/GGG):
-    #: ``customer_posterior(**draw, **columns)``, each customer's posterior given their history
-    #: under one parameter value, with ``chance`` (P(alive)), ``take(index)``,
-    #: ``future(horizon, rng)`` (one simulated future: each purchase's customer and time after
-    #: ``T``) and ``discounted(delta, rng)`` (an unbiased estimate of DERT); the prediction
-    #: engine then simulates (:mod:`clvlib.simulated_scoring`). None: closed forms.
+    #: For a model whose customers' futures have no closed form (Pareto/GGG, the time-varying
+    #: Pareto/NBD): ``customer_posterior(**draw, **columns)`` (``draw``: a value of each of
+    #: :attr:`variables`), each customer's posterior given their history under one parameter
+    #: value, with ``chance`` (P(alive)), ``take(index)``, ``future(horizon, keys)`` (one
+    #: simulated future from :class:`clvlib.keyed_random.Keys`: each purchase's customer and
+    #: time after ``T``), for an unbounded horizon ``discounted(delta, keys)`` (an unbiased
+    #: estimate of DERT), and optionally ``expected_purchases(horizon)`` where it has them in
+    #: closed form; the prediction engine then simulates the rest
+    #: (:mod:`clvlib.simulated_scoring`). None: closed forms.
     customer_posterior: ClassVar[Callable | None] = None
     #: How the report fits it (:func:`clvlib.comparison.fit_candidates`): ``"nuts"``, or
     #: ``"laplace"`` for a model whose NUTS fit takes hours (Pareto/GGG).
@@ -949,10 +952,12 @@ class PurchaseModel(CLVModel):
                           annual_discount_rate=annual_discount_rate, n_draws=n_draws, seed=seed,
                           interval=interval)
 
-    def require_engine(self) -> None:
-        """Nothing: this model's predictions go through the prediction engine
-        (:func:`clvlib.scoring.score_customers`, which calls this first); a model that predicts
-        through methods of its own (:class:`OwnPredictions`) raises."""
+    def check_horizon(self, horizon: float) -> None:
+        """Raise ``ValueError`` for a horizon this model cannot predict over (the prediction
+        engine asks first): an unbounded one for a model without (:attr:`unbounded_horizon`)."""
+        if np.isinf(horizon) and not self.unbounded_horizon:
+            raise ValueError(f"{self.title} predicts over a finite horizon only (no DERT or "
+                             "residual CLV); give a horizon")
 
     def score(self, customers=None, prediction: str = "p_alive", **options) -> Prediction:
         """One prediction from the prediction engine (:func:`clvlib.scoring.score_customers`)."""
@@ -979,62 +984,24 @@ class PurchaseModel(CLVModel):
                              t=t, n=n)
 
 
-class OwnPredictions:
-    """For a purchase model that predicts through methods of its own rather than the
-    prediction engine (its closed forms read more than ``x, t_x, T``): the predictions it does
-    not have raise ``NotImplementedError`` naming what it does predict (:attr:`predicts`)
+class LimitedPredictions:
+    """For a purchase model without some of :class:`PurchaseModel`'s predictions (the
+    time-varying Pareto/NBD: nothing past its calendar, nothing of a new customer): those it
+    does not have raise ``NotImplementedError`` naming what it does predict (:attr:`predicts`)
     and why not this one (:attr:`unavailable`). Put it before :class:`PurchaseModel` among the
-    bases; a method the model defines itself takes precedence."""
+    bases."""
 
     predicts: ClassVar[str] = ""
-    #: None of the closed forms the prediction engine calls.
-    expectations: ClassVar[PurchaseExpectations] = PurchaseExpectations(
-        p_alive=None, expected_purchases=None, expected_purchases_alive=None,
-        expected_purchases_new=None, prob_purchases=None, future_given_alive=None)
     unavailable: ClassVar[dict[str, str]] = {
-        "predicted_purchases": "the posterior predictive of purchases",
         "dert": "DERT",
         "p_alive_draws": "P(alive) of hypothetical histories",
         "expected_purchases_new": "a new customer's expected purchases",
         "prob_purchases": "a new customer's purchase-count distribution",
-        "score_customers": "scoring through clvlib.scoring.score_customers (which the "
-                           "report's value and decision sections use)",
     }
-
-    def _predict(self, per_draw, customers, n_draws, seed, interval, name) -> Prediction:
-        """A prediction of each customer from ``per_draw(draw, data)``, called once per
-        posterior draw (``draw``: a value of each variable) on a chunk of distinct rows
-        (``data``: :meth:`_chunk_data` of their columns), summarized over the draws."""
-        frame = self.customers if customers is None else self.check_data(
-            customer_frame(customers), "customers")
-        rows = CompressedRows.from_frame(frame, self.columns)
-        draws = self.posterior_draws(n_draws, seed)
-        count = len(draws["r"])
-
-        def fn(**chunk):
-            data = self._chunk_data({c: chunk[c][:, 0] for c in self.columns})
-            out = np.empty((len(chunk[self.columns[0]]), count))
-            for i in bar(range(count), f"{self.title}: {name} of {len(out):,} rows"):
-                out[:, i] = per_draw({k: v[i] for k, v in draws.items()}, data)
-            return out
-
-        return posterior_predict(fn, {"r": draws["r"]}, rows, frame.index, name=name,
-                                 interval=interval, chunk_size=2000)
-
-    def _chunk_data(self, data: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-        """What ``per_draw`` of :meth:`_predict` reads of a chunk of rows: their columns; a
-        model adds what it computes from them once per chunk rather than once per draw."""
-        return data
 
     def _not_here(self, method: str):
         raise NotImplementedError(f"{self.title} predicts {self.predicts}; "
                                   f"{self.unavailable[method]} is not available for it")
-
-    def require_engine(self) -> None:
-        self._not_here("score_customers")
-
-    def predicted_purchases(self, *args, **kwargs):
-        self._not_here("predicted_purchases")
 
     def dert(self, *args, **kwargs):
         self._not_here("dert")

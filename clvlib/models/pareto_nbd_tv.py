@@ -33,21 +33,22 @@ Python only (PyTensor's automatic gradient; no compiled kernel).
 from __future__ import annotations
 
 import functools
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import pandas as pd
 import pytensor.tensor as pt
 
 from clvlib.errors import CLVDataError
+from clvlib.keyed_random import Keys
 from clvlib.models import numerics, pareto_nbd
 from clvlib.models.base import (
     Likelihood,
+    LimitedPredictions,
     Mixing,
-    OwnPredictions,
     PurchaseModel,
 )
-from clvlib.predict import Prediction
+from clvlib.models.pareto_ggg import renewals
 from clvlib.time_varying import SUM_PREFIX, CovariateCalendar
 
 # ============================================================================================
@@ -206,17 +207,24 @@ def expected_purchases_alive(r, alpha, s, beta, x, log_a, log_d, exposure: Expos
     future period) are ``(F,)``.
     """
     a, d = np.exp(np.asarray(log_a, dtype=float)), np.exp(np.asarray(log_d, dtype=float))
-    A_T = exposure.alive @ a
-    B_T = exposure.alive @ d
-    cells = np.exp(future_log_d) * future_widths
-    lo = (beta + B_T)[:, None] + np.cumsum(cells) - cells
+    return _given_alive(r + np.asarray(x, dtype=float), alpha + exposure.alive @ a, s,
+                        beta + exposure.alive @ d, np.asarray(future_log_a, dtype=float),
+                        np.asarray(future_log_d, dtype=float), future_widths)
+
+
+def _given_alive(shape, rate, s, dropout_rate, log_a, log_d, widths):
+    """:func:`expected_purchases_alive` from the posterior given alive: ``lambda ~
+    Gamma(shape, rate)``, ``mu ~ Gamma(s, dropout_rate)``; ``log_a, log_d, widths`` of the
+    future periods."""
+    cells = np.exp(log_d) * widths
+    lo = dropout_rate[:, None] + np.cumsum(cells) - cells
     ratio = np.log1p(cells / lo)  # log((beta + B_hi) / (beta + B_lo))
     c = 1.0 - s
     # int (beta+B)^-s du / (beta+B(0))^-s per period, with its s -> 1 limit
     grow = ratio if abs(c) < 1e-10 else np.expm1(c * ratio) / c
-    per_period = (np.exp(future_log_a - future_log_d)
-                  * np.exp(s * np.log((beta + B_T)[:, None]) + c * np.log(lo)) * grow)
-    return (r + np.asarray(x, dtype=float)) / (alpha + A_T) * per_period.sum(axis=1)
+    per_period = (np.exp(log_a - log_d)
+                  * np.exp(s * np.log(dropout_rate[:, None]) + c * np.log(lo)) * grow)
+    return shape / rate * per_period.sum(axis=1)
 
 
 # ============================================================================================
@@ -293,11 +301,77 @@ def rvs(r, alpha, s, beta, log_a, log_d, edges, T, z=None, horizon: float = 0.0,
 
 
 # ============================================================================================
+# Each customer's posterior and future (NumPy), for the prediction engine
+# ============================================================================================
+
+
+@dataclass(frozen=True)
+class CustomerPosterior:
+    """Each customer's posterior given their history under one parameter value, and the
+    calendar's future periods, as the prediction engine's simulated route reads them
+    (:mod:`clvlib.simulated_scoring`): P(alive) at the calibration end (:attr:`chance`), and
+    given alive ``lambda ~ Gamma(r + x, alpha + A(0))`` and ``mu ~ Gamma(s, beta + B(0))``.
+
+    From the calibration end on, the future periods' edges (:attr:`edges`, from 0) and the
+    purchase and dropout exposures accumulated at each (:attr:`purchase`, :attr:`dropout`,
+    ``int a`` and ``int d`` from 0): a customer leaves where their dropout exposure reaches
+    ``E / mu`` (``E ~ Exp(1)``), and buys at the times where their purchase exposure passes
+    each arrival of a Poisson process of rate ``lambda``. Its expected purchases are its closed
+    form (:func:`expected_purchases_alive`); the engine simulates the rest (the CLV, each
+    purchase discounted from its own time; the predictive draws).
+    """
+
+    chance: np.ndarray
+    shape: np.ndarray
+    rate: np.ndarray
+    s: float
+    dropout_rate: np.ndarray
+    edges: np.ndarray
+    purchase: np.ndarray
+    dropout: np.ndarray
+    log_a: np.ndarray
+    log_d: np.ndarray
+
+    def take(self, index: np.ndarray) -> CustomerPosterior:
+        """The posterior of the customers at ``index`` (e.g. each customer's distinct row)."""
+        return replace(self, **{f: getattr(self, f)[index]
+                                for f in ("chance", "shape", "rate", "dropout_rate")})
+
+    def expected_purchases(self, horizon: float) -> np.ndarray:
+        """Expected repeat purchases of each customer in the ``horizon`` after the calibration
+        end (P(alive) times :func:`expected_purchases_alive`'s closed form); the horizon
+        within the calendar (:meth:`ParetoNBDTimeVaryingModel.check_horizon`)."""
+        return self.chance * _given_alive(self.shape, self.rate, self.s, self.dropout_rate,
+                                          self.log_a, self.log_d,
+                                          np.diff(np.minimum(self.edges, horizon)))
+
+    def future(self, horizon: float, keys: Keys) -> tuple[np.ndarray, np.ndarray]:
+        """One simulated future of each customer in the ``horizon`` after the calibration end,
+        from their ``keys``: each purchase's customer (index) and time after the end; the
+        horizon within the calendar."""
+        is_alive = keys.uniform(_ALIVE) < self.chance
+        lam = keys.gamma(self.shape, _RATE) / self.rate
+        mu = keys.gamma(np.broadcast_to(self.s, self.rate.shape), _DROPOUT) / self.dropout_rate
+        death = np.interp(keys.exponential(_LIFE) / mu, self.dropout, self.edges,
+                          right=np.inf)
+        reach = np.interp(np.minimum(horizon, death), self.edges, self.purchase)
+        # Arrivals at rate lambda on the purchase exposure's clock: exponential gaps.
+        customer, exposure, _ = renewals(
+            np.ones_like(lam), lam, np.where(is_alive, 0.0, np.inf), reach,
+            lambda shape, active, round_: keys.exponential(_GAP, round_, at=active))
+        return customer, np.interp(exposure, self.purchase, self.edges)
+
+
+#: What each of a customer's keyed numbers is for (:class:`CustomerPosterior`).
+_ALIVE, _RATE, _DROPOUT, _LIFE, _GAP = range(5)
+
+
+# ============================================================================================
 # The model
 # ============================================================================================
 
 
-class ParetoNBDTimeVaryingModel(OwnPredictions, PurchaseModel):
+class ParetoNBDTimeVaryingModel(LimitedPredictions, PurchaseModel):
     """Pareto/NBD whose purchase and dropout rates move with covariates per calendar period
     (Bachmann, Meierer & Naef 2021), fitted by NUTS or MAP.
 
@@ -320,9 +394,12 @@ class ParetoNBDTimeVaryingModel(OwnPredictions, PurchaseModel):
     -----
     Not a report candidate (its predictions need the covariates' future values, which the
     report's data do not have) and not in :data:`clvlib.MODELS` (it needs a calendar). It
-    predicts P(alive) and expected purchases over the calendar's future periods, each with
-    credible intervals; the other predictions of :class:`PurchaseModel` raise
-    ``NotImplementedError``. :func:`clvlib.comparison.compare_models` ranks it beside other
+    predicts through the prediction engine (:func:`clvlib.score_customers`, by its
+    simulated route: :class:`CustomerPosterior`) over the calendar's future periods: P(alive)
+    and expected purchases exact, expected CLV and the predictive purchases and CLV simulated,
+    each with its interval; nothing past the calendar (no DERT) and nothing of a new customer
+    (whose rates depend on when they arrive), which raise ``NotImplementedError``.
+    :func:`clvlib.comparison.compare_models` ranks it beside other
     purchase models fitted to the same summary, by PSIS-LOO and, when the summary has a
     holdout (and :meth:`CovariateCalendar.with_purchase_sums` its ``_full`` sums), by the
     holdout's log predictive density and forecast errors.
@@ -338,11 +415,11 @@ class ParetoNBDTimeVaryingModel(OwnPredictions, PurchaseModel):
     likelihood = Likelihood(pointwise=logp)
     dropout_kind = "lifetime"
     dropout_mixing = Mixing("gamma", "s", "beta")
-    # Its closed forms read the calendar, not the summary's columns alone: it predicts
-    # through methods of its own (OwnPredictions).
-    predicts = "P(alive) and expected purchases over the calendar's future periods"
-    unavailable = {**OwnPredictions.unavailable, "dert": "DERT (an unbounded horizon needs "
+    predicts = ("P(alive), expected and predicted purchases and CLV over the calendar's "
+                "future periods")
+    unavailable = {**LimitedPredictions.unavailable, "dert": "DERT (an unbounded horizon needs "
                    "covariates for every future period)"}
+    unbounded_horizon = False
     report_candidate = False
     candidate_note = ("its predictions need the covariates' values in future periods, which "
                       "the report's data do not have")
@@ -507,49 +584,34 @@ class ParetoNBDTimeVaryingModel(OwnPredictions, PurchaseModel):
             h.update(np.ascontiguousarray(part, dtype=float).tobytes())
         return h.hexdigest()
 
-    # -- predictions --------------------------------------------------------------------------
+    # -- predictions ------------------------------------------------------------------------
 
-    def _chunk_data(self, data: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-        """The rows' columns and their :class:`Exposure` to the calendar's past periods."""
-        return {**data, "exposure": Exposure.of(self.calendar.edges[:self.n_past + 1],
-                                                data["t_x"], data["T"])}
-
-    def p_alive(self, customers=None, *, n_draws: int | None = 1000, seed: int = 0,
-                interval: float = 0.9) -> Prediction:
-        """Posterior probability that each customer is alive at the calibration end."""
-        def fn(draw, data):
-            log_a, log_d = self._period_effects(draw, np)
-            return p_alive(draw["r"], draw["alpha"], draw["s"], draw["beta"], data["x"], log_a,
-                           log_d, data["exposure"])
-
-        return self._predict(fn, customers, n_draws, seed, interval,
-                             "P(alive) at the end of calibration")
-
-    def expected_purchases(self, t: float, customers=None, *, n_draws: int | None = 1000,
-                           seed: int = 0, interval: float = 0.9) -> Prediction:
-        """Expected repeat purchases of each customer in the ``t`` time units after the
-        calibration end, under the calendar's covariates for those periods (credible interval
-        of the expectation)."""
+    def customer_posterior(self, r, alpha, s, beta, x, t_x, T, g_purchase=None,
+                           g_dropout=None, **sums) -> CustomerPosterior:
+        """Customers ``x, t_x, T`` (arrays; their purchase sums do not enter: they scale both
+        of the likelihood's terms alike) under one value of the variables: the prediction
+        engine's simulated route reads it (:class:`CustomerPosterior`)."""
+        draw = {"g_purchase": g_purchase, "g_dropout": g_dropout}
         edges = self.calendar.edges
-        if not 0 < t <= edges[-1] + 1e-9:
-            raise ValueError(f"{self.title}: t={t!r}; the calendar's covariates reach "
-                             f"{edges[-1]:.4g} {self.calendar.time_unit.plural} past the "
+        log_a, log_d = self._period_effects(draw, np, len(edges) - 1)
+        exposure = Exposure.of(edges[:self.n_past + 1], t_x, T)
+        past_a, past_d = log_a[:self.n_past], log_d[:self.n_past]
+        # The future periods: from the one the calibration end falls in (or the next).
+        first = self.n_past - 1 if edges[self.n_past] > 0 else self.n_past
+        future = np.concatenate([[0.0], edges[first + 1:]])
+        a, d = np.exp(log_a[first:]), np.exp(log_d[first:])
+        return CustomerPosterior(
+            chance=p_alive(r, alpha, s, beta, x, past_a, past_d, exposure),
+            shape=r + np.asarray(x, dtype=float), rate=alpha + exposure.alive @ np.exp(past_a),
+            s=float(s), dropout_rate=beta + exposure.alive @ np.exp(past_d), edges=future,
+            purchase=_cumulative(future, a), dropout=_cumulative(future, d),
+            log_a=log_a[first:], log_d=log_d[first:])
+
+    def check_horizon(self, horizon: float) -> None:
+        """As :meth:`PurchaseModel.check_horizon`, and the horizon within the calendar."""
+        super().check_horizon(horizon)
+        reach = self.calendar.horizon()
+        if not horizon <= reach + 1e-9:
+            raise ValueError(f"{self.title}: horizon={horizon!r}; the calendar's covariates "
+                             f"reach {reach:.4g} {self.calendar.time_unit.plural} past the "
                              "calibration end; extend it to predict further")
-        future = slice(self.n_past - 1 if edges[self.n_past] > 0 else self.n_past, None)
-        future_edges = np.clip(edges[future.start:], 0.0, t)
-        widths = np.diff(future_edges)
-        n_all = len(edges) - 1
-
-        def fn(draw, data):
-            x, exposure = data["x"], data["exposure"]
-            log_a, log_d = self._period_effects(draw, np, n_all)
-            alive = p_alive(draw["r"], draw["alpha"], draw["s"], draw["beta"], x,
-                            log_a[:self.n_past], log_d[:self.n_past], exposure)
-            return alive * expected_purchases_alive(
-                draw["r"], draw["alpha"], draw["s"], draw["beta"], x, log_a[:self.n_past],
-                log_d[:self.n_past], exposure, log_a[future], log_d[future], widths)
-
-        unit = self.calendar.time_unit
-        return self._predict(fn, customers, n_draws, seed, interval,
-                             f"expected repeat purchases in {t:g} {unit.plural} after "
-                             f"{self.calendar.calibration_end:%Y-%m-%d}")

@@ -214,10 +214,11 @@ def expected_purchases_alive(r, alpha, s, beta, x, log_a, log_d, exposure: Expos
 
 def _given_alive(shape, rate, s, dropout_rate, log_a, log_d, widths):
     """:func:`expected_purchases_alive` from the posterior given alive: ``lambda ~
-    Gamma(shape, rate)``, ``mu ~ Gamma(s, dropout_rate)``; ``log_a, log_d, widths`` of the
-    future periods."""
+    Gamma(shape, rate)``, ``mu ~ Gamma(s, dropout_rate)``; ``log_a, log_d`` of the periods
+    and ``widths`` the time of the horizon in each, in order (``(F,)``, or one row per
+    customer: a period before the horizon starts has width 0)."""
     cells = np.exp(log_d) * widths
-    lo = dropout_rate[:, None] + np.cumsum(cells) - cells
+    lo = dropout_rate[:, None] + np.cumsum(cells, axis=-1) - cells
     ratio = np.log1p(cells / lo)  # log((beta + B_hi) / (beta + B_lo))
     c = 1.0 - s
     # int (beta+B)^-s du / (beta+B(0))^-s per period, with its s -> 1 limit
@@ -397,8 +398,10 @@ class ParetoNBDTimeVaryingModel(LimitedPredictions, PurchaseModel):
     predicts through the prediction engine (:func:`clvlib.score_customers`, by its
     simulated route: :class:`CustomerPosterior`) over the calendar's future periods: P(alive)
     and expected purchases exact, expected CLV and the predictive purchases and CLV simulated,
-    each with its interval; nothing past the calendar (no DERT) and nothing of a new customer
-    (whose rates depend on when they arrive), which raise ``NotImplementedError``.
+    each with its interval; P(alive) of hypothetical histories (:meth:`p_alive_draws`) and a
+    new customer's expected purchases from the date they arrive (:meth:`expected_purchases_new`);
+    nothing past the calendar (no DERT) and no new customer's purchase-count distribution,
+    which raise ``NotImplementedError``.
     :func:`clvlib.comparison.compare_models` ranks it beside other
     purchase models fitted to the same summary, by PSIS-LOO and, when the summary has a
     holdout (and :meth:`CovariateCalendar.with_purchase_sums` its ``_full`` sums), by the
@@ -416,9 +419,10 @@ class ParetoNBDTimeVaryingModel(LimitedPredictions, PurchaseModel):
     dropout_kind = "lifetime"
     dropout_mixing = Mixing("gamma", "s", "beta")
     predicts = ("P(alive), expected and predicted purchases and CLV over the calendar's "
-                "future periods")
+                "future periods, and a new customer's expected purchases on the calendar")
     unavailable = {**LimitedPredictions.unavailable, "dert": "DERT (an unbounded horizon needs "
-                   "covariates for every future period)"}
+                   "covariates for every future period)", "prob_purchases": "a new customer's "
+                   "purchase-count distribution (no closed form on a calendar)"}
     unbounded_horizon = False
     report_candidate = False
     candidate_note = ("its predictions need the covariates' values in future periods, which "
@@ -606,6 +610,59 @@ class ParetoNBDTimeVaryingModel(LimitedPredictions, PurchaseModel):
             s=float(s), dropout_rate=beta + exposure.alive @ np.exp(past_d), edges=future,
             purchase=_cumulative(future, a), dropout=_cumulative(future, d),
             log_a=log_a[first:], log_d=log_d[first:])
+
+    def p_alive_draws(self, x, t_x, T, *, customers=None, n_draws: int | None = 1000,
+                      seed: int = 0):
+        """P(alive) per posterior draw for arrays of ``x, t_x, T``: shape ``(draws, *shape)``;
+        hypothetical customers born ``T`` time units before the calibration end, whose
+        covariates are the calendar's on those dates (``customers``: unused, as their purchase
+        sums do not enter P(alive))."""
+        x, t_x, T = np.broadcast_arrays(*(np.asarray(v, dtype=float) for v in (x, t_x, T)))
+        start = -self.calendar.edges[0]
+        if np.any(T > start + 1e-9):
+            raise ValueError(f"{self.title}: T up to {T.max():.4g}; the calendar starts "
+                             f"{start:.4g} {self.calendar.time_unit.plural} before the "
+                             "calibration end")
+        exposure = Exposure.of(self.calendar.edges[:self.n_past + 1], t_x.ravel(), T.ravel())
+        draws = self.posterior_draws(n_draws, seed)
+        out = np.empty((len(draws["r"]), x.size))
+        for i in range(len(out)):
+            draw = {k: v[i] for k, v in draws.items()}
+            log_a, log_d = self._period_effects(draw, np)
+            out[i] = p_alive(draw["r"], draw["alpha"], draw["s"], draw["beta"], x.ravel(),
+                             log_a, log_d, exposure)
+        return out.reshape((len(out), *x.shape))
+
+    def expected_purchases_new(self, t, *, customers=None, n_draws: int | None = 1000,
+                               seed: int = 0, born=0.0):
+        """E[X(t)] for a new customer acquired ``born`` time units after the calibration end
+        (negative: before it), in the ``t`` time units after their first purchase, under the
+        calendar's covariates for those periods, per posterior draw: shape ``(draws,
+        *broadcast(t, born).shape)``.
+
+        ``(r / alpha) int a(u) (beta / (beta + B(u) - B(born)))^s du`` over ``(born, born +
+        t]``, exact per period (:func:`expected_purchases_alive` with no history);
+        ``customers`` unused (the calendar's covariates are everybody's)."""
+        t, born = np.broadcast_arrays(np.asarray(t, dtype=float),
+                                      np.asarray(born, dtype=float))
+        edges = self.calendar.edges
+        if np.any(born < edges[0] - 1e-9) or np.any(born + t > edges[-1] + 1e-9):
+            raise ValueError(f"{self.title}: the calendar covers {edges[0]:.4g} to "
+                             f"{edges[-1]:.4g} {self.calendar.time_unit.plural} from the "
+                             "calibration end; born and born + t must fall within it")
+        if np.any(t < 0):
+            raise ValueError(f"{self.title}: t must not be negative")
+        start, stop = born.reshape(-1, 1), (born + t).reshape(-1, 1)
+        widths = np.clip(np.minimum(edges[None, 1:], stop)
+                         - np.maximum(edges[None, :-1], start), 0.0, None)
+        draws = self.posterior_draws(n_draws, seed)
+        out = np.empty((len(draws["r"]), t.size))
+        for i in range(len(out)):
+            draw = {k: v[i] for k, v in draws.items()}
+            log_a, log_d = self._period_effects(draw, np, len(edges) - 1)
+            out[i] = _given_alive(draw["r"], draw["alpha"], draw["s"],
+                                  np.full(t.size, draw["beta"]), log_a, log_d, widths)
+        return out.reshape((len(out), *t.shape))
 
     def check_horizon(self, horizon: float) -> None:
         """As :meth:`PurchaseModel.check_horizon`, and the horizon within the calendar."""

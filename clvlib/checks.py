@@ -258,6 +258,12 @@ def tracking_check(
     counts = np.bincount(combo_of.reshape(-1), weights=_weights(customers, summary.source),
                          minlength=len(combos))
     first, combo_row = combos[:, 0], combos[:, 1].astype(np.int64)
+    # A model whose new customers' purchases depend on when they arrive (a calendar's
+    # covariates) is evaluated per arrival day: its "row" is then the customer's arrival.
+    born = None
+    if model.arrival_dated:
+        born = first - unit.from_days((summary.calibration_end - start) / pd.Timedelta(days=1))
+        combo_row = np.arange(len(combos))
     periods = actual["period"].to_numpy()
     # A period covers days [p * u, (p + 1) * u) from the origin; the data cover whole days up to
     # ``end`` inclusive.
@@ -282,8 +288,12 @@ def tracking_check(
     step = max(1, model.MIX_CELLS // max(1, n_draws_))
     for lo_ in range(0, len(pairs), step):
         part = slice(lo_, lo_ + step)
-        values = model.expectations.expected_purchases_new(
-            **{k: v[:, pair_row[part]] for k, v in params.items()}, t=ages[None, part])
+        if born is None:
+            values = model.expectations.expected_purchases_new(
+                **{k: v[:, pair_row[part]] for k, v in params.items()}, t=ages[None, part])
+        else:
+            values = model.expected_purchases_new(ages[part], born=born[pair_row[part]],
+                                                  n_draws=n_draws)
         cumulative += (to_periods[part].T @ np.asarray(values, dtype=float).T).T
     mean, lo, hi = _interval(cumulative, interval)
     out = actual.rename(columns={"repeat_purchases": "actual"}).copy()

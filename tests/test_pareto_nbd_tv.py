@@ -23,6 +23,7 @@ from scipy import integrate
 from scipy.special import gammaln
 
 import clvlib as clv
+from clvlib import checks
 from clvlib.comparison import compare_models, holdout_lpd_pointwise, holdout_rows
 from clvlib.errors import CLVDataError
 from clvlib.models import pareto_nbd
@@ -338,6 +339,53 @@ def test_the_engines_simulated_futures_keep_to_the_closed_forms():
     assert scores["clv"].name.endswith("(simulated, 20 paths a draw)")
 
 
+PROMO_TRUTH = {"r": 0.8, "alpha": 5.0, "s": 0.9, "beta": 9.0}
+PROMO_EFFECTS = (0.6, -0.4)
+
+
+def _promo_model(log, summary, table):
+    """The model with the monthly promotion on both rates, fitted by hand: two identical draws
+    of :data:`PROMO_TRUTH` and :data:`PROMO_EFFECTS`."""
+    calendar = CovariateCalendar.of(table, summary)
+    model = tv.ParetoNBDTimeVaryingModel(calendar.with_purchase_sums(log, summary), calendar,
+                                         purchase_covariates=["promo"],
+                                         dropout_covariates=["promo"])
+    g, h = PROMO_EFFECTS
+    model.idata = az.from_dict({"posterior": {
+        **{k: np.full((1, 2), v) for k, v in PROMO_TRUTH.items()},
+        "g_purchase": np.full((1, 2, 1), g), "g_dropout": np.full((1, 2, 1), h)}})
+    return model, calendar
+
+
+def test_the_tracking_check_follows_each_cohort_on_the_calendar():
+    """The tracking check of the time-varying model: each period's expected cumulative repeat
+    purchases are the sum over customers of a new customer's expected purchases from the day
+    they arrived to the period's end, under the calendar's covariates
+    (``expected_purchases_new`` with ``born``; 1e-9); with the promotion at 1 in every month,
+    the Pareto/NBD's at alpha e^-g and beta e^-h (1e-9)."""
+    log, summary, table = _log_and_summary()
+    model, _ = _promo_model(log, summary, table)
+    actual = checks.repeat_purchases_by_period(log, summary)
+    got = checks.tracking_check(model, summary, actual, n_draws=2)
+    day = pd.Timedelta(days=1)
+    ends = got["period_start"] + got["period_share"] * 7 * day
+    tau = ((ends - summary.calibration_end) / day).to_numpy() / 7
+    born = ((summary.customers["first_purchase"] - summary.calibration_end) / day).to_numpy() / 7
+    want = sum(model.expected_purchases_new(np.clip(tau - b, 0.0, None), born=b,
+                                            n_draws=None)[0] for b in born)
+    np.testing.assert_allclose(got["mean"], want, rtol=1e-9)
+    assert want[-1] > 0
+    constant, _ = _promo_model(log, summary, table.assign(promo=1.0))
+    g, h = PROMO_EFFECTS
+    scaled = {**PROMO_TRUTH, "alpha": PROMO_TRUTH["alpha"] * np.exp(-g),
+              "beta": PROMO_TRUTH["beta"] * np.exp(-h)}
+    pnbd = fake_fit(clv.ParetoNBDModel(summary), scaled, spread=0.0, draws=2)
+    columns = ["mean", "lower", "upper", "incremental_mean"]
+    np.testing.assert_allclose(checks.tracking_check(constant, summary, actual, n_draws=2)[columns],
+                               checks.tracking_check(pnbd, summary, actual, n_draws=2)[columns],
+                               rtol=1e-9)
+
+
 def test_hypothetical_histories_and_new_customers_on_the_calendar():
     """P(alive) of hypothetical histories is the customers' own P(alive) (1e-12); with the
     promotion at 1 in every month, a new customer's expected purchases from any date are the
@@ -347,27 +395,15 @@ def test_hypothetical_histories_and_new_customers_on_the_calendar():
     born 17, 13, 9 and 5 weeks before the calibration end (``rvs``) make them on average by
     its end, each within 4.5 standard errors (4 checks: a false failure below 3e-5)."""
     log, summary, table = _log_and_summary()
-    truth = {"r": 0.8, "alpha": 5.0, "s": 0.9, "beta": 9.0}
-    g, h = 0.6, -0.4
-
-    def fitted(table):
-        calendar = CovariateCalendar.of(table, summary)
-        model = tv.ParetoNBDTimeVaryingModel(calendar.with_purchase_sums(log, summary),
-                                             calendar, purchase_covariates=["promo"],
-                                             dropout_covariates=["promo"])
-        model.idata = az.from_dict({"posterior": {
-            **{k: np.full((1, 2), v) for k, v in truth.items()},
-            "g_purchase": np.full((1, 2, 1), g), "g_dropout": np.full((1, 2, 1), h)}})
-        return model, calendar
-
-    model, calendar = fitted(table)
+    truth, (g, h) = PROMO_TRUTH, PROMO_EFFECTS
+    model, calendar = _promo_model(log, summary, table)
     c = model.customers
     np.testing.assert_allclose(
         model.p_alive_draws(c["x"], c["t_x"], c["T"], n_draws=None)[0],
         model.p_alive(n_draws=None).per_customer["mean"], rtol=1e-12)
     with pytest.raises(ValueError, match="calendar starts"):
         model.p_alive_draws(1, 5.0, 30.0, n_draws=None)
-    constant, _ = fitted(table.assign(promo=1.0))
+    constant, _ = _promo_model(log, summary, table.assign(promo=1.0))
     scaled = (truth["r"], truth["alpha"] * np.exp(-g), truth["s"], truth["beta"] * np.exp(-h))
     ages, born = np.array([0.5, 4.0, 9.0, 14.0]), np.array([-17.0, -9.5, -4.0, -6.0])
     np.testing.assert_allclose(

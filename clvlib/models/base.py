@@ -880,6 +880,10 @@ class PurchaseModel(CLVModel):
     #: model lets it (Pareto/GGG: ``k ~ Gamma(k_shape, k_rate)``, gaps Gamma(k, k lambda)
     #: whose coefficient of variation is ``1 / sqrt(k)``); None: it does not differ.
     regularity_mixing: ClassVar[Mixing | None] = None
+    #: Whether a new customer's purchases depend on the date they arrive (the time-varying
+    #: Pareto/NBD's calendar): then :meth:`expected_purchases_new` takes ``born``, when they
+    #: arrive in time units from the calibration end, and the tracking check passes it.
+    arrival_dated: ClassVar[bool] = False
     #: The parameter that correlates the purchase rate with the dropout rate across customers,
     #: where the model has one (Pareto/NBD (Abe): ``"rho"``, of their logs); None: independent.
     rate_correlation: ClassVar[str | None] = None

@@ -424,6 +424,7 @@ class ParetoNBDTimeVaryingModel(LimitedPredictions, PurchaseModel):
                    "covariates for every future period)", "prob_purchases": "a new customer's "
                    "purchase-count distribution (no closed form on a calendar)"}
     unbounded_horizon = False
+    arrival_dated = True
     report_candidate = False
     candidate_note = ("its predictions need the covariates' values in future periods, which "
                       "the report's data do not have")

@@ -97,9 +97,13 @@ def frequency_check(
     ages, combo_row = combos[:, 0], combos[:, 1].astype(np.int64)
     k = np.arange(max_x)
     # (draws, combos, k): probabilities of exactly k purchases by each age, then "max_x or more".
-    prob = model.expectations.prob_purchases(
-        **{name: v[:, combo_row][:, :, None] for name, v in params.items()},
-        t=ages[None, :, None], n=k[None, None, :])
+    if model.arrival_dated:  # a customer of age T arrived T before the calibration end
+        prob = model.prob_purchases(k[None, :], ages[:, None], born=-ages[:, None],
+                                    n_draws=n_draws)
+    else:
+        prob = model.expectations.prob_purchases(
+            **{name: v[:, combo_row][:, :, None] for name, v in params.items()},
+            t=ages[None, :, None], n=k[None, None, :])
     prob = np.concatenate([prob, 1 - prob.sum(axis=2, keepdims=True)], axis=2)
     prob = np.clip(prob, 0, None)
     prob /= prob.sum(axis=2, keepdims=True)

@@ -881,8 +881,9 @@ class PurchaseModel(CLVModel):
     #: whose coefficient of variation is ``1 / sqrt(k)``); None: it does not differ.
     regularity_mixing: ClassVar[Mixing | None] = None
     #: Whether a new customer's purchases depend on the date they arrive (the time-varying
-    #: Pareto/NBD's calendar): then :meth:`expected_purchases_new` takes ``born``, when they
-    #: arrive in time units from the calibration end, and the tracking check passes it.
+    #: Pareto/NBD's calendar): then :meth:`expected_purchases_new` and :meth:`prob_purchases`
+    #: take ``born``, when they arrive in time units from the calibration end, and the tracking
+    #: and frequency checks pass it.
     arrival_dated: ClassVar[bool] = False
     #: The parameter that correlates the purchase rate with the dropout rate across customers,
     #: where the model has one (Pareto/NBD (Abe): ``"rho"``, of their logs); None: independent.

@@ -38,6 +38,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 import pandas as pd
 import pytensor.tensor as pt
+from scipy.special import gammaln
 
 from clvlib.errors import CLVDataError
 from clvlib.keyed_random import Keys
@@ -367,6 +368,13 @@ class CustomerPosterior:
 _ALIVE, _RATE, _DROPOUT, _LIFE, _GAP = range(5)
 
 
+def _log_nb(r, alpha, n, e):
+    """log NB(n; r, alpha / (alpha + e)): ``n`` purchases given purchase exposure ``e``, the
+    rate ``lambda ~ Gamma(r, alpha)`` integrated out."""
+    return (gammaln(r + n) - gammaln(r) - gammaln(n + 1) + r * (np.log(alpha) - np.log(alpha + e))
+            + np.where(n > 0, n * (np.log(np.maximum(e, 1e-300)) - np.log(alpha + e)), 0.0))
+
+
 # ============================================================================================
 # The model
 # ============================================================================================
@@ -399,9 +407,9 @@ class ParetoNBDTimeVaryingModel(LimitedPredictions, PurchaseModel):
     simulated route: :class:`CustomerPosterior`) over the calendar's future periods: P(alive)
     and expected purchases exact, expected CLV and the predictive purchases and CLV simulated,
     each with its interval; P(alive) of hypothetical histories (:meth:`p_alive_draws`) and a
-    new customer's expected purchases from the date they arrive (:meth:`expected_purchases_new`);
-    nothing past the calendar (no DERT) and no new customer's purchase-count distribution,
-    which raise ``NotImplementedError``.
+    new customer's expected purchases and purchase-count distribution from the date they arrive
+    (:meth:`expected_purchases_new`, :meth:`prob_purchases`), which the tracking and frequency
+    checks read; nothing past the calendar (no DERT: ``NotImplementedError``).
     :func:`clvlib.comparison.compare_models` ranks it beside other
     purchase models fitted to the same summary, by PSIS-LOO and, when the summary has a
     holdout (and :meth:`CovariateCalendar.with_purchase_sums` its ``_full`` sums), by the
@@ -419,10 +427,9 @@ class ParetoNBDTimeVaryingModel(LimitedPredictions, PurchaseModel):
     dropout_kind = "lifetime"
     dropout_mixing = Mixing("gamma", "s", "beta")
     predicts = ("P(alive), expected and predicted purchases and CLV over the calendar's "
-                "future periods, and a new customer's expected purchases on the calendar")
+                "future periods, and a new customer's purchases on the calendar")
     unavailable = {**LimitedPredictions.unavailable, "dert": "DERT (an unbounded horizon needs "
-                   "covariates for every future period)", "prob_purchases": "a new customer's "
-                   "purchase-count distribution (no closed form on a calendar)"}
+                   "covariates for every future period)"}
     unbounded_horizon = False
     arrival_dated = True
     report_candidate = False
@@ -634,6 +641,61 @@ class ParetoNBDTimeVaryingModel(LimitedPredictions, PurchaseModel):
                              log_a, log_d, exposure)
         return out.reshape((len(out), *x.shape))
 
+    def _windows(self, t, born) -> tuple[np.ndarray, np.ndarray]:
+        """Where each ``(born, born + t]`` window starts in each period and the time it spends
+        there, ``(cells, P)``, after checking it lies on the calendar."""
+        edges = self.calendar.edges
+        if np.any(born < edges[0] - 1e-9) or np.any(born + t > edges[-1] + 1e-9):
+            raise ValueError(f"{self.title}: the calendar covers {edges[0]:.4g} to "
+                             f"{edges[-1]:.4g} {self.calendar.time_unit.plural} from the "
+                             "calibration end; born and born + t must fall within it")
+        if np.any(t < 0):
+            raise ValueError(f"{self.title}: t must not be negative")
+        start, stop = born.reshape(-1, 1), (born + t).reshape(-1, 1)
+        lo = np.maximum(edges[None, :-1], start)
+        return lo, np.clip(np.minimum(edges[None, 1:], stop) - lo, 0.0, None)
+
+    def prob_purchases(self, n, t, *, customers=None, n_draws: int | None = 1000,
+                       seed: int = 0, born=0.0):
+        """P(X(t) = n) for a new customer acquired ``born`` time units after the calibration
+        end (negative: before it): the chance of ``n`` repeat purchases in the ``t`` time units
+        after their first, under the calendar's covariates, per posterior draw: shape
+        ``(draws, *broadcast(n, t, born).shape)``; ``customers`` unused.
+
+        With ``e(u)`` and ``D(u)`` the purchase and dropout exposures from ``born`` to ``u``,
+        ``NB(n; r, alpha / (alpha + e))`` the count given exposure ``e``: ``NB(e(born + t))
+        (beta / (beta + D(born + t)))^s`` (alive throughout) plus the integral over the
+        dropout time of its density ``s beta^s d(u) (beta + D(u))^-(s+1)`` times ``NB(e(u))``,
+        by Gauss-Legendre in ``w = log(beta + D(u))`` within each period (where the density
+        is ``s beta^s e^{-s w}``, as :func:`clvlib.models.pareto_nbd.prob_purchases` does for
+        a small ``beta``)."""
+        n, t, born = np.broadcast_arrays(*(np.asarray(v, dtype=float) for v in (n, t, born)))
+        if np.any(n < 0) or np.any(n != np.floor(n)):
+            raise ValueError(f"{self.title}: n must hold whole numbers of purchases (0, 1, ...)")
+        lo, widths = self._windows(t, born)
+        count = n.reshape(-1, 1, 1)
+        draws = self.posterior_draws(n_draws, seed)
+        out = np.empty((len(draws["r"]), n.size))
+        for i in range(len(out)):
+            draw = {k: v[i] for k, v in draws.items()}
+            r, alpha, s, beta = (float(draw[k]) for k in ("r", "alpha", "s", "beta"))
+            log_a, log_d = self._period_effects(draw, np, widths.shape[1])
+            a, d = np.exp(log_a), np.exp(log_d)
+            spent_a, spent_d = a * widths, d * widths  # each period's exposures
+            a0 = np.cumsum(spent_a, axis=-1) - spent_a  # from born to each period's start
+            d0 = np.cumsum(spent_d, axis=-1) - spent_d
+            alive = (_log_nb(r, alpha, count, spent_a.sum(axis=-1)[:, None, None])[:, 0, 0]
+                     + s * (np.log(beta) - np.log(beta + spent_d.sum(axis=-1))))
+            # w from log(beta + D) at the period's start to its end; u - lo = (e^w - beta - D0) / d
+            w_lo = np.log(beta + d0)[..., None]
+            span = np.log1p(spent_d / (beta + d0))[..., None]
+            above = span * (1 + NODES) / 2  # w - w_lo
+            into = (beta + d0)[..., None] * np.expm1(above) / d[None, :, None]  # u - lo
+            left = np.exp(np.log(s) + s * np.log(beta) - s * (w_lo + above)
+                          + _log_nb(r, alpha, count, a0[..., None] + a[None, :, None] * into))
+            out[i] = np.exp(alive) + (span / 2 * WEIGHTS * left).sum(axis=(1, 2))
+        return out.reshape((len(out), *n.shape))
+
     def expected_purchases_new(self, t, *, customers=None, n_draws: int | None = 1000,
                                seed: int = 0, born=0.0):
         """E[X(t)] for a new customer acquired ``born`` time units after the calibration end
@@ -647,15 +709,7 @@ class ParetoNBDTimeVaryingModel(LimitedPredictions, PurchaseModel):
         t, born = np.broadcast_arrays(np.asarray(t, dtype=float),
                                       np.asarray(born, dtype=float))
         edges = self.calendar.edges
-        if np.any(born < edges[0] - 1e-9) or np.any(born + t > edges[-1] + 1e-9):
-            raise ValueError(f"{self.title}: the calendar covers {edges[0]:.4g} to "
-                             f"{edges[-1]:.4g} {self.calendar.time_unit.plural} from the "
-                             "calibration end; born and born + t must fall within it")
-        if np.any(t < 0):
-            raise ValueError(f"{self.title}: t must not be negative")
-        start, stop = born.reshape(-1, 1), (born + t).reshape(-1, 1)
-        widths = np.clip(np.minimum(edges[None, 1:], stop)
-                         - np.maximum(edges[None, :-1], start), 0.0, None)
+        widths = self._windows(t, born)[1]
         draws = self.posterior_draws(n_draws, seed)
         out = np.empty((len(draws["r"]), t.size))
         for i in range(len(out)):

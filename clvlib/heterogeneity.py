@@ -25,6 +25,8 @@ EFFECT_PHRASES = {
     ("gamma_gamma", "spend"): "spend {f} times as much per purchase",
     ("ggompertz_nbd", "purchase"): "buy {f} times as often",
     ("ggompertz_nbd", "dropout"): "have {f} times the hazard of leaving at every age",
+    ("pareto_nbd_tv", "purchase"): "buy {f} times as often",
+    ("pareto_nbd_tv", "dropout"): "leave {f} times as fast",
 }
 
 
@@ -50,7 +52,8 @@ def _interval(values: np.ndarray, interval: float) -> tuple[float, float]:
 
 
 def covariate_effects(model, interval: float = 0.9) -> pd.DataFrame:
-    """Each covariate effect of a fitted model as a factor with its interval, and a sentence.
+    """Each covariate effect of a fitted model as a factor with its interval, and a sentence:
+    the customers' covariates, and for the time-varying Pareto/NBD its calendar's, per period.
 
     Returns
     -------
@@ -89,6 +92,20 @@ def covariate_effects(model, interval: float = 0.9) -> pd.DataFrame:
                              "factor": float(factor.mean()), "lower": lo, "upper": hi,
                              "sentence": sentence})
                 j += 1
+    calendar = getattr(model, "calendar", None)  # the time-varying Pareto/NBD: per period
+    for role, names in (("purchase", model.purchase_names), ("dropout", model.dropout_names)) \
+            if calendar is not None else ():
+        for j, column in enumerate(names):
+            factor = np.exp(draws[f"g_{role}"][:, j])
+            lo, hi = _interval(factor, interval)
+            who = (f"In periods with {column} 1 rather than 0, customers"
+                   if calendar.values[column].isin([0, 1]).all()
+                   else f"Per unit more {column} in a period, customers")
+            phrase = _effect_phrase(model, role, f"{factor.mean():.2g}")
+            rows.append({"role": role, "term": column, "coefficient": float(np.log(factor).mean()),
+                         "factor": float(factor.mean()), "lower": lo, "upper": hi,
+                         "sentence": f"{who} {phrase} ({interval:.0%} interval {lo:.2g} to "
+                                     f"{hi:.2g})."})
     return pd.DataFrame(rows, columns=["role", "term", "coefficient", "factor", "lower",
                                        "upper", "sentence"])
 

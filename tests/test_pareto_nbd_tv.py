@@ -420,6 +420,32 @@ def test_a_new_customers_purchase_counts_on_the_calendar_and_the_frequency_check
                                rtol=1e-9)
 
 
+def test_who_differs_says_what_each_period_covariate_does():
+    """The calendar's effects in words, per period: an indicator (promo, 0 or 1) as "in
+    periods with promo 1 rather than 0", a numeric one (price) per unit; each factor e^g with
+    its interval (identical draws: one value)."""
+    from clvlib.heterogeneity import covariate_effects, who_differs
+
+    log, summary, table = _log_and_summary()
+    model, _ = _promo_model(log, summary, table)
+    text = who_differs(model)
+    assert text.splitlines() == [
+        "- In periods with promo 1 rather than 0, customers buy 1.8 times as often (90% "
+        "interval 1.8 to 1.8).",
+        "- In periods with promo 1 rather than 0, customers leave 0.67 times as fast (90% "
+        "interval 0.67 to 0.67)."]
+    calendar = CovariateCalendar.of(table, summary)
+    priced = tv.ParetoNBDTimeVaryingModel(calendar.with_purchase_sums(log, summary), calendar,
+                                          dropout_covariates=["price"])
+    priced.idata = az.from_dict({"posterior": {
+        **{k: np.full((1, 2), v) for k, v in PROMO_TRUTH.items()},
+        "g_dropout": np.full((1, 2, 1), 0.5)}})
+    effects = covariate_effects(priced)
+    assert effects["term"].tolist() == ["price"] and effects["role"].tolist() == ["dropout"]
+    assert effects["sentence"][0].startswith("Per unit more price in a period, customers leave "
+                                             "1.6 times as fast")
+
+
 def test_hypothetical_histories_and_new_customers_on_the_calendar():
     """P(alive) of hypothetical histories is the customers' own P(alive) (1e-12); with the
     promotion at 1 in every month, a new customer's expected purchases from any date are the

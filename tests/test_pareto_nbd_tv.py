@@ -494,6 +494,29 @@ def test_hypothetical_histories_and_new_customers_on_the_calendar():
         assert abs(x.mean() - want) < 4.5 * x.std() / np.sqrt(x.size), (age, x.mean(), want)
 
 
+def test_a_saved_fit_loads_back_with_its_calendar(tmp_path):
+    """save and load_model: the fit comes back with its covariates and predicts the same
+    (exact); without a calendar, or with another, it is refused by name; get_model says how
+    to build it."""
+    sims, calendar = _simulated(300, 1)
+    model = tv.ParetoNBDTimeVaryingModel(sims, calendar, purchase_covariates=["promo"],
+                                         dropout_covariates=["season"])
+    model.fit("map", progressbar=False)
+    path = model.save(tmp_path / "tv.nc")
+    loaded = clv.load_model(path, sims, calendar=calendar)
+    assert (loaded.purchase_names, loaded.dropout_names) == (["promo"], ["season"])
+    np.testing.assert_array_equal(loaded.p_alive(n_draws=None).per_customer,
+                                  model.p_alive(n_draws=None).per_customer)
+    with pytest.raises(ValueError, match="give the calendar"):
+        clv.load_model(path, sims)
+    table = calendar.values.assign(promo=1.0).rename_axis("period_start").reset_index()
+    other = CovariateCalendar.on_clock(table, "2020-12-31", "week")
+    with pytest.raises(ValueError, match="different data"):
+        clv.load_model(path, sims, calendar=other)
+    with pytest.raises(KeyError, match="needs a calendar"):
+        clv.get_model("pareto_nbd_tv")
+
+
 def test_the_fit_cache_tells_calendars_apart():
     """The same customers under another calendar are other data: another cache key."""
     log, summary, table = _log_and_summary()

@@ -52,6 +52,9 @@ def get_model(name: str) -> type[CLVModel]:
     regularity model of any ``k`` (``"bg_cnbd_3"``, ``"mbg_cnbd_4"``)."""
     if name not in MODELS:
         regular = class_named(name)
+        if name == ParetoNBDTimeVaryingModel.name:
+            raise KeyError(f"{name!r} needs a calendar: build it as "
+                           "clvlib.ParetoNBDTimeVaryingModel(summary, calendar, ...)")
         if regular is None:
             raise KeyError(f"unknown model {name!r}; valid names: {', '.join(MODELS)} "
                            "(the regularity models take any k: bg_cnbd_<k>, mbg_cnbd_<k>)")
@@ -59,12 +62,25 @@ def get_model(name: str) -> type[CLVModel]:
     return MODELS[name]
 
 
-def load_model(path: str | Path, data) -> CLVModel:
+def load_model(path: str | Path, data, calendar=None) -> CLVModel:
     """Rebuild a fitted model from a file written by :meth:`CLVModel.save` and its data
-    (with the covariates, their coding and the group it was fitted with)."""
+    (with the covariates, their coding and the group it was fitted with); a fit of the
+    time-varying Pareto/NBD also needs the :class:`~clvlib.time_varying.CovariateCalendar` it
+    was fitted with (another calendar is other data, refused)."""
     config = fit_config(read_fit_file(path), path)
-    model = get_model(config["model"])(data, priors=config["priors"],
-                                       **CLVModel.options_from_config(config))
+    if config["model"] == ParetoNBDTimeVaryingModel.name:
+        if calendar is None:
+            raise ValueError(f"{path}: holds a fit of the {ParetoNBDTimeVaryingModel.title[:-1]}"
+                             "); give the calendar it was fitted with: "
+                             "load_model(path, summary, calendar=calendar)")
+        covariates = config["calendar"]
+        model = ParetoNBDTimeVaryingModel(
+            data, calendar, priors=config["priors"],
+            purchase_covariates=covariates["purchase_covariates"],
+            dropout_covariates=covariates["dropout_covariates"])
+    else:
+        model = get_model(config["model"])(data, priors=config["priors"],
+                                           **CLVModel.options_from_config(config))
     return model.load_fit(path)
 
 

@@ -88,6 +88,12 @@ def score_by_simulation(purchase_model: PurchaseModel, spend_model: GammaGammaMo
     x = frame["x"].to_numpy(dtype=float)
     m = frame["monetary"].fillna(0.0).to_numpy(dtype=float) if with_spend else None
     z_spend = spend_model.design_matrix(frame) if with_spend else None
+    # A model may know its expected purchases over a finite horizon in closed form (the
+    # time-varying Pareto/NBD); its CLV, discounted, is still simulated.
+    exact = not unbounded and purchase_model.closed_form_purchases
+    simulated = ("clv",) if exact else ("expected_purchases", "clv")
+    names = {k: v + (f" (simulated, {paths} paths a draw)" if k in simulated else "")
+             for k, v in names.items()}
     what = ", ".join(_SHORT[k] for k in wanted)
     stats = {k: np.empty((len(frame), 4 if k.endswith("_predictive") else 3)) for k in wanted}
     totals = {k: np.zeros(n_future if k.endswith("_predictive") else n) for k in wanted}
@@ -102,9 +108,6 @@ def score_by_simulation(purchase_model: PurchaseModel, spend_model: GammaGammaMo
     by_row = np.argsort(row_of_all, kind="stable")
     ends = np.cumsum(np.bincount(row_of_all, minlength=len(every_row)))
     step = max(1, max(chunk_cells, SIMULATED_CELLS) // max(n, n_future if predictive else 0))
-    # A posterior may know its expected purchases over a finite horizon in closed form (the
-    # time-varying Pareto/NBD's); its CLV, discounted, is still simulated.
-    exact = False
     first_row = 0
     while first_row < len(every_row):
         last_row = max(first_row + 1, min(first_row + CHUNK_ROWS, int(np.searchsorted(
@@ -124,7 +127,6 @@ def score_by_simulation(purchase_model: PurchaseModel, spend_model: GammaGammaMo
             posterior = purchase_model.customer_posterior(
                 **{k: draws[k][i] for k in purchase_model.variables}, **data)
             p_alive[:, i] = posterior.chance
-            exact = not unbounded and hasattr(posterior, "expected_purchases")
             if {"expected_purchases", "clv"} & set(wanted):
                 if unbounded:
                     purchases[:, i] = discounted[:, i] = sum(
@@ -166,9 +168,6 @@ def score_by_simulation(purchase_model: PurchaseModel, spend_model: GammaGammaMo
         for key, values in future.items():
             stats[key][chunk] = predictive_summary(values, interval)
             totals[key] += weights[chunk] @ values
-    simulated = ("clv",) if exact else ("expected_purchases", "clv")
-    names = {k: v + (f" (simulated, {paths} paths a draw)" if k in simulated else "")
-             for k, v in names.items()}
     return predictions_of(names, stats, totals, frame.index, interval)
 
 

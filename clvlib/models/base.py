@@ -904,6 +904,10 @@ class PurchaseModel(CLVModel):
     #: closed form; the prediction engine then simulates the rest
     #: (:mod:`clvlib.simulated_scoring`). None: closed forms.
     customer_posterior: ClassVar[Callable | None] = None
+    #: For such a model, whether its posterior gives the expected purchases over a finite
+    #: horizon in closed form (``expected_purchases(horizon)``: the time-varying Pareto/NBD's);
+    #: the engine then simulates only the CLV, each purchase discounted from its own time.
+    closed_form_purchases: ClassVar[bool] = False
     #: How the report fits it (:func:`clvlib.comparison.fit_candidates`): ``"nuts"``, or
     #: ``"laplace"`` for a model whose NUTS fit takes hours (Pareto/GGG).
     report_fit: ClassVar[str] = "nuts"

@@ -128,11 +128,18 @@ def methods_text(purchase_model, spend_model, annual_discount_rate: float) -> st
                      "over the horizon, each purchase discounted from when it is expected; a "
                      "credible interval is over draws, a predictive interval over simulated "
                      "futures.")
-        if purchase_model.customer_posterior is not None:
+        if purchase_model.closed_form_purchases:
+            lines.append(f"- **Simulated expectations**: {purchase_model.title}'s expected "
+                         "purchases are exact, but its CLV, each purchase discounted from its "
+                         "own time, has no closed form: under each posterior draw it is the "
+                         f"mean over simulated futures of the customer ({PATHS} a draw), so "
+                         "its credible intervals hold that simulation's noise too.")
+        elif purchase_model.customer_posterior is not None:
             lines.append(f"- **Simulated expectations**: {purchase_model.title}'s expected "
                          "purchases have no closed form; under each posterior draw they are "
                          f"the mean of simulated futures of the customer ({PATHS} a draw), so "
                          "their credible intervals hold that simulation's noise too.")
-        lines.append("- **Retention** in the sensitivities: "
-                     f"{RETENTION_DEFINITIONS[purchase_model.dropout_mixing.family]}.")
+        if purchase_model.unbounded_horizon:  # no valuation, no sensitivities without
+            lines.append("- **Retention** in the sensitivities: "
+                         f"{RETENTION_DEFINITIONS[purchase_model.dropout_mixing.family]}.")
     return "\n".join(lines)

@@ -401,7 +401,9 @@ def compare_models(
 
 
 def fit_candidates(summary: CustomerSummary, names, *, progress: Announce | None = to_stderr,
-                   model_options: dict | None = None, **fit_options) -> list[PurchaseModel]:
+                   model_options: dict | None = None, calendar=None,
+                   calendar_covariates: dict | None = None,
+                   **fit_options) -> list[PurchaseModel]:
     """Fit each named purchase model (``"bg_nbd"``, ``"mbg_nbd"``, ``"pareto_nbd"``) by NUTS,
     or by the Laplace approximation where NUTS would take hours (a model's ``report_fit``,
     Pareto/GGG: its ``draws x chains`` draws; the tuning and NUTS settings do not apply).
@@ -410,22 +412,35 @@ def fit_candidates(summary: CustomerSummary, names, *, progress: Announce | None
     standard error; ``None`` for none), so a long run never looks hung. ``model_options``
     (``purchase_covariates``, ``dropout_covariates``, ``group``, ...) go to every model's
     constructor, e.g. to fit the covariate or pooled version of each candidate; a model that
-    takes none (Pareto/GGG) is then left out, and says so.
+    takes none (Pareto/GGG) is then left out, and says so. The time-varying Pareto/NBD
+    (``"pareto_nbd_tv"``) takes ``calendar`` (a :class:`~clvlib.time_varying.CovariateCalendar`)
+    and ``calendar_covariates`` (its ``purchase_covariates`` and ``dropout_covariates``).
     """
+    from clvlib.models.pareto_nbd_tv import ParetoNBDTimeVaryingModel
+
     models = []
     for name in names:
-        cls = get_model(name)
+        is_tv = name == ParetoNBDTimeVaryingModel.name
+        cls = ParetoNBDTimeVaryingModel if is_tv else get_model(name)
         if not issubclass(cls, PurchaseModel):
             raise ValueError(f"{name!r} is not a purchase model; candidates must predict purchases")
         if not cls.report_candidate:
             raise ValueError(f"{cls.title} ({name!r}) is not yet a report candidate: "
                              f"{cls.candidate_note}; fit it with clvlib.get_model({name!r}) and "
                              "compare it with compare_models")
+        if is_tv and (calendar is None or not any((calendar_covariates or {}).values())):
+            raise ValueError(f"{cls.title} ({name!r}) needs a calendar of covariates per "
+                             "period: give calendar_file and calendar_purchase_covariates or "
+                             "calendar_dropout_covariates")
         if model_options and not cls.covariate_links:
             if progress is not None:  # its plain version is among the candidates already
-                progress(f"{cls.title} takes no covariates or groups: no such version of it")
+                progress(f"{cls.title} takes no customer covariates or groups: no such version "
+                         "of it")
             continue
-        model = cls(summary, **(model_options or {}))
+        model = (cls(summary, calendar, **calendar_covariates) if is_tv
+                 else cls(summary, **(model_options or {})))
+        if is_tv:
+            model.check_identified()
         fit_announced(model, progress=progress, method=cls.report_fit, **fit_options)
         models.append(model)
     return models

@@ -305,3 +305,16 @@ def sensitivities(acquiring: bool, retention_points: float = 0.01,
     return ("What moves the value most: the table below gives the operating value "
             + ", ".join(moves[:-1]) + " and " + moves[-1] + ", each against the base case "
             "(the change is computed per posterior draw, so its interval is the change's own).")
+
+
+def not_valued(model, what: str) -> str:
+    """Why the report leaves ``what`` (a value over customers' whole remaining lifetimes) out
+    when the value model predicts over a finite horizon only (the time-varying Pareto/NBD,
+    as far as its calendar reaches)."""
+    calendar = getattr(model, "calendar", None)
+    reach = ("its horizon" if calendar is None else
+             f"its calendar's covariates reach ({calendar.horizon():.4g} "
+             f"{calendar.time_unit.plural} past {calendar.calibration_end:%d %B %Y})")
+    return (f"**Not valued here.** {what} counts purchases over customers' whole remaining "
+            f"lifetimes, and the value model, {model.title}, predicts only as far as {reach}. "
+            "Choose a value model without a calendar (`value_model`) to value it.")

@@ -328,7 +328,14 @@ def heterogeneity(purchase_model) -> str:
     """The 'average customer' against the spread of the fitted mixing distributions."""
     avg = average_customer(purchase_model)
     text = ""
-    if purchase_model.indexed:
+    calendar = getattr(purchase_model, "calendar", None)  # the time-varying Pareto/NBD
+    if calendar is not None:
+        names = dict.fromkeys(purchase_model.purchase_names + purchase_model.dropout_names)
+        text += (f"The rates below are those of a period whose calendar covariates "
+                 f"({', '.join(names)}) "
+                 "are all 0; in each period its covariates multiply everybody's purchase rate "
+                 "and dropout hazard alike (see who differs, and why). ")
+    elif purchase_model.indexed:
         text += ("Each customer's rates follow from their own covariates and group, so the "
                  "spread below is over the real customers, each with their own parameters. ")
     text += (

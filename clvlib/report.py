@@ -163,9 +163,9 @@ def run_report(
     data = _data_provenance(effective.get("data"))
     if data is not None:
         effective["data"] = values["data"] = data["value"]
-    if effective.get("covariates_file"):  # like data: relative to where the command runs
-        covariates = str(Path(effective["covariates_file"]).expanduser().resolve())
-        effective["covariates_file"] = values["covariates_file"] = covariates
+    for key in ("covariates_file", "calendar_file"):  # like data: relative to where it runs
+        if effective.get(key):
+            effective[key] = values[key] = str(Path(effective[key]).expanduser().resolve())
     protected = [Path.cwd(), Path(notebooks_dir), *([SOURCE_ROOT] if SOURCE_ROOT else [])]
     out_dir = _check_out_dir(out_dir, protected + ([params_file] if params_file else []))
     build = _new_build_dir(out_dir)

@@ -18,6 +18,7 @@ columns, from the transaction log the summary came from.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -30,6 +31,15 @@ from clvlib.timeunits import TimeUnit
 PERIOD_COLUMN = "period_start"
 #: The summary columns of covariate sums over each customer's repeat purchases.
 SUM_PREFIX = "sum:"
+#: The file a report's step 1 writes its calendar to, among its artifacts.
+CALENDAR_FILE = "calendar.parquet"
+
+
+def saved_calendar(folder: str | Path, summary: CustomerSummary) -> CovariateCalendar | None:
+    """The calendar :meth:`CovariateCalendar.save` wrote in ``folder``, on ``summary``'s clock;
+    None when there is none (a report without ``calendar_file``)."""
+    path = Path(folder) / CALENDAR_FILE
+    return CovariateCalendar.of(path, summary) if path.exists() else None
 
 
 @dataclass(frozen=True)
@@ -54,13 +64,13 @@ class CovariateCalendar:
     time_unit: TimeUnit
 
     @classmethod
-    def of(cls, table: pd.DataFrame, summary: CustomerSummary, *,
+    def of(cls, table: pd.DataFrame | str | Path, summary: CustomerSummary, *,
            period_column: str = PERIOD_COLUMN) -> CovariateCalendar:
         """A calendar from a table of periods, on ``summary``'s clock, covering its customers.
 
         Parameters
         ----------
-        table : pandas.DataFrame
+        table : pandas.DataFrame, or the path of a CSV or Parquet file
             One row per period: ``period_column`` (each period's first day; regular, e.g.
             every Monday or every first of a month) and numeric covariate columns.
         summary : CustomerSummary
@@ -72,6 +82,12 @@ class CovariateCalendar:
             As :meth:`on_clock`, and when the periods start after some customer's first
             purchase.
         """
+        if isinstance(table, (str, Path)):
+            path = Path(table)
+            if not path.exists():
+                raise CLVDataError(f"covariate calendar: no file {path}")
+            table = (pd.read_parquet(path) if path.suffix.lower() in (".parquet", ".pq")
+                     else pd.read_csv(path))
         calendar = cls.on_clock(table, summary.calibration_end, summary.time_unit,
                                 period_column=period_column)
         first = summary.customers["first_purchase"].min()
@@ -135,6 +151,11 @@ class CovariateCalendar:
                                f"before the end of calibration ({end:%Y-%m-%d})")
         return cls(edges, values.astype(float).set_axis(starts), end, TimeUnit.parse(time_unit))
 
+    def table(self) -> pd.DataFrame:
+        """The calendar as a table of periods again (``period_start`` and the covariates), as
+        :meth:`of` reads it."""
+        return self.values.rename_axis(PERIOD_COLUMN).reset_index()
+
     @property
     def columns(self) -> list[str]:
         """The covariates' names."""
@@ -168,6 +189,22 @@ class CovariateCalendar:
     def horizon(self) -> float:
         """How far past the calibration end the calendar reaches, in time units."""
         return float(self.edges[-1])
+
+    def check_reach(self, horizon: float, what: str = "horizon") -> None:
+        """Raise ``ValueError`` unless the calendar reaches ``horizon`` time units past the
+        calibration end (a prediction's covariates must be known for all of it)."""
+        if not horizon <= self.horizon() + 1e-9:
+            raise ValueError(f"{what}={horizon!r}: the calendar's covariates reach "
+                             f"{self.horizon():.4g} {self.time_unit.plural} past the calibration "
+                             f"end ({self.calibration_end:%Y-%m-%d}); extend it to predict "
+                             "further")
+
+    def save(self, folder: str | Path) -> Path:
+        """Write the calendar as ``calendar.parquet`` in ``folder`` (:func:`saved_calendar`
+        reads it back against the same summary)."""
+        path = Path(folder) / CALENDAR_FILE
+        self.table().to_parquet(path)
+        return path
 
     def with_purchase_sums(self, log, summary: CustomerSummary) -> CustomerSummary:
         """``summary`` with a ``sum:<covariate>`` column per covariate: its sum over the

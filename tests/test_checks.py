@@ -23,6 +23,8 @@ class FixedProbabilities:
     """A stand-in purchase model: P(X(T) = k) read from a table by age, the same in every draw
     and for every customer (one parameter row)."""
 
+    arrival_dated = False  # a new customer's purchases do not depend on when they arrive
+
     def __init__(self, table: dict[float, list[float]], customers: pd.DataFrame):
         self.table, self.customers = table, customers
         self.expectations = SimpleNamespace(prob_purchases=self._prob)

@@ -323,7 +323,7 @@ def test_a_summary_without_litt_is_refused_by_name_and_the_report_fits_it_by_lap
     frame["segment"] = np.arange(len(frame)) % 2
     assert fit_candidates(frame, ["pareto_ggg"], progress=said.append,
                           model_options={"purchase_covariates": ["segment"]}) == []
-    assert said == ["Pareto/GGG takes no covariates or groups: no such version of it"]
+    assert said == ["Pareto/GGG takes no customer covariates or groups: no such version of it"]
 
 
 def test_a_future_in_which_nobody_buys_is_empty():

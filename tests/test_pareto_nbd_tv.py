@@ -658,3 +658,59 @@ def test_compare_models_ranks_it_above_the_pareto_nbd_that_ignores_the_calendar(
     _, seasonal, comparison = calendar_fits
     assert comparison.best is seasonal
     assert comparison.margin()[2] == "clear", comparison.table
+
+
+def test_the_report_asks_for_a_calendar_whose_covariates_vary_in_calibration():
+    """fit_candidates: the time-varying candidate without a calendar is refused, saying which
+    parameters to give; a covariate that is the same in every period the customers were active
+    in before the calibration end (a promotion only after it) is refused by name, before any
+    fit: its coefficient would restate its prior."""
+    from clvlib.comparison import fit_candidates
+
+    log, summary, table = _log_and_summary()
+    with pytest.raises(ValueError, match="calendar_file and calendar_purchase_covariates"):
+        fit_candidates(summary, ["pareto_nbd_tv"], progress=None)
+    late = table.assign(promo=[0.0, 0.0, 0.0, 0.0, 1.0, 1.0])  # May and June only
+    calendar = CovariateCalendar.of(late, summary)
+    with pytest.raises(CLVDataError, match="'promo' is 0 in every period"):
+        fit_candidates(calendar.with_purchase_sums(log, summary), ["pareto_nbd_tv"],
+                       calendar=calendar, progress=None,
+                       calendar_covariates={"purchase_covariates": ["promo"]})
+
+
+@pytest.mark.slow
+def test_a_report_valued_with_it(tmp_path, monkeypatch):
+    """The smoke report on the CDNOW sample with a weekly calendar whose covariate marks the
+    1997 holiday weeks (Thanksgiving to Christmas), calibration to 31 March 1998, the
+    time-varying Pareto/NBD among the candidates and as the value model: every table and
+    figure its text announces is there; who differs says what the holiday weeks do; the
+    heterogeneity section says its rates are those of a period with the covariates at 0; the
+    value over the next 52 weeks and the strategy segments are there, and the whole-lifetime
+    valuation is left out with its reason; the appendix says its expected purchases are exact
+    and its CLV simulated."""
+    from report_checks import REPORT_TABLES, assert_whole, smoke_params, unescaped
+
+    from clvlib.report import run_report
+
+    weeks = pd.DataFrame({"period_start": pd.date_range("1997-01-01", "1999-04-07",
+                                                        freq="7D")})
+    weeks["holiday"] = weeks["period_start"].between("1997-11-26", "1997-12-24").astype(float)
+    weeks.to_csv(tmp_path / "calendar.csv", index=False)
+    params = smoke_params() | {
+        "candidate_models": ["pareto_nbd", "pareto_nbd_tv"], "value_model": "pareto_nbd_tv",
+        "calendar_file": "calendar.csv", "calendar_purchase_covariates": ["holiday"],
+        "calibration_end": "1998-03-31"}
+    monkeypatch.chdir(tmp_path)
+    out = run_report(params, tmp_path / "report", progress=print)
+    html = unescaped(assert_whole(out))
+    title = "Pareto/NBD (time-varying covariates: purchase holiday; dropout none)"
+    assert f"The sections that follow use <strong>{title}" in html
+    assert "In periods with holiday 1 rather than 0, customers buy" in html
+    assert "whose calendar covariates (holiday) are all 0" in html
+    assert html.count("Not valued here.") == 2
+    assert f"{title}'s expected purchases are exact" in html
+    lifelong = ("A new customer, over", "Customers by the month of their first purchase:",
+                "The valuation's assumptions", "Customer-based corporate valuation",
+                "Sensitivities of the operating value")
+    for caption in REPORT_TABLES:
+        assert (caption in html) != caption.startswith(lifelong), caption

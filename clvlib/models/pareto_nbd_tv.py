@@ -401,15 +401,16 @@ class ParetoNBDTimeVaryingModel(LimitedPredictions, PurchaseModel):
 
     Notes
     -----
-    Not a report candidate (its predictions need the covariates' future values, which the
-    report's data do not have) and not in :data:`clvlib.MODELS` (it needs a calendar). It
-    predicts through the prediction engine (:func:`clvlib.score_customers`, by its
-    simulated route: :class:`CustomerPosterior`) over the calendar's future periods: P(alive)
-    and expected purchases exact, expected CLV and the predictive purchases and CLV simulated,
-    each with its interval; P(alive) of hypothetical histories (:meth:`p_alive_draws`) and a
-    new customer's expected purchases and purchase-count distribution from the date they arrive
-    (:meth:`expected_purchases_new`, :meth:`prob_purchases`), which the tracking and frequency
-    checks read; nothing past the calendar (no DERT: ``NotImplementedError``).
+    A report candidate given a calendar (``calendar_file`` and its covariates among the report's
+    parameters), fitted there by the Laplace approximation; not in :data:`clvlib.MODELS` (it
+    needs a calendar). It predicts through the prediction engine
+    (:func:`clvlib.score_customers`, by its simulated route: :class:`CustomerPosterior`) over
+    the calendar's future periods: P(alive) and expected purchases exact, expected CLV and the
+    predictive purchases and CLV simulated, each with its interval; P(alive) of hypothetical
+    histories (:meth:`p_alive_draws`) and a new customer's expected purchases and purchase-count
+    distribution from the date they arrive (:meth:`expected_purchases_new`,
+    :meth:`prob_purchases`), which the tracking and frequency checks read; nothing past the
+    calendar (no DERT: ``NotImplementedError``).
     :func:`clvlib.comparison.compare_models` ranks it beside other
     purchase models fitted to the same summary, by PSIS-LOO and, when the summary has a
     holdout (and :meth:`CovariateCalendar.with_purchase_sums` its ``_full`` sums), by the
@@ -432,9 +433,12 @@ class ParetoNBDTimeVaryingModel(LimitedPredictions, PurchaseModel):
                    "covariates for every future period)"}
     unbounded_horizon = False
     arrival_dated = True
-    report_candidate = False
-    candidate_note = ("its predictions need the covariates' values in future periods, which "
-                      "the report's data do not have")
+    closed_form_purchases = True
+    # The report fits it by the Laplace approximation: NUTS takes minutes per thousand
+    # customers with weekly periods (benchmarks/RESULTS.md, "Time-varying covariates").
+    report_fit = "laplace"
+    #: Its lifetimes at covariates 0 are the Pareto/NBD's (exponential, rate mu).
+    lifetimes = pareto_nbd.ParetoNBDModel.lifetimes
 
     def __init__(self, data, calendar: CovariateCalendar, priors: dict | None = None, *,
                  purchase_covariates=(), dropout_covariates=()):
@@ -719,11 +723,23 @@ class ParetoNBDTimeVaryingModel(LimitedPredictions, PurchaseModel):
                                   np.full(t.size, draw["beta"]), log_a, log_d, widths)
         return out.reshape((len(out), *t.shape))
 
+    def check_identified(self) -> None:
+        """Raise ``CLVDataError`` for a covariate that takes one value in every period the
+        customers were active in during calibration: the data cannot tell its effect from the
+        baseline rate, and its coefficient would restate its prior (the report asks this of
+        each calendar it is given)."""
+        active = self.exposure.alive.sum(axis=0) > 0
+        for names, matrix in ((self.purchase_names, self.Z), (self.dropout_names, self.W)):
+            for j, column in enumerate(names):
+                values = matrix[:self.n_past][active, j]
+                if np.ptp(values) == 0:
+                    raise CLVDataError(
+                        f"calendar covariate '{column}' is {values[0]:g} in every period the "
+                        "customers were active in before the calibration end: the data cannot "
+                        "tell its effect; give a covariate that varies within the calibration "
+                        "period (or move calibration_end past where it does)")
+
     def check_horizon(self, horizon: float) -> None:
         """As :meth:`PurchaseModel.check_horizon`, and the horizon within the calendar."""
         super().check_horizon(horizon)
-        reach = self.calendar.horizon()
-        if not horizon <= reach + 1e-9:
-            raise ValueError(f"{self.title}: horizon={horizon!r}; the calendar's covariates "
-                             f"reach {reach:.4g} {self.calendar.time_unit.plural} past the "
-                             "calibration end; extend it to predict further")
+        self.calendar.check_reach(horizon, f"{self.title}: horizon")

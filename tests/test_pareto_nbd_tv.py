@@ -680,8 +680,8 @@ def test_the_report_asks_for_a_calendar_whose_covariates_vary_in_calibration():
 
 @pytest.mark.slow
 def test_a_report_valued_with_it(tmp_path, monkeypatch):
-    """The smoke report on the CDNOW sample with a weekly calendar whose covariate marks the
-    1997 holiday weeks (Thanksgiving to Christmas), calibration to 31 March 1998, the
+    """The smoke report on the CDNOW sample with a monthly calendar whose covariate marks
+    December (the holiday month), calibration to 31 March 1998, the
     time-varying Pareto/NBD among the candidates and as the value model: every table and
     figure its text announces is there; who differs says what the holiday weeks do; the
     heterogeneity section says its rates are those of a period with the covariates at 0; the
@@ -692,10 +692,10 @@ def test_a_report_valued_with_it(tmp_path, monkeypatch):
 
     from clvlib.report import run_report
 
-    weeks = pd.DataFrame({"period_start": pd.date_range("1997-01-01", "1999-04-07",
-                                                        freq="7D")})
-    weeks["holiday"] = weeks["period_start"].between("1997-11-26", "1997-12-24").astype(float)
-    weeks.to_csv(tmp_path / "calendar.csv", index=False)
+    months = pd.DataFrame({"period_start": pd.date_range("1997-01-01", "1999-04-01",
+                                                         freq="MS")})
+    months["holiday"] = (months["period_start"].dt.month == 12).astype(float)
+    months.to_csv(tmp_path / "calendar.csv", index=False)
     params = smoke_params() | {
         "candidate_models": ["pareto_nbd", "pareto_nbd_tv"], "value_model": "pareto_nbd_tv",
         "calendar_file": "calendar.csv", "calendar_purchase_covariates": ["holiday"],

@@ -11,6 +11,8 @@ import numba
 import numpy as np
 import pandas as pd
 
+from clvlib.keyed_random import id_hashes
+
 # --------------------------------------------------------------------------------------------
 # Each customer's future given their history: the posterior predictive of what will happen
 # --------------------------------------------------------------------------------------------
@@ -81,9 +83,8 @@ def customer_seeds(index: pd.Index, seed: int) -> np.ndarray:
     on which other customers are scored with it, or in which order (chunks, Spark batches)."""
     # Ids hashed by their text, so that an id read as a string by one engine and as another
     # string type (or a number) by another still gets the same draws.
-    text = np.asarray(pd.Index(index).astype(str), dtype=object)
-    hashed = pd.util.hash_array(text, categorize=False)
-    mixed = hashed ^ np.uint64(np.random.SeedSequence(seed).generate_state(1, np.uint64)[0])
+    salt = np.random.SeedSequence(seed).generate_state(1, np.uint64)[0]
+    mixed = id_hashes(index) ^ np.uint64(salt)
     return (mixed % np.uint64(2**31 - 1)).astype(np.int64)  # the spend stream adds 2**31
 
 

@@ -36,6 +36,13 @@ def _mix(z: np.ndarray) -> np.ndarray:
     return z ^ (z >> np.uint64(31))
 
 
+def id_hashes(index) -> np.ndarray:
+    """A 64-bit hash of each customer id, of its text: an id read as a number by one engine and
+    as a string by another hashes alike (:func:`clvlib.futures.customer_seeds` too)."""
+    text = np.asarray(pd.Index(index).astype(str), dtype=object)
+    return pd.util.hash_array(text, categorize=False)
+
+
 def _counter(value) -> np.ndarray:
     """A counter (an int, or an array of them) spread over 64 bits, as ``uint64``."""
     if np.isscalar(value):
@@ -72,9 +79,9 @@ class Keys:
         and as a string by another gets the same numbers. A repeated id's later rows are told
         apart by their order among its rows."""
         index = pd.Index(index)
-        text = np.asarray(index.astype(str), dtype=object)
-        keys = _mix(pd.util.hash_array(text, categorize=False) ^ _mix(_counter(seed)))
+        keys = _mix(id_hashes(index) ^ _mix(_counter(seed)))
         if not index.is_unique:  # an id's first row keeps its key
+            text = index.astype(str)
             later = pd.Series(text).groupby(text).cumcount().to_numpy()
             keys = np.where(later > 0, _mix(keys ^ _counter(later)), keys)
         return cls(keys)
@@ -101,9 +108,7 @@ class Keys:
     def uniform(self, *counters, at=None) -> np.ndarray:
         """One uniform in (0, 1) per unit (or per unit at ``at``), for the number named by
         ``counters``; a counter may be an array, one value per unit taken."""
-        keys = self.keys if at is None else self.keys[at]
-        for value in counters:
-            keys = _mix(keys ^ _mix(_counter(value)))
+        keys = (self if at is None else self.take(at)).at(*counters).keys
         return ((keys >> np.uint64(11)).astype(np.float64) + 0.5) * 2.0**-53
 
     def exponential(self, *counters, at=None) -> np.ndarray:

@@ -186,19 +186,22 @@ def prob_purchases(r, alpha, s, beta, t, n):
     """
     n = np.asarray(n, dtype=float)
     t = np.asarray(t, dtype=float)
-
-    def log_nb(tau):
-        return (log_rising(r, n) - gammaln(n + 1) + r * (np.log(alpha)
-                - np.log(alpha + tau)) + np.where(n > 0, n * (np.log(tau) - np.log(alpha + tau)),
-                                                   0.0))
-
-    total = np.exp(log_nb(t) + s * (np.log(beta) - np.log(beta + t)))
+    total = np.exp(log_nb(r, alpha, n, t) + s * (np.log(beta) - np.log(beta + t)))
     width = np.log1p(t / beta)  # w runs from log(beta) to log(beta + t)
     for node, weight in zip(_PNBD_TIME_NODES, _PNBD_TIME_WEIGHTS, strict=True):
         above = width * (1 + node) / 2  # w - log(beta)
         tau = beta * np.expm1(above)
-        total = total + weight * width / 2 * np.exp(np.log(s) - s * above + log_nb(tau))
+        total = total + weight * width / 2 * np.exp(np.log(s) - s * above
+                                                    + log_nb(r, alpha, n, tau))
     return total
+
+
+def log_nb(r, alpha, n, exposure):
+    """log NB(n; r, alpha / (alpha + exposure)): ``n`` purchases in ``exposure`` time units
+    while alive, the rate ``lambda ~ Gamma(r, alpha)`` integrated out."""
+    return (log_rising(r, n) - gammaln(n + 1) + r * (np.log(alpha) - np.log(alpha + exposure))
+            + np.where(n > 0, n * (np.log(np.maximum(exposure, 1e-300))
+                                   - np.log(alpha + exposure)), 0.0))
 
 
 def lifetime_clock(t, params):

@@ -38,7 +38,6 @@ from dataclasses import dataclass, replace
 import numpy as np
 import pandas as pd
 import pytensor.tensor as pt
-from scipy.special import gammaln
 
 from clvlib.errors import CLVDataError
 from clvlib.keyed_random import Keys
@@ -368,13 +367,6 @@ class CustomerPosterior:
 _ALIVE, _RATE, _DROPOUT, _LIFE, _GAP = range(5)
 
 
-def _log_nb(r, alpha, n, e):
-    """log NB(n; r, alpha / (alpha + e)): ``n`` purchases given purchase exposure ``e``, the
-    rate ``lambda ~ Gamma(r, alpha)`` integrated out."""
-    return (gammaln(r + n) - gammaln(r) - gammaln(n + 1) + r * (np.log(alpha) - np.log(alpha + e))
-            + np.where(n > 0, n * (np.log(np.maximum(e, 1e-300)) - np.log(alpha + e)), 0.0))
-
-
 # ============================================================================================
 # The model
 # ============================================================================================
@@ -636,18 +628,24 @@ class ParetoNBDTimeVaryingModel(LimitedPredictions, PurchaseModel):
                              f"{start:.4g} {self.calendar.time_unit.plural} before the "
                              "calibration end")
         exposure = Exposure.of(self.calendar.edges[:self.n_past + 1], t_x.ravel(), T.ravel())
-        draws = self.posterior_draws(n_draws, seed)
-        out = np.empty((len(draws["r"]), x.size))
-        for i in range(len(out)):
-            draw = {k: v[i] for k, v in draws.items()}
-            log_a, log_d = self._period_effects(draw, np)
-            out[i] = p_alive(draw["r"], draw["alpha"], draw["s"], draw["beta"], x.ravel(),
-                             log_a, log_d, exposure)
-        return out.reshape((len(out), *x.shape))
+        return self._per_draw(lambda draw, log_a, log_d: p_alive(
+            draw["r"], draw["alpha"], draw["s"], draw["beta"], x.ravel(), log_a, log_d,
+            exposure), x.shape, n_draws, seed)
 
-    def _windows(self, t, born) -> tuple[np.ndarray, np.ndarray]:
-        """Where each ``(born, born + t]`` window starts in each period and the time it spends
-        there, ``(cells, P)``, after checking it lies on the calendar."""
+    def _per_draw(self, value, shape, n_draws, seed, n_periods=None) -> np.ndarray:
+        """``value(draw, log_a, log_d)``, an array of ``prod(shape)`` cells, under each
+        posterior draw (a value of each variable) and its ``g'z`` and ``g'w`` per period (the
+        first ``n_periods``; default the past): shape ``(draws, *shape)``."""
+        draws = self.posterior_draws(n_draws, seed)
+        out = []
+        for i in range(len(draws["r"])):
+            draw = {k: v[i] for k, v in draws.items()}
+            out.append(value(draw, *self._period_effects(draw, np, n_periods)))
+        return np.asarray(out).reshape((len(out), *shape))
+
+    def _windows(self, t, born) -> np.ndarray:
+        """The time each ``(born, born + t]`` window spends in each period, ``(cells, P)``,
+        after checking it lies on the calendar."""
         edges = self.calendar.edges
         if np.any(born < edges[0] - 1e-9) or np.any(born + t > edges[-1] + 1e-9):
             raise ValueError(f"{self.title}: the calendar covers {edges[0]:.4g} to "
@@ -656,8 +654,8 @@ class ParetoNBDTimeVaryingModel(LimitedPredictions, PurchaseModel):
         if np.any(t < 0):
             raise ValueError(f"{self.title}: t must not be negative")
         start, stop = born.reshape(-1, 1), (born + t).reshape(-1, 1)
-        lo = np.maximum(edges[None, :-1], start)
-        return lo, np.clip(np.minimum(edges[None, 1:], stop) - lo, 0.0, None)
+        return np.clip(np.minimum(edges[None, 1:], stop) - np.maximum(edges[None, :-1], start),
+                       0.0, None)
 
     def prob_purchases(self, n, t, *, customers=None, n_draws: int | None = 1000,
                        seed: int = 0, born=0.0):
@@ -676,29 +674,30 @@ class ParetoNBDTimeVaryingModel(LimitedPredictions, PurchaseModel):
         n, t, born = np.broadcast_arrays(*(np.asarray(v, dtype=float) for v in (n, t, born)))
         if np.any(n < 0) or np.any(n != np.floor(n)):
             raise ValueError(f"{self.title}: n must hold whole numbers of purchases (0, 1, ...)")
-        lo, widths = self._windows(t, born)
+        widths = self._windows(t, born)
         count = n.reshape(-1, 1, 1)
-        draws = self.posterior_draws(n_draws, seed)
-        out = np.empty((len(draws["r"]), n.size))
-        for i in range(len(out)):
-            draw = {k: v[i] for k, v in draws.items()}
+
+        def one(draw, log_a, log_d):
             r, alpha, s, beta = (float(draw[k]) for k in ("r", "alpha", "s", "beta"))
-            log_a, log_d = self._period_effects(draw, np, widths.shape[1])
             a, d = np.exp(log_a), np.exp(log_d)
             spent_a, spent_d = a * widths, d * widths  # each period's exposures
             a0 = np.cumsum(spent_a, axis=-1) - spent_a  # from born to each period's start
             d0 = np.cumsum(spent_d, axis=-1) - spent_d
-            alive = (_log_nb(r, alpha, count, spent_a.sum(axis=-1)[:, None, None])[:, 0, 0]
+            alive = (pareto_nbd.log_nb(r, alpha, count, spent_a.sum(axis=-1)[:, None, None])
+                     [:, 0, 0]
                      + s * (np.log(beta) - np.log(beta + spent_d.sum(axis=-1))))
-            # w from log(beta + D) at the period's start to its end; u - lo = (e^w - beta - D0) / d
+            # w from log(beta + D) at the period's start to its end, where the time into the
+            # period is (e^w - beta - D0) / d
             w_lo = np.log(beta + d0)[..., None]
             span = np.log1p(spent_d / (beta + d0))[..., None]
             above = span * (1 + NODES) / 2  # w - w_lo
-            into = (beta + d0)[..., None] * np.expm1(above) / d[None, :, None]  # u - lo
+            into = (beta + d0)[..., None] * np.expm1(above) / d[None, :, None]
             left = np.exp(np.log(s) + s * np.log(beta) - s * (w_lo + above)
-                          + _log_nb(r, alpha, count, a0[..., None] + a[None, :, None] * into))
-            out[i] = np.exp(alive) + (span / 2 * WEIGHTS * left).sum(axis=(1, 2))
-        return out.reshape((len(out), *n.shape))
+                          + pareto_nbd.log_nb(r, alpha, count,
+                                              a0[..., None] + a[None, :, None] * into))
+            return np.exp(alive) + (span / 2 * WEIGHTS * left).sum(axis=(1, 2))
+
+        return self._per_draw(one, n.shape, n_draws, seed, widths.shape[1])
 
     def expected_purchases_new(self, t, *, customers=None, n_draws: int | None = 1000,
                                seed: int = 0, born=0.0):
@@ -712,16 +711,10 @@ class ParetoNBDTimeVaryingModel(LimitedPredictions, PurchaseModel):
         ``customers`` unused (the calendar's covariates are everybody's)."""
         t, born = np.broadcast_arrays(np.asarray(t, dtype=float),
                                       np.asarray(born, dtype=float))
-        edges = self.calendar.edges
-        widths = self._windows(t, born)[1]
-        draws = self.posterior_draws(n_draws, seed)
-        out = np.empty((len(draws["r"]), t.size))
-        for i in range(len(out)):
-            draw = {k: v[i] for k, v in draws.items()}
-            log_a, log_d = self._period_effects(draw, np, len(edges) - 1)
-            out[i] = _given_alive(draw["r"], draw["alpha"], draw["s"],
-                                  np.full(t.size, draw["beta"]), log_a, log_d, widths)
-        return out.reshape((len(out), *t.shape))
+        widths = self._windows(t, born)
+        return self._per_draw(lambda draw, log_a, log_d: _given_alive(
+            draw["r"], draw["alpha"], draw["s"], np.full(t.size, draw["beta"]), log_a, log_d,
+            widths), t.shape, n_draws, seed, widths.shape[1])
 
     def check_identified(self) -> None:
         """Raise ``CLVDataError`` for a covariate that takes one value in every period the
